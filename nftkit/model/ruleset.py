@@ -1,0 +1,195 @@
+"""The containers: Ruleset, Table, Chain, Rule and Flowtable."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+from .._node import Node, flags, invalid
+from . import _validate
+from .enums import VALID_HOOKS, ChainPolicy, ChainType, Family, FlowtableFlag, Hook, TableFlag
+from .objects import NamedObject
+from .priority import Priority
+from .sets import Map, Set
+from .statements import Stmt
+
+__all__ = ["Chain", "Flowtable", "Rule", "Ruleset", "Table"]
+
+
+def _priority(value: Priority | int | str | None) -> Priority | None:
+    if value is None or isinstance(value, Priority):
+        return value
+    return Priority.parse(value)
+
+
+@attrs.frozen(kw_only=True)
+class Rule(Node):
+    """A rule: statements run in order.
+
+    Text: ``tcp dport 22 counter packets 0 bytes 0 accept comment "ssh"``.
+    JSON: ``{"rule": {"family": ..., "table": ..., "chain": ..., "expr": [...], "comment": ...}}``.
+    """
+
+    json_key = "rule"
+    stmts: tuple[Stmt, ...] = attrs.field(converter=tuple)
+    comment: str | None = attrs.field(default=None, validator=_validate.comment)
+    handle: int | None = attrs.field(default=None, eq=False)
+
+
+@attrs.frozen(kw_only=True)
+class Chain(Node):
+    """A chain. A base chain has ``type``, ``hook`` and ``priority`` (and ``devices`` for the
+    netdev ingress/egress hooks); a regular chain has none of them.
+
+    Text::
+
+        chain input {
+            type filter hook input priority filter; policy drop;
+            ...
+        }
+
+    JSON: ``{"chain": {"family": "inet", "table": "t", "name": "input", "type": "filter",
+    "hook": "input", "prio": 0, "policy": "drop"}}``.
+    """
+
+    json_key = "chain"
+    name: str = attrs.field(validator=_validate.name)
+    type: ChainType | None = attrs.field(default=None, converter=attrs.converters.optional(ChainType))
+    hook: Hook | None = attrs.field(default=None, converter=attrs.converters.optional(Hook))
+    priority: Priority | None = attrs.field(default=None, converter=_priority)
+    policy: ChainPolicy | None = attrs.field(
+        default=None, converter=attrs.converters.optional(ChainPolicy)
+    )
+    devices: tuple[str, ...] = attrs.field(
+        default=(), converter=tuple, validator=_validate.device_names
+    )
+    comment: str | None = attrs.field(default=None, validator=_validate.comment)
+    rules: tuple[Rule, ...] = attrs.field(default=(), converter=tuple)
+    handle: int | None = attrs.field(default=None, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        spec = (self.type, self.hook, self.priority)
+        if any(v is not None for v in spec) and any(v is None for v in spec):
+            missing = [n for n, v in zip(("type", "hook", "priority"), spec, strict=True) if v is None]
+            raise invalid(self, missing[0], "a base chain needs type, hook and priority")
+        if not self.is_base and (self.policy is not None or self.devices):
+            raise invalid(self, "policy" if self.policy else "devices", "only base chains have it")
+
+    @property
+    def is_base(self) -> bool:
+        return self.hook is not None
+
+    @classmethod
+    def base(
+        cls,
+        name: str,
+        *,
+        type: ChainType | str = ChainType.FILTER,
+        hook: Hook | str,
+        priority: Priority | int | str = 0,
+        policy: ChainPolicy | str | None = None,
+        devices: Iterable[str] = (),
+        comment: str | None = None,
+        rules: Iterable[Rule] = (),
+    ) -> Chain:
+        """A base chain: ``Chain.base("pre", type="nat", hook="prerouting", priority="dstnat")``."""
+        return cls(
+            name=name,
+            type=ChainType(type),
+            hook=Hook(hook),
+            priority=_priority(priority),
+            policy=ChainPolicy(policy) if policy is not None else None,
+            devices=tuple(devices),
+            comment=comment,
+            rules=tuple(rules),
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Flowtable(Node):
+    """A flowtable for the fast path (needs kernel CONFIG_NF_FLOW_TABLE).
+
+    Text: ``flowtable ft { hook ingress priority filter; devices = { eth0, eth1 }; }``.
+    JSON: ``{"flowtable": {"name": "ft", "hook": "ingress", "prio": 0, "dev": ["eth0"]}}``.
+    """
+
+    json_key = "flowtable"
+    name: str = attrs.field(validator=_validate.name)
+    hook: Hook = attrs.field(default=Hook.INGRESS, converter=Hook)
+    priority: Priority = attrs.field(factory=Priority, converter=_priority)
+    devices: tuple[str, ...] = attrs.field(
+        default=(), converter=tuple, validator=_validate.device_names
+    )
+    flags: frozenset[FlowtableFlag] = attrs.field(
+        factory=frozenset, converter=flags(FlowtableFlag)
+    )
+    counter: bool = False
+    handle: int | None = attrs.field(default=None, eq=False)
+
+
+@attrs.frozen(kw_only=True)
+class Table(Node):
+    """A table: the unit of ownership in nftables.
+
+    Text: ``table inet filter { flags dormant; comment "x" ... }``.
+    JSON: ``{"table": {"family": "inet", "name": "filter", "flags": ["dormant"]}}``.
+    ``sets`` holds sets and maps in listing order.
+    """
+
+    json_key = "table"
+    family: Family = attrs.field(converter=Family)
+    name: str = attrs.field(validator=_validate.name)
+    flags: frozenset[TableFlag] = attrs.field(factory=frozenset, converter=flags(TableFlag))
+    comment: str | None = attrs.field(default=None, validator=_validate.comment)
+    chains: tuple[Chain, ...] = attrs.field(default=(), converter=tuple)
+    sets: tuple[Set | Map, ...] = attrs.field(default=(), converter=tuple)
+    flowtables: tuple[Flowtable, ...] = attrs.field(default=(), converter=tuple)
+    objects: tuple[NamedObject, ...] = attrs.field(default=(), converter=tuple)
+    handle: int | None = attrs.field(default=None, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        for chain in self.chains:
+            if chain.hook is not None and chain.hook not in VALID_HOOKS[self.family]:
+                raise invalid(
+                    chain, "hook", f"hook {chain.hook} is not valid in a {self.family} table"
+                )
+        for kind, items in (("chains", self.chains), ("sets", self.sets),
+                            ("flowtables", self.flowtables)):
+            seen: set[str] = set()
+            for item in items:
+                if item.name in seen:
+                    raise invalid(self, kind, f"duplicate name {item.name!r}")
+                seen.add(item.name)
+
+    def chain(self, name: str) -> Chain:
+        """The chain called ``name`` (KeyError if absent)."""
+        for c in self.chains:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def set(self, name: str) -> Set | Map:
+        """The set or map called ``name`` (KeyError if absent)."""
+        for s in self.sets:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+
+@attrs.frozen(kw_only=True)
+class Ruleset(Node):
+    """Everything ``nft list ruleset`` shows: a tuple of tables."""
+
+    tables: tuple[Table, ...] = attrs.field(default=(), converter=tuple)
+
+    def table(self, family: Family | str, name: str) -> Table:
+        """The table ``family name`` (KeyError if absent)."""
+        for t in self.tables:
+            if t.family == family and t.name == name:
+                return t
+        raise KeyError(f"{family} {name}")
+
+    def __iter__(self) -> Any:
+        return iter(self.tables)

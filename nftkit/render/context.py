@@ -1,0 +1,71 @@
+"""Rendering options: the nft version whose output to reproduce, and output flags.
+
+nft's text and JSON output drift between releases (1.0.6 prints JSON flags as lists, 1.1 prints
+a single flag as a string; 1.1 wraps map elements one per line, ...). Renderers target the
+installed nft's version by default; pass ``version=`` to choose another.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import shutil
+import subprocess
+
+import attrs
+
+__all__ = ["DEFAULT_VERSION", "RenderContext", "installed_nft_version", "parse_version"]
+
+#: Used when no nft is installed and none was chosen: the newest release nftkit knows.
+DEFAULT_VERSION: tuple[int, int, int] = (1, 1, 3)
+
+
+def parse_version(text: str | tuple[int, ...]) -> tuple[int, int, int]:
+    """``"1.0.6"`` or ``"nftables v1.1.3 (Commodore Bullmoose #4)"`` -> ``(1, 1, 3)``."""
+    if isinstance(text, tuple):
+        padded = (*text, 0, 0, 0)
+        return (padded[0], padded[1], padded[2])
+    m = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text)
+    if not m:
+        raise ValueError(f"not an nft version: {text!r}")
+    return (int(m.group(1)), int(m.group(2)), int(m.group(3) or 0))
+
+
+@functools.cache
+def installed_nft_version() -> tuple[int, int, int] | None:
+    """The version of the ``nft`` on PATH (or in /usr/sbin), or None when there is none."""
+    exe = shutil.which("nft") or shutil.which("nft", path="/usr/sbin:/sbin")
+    if exe is None:
+        return None
+    try:
+        out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=10)
+        return parse_version(out.stdout)
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
+
+
+def _resolve(version: str | tuple[int, ...] | None) -> tuple[int, int, int]:
+    if version is None:
+        return installed_nft_version() or DEFAULT_VERSION
+    return parse_version(version)
+
+
+@attrs.frozen(kw_only=True)
+class RenderContext:
+    """What a renderer needs besides the node.
+
+    ``version``: the nft release whose output to reproduce. ``handles``: print ``# handle N``
+    (text) / keep ``handle`` members (JSON). ``stateless``: omit counter and quota values, like
+    ``nft -s``. ``family``/``table``/``chain``: where the node being rendered lives.
+    """
+
+    version: tuple[int, int, int] = attrs.field(factory=lambda: _resolve(None), converter=_resolve)
+    handles: bool = False
+    stateless: bool = False
+    family: str = "inet"
+    table: str = ""
+    chain: str = ""
+
+    def at_least(self, *version: int) -> bool:
+        """Whether the target nft is at least ``version`` (``ctx.at_least(1, 1)``)."""
+        return self.version >= parse_version(version)
