@@ -9,6 +9,8 @@ Build rulesets in Python, compile them to libnftables JSON or nft text, read the
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .errors import (
     BackendError,
     BusyError,
@@ -21,11 +23,17 @@ from .errors import (
     UnsupportedError,
     ValidationError,
 )
+from .lint import LintWarning, lint
 from .model import *  # noqa: F403
 from .model import __all__ as _model_all
 from .parse.json import from_json
+from .parse.nft import parse, parse_rule, parse_script
 from .render.json import to_json
-from .render.text import to_text
+from .render.text import to_script, to_text
+from .transaction import Transaction, TransactionResult
+
+if TYPE_CHECKING:
+    from .backend.libnftables import Nftables
 
 __version__ = "0.1.0"
 
@@ -41,7 +49,30 @@ __all__ = [
     "UnsupportedError",
     "ValidationError",
     "from_json",
+    "parse",
+    "parse_rule",
+    "parse_script",
     "to_json",
+    "to_script",
     "to_text",
+    "lint",
+    "LintWarning",
+    "Transaction",
+    "TransactionResult",
+    "Nftables",
     *_model_all,
 ]
+
+# Loaded on first use: the libnftables backend needs libnftables.so.1, `import nftkit` does not.
+# (Hidden from type checkers, which see the TYPE_CHECKING import above instead: a module
+# __getattr__ would make every unknown attribute of nftkit look valid to them.)
+_LAZY = {"Nftables": ".backend.libnftables"}
+
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> object:
+        if name in _LAZY:
+            import importlib
+
+            return getattr(importlib.import_module(_LAZY[name], __name__), name)
+        raise AttributeError(f"module 'nftkit' has no attribute {name!r}")

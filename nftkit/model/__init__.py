@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from .enums import ChainPolicy, ChainType, Family, FlowtableFlag, Hook, SetFlag, SetPolicy, TableFlag
+from .enums import (
+    ChainPolicy,
+    ChainType,
+    Family,
+    FlowtableFlag,
+    Hook,
+    SetFlag,
+    SetPolicy,
+    SynproxyFlag,
+    TableFlag,
+)
 from .expressions import *  # noqa: F403
 from .expressions import __all__ as _expressions_all
 from .objects import *  # noqa: F403
@@ -28,6 +38,7 @@ __all__ = [
     "Set",
     "SetFlag",
     "SetPolicy",
+    "SynproxyFlag",
     "Table",
     "TableFlag",
     *_expressions_all,

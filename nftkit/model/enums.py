@@ -5,6 +5,8 @@ from __future__ import annotations
 from enum import StrEnum
 
 __all__ = [
+    "VALID_CHAIN_TYPES",
+    "VALID_HOOKS",
     "ChainPolicy",
     "ChainType",
     "Family",
@@ -12,8 +14,8 @@ __all__ = [
     "Hook",
     "SetFlag",
     "SetPolicy",
+    "SynproxyFlag",
     "TableFlag",
-    "VALID_HOOKS",
 ]
 
 
@@ -64,7 +66,9 @@ class TableFlag(StrEnum):
 
 
 class SetFlag(StrEnum):
-    """Set and map flags: ``flags interval,timeout``."""
+    """Set and map flags. Declared in JSON order (``["interval", "timeout", "dynamic"]``); the
+    text prints ``flags constant,dynamic,interval,timeout``. nft 1.0.6 leaves ``dynamic`` out
+    of its JSON."""
 
     CONSTANT = "constant"
     INTERVAL = "interval"
@@ -85,6 +89,13 @@ class FlowtableFlag(StrEnum):
     OFFLOAD = "offload"
 
 
+class SynproxyFlag(StrEnum):
+    """Synproxy options: ``timestamp sack-perm`` (printed in this order)."""
+
+    TIMESTAMP = "timestamp"
+    SACK_PERM = "sack-perm"
+
+
 _IP_HOOKS = frozenset(
     {Hook.PREROUTING, Hook.INPUT, Hook.FORWARD, Hook.OUTPUT, Hook.POSTROUTING}
 )
@@ -97,4 +108,17 @@ VALID_HOOKS: dict[Family, frozenset[Hook]] = {
     Family.ARP: frozenset({Hook.INPUT, Hook.OUTPUT}),
     Family.BRIDGE: _IP_HOOKS,
     Family.NETDEV: frozenset({Hook.INGRESS, Hook.EGRESS}),
+}
+
+_NAT_HOOKS = frozenset({Hook.PREROUTING, Hook.INPUT, Hook.OUTPUT, Hook.POSTROUTING})
+_ROUTE_HOOKS = frozenset({Hook.OUTPUT})
+
+#: Which chain types each family accepts, and on which hooks (nft(8) "CHAINS"): ``nat`` only in
+#: ip/ip6/inet on prerouting/input/output/postrouting, ``route`` only on their output hook;
+#: arp, bridge and netdev have ``filter`` chains only.
+VALID_CHAIN_TYPES: dict[Family, dict[ChainType, frozenset[Hook]]] = {
+    fam: {ChainType.FILTER: VALID_HOOKS[fam]}
+    | ({ChainType.NAT: _NAT_HOOKS, ChainType.ROUTE: _ROUTE_HOOKS}
+       if fam in (Family.IP, Family.IP6, Family.INET) else {})
+    for fam in Family
 }

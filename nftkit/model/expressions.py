@@ -1,39 +1,61 @@
 """Expressions: the values and packet/metadata selectors that rules match on and statements use.
 
 An expression is either a node (``PayloadExpr``, ``MetaExpr``, ``SetExpr``, ...) or an immediate
-value: ``int`` (ports, marks, lengths), ``str`` (symbolic constants such as ``"established"`` and
-strings such as interface names; the datatype of the other side decides how nft prints it),
-``bool`` or an ``ipaddress`` address.
+value: ``int`` (ports, marks, lengths, times in seconds), ``str`` (symbolic constants such as
+``"established"`` and strings such as interface names; the datatype of the other side decides
+how nft prints it), ``bool`` (``exists``/``missing``) or an ``ipaddress`` address.
+
+Class names follow upstream nft (``payload_expr``, ``exthdr_expr``, ``tcpopt_expr``, ...); the
+JSON spelling of each is its ``json_key``. Selector keys are checked against the keys nft knows
+(up to 1.1), so a typo fails when the node is built, not when nft reads it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from ipaddress import IPv4Address, IPv6Address
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 import attrs
 
-from .._node import EXPR, EXPRS, Node, invalid
+from .._node import EXPR, EXPRS, Node, flags, invalid
 
 __all__ = [
+    "VALUE",
     "BinopExpr",
+    "BinopOp",
     "ConcatExpr",
     "CtExpr",
+    "DccpoptExpr",
     "ElemExpr",
     "Expr",
     "Expression",
+    "ExthdrExpr",
+    "FibExpr",
+    "FibFlag",
+    "IpoptExpr",
+    "IpsecExpr",
+    "JhashExpr",
     "ListExpr",
     "MapExpr",
     "MetaExpr",
+    "NumgenExpr",
+    "OsfExpr",
     "PayloadExpr",
     "PrefixExpr",
     "RangeExpr",
+    "RtExpr",
+    "SctpChunkExpr",
     "SetExpr",
     "SetRefExpr",
+    "SocketExpr",
+    "SymhashExpr",
+    "TcpoptExpr",
     "Value",
     "VerdictExpr",
     "VerdictKind",
+    "XfrmExpr",
 ]
 
 
@@ -49,43 +71,183 @@ class Expression(Node):
             Expression.registry[cls.json_key] = cls
 
 
+#: Field metadata of an expression that carries a value of the surrounding datatype (a
+#: prefix's address, an element's value): the JSON reader passes its datatype hint on.
+VALUE: Final = {**EXPR, "value": True}
+
 #: An immediate value.
 Value = int | str | bool | IPv4Address | IPv6Address
 #: Anything that can stand where nft expects an expression.
 Expr = Expression | Value
 
 
+def _tuple(value: Iterable[Any]) -> tuple[Any, ...]:
+    """An attrs converter: any iterable (a list, a generator) -> tuple."""
+    return tuple(value)
+
+
+def _one_of(choices: frozenset[str], *, optional: bool = False) -> Any:
+    """An attrs validator: the value is one of ``choices`` (the spellings nft accepts)."""
+
+    def check(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value is None and optional:
+            return
+        if value not in choices:
+            raise invalid(inst, attribute.name,
+                          f"{value!r} is not one of: {', '.join(sorted(choices))}")
+
+    return check
+
+
+def _non_negative(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise invalid(inst, attribute.name, f"must be a non-negative integer, got {value!r}")
+
+
+_FAMILIES = frozenset({"ip", "ip6"})
+
+# --- packet payload -----------------------------------------------------------------------
+
+#: Raw payload bases: link layer, network header, transport header, inner header (nft >= 1.1).
+PAYLOAD_BASES = frozenset({"ll", "nh", "th", "ih"})
+
+
 @attrs.frozen(kw_only=True)
 class PayloadExpr(Expression):
-    """A header field, by protocol and field name, or raw (base, offset, length in bits).
+    """A header field, by protocol and field name, or raw (base, offset and length in bits).
 
-    Text: ``tcp dport``, ``ip saddr``, ``@nh,16,16``.
-    JSON: ``{"payload": {"protocol": "tcp", "field": "dport"}}`` or
-    ``{"payload": {"base": "nh", "offset": 16, "len": 16}}``.
+    Text: ``tcp dport``, ``ip saddr``, ``@nh,16,16``, ``vxlan ip saddr`` (inner header).
+    JSON: ``{"payload": {"protocol": "tcp", "field": "dport"}}``,
+    ``{"payload": {"base": "nh", "offset": 16, "len": 16}}``,
+    ``{"payload": {"tunnel": "vxlan", "protocol": "ip", "field": "saddr"}}`` (nft >= 1.1).
     """
 
     json_key = "payload"
     protocol: str | None = None
     field: str | None = None
-    base: str | None = None
-    offset: int | None = None
-    len: int | None = None
-    inner: str | None = attrs.field(default=None)  # nft >= 1.1: tunnel inner headers
+    base: str | None = attrs.field(default=None, validator=_one_of(PAYLOAD_BASES, optional=True))
+    offset: int | None = attrs.field(default=None, validator=_non_negative)
+    len: int | None = attrs.field(default=None, validator=_non_negative)
+    #: The tunnel whose inner header this is (``vxlan``, ``geneve``, ``gre``, ``gretap``).
+    tunnel: str | None = None
 
     def __attrs_post_init__(self) -> None:
         named = self.protocol is not None and self.field is not None
         raw = self.base is not None and self.offset is not None and self.len is not None
-        if named == raw:
+        if named == raw or (raw and (self.protocol or self.field)):
             raise invalid(self, None, "give protocol and field, or base, offset and len")
+
+    @property
+    def is_raw(self) -> bool:
+        return self.base is not None
+
+
+#: IPv6 extension headers nft knows (``exthdr`` names).
+EXTHDR_NAMES = frozenset({"hbh", "rt", "rt0", "rt2", "srh", "frag", "dst", "mh"})
+
+
+@attrs.frozen(kw_only=True)
+class ExthdrExpr(Expression):
+    """An IPv6 extension header field, or (no field) whether the header is present.
+
+    Text: ``frag more-fragments``, ``rt0 addr[1]``, ``exthdr hbh exists`` (matched against
+    ``True``/``False``). JSON: ``{"exthdr": {"name": "frag", "field": "more-fragments"}}``,
+    ``{"exthdr": {"name": "rt0", "field": "addr", "offset": 1}}``, ``{"exthdr": {"name": "hbh"}}``.
+    """
+
+    json_key = "exthdr"
+    name: str = attrs.field(validator=_one_of(EXTHDR_NAMES))
+    field: str | None = None
+    offset: int | None = attrs.field(default=None, validator=_non_negative)
+
+
+@attrs.frozen(kw_only=True)
+class TcpoptExpr(Expression):
+    """A TCP option field, or (no field) whether the option is present; or a raw option.
+
+    Text: ``tcp option maxseg size``, ``tcp option sack-perm exists``, ``tcp option @8,16,32``
+    (raw: kind, offset and length in bits). JSON: ``{"tcp option": {"name": "maxseg", "field":
+    "size"}}``, ``{"tcp option": {"base": 8, "offset": 16, "len": 32}}``. Unknown option kinds are
+    given by number as ``name`` (``"123"``, nft >= 1.0.4).
+    """
+
+    json_key = "tcp option"
+    name: str | None = None
+    field: str | None = None
+    base: int | None = attrs.field(default=None, validator=_non_negative)
+    offset: int | None = attrs.field(default=None, validator=_non_negative)
+    len: int | None = attrs.field(default=None, validator=_non_negative)
+
+    def __attrs_post_init__(self) -> None:
+        raw = self.base is not None
+        if raw == (self.name is not None) or (raw and (self.offset is None or self.len is None)):
+            raise invalid(self, "name", "give an option name, or base (kind), offset and len")
+
+
+@attrs.frozen(kw_only=True)
+class IpoptExpr(Expression):
+    """An IPv4 option field, or (no field) whether it is present.
+
+    Text: ``ip option rr ptr``, ``ip option lsrr exists``.
+    JSON: ``{"ip option": {"name": "rr", "field": "ptr"}}``.
+    """
+
+    json_key = "ip option"
+    name: str = attrs.field(validator=_one_of(frozenset({"lsrr", "rr", "ssrr", "ra"})))
+    field: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class SctpChunkExpr(Expression):
+    """An SCTP chunk field, or (no field) whether the chunk is present.
+
+    Text: ``sctp chunk init-ack num-outbound-streams``, ``sctp chunk data exists``.
+    JSON: ``{"sctp chunk": {"name": "data", "field": "tsn"}}``.
+    """
+
+    json_key = "sctp chunk"
+    name: str
+    field: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class DccpoptExpr(Expression):
+    """Whether a DCCP option (by type number) is present. Text: ``dccp option 40``.
+    JSON: ``{"dccp option": {"type": 40}}`` (nft >= 1.0.1)."""
+
+    json_key = "dccp option"
+    type: int = attrs.field(validator=_non_negative)
+
+
+# --- metadata -----------------------------------------------------------------------------
+
+#: Meta keys nft knows (up to 1.1). ``ibrname``/``obrname`` are ``ibriport``/``obriport``.
+META_KEYS = frozenset({
+    "length", "nfproto", "l4proto", "protocol", "priority", "mark", "iif", "iifname",
+    "iiftype", "oif", "oifname", "oiftype", "skuid", "skgid", "nftrace", "rtclassid",
+    "ibrname", "obrname", "ibrvproto", "ibrpvid", "pkttype", "cpu", "iifgroup", "oifgroup",
+    "cgroup", "random", "ipsec", "iifkind", "oifkind", "time", "day", "hour", "secmark",
+    "sdif", "sdifname", "broute", "secpath",
+})
 
 
 @attrs.frozen(kw_only=True)
 class MetaExpr(Expression):
-    """Packet metadata. Text: ``meta mark``, ``iifname`` (unqualified keys print bare).
+    """Packet metadata. Text: ``meta length``, ``iifname``, ``mark`` (some keys print bare).
     JSON: ``{"meta": {"key": "mark"}}``."""
 
     json_key = "meta"
-    key: str
+    key: str = attrs.field(validator=_one_of(META_KEYS))
+
+
+#: Conntrack keys nft knows (up to 1.1); ``saddr``/``daddr`` take a family.
+CT_KEYS = frozenset({
+    "state", "direction", "status", "mark", "expiration", "helper", "l3proto", "protocol",
+    "saddr", "daddr", "proto-src", "proto-dst", "bytes", "packets", "avgpkt", "zone", "label",
+    "event", "secmark", "id", "ip saddr", "ip daddr", "ip6 saddr", "ip6 daddr",
+})
 
 
 @attrs.frozen(kw_only=True)
@@ -94,18 +256,149 @@ class CtExpr(Expression):
     JSON: ``{"ct": {"key": "saddr", "family": "ip", "dir": "original"}}``."""
 
     json_key = "ct"
-    key: str
-    family: str | None = None
-    dir: str | None = None
+    key: str = attrs.field(validator=_one_of(CT_KEYS))
+    family: str | None = attrs.field(default=None, validator=_one_of(_FAMILIES, optional=True))
+    dir: str | None = attrs.field(
+        default=None, validator=_one_of(frozenset({"original", "reply"}), optional=True))
+
+
+@attrs.frozen(kw_only=True)
+class RtExpr(Expression):
+    """Routing data. Text: ``rt classid``, ``rt ip nexthop``, ``rt mtu``, ``rt ipsec``.
+    JSON: ``{"rt": {"key": "nexthop", "family": "ip"}}``."""
+
+    json_key = "rt"
+    key: str = attrs.field(
+        validator=_one_of(frozenset({"classid", "nexthop", "mtu", "ipsec"})))
+    family: str | None = attrs.field(default=None, validator=_one_of(_FAMILIES, optional=True))
+
+
+@attrs.frozen(kw_only=True)
+class SocketExpr(Expression):
+    """The packet's socket. Text: ``socket transparent``, ``socket cgroupv2 level 1``.
+    JSON: ``{"socket": {"key": "cgroupv2", "level": 1}}``."""
+
+    json_key = "socket"
+    key: str = attrs.field(
+        validator=_one_of(frozenset({"transparent", "mark", "wildcard", "cgroupv2"})))
+    level: int | None = attrs.field(default=None, validator=_non_negative)
+
+
+@attrs.frozen(kw_only=True)
+class OsfExpr(Expression):
+    """Passive OS fingerprint. Text: ``osf name``, ``osf ttl skip version``.
+    JSON: ``{"osf": {"key": "name", "ttl": "skip"}}``."""
+
+    json_key = "osf"
+    key: str = attrs.field(validator=_one_of(frozenset({"name", "version"})))
+    ttl: str | None = attrs.field(
+        default=None, validator=_one_of(frozenset({"loose", "skip"}), optional=True))
+
+
+IPSEC_KEYS = frozenset({"reqid", "spi", "saddr", "daddr"})
+
+
+@attrs.frozen(kw_only=True)
+class IpsecExpr(Expression):
+    """IPsec (xfrm) state of the packet. Text: ``ipsec in reqid``, ``ipsec out spnum 1 ip6
+    daddr``. JSON: ``{"ipsec": {"key": "daddr", "dir": "out", "spnum": 1, "family": "ip6"}}``.
+    ``family`` goes with ``saddr``/``daddr`` only."""
+
+    json_key = "ipsec"
+    key: str = attrs.field(validator=_one_of(IPSEC_KEYS))
+    dir: str = attrs.field(validator=_one_of(frozenset({"in", "out"})))
+    spnum: int = attrs.field(default=0, validator=_non_negative)
+    family: str | None = attrs.field(default=None, validator=_one_of(_FAMILIES, optional=True))
+
+    def __attrs_post_init__(self) -> None:
+        if (self.family is not None) != (self.key in ("saddr", "daddr")):
+            raise invalid(self, "family", "give a family with saddr/daddr, and only with them")
+
+
+#: nft's C name for the ipsec expression.
+XfrmExpr = IpsecExpr
+
+
+# --- generated values ---------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class NumgenExpr(Expression):
+    """A generated number. Text: ``numgen inc mod 2 offset 100``.
+    JSON: ``{"numgen": {"mode": "inc", "mod": 2, "offset": 100}}`` (offset always present)."""
+
+    json_key = "numgen"
+    mode: str = attrs.field(validator=_one_of(frozenset({"inc", "random"})))
+    mod: int = attrs.field(validator=_non_negative)
+    offset: int = attrs.field(default=0, validator=_non_negative)
+
+
+@attrs.frozen(kw_only=True)
+class JhashExpr(Expression):
+    """A Jenkins hash of an expression. Text: ``jhash ip saddr . ip daddr mod 2 seed 0xdead
+    offset 100``. JSON: ``{"jhash": {"mod": 2, "offset": 100, "expr": ..., "seed": 57005}}``.
+    ``seed``/``offset`` None means not given (nft shows an explicit ``seed 0x0``)."""
+
+    json_key = "jhash"
+    mod: int = attrs.field(validator=_non_negative)
+    offset: int | None = attrs.field(default=None, validator=_non_negative)
+    expr: Expr = attrs.field(metadata=EXPR)
+    seed: int | None = attrs.field(default=None, validator=_non_negative)
+
+
+@attrs.frozen(kw_only=True)
+class SymhashExpr(Expression):
+    """A symmetric hash of the flow. Text: ``symhash mod 2 offset 100``.
+    JSON: ``{"symhash": {"mod": 2, "offset": 100}}``."""
+
+    json_key = "symhash"
+    mod: int = attrs.field(validator=_non_negative)
+    offset: int | None = attrs.field(default=None, validator=_non_negative)
+
+
+class FibFlag(StrEnum):
+    """What a fib lookup is keyed on, in nft's order."""
+
+    SADDR = "saddr"
+    DADDR = "daddr"
+    MARK = "mark"
+    IIF = "iif"
+    OIF = "oif"
+
+
+def _fib_flags(value: object) -> frozenset[FibFlag]:
+    # a named function: mypy's attrs plugin cannot see through a converter factory
+    result: frozenset[FibFlag] = flags(FibFlag)(value)
+    return result
+
+
+@attrs.frozen(kw_only=True)
+class FibExpr(Expression):
+    """A FIB lookup. Text: ``fib saddr . iif oif``, ``fib daddr type``.
+    JSON: ``{"fib": {"result": "oif", "flags": ["saddr", "iif"]}}``."""
+
+    json_key = "fib"
+    #: ``check`` (nft >= 1.1) tests whether a route exists: ``fib daddr check missing``.
+    result: str = attrs.field(
+        validator=_one_of(frozenset({"oif", "oifname", "type", "check"})))
+    flags: frozenset[FibFlag] = attrs.field(factory=frozenset, converter=_fib_flags)
+
+    def __attrs_post_init__(self) -> None:
+        if (FibFlag.SADDR in self.flags) == (FibFlag.DADDR in self.flags):
+            raise invalid(self, "flags", "give exactly one of saddr and daddr")
+
+
+# --- values and containers ----------------------------------------------------------------
 
 
 @attrs.frozen(kw_only=True)
 class PrefixExpr(Expression):
-    """An address prefix. Text: ``10.0.0.0/8``. JSON: ``{"prefix": {"addr": "10.0.0.0", "len": 8}}``."""
+    """An address prefix. Text: ``10.0.0.0/8``.
+    JSON: ``{"prefix": {"addr": "10.0.0.0", "len": 8}}``."""
 
     json_key = "prefix"
-    addr: Expr = attrs.field(metadata=EXPR)
-    len: int
+    addr: Expr = attrs.field(metadata=VALUE)
+    len: int = attrs.field(validator=_non_negative)
 
 
 @attrs.frozen(kw_only=True)
@@ -124,7 +417,7 @@ class ConcatExpr(Expression):
 
     json_key = "concat"
     json_shape = "list"
-    exprs: tuple[Expr, ...] = attrs.field(converter=tuple, metadata=EXPRS)
+    exprs: tuple[Expr, ...] = attrs.field(converter=_tuple, metadata=EXPRS)
 
     def __attrs_post_init__(self) -> None:
         if len(self.exprs) < 2:
@@ -140,7 +433,7 @@ class SetExpr(Expression):
 
     json_key = "set"
     json_shape = "list"
-    elements: tuple[Any, ...] = attrs.field(converter=tuple, metadata=EXPRS)
+    elements: tuple[Any, ...] = attrs.field(converter=_tuple, metadata=EXPRS)
 
 
 @attrs.frozen(kw_only=True)
@@ -152,12 +445,15 @@ class SetRefExpr(Expression):
 
 @attrs.frozen(kw_only=True)
 class ListExpr(Expression):
-    """A comma list of flag values. Text: ``established,related``. JSON: ``["established", ...]``."""
+    """A comma list of flag values. Text: ``established,related``.
+    JSON: ``["established", "related"]``."""
 
-    values: tuple[Expr, ...] = attrs.field(converter=tuple, metadata=EXPRS)
+    values: tuple[Expr, ...] = attrs.field(converter=_tuple, metadata=EXPRS)
 
 
 class BinopOp(StrEnum):
+    """Bitwise operators, as nft spells them in text and JSON."""
+
     AND = "&"
     OR = "|"
     XOR = "^"
@@ -167,7 +463,8 @@ class BinopOp(StrEnum):
 
 @attrs.frozen(kw_only=True)
 class BinopExpr(Expression):
-    """A bitwise operation. Text: ``meta mark & 0x0000ff00``. JSON: ``{"&": [left, right]}``.
+    """A bitwise operation or shift. Text: ``meta mark & 0x0000ff00``, ``ip dscp << 2``.
+    JSON: ``{"&": [left, right]}``.
 
     nft 1.1 may print more than two operands (``{"|": [a, b, c]}``); they are read as a
     left-nested chain.
@@ -185,7 +482,7 @@ class MapExpr(Expression):
 
     json_key = "map"
     key: Expr = attrs.field(metadata=EXPR)
-    data: Expr = attrs.field(metadata=EXPR)
+    data: Expr = attrs.field(metadata={**EXPR, "hint": "key"})
 
 
 @attrs.frozen(kw_only=True)
@@ -198,11 +495,11 @@ class ElemExpr(Expression):
     """
 
     json_key = "elem"
-    val: Expr = attrs.field(metadata=EXPR)
-    timeout: int | None = None
-    expires: int | None = None
+    val: Expr = attrs.field(metadata=VALUE)
+    timeout: int | None = attrs.field(default=None, validator=_non_negative)
+    expires: int | None = attrs.field(default=None, validator=_non_negative)
     comment: str | None = None
-    stmts: tuple[Any, ...] = attrs.field(default=(), converter=tuple)
+    stmts: tuple[Any, ...] = attrs.field(default=(), converter=_tuple)
 
 
 class VerdictKind(StrEnum):
@@ -226,4 +523,5 @@ class VerdictExpr(Expression):
     def __attrs_post_init__(self) -> None:
         needs_target = self.kind in (VerdictKind.JUMP, VerdictKind.GOTO)
         if needs_target != (self.target is not None):
-            raise invalid(self, "target", f"{self.kind} {'needs' if needs_target else 'takes no'} target")
+            need = "needs" if needs_target else "takes no"
+            raise invalid(self, "target", f"{self.kind} {need} target")

@@ -1,16 +1,28 @@
 """Named stateful objects: counter, quota, limit, ct helper/timeout/expectation, synproxy, secmark.
 
-Each lives in a table and is referenced from rules by name (``counter name "http"``).
+Each lives in a table and is referenced from rules by name (``counter name "http"``) or from
+object maps (``map m { type ipv4_addr : counter; ... }``). ``nft list ruleset`` prints them
+first in a table, as blocks::
+
+    counter http {
+        comment "web"
+        packets 0 bytes 0
+    }
+
+Their JSON is ``{"<kind>": {"family": ..., "name": ..., "table": ..., "handle": ...,
+"comment": ..., <kind-specific members>}}``.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
-from .._node import Node
+from .._node import Node, flags, invalid
 from . import _validate
+from .enums import SynproxyFlag
 
 __all__ = [
     "Counter",
@@ -33,8 +45,13 @@ class NamedObject(Node):
 
     __slots__ = ()
     registry: ClassVar[dict[str, type[NamedObject]]] = {}
-    #: The keyword nft uses in text: ``counter``, ``ct helper``, ...
+    #: The keyword nft uses in text and JSON: ``counter``, ``ct helper``, ...
     keyword: ClassVar[str] = ""
+
+    if TYPE_CHECKING:  # every subclass declares these attrs fields first
+        name: str
+        comment: str | None
+        handle: int | None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -55,64 +72,114 @@ def _handle() -> Any:
     return attrs.field(default=None, eq=False)
 
 
+def _non_negative(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise invalid(inst, attribute.name, f"must be a non-negative integer, got {value!r}")
+
+
+def _count() -> Any:
+    return attrs.field(default=0, validator=_non_negative)
+
+
+def _policy(value: Mapping[str, int] | Iterable[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
+    """``{"established": 120}`` or ``[("established", 120)]`` -> pairs, in the given order."""
+    pairs = value.items() if isinstance(value, Mapping) else value
+    return tuple((str(k), int(v)) for k, v in pairs)
+
+
+_to_synproxy_flags = flags(SynproxyFlag)
+
+
+def _synproxy_flags(value: Iterable[SynproxyFlag | str] | str | None) -> frozenset[SynproxyFlag]:
+    result: frozenset[SynproxyFlag] = _to_synproxy_flags(value)
+    return result
+
+
+#: The time units of a limit (``rate 10/minute``).
+LIMIT_PER = ("second", "minute", "hour", "day", "week")
+
+
 @attrs.frozen(kw_only=True)
 class Counter(NamedObject):
-    """``counter http { packets 0 bytes 0 }``; JSON ``{"counter": {"name": "http", ...}}``."""
+    """A named counter.
+
+    Text: ``counter http { packets 0 bytes 0 }``. JSON: ``{"counter": {"name": "http", ...,
+    "packets": 0, "bytes": 0}}``.
+    """
 
     json_key = "counter"
     name: str = _name()
     comment: str | None = _comment()
     handle: int | None = _handle()
-    packets: int = 0
-    bytes: int = 0
+    packets: int = _count()
+    bytes: int = _count()
 
 
 @attrs.frozen(kw_only=True)
 class Quota(NamedObject):
-    """``quota q { over 25 mbytes used 0 bytes }``; JSON bytes/used in bytes, ``inv`` for over."""
+    """A named quota. ``bytes`` and ``used`` are in bytes; ``inv`` is ``over``.
+
+    Text: ``quota q { over 25 mbytes used 1 kbytes }``. JSON: ``{"quota": {..., "bytes":
+    26214400, "used": 1024, "inv": true}}``.
+    """
 
     json_key = "quota"
     name: str = _name()
     comment: str | None = _comment()
     handle: int | None = _handle()
-    bytes: int
-    used: int = 0
+    bytes: int = _count()
+    used: int = _count()
     inv: bool = False
 
 
 @attrs.frozen(kw_only=True)
 class Limit(NamedObject):
-    """``limit l { rate 400/minute burst 5 packets }``; ``rate_unit`` is ``packets`` or bytes."""
+    """A named rate limit. ``unit`` is ``packets`` or ``bytes``; for ``bytes`` the ``rate`` and
+    ``burst`` are in bytes (nft shows them in the largest exact unit).
+
+    Text: ``limit l { rate 400/minute }``, ``limit b { rate over 1 mbytes/second burst 2 kbytes }``.
+    JSON: ``{"limit": {..., "rate": 400, "per": "minute", "burst": 5}}``, for bytes
+    ``{"rate": 1, "per": "second", "rate_unit": "mbytes", ...}``.
+    """
 
     json_key = "limit"
     name: str = _name()
     comment: str | None = _comment()
     handle: int | None = _handle()
-    rate: int
-    per: str = "second"
-    burst: int = 0
-    unit: str = "packets"  # "packets" or "bytes"
+    rate: int = attrs.field(validator=_non_negative)
+    per: str = attrs.field(default="second", validator=attrs.validators.in_(LIMIT_PER))
+    unit: str = attrs.field(default="packets", validator=attrs.validators.in_(("packets", "bytes")))
+    #: nft's default burst is 5 packets, and 0 for byte limits.
+    burst: int = attrs.field(
+        default=attrs.Factory(lambda self: 5 if self.unit == "packets" else 0, takes_self=True),
+        validator=_non_negative)
     inv: bool = False
 
 
 @attrs.frozen(kw_only=True)
 class CtHelper(NamedObject):
-    """``ct helper ftp { type "ftp" protocol tcp; l3proto ip; }``."""
+    """A conntrack helper.
+
+    Text: ``ct helper ftp { type "ftp" protocol tcp; l3proto ip; }``. JSON: ``{"ct helper":
+    {..., "type": "ftp", "protocol": "tcp", "l3proto": "ip"}}``.
+    """
 
     json_key = "ct helper"
     name: str = _name()
     comment: str | None = _comment()
     handle: int | None = _handle()
-    type: str
-    protocol: str = "tcp"
+    type: str = attrs.field(validator=_validate.quoted_string)
+    protocol: str = attrs.field(default="tcp", validator=attrs.validators.in_(("tcp", "udp")))
     l3proto: str | None = None
 
 
 @attrs.frozen(kw_only=True)
 class CtTimeout(NamedObject):
-    """``ct timeout t { protocol tcp; l3proto ip; policy = { established: 120 } }``.
+    """A conntrack timeout policy; ``policy`` is ``(state, seconds)`` pairs in nft's order.
 
-    ``policy`` maps conntrack state names to timeouts in seconds.
+    Text: ``ct timeout t { protocol udp; l3proto ip; policy = { unreplied : 15s } }``.
+    JSON: ``{"ct timeout": {..., "protocol": "udp", "l3proto": "ip", "policy": {"unreplied":
+    15}}}``.
     """
 
     json_key = "ct timeout"
@@ -121,43 +188,56 @@ class CtTimeout(NamedObject):
     handle: int | None = _handle()
     protocol: str = "tcp"
     l3proto: str | None = None
-    policy: tuple[tuple[str, int], ...] = attrs.field(default=(), converter=tuple)
+    policy: tuple[tuple[str, int], ...] = attrs.field(default=(), converter=_policy)
 
 
 @attrs.frozen(kw_only=True)
 class CtExpectation(NamedObject):
-    """``ct expectation e { protocol tcp; dport 21; timeout 5s; size 12; l3proto ip; }``."""
+    """A conntrack expectation; ``timeout`` in milliseconds.
+
+    Text: ``ct expectation e { protocol tcp; dport 21; timeout 5s; size 12; l3proto ip; }``.
+    JSON: ``{"ct expectation": {..., "protocol": "tcp", "dport": 21, "timeout": 5000, "size":
+    12, "l3proto": "ip"}}``.
+    """
 
     json_key = "ct expectation"
     name: str = _name()
     comment: str | None = _comment()
     handle: int | None = _handle()
     protocol: str = "tcp"
-    dport: int = 0
-    timeout: int = 0  # milliseconds
-    size: int = 0
+    dport: int = _count()
+    timeout: int = _count()
+    size: int = _count()
     l3proto: str | None = None
 
 
 @attrs.frozen(kw_only=True)
 class Synproxy(NamedObject):
-    """``synproxy s { mss 1460 wscale 7 timestamp sack-perm }``."""
+    """A synproxy configuration.
+
+    Text: ``synproxy s { mss 1460 wscale 7 timestamp sack-perm }`` (one per line). JSON:
+    ``{"synproxy": {..., "mss": 1460, "wscale": 7, "flags": ["timestamp", "sack-perm"]}}``.
+    """
 
     json_key = "synproxy"
     name: str = _name()
     comment: str | None = _comment()
     handle: int | None = _handle()
-    mss: int = 0
-    wscale: int = 0
-    flags: frozenset[str] = attrs.field(factory=frozenset, converter=frozenset)
+    mss: int = _count()
+    wscale: int = _count()
+    flags: frozenset[SynproxyFlag] = attrs.field(factory=frozenset, converter=_synproxy_flags)
 
 
 @attrs.frozen(kw_only=True)
 class Secmark(NamedObject):
-    """``secmark s { "system_u:object_r:ssh_server_packet_t:s0" }``."""
+    """A security mark context.
+
+    Text: ``secmark s { "system_u:object_r:ssh_server_packet_t:s0" }``. JSON: ``{"secmark":
+    {..., "context": "system_u:..."}}``.
+    """
 
     json_key = "secmark"
     name: str = _name()
     comment: str | None = _comment()
     handle: int | None = _handle()
-    context: str = ""
+    context: str = attrs.field(default="", validator=_validate.quoted_string)

@@ -13,7 +13,7 @@ import attrs
 from .._node import Node, invalid
 from .enums import Family, Hook
 
-__all__ = ["Priority", "STANDARD_PRIORITIES", "BRIDGE_PRIORITIES"]
+__all__ = ["BRIDGE_PRIORITIES", "STANDARD_PRIORITIES", "Priority"]
 
 #: Standard priorities of the ip, ip6, inet, arp and netdev families (nft(8) "PRIORITY").
 STANDARD_PRIORITIES: dict[str, int] = {
@@ -31,7 +31,10 @@ _PRIO = re.compile(r"^\s*([a-z]+)\s*(?:([+-])\s*(\d+))?\s*$")
 
 
 def _name_fits(name: str, family: Family, hook: Hook | None) -> bool:
-    """Whether nft prints this standard name for the family and hook (nft's rule.c)."""
+    """Whether nft prints this standard name for the family and hook (rule.c
+    std_prio_family_hook_compat): ``filter`` everywhere but bridge; ``raw``, ``mangle`` and
+    ``security`` only in ip/ip6/inet; ``dstnat`` only on prerouting and ``srcnat`` only on
+    postrouting; bridge ``out`` only on output. A flowtable's priority is spelled as netdev's."""
     if family is Family.BRIDGE:
         return {
             "dstnat": hook in (None, Hook.PREROUTING),

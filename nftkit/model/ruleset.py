@@ -8,8 +8,18 @@ from typing import Any
 import attrs
 
 from .._node import Node, flags, invalid
+from ..errors import ValidationError
 from . import _validate
-from .enums import VALID_HOOKS, ChainPolicy, ChainType, Family, FlowtableFlag, Hook, TableFlag
+from .enums import (
+    VALID_CHAIN_TYPES,
+    VALID_HOOKS,
+    ChainPolicy,
+    ChainType,
+    Family,
+    FlowtableFlag,
+    Hook,
+    TableFlag,
+)
 from .objects import NamedObject
 from .priority import Priority
 from .sets import Map, Set
@@ -24,6 +34,40 @@ def _priority(value: Priority | int | str | None) -> Priority | None:
     return Priority.parse(value)
 
 
+def _chain_type(value: ChainType | str | None) -> ChainType | None:
+    return None if value is None else _validate.to_enum(ChainType, value, "Chain", "type")
+
+
+def _chain_hook(value: Hook | str | None) -> Hook | None:
+    return None if value is None else _validate.to_enum(Hook, value, "Chain", "hook")
+
+
+def _chain_policy(value: ChainPolicy | str | None) -> ChainPolicy | None:
+    return None if value is None else _validate.to_enum(ChainPolicy, value, "Chain", "policy")
+
+
+def _flowtable_hook(value: Hook | str) -> Hook:
+    return _validate.to_enum(Hook, value, "Flowtable", "hook")
+
+
+def _family(value: Family | str) -> Family:
+    return _validate.to_enum(Family, value, "Table", "family")
+
+
+_to_table_flags = flags(TableFlag)
+_to_flowtable_flags = flags(FlowtableFlag)
+
+
+def _table_flags(value: Iterable[TableFlag | str] | str | None) -> frozenset[TableFlag]:
+    result: frozenset[TableFlag] = _to_table_flags(value)
+    return result
+
+
+def _flowtable_flags(value: Iterable[FlowtableFlag | str] | str | None) -> frozenset[FlowtableFlag]:
+    result: frozenset[FlowtableFlag] = _to_flowtable_flags(value)
+    return result
+
+
 @attrs.frozen(kw_only=True)
 class Rule(Node):
     """A rule: statements run in order.
@@ -33,7 +77,7 @@ class Rule(Node):
     """
 
     json_key = "rule"
-    stmts: tuple[Stmt, ...] = attrs.field(converter=tuple)
+    stmts: tuple[Stmt, ...] = attrs.field(converter=_validate.as_tuple)
     comment: str | None = attrs.field(default=None, validator=_validate.comment)
     handle: int | None = attrs.field(default=None, eq=False)
 
@@ -56,23 +100,25 @@ class Chain(Node):
 
     json_key = "chain"
     name: str = attrs.field(validator=_validate.name)
-    type: ChainType | None = attrs.field(default=None, converter=attrs.converters.optional(ChainType))
-    hook: Hook | None = attrs.field(default=None, converter=attrs.converters.optional(Hook))
+    type: ChainType | None = attrs.field(
+        default=None, converter=_chain_type)
+    hook: Hook | None = attrs.field(
+        default=None, converter=_chain_hook)
     priority: Priority | None = attrs.field(default=None, converter=_priority)
     policy: ChainPolicy | None = attrs.field(
-        default=None, converter=attrs.converters.optional(ChainPolicy)
-    )
+        default=None, converter=_chain_policy)
     devices: tuple[str, ...] = attrs.field(
-        default=(), converter=tuple, validator=_validate.device_names
+        default=(), converter=_validate.as_tuple, validator=_validate.device_names
     )
     comment: str | None = attrs.field(default=None, validator=_validate.comment)
-    rules: tuple[Rule, ...] = attrs.field(default=(), converter=tuple)
+    rules: tuple[Rule, ...] = attrs.field(default=(), converter=_validate.as_tuple)
     handle: int | None = attrs.field(default=None, eq=False)
 
     def __attrs_post_init__(self) -> None:
         spec = (self.type, self.hook, self.priority)
         if any(v is not None for v in spec) and any(v is None for v in spec):
-            missing = [n for n, v in zip(("type", "hook", "priority"), spec, strict=True) if v is None]
+            missing = [n for n, v in zip(("type", "hook", "priority"), spec, strict=True)
+                       if v is None]
             raise invalid(self, missing[0], "a base chain needs type, hook and priority")
         if not self.is_base and (self.policy is not None or self.devices):
             raise invalid(self, "policy" if self.policy else "devices", "only base chains have it")
@@ -97,13 +143,13 @@ class Chain(Node):
         """A base chain: ``Chain.base("pre", type="nat", hook="prerouting", priority="dstnat")``."""
         return cls(
             name=name,
-            type=ChainType(type),
-            hook=Hook(hook),
+            type=type,
+            hook=hook,
             priority=_priority(priority),
-            policy=ChainPolicy(policy) if policy is not None else None,
-            devices=tuple(devices),
+            policy=policy,
+            devices=devices,
             comment=comment,
-            rules=tuple(rules),
+            rules=rules,
         )
 
 
@@ -117,13 +163,14 @@ class Flowtable(Node):
 
     json_key = "flowtable"
     name: str = attrs.field(validator=_validate.name)
-    hook: Hook = attrs.field(default=Hook.INGRESS, converter=Hook)
+    hook: Hook = attrs.field(default=Hook.INGRESS,
+                             converter=_flowtable_hook)
     priority: Priority = attrs.field(factory=Priority, converter=_priority)
     devices: tuple[str, ...] = attrs.field(
-        default=(), converter=tuple, validator=_validate.device_names
+        default=(), converter=_validate.as_tuple, validator=_validate.device_names
     )
     flags: frozenset[FlowtableFlag] = attrs.field(
-        factory=frozenset, converter=flags(FlowtableFlag)
+        factory=frozenset, converter=_flowtable_flags
     )
     counter: bool = False
     handle: int | None = attrs.field(default=None, eq=False)
@@ -139,22 +186,23 @@ class Table(Node):
     """
 
     json_key = "table"
-    family: Family = attrs.field(converter=Family)
+    family: Family = attrs.field(converter=_family)
     name: str = attrs.field(validator=_validate.name)
-    flags: frozenset[TableFlag] = attrs.field(factory=frozenset, converter=flags(TableFlag))
+    flags: frozenset[TableFlag] = attrs.field(factory=frozenset, converter=_table_flags)
     comment: str | None = attrs.field(default=None, validator=_validate.comment)
-    chains: tuple[Chain, ...] = attrs.field(default=(), converter=tuple)
-    sets: tuple[Set | Map, ...] = attrs.field(default=(), converter=tuple)
-    flowtables: tuple[Flowtable, ...] = attrs.field(default=(), converter=tuple)
-    objects: tuple[NamedObject, ...] = attrs.field(default=(), converter=tuple)
+    chains: tuple[Chain, ...] = attrs.field(default=(), converter=_validate.as_tuple)
+    sets: tuple[Set | Map, ...] = attrs.field(default=(), converter=_validate.as_tuple)
+    flowtables: tuple[Flowtable, ...] = attrs.field(default=(), converter=_validate.as_tuple)
+    objects: tuple[NamedObject, ...] = attrs.field(default=(), converter=_validate.as_tuple)
     handle: int | None = attrs.field(default=None, eq=False)
 
     def __attrs_post_init__(self) -> None:
         for chain in self.chains:
-            if chain.hook is not None and chain.hook not in VALID_HOOKS[self.family]:
-                raise invalid(
-                    chain, "hook", f"hook {chain.hook} is not valid in a {self.family} table"
-                )
+            _check_base_chain(self.family, chain)
+        for ft in self.flowtables:
+            if ft.hook is not Hook.INGRESS:
+                raise invalid(ft, "hook", "a flowtable hooks only ingress")
+            _check_priority(self.family, ft, ft.priority)
         for kind, items in (("chains", self.chains), ("sets", self.sets),
                             ("flowtables", self.flowtables)):
             seen: set[str] = set()
@@ -162,6 +210,11 @@ class Table(Node):
                 if item.name in seen:
                     raise invalid(self, kind, f"duplicate name {item.name!r}")
                 seen.add(item.name)
+        objs: set[tuple[str, str]] = set()
+        for obj in self.objects:
+            if (obj.keyword, obj.name) in objs:
+                raise invalid(self, "objects", f"duplicate {obj.keyword} {obj.name!r}")
+            objs.add((obj.keyword, obj.name))
 
     def chain(self, name: str) -> Chain:
         """The chain called ``name`` (KeyError if absent)."""
@@ -178,11 +231,37 @@ class Table(Node):
         raise KeyError(name)
 
 
+def _check_priority(family: Family, node: Node, prio: Priority | None) -> None:
+    if prio is not None and prio.name is not None:
+        try:
+            prio.resolve(family)
+        except ValidationError as exc:
+            raise invalid(node, "priority", str(exc)) from None
+
+
+def _check_base_chain(family: Family, chain: Chain) -> None:
+    """The family-dependent rules of nft(8) "CHAINS": hooks, types and devices."""
+    if chain.hook is None or chain.type is None:
+        return
+    if chain.hook not in VALID_HOOKS[family]:
+        raise invalid(chain, "hook", f"hook {chain.hook} is not valid in a {family} table")
+    hooks = VALID_CHAIN_TYPES[family].get(chain.type)
+    if hooks is None:
+        raise invalid(chain, "type", f"type {chain.type} is not valid in a {family} table")
+    if chain.hook not in hooks:
+        raise invalid(chain, "type", f"type {chain.type} cannot hook {chain.hook} in {family}")
+    takes_devices = family is Family.NETDEV or (
+        family is Family.INET and chain.hook is Hook.INGRESS)
+    if chain.devices and not takes_devices:
+        raise invalid(chain, "devices", "only netdev chains and inet ingress chains have devices")
+    _check_priority(family, chain, chain.priority)
+
+
 @attrs.frozen(kw_only=True)
 class Ruleset(Node):
     """Everything ``nft list ruleset`` shows: a tuple of tables."""
 
-    tables: tuple[Table, ...] = attrs.field(default=(), converter=tuple)
+    tables: tuple[Table, ...] = attrs.field(default=(), converter=_validate.as_tuple)
 
     def table(self, family: Family | str, name: str) -> Table:
         """The table ``family name`` (KeyError if absent)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -9,15 +11,47 @@ import attrs
 from .._node import EXPR, Node, flags, invalid
 from . import _validate
 from .enums import SetFlag, SetPolicy
-from .expressions import Expr
+from .expressions import ElemExpr, Expr
 
-__all__ = ["Map", "Set"]
+__all__ = ["OBJECT_TYPES", "Map", "Set"]
+
+
+#: Datatype names are printed bare: lower-case identifiers only.
+_TYPE_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
+#: Data types of object maps (their data are object names).
+OBJECT_TYPES = frozenset(
+    {"counter", "quota", "limit", "ct helper", "ct timeout", "ct expectation", "synproxy",
+     "secmark"}
+)
+
+
+def _optional_count(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise invalid(inst, attribute.name, f"must be a non-negative integer, got {value!r}")
 
 
 def _types(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    """A datatype name or names; nft 1.0.6 writes a concatenated map data type in JSON as one
+    string, ``"ipv4_addr . inet_service"``."""
     if value is None:
         return ()
-    return (value,) if isinstance(value, str) else tuple(value)
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(" . "))
+    return tuple(value)
+
+
+_to_set_flags = flags(SetFlag)
+
+
+def _set_flags(value: Iterable[SetFlag | str] | str | None) -> frozenset[SetFlag]:
+    result: frozenset[SetFlag] = _to_set_flags(value)
+    return result
+
+
+def _set_policy(value: SetPolicy | str | None) -> SetPolicy | None:
+    return None if value is None else _validate.to_enum(SetPolicy, value, "Set", "policy")
 
 
 @attrs.frozen(kw_only=True)
@@ -46,26 +80,42 @@ class Set(Node):
     name: str = attrs.field(validator=_validate.name)
     type: tuple[str, ...] = attrs.field(default=(), converter=_types)
     typeof: Expr | None = attrs.field(default=None, metadata=EXPR)
-    flags: frozenset[SetFlag] = attrs.field(factory=frozenset, converter=flags(SetFlag))
-    timeout: int | None = None  # milliseconds
-    gc_interval: int | None = None  # milliseconds
-    size: int | None = None
+    flags: frozenset[SetFlag] = attrs.field(factory=frozenset, converter=_set_flags)
+    timeout: int | None = attrs.field(default=None, validator=_optional_count)  # milliseconds
+    gc_interval: int | None = attrs.field(default=None, validator=_optional_count)  # ms
+    size: int | None = attrs.field(default=None, validator=_optional_count)
     policy: SetPolicy | None = attrs.field(
-        default=None, converter=attrs.converters.optional(SetPolicy)
+        default=None, converter=_set_policy
     )
     auto_merge: bool = False
     comment: str | None = attrs.field(default=None, validator=_validate.comment)
-    stmts: tuple[Any, ...] = attrs.field(default=(), converter=tuple)
-    elements: tuple[Any, ...] = attrs.field(default=(), converter=tuple)
+    stmts: tuple[Any, ...] = attrs.field(default=(), converter=_validate.as_tuple)
+    elements: tuple[Any, ...] = attrs.field(default=(), converter=_validate.as_tuple)
     handle: int | None = attrs.field(default=None, eq=False)
 
     def __attrs_post_init__(self) -> None:
         if not self.type and self.typeof is None:
             raise invalid(self, "type", "a set needs a key type or typeof")
+        for t in self.type:
+            if not _TYPE_NAME.match(t):
+                raise invalid(self, "type", f"{t!r} is not an nft datatype name")
+        if SetFlag.CONSTANT in self.flags and self.flags & {SetFlag.TIMEOUT, SetFlag.DYNAMIC}:
+            raise invalid(self, "flags", "a constant set cannot have timeout or dynamic flags")
+        if SetFlag.CONSTANT in self.flags and self.timeout:
+            raise invalid(self, "timeout", "a constant set cannot have a timeout")
+        for el in self.elements:
+            if isinstance(el, tuple) and not self.is_map:
+                raise invalid(self, "elements", f"set elements are not pairs, got {el!r}")
+            key = el[0] if isinstance(el, tuple) and el else el
+            if isinstance(key, ElemExpr) and key.comment is not None:
+                _validate.comment(self, _ELEMENTS_FIELD, key.comment)
 
     @property
     def is_map(self) -> bool:
         return False
+
+
+_ELEMENTS_FIELD = attrs.fields(Set).elements
 
 
 @attrs.frozen(kw_only=True)
@@ -80,11 +130,17 @@ class Map(Set):
     json_key = "map"
     data_type: tuple[str, ...] = attrs.field(default=(), converter=_types)
     data_typeof: Expr | None = attrs.field(default=None, metadata=EXPR)
+    #: ``type ipv4_addr : interval ipv4_addr``: the data are ranges or prefixes (nft >= 1.0.3).
+    #: nft's JSON does not carry it; the reader infers it from the elements.
+    data_interval: bool = False
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
         if not self.data_type and self.data_typeof is None:
             raise invalid(self, "data_type", "a map needs a data type or typeof")
+        for t in self.data_type:
+            if not _TYPE_NAME.match(t) and t not in OBJECT_TYPES:
+                raise invalid(self, "data_type", f"{t!r} is not an nft datatype name")
         for el in self.elements:
             if not (isinstance(el, tuple) and len(el) == 2):
                 raise invalid(self, "elements", f"map elements are (key, data) pairs, got {el!r}")
@@ -96,3 +152,8 @@ class Map(Set):
     @property
     def is_vmap(self) -> bool:
         return self.data_type == ("verdict",)
+
+    @property
+    def is_objmap(self) -> bool:
+        """Whether the data are named objects (``type ipv4_addr : counter``)."""
+        return len(self.data_type) == 1 and self.data_type[0] in OBJECT_TYPES

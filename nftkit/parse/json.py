@@ -17,16 +17,23 @@ import attrs
 
 from .._node import Node, field_json_name
 from ..errors import NftkitError, ParseError, ValidationError
+from ..model.datatypes import Datatype, expr_datatype
+from ..model.enums import SetFlag, TableFlag
 from ..model.expressions import (
     BinopExpr,
+    ConcatExpr,
+    ElemExpr,
     Expr,
     Expression,
     ListExpr,
+    PrefixExpr,
+    RangeExpr,
+    SetExpr,
     SetRefExpr,
     VerdictExpr,
     VerdictKind,
 )
-from ..model.objects import NamedObject
+from ..model.objects import CtTimeout, Limit, NamedObject
 from ..model.priority import Priority
 from ..model.ruleset import Chain, Flowtable, Rule, Ruleset, Table
 from ..model.sets import Map, Set
@@ -69,6 +76,9 @@ class JsonDecoder:
 
     def __init__(self) -> None:
         self.path: list[str] = []
+        #: The datatype the expression being decoded should have (from the other side of a
+        #: match, a map's key, ...): it decides whether a string is an address.
+        self.hint: Datatype | None = None
 
     def error(self, message: str) -> ParseError:
         where = "/".join(self.path) or "<document>"
@@ -76,14 +86,24 @@ class JsonDecoder:
 
     # --- expressions ---------------------------------------------------------------------
 
-    def expr(self, j: JSON) -> Expr:
-        """One expression: an object ``{key: body}``, a list (flag list) or an immediate."""
+    def expr(self, j: JSON, hint: Datatype | None = None) -> Expr:
+        """One expression: an object ``{key: body}``, a list (flag list) or an immediate.
+        ``hint`` is the datatype it should have, when the context knows it."""
+        outer, self.hint = self.hint, hint
+        try:
+            return self._expr(j)
+        finally:
+            self.hint = outer
+
+    def _expr(self, j: JSON) -> Expr:
+        hint = self.hint
         if isinstance(j, bool | int):
             return j
         if isinstance(j, str):
             return self.string(j)
         if isinstance(j, list):
-            return ListExpr(values=tuple(self.expr(v) for v in j))
+            values: tuple[Expr, ...] = tuple(self.expr(v, hint) for v in j)
+            return ListExpr(values=values)
         if isinstance(j, dict) and len(j) == 1:
             ((key, body),) = j.items()
             fn = SPECIAL_EXPR.get(key)
@@ -91,14 +111,22 @@ class JsonDecoder:
                 return fn(self, body)
             cls = Expression.registry.get(key)
             if cls is not None:
-                return self.build(cls, body)
+                node: Expr = self.build(cls, body)
+                return node
             raise self.error(f"unknown expression {key!r}")
         raise self.error(f"not an expression: {j!r}")
 
     def string(self, s: str) -> Expr:
-        """A string immediate: ``@name`` is a set reference, addresses become ipaddress."""
+        """A string immediate: ``@name`` is a set reference, addresses become ipaddress.
+
+        With a datatype hint only address types are tried as addresses (an interface named
+        ``"10.0.0.1"`` stays a string); without one, anything shaped like an address is.
+        """
         if s.startswith("@"):
             return SetRefExpr(name=s[1:])
+        hint = self.hint
+        if hint is not None and hint.kind != "addr" and hint.name != "integer":
+            return s
         if s and (s[0].isdigit() or ":" in s) and not s.startswith("0x"):
             try:
                 return ipaddress.ip_address(s)
@@ -114,12 +142,12 @@ class JsonDecoder:
             pass
         elif cls.json_shape == "list":
             if len(fields) == 1:
-                kwargs[fields[0].name] = self.field(fields[0], body)
+                kwargs[fields[0].name] = self.field(fields[0], body, self.hint)
             else:
                 if not isinstance(body, list) or len(body) != len(fields):
                     raise self.error(f"{cls.json_key}: expected a list of {len(fields)}")
                 for f, v in zip(fields, body, strict=True):
-                    kwargs[f.name] = self.field(f, v)
+                    kwargs[f.name] = self.field(f, v, self.hint)
         elif cls.json_shape == "value":
             kwargs[fields[0].name] = self.field(fields[0], body)
         else:
@@ -128,22 +156,31 @@ class JsonDecoder:
             if not isinstance(body, dict):
                 raise self.error(f"{cls.json_key}: expected an object, got {body!r}")
             names = {field_json_name(f): f for f in fields}
-            for k, v in body.items():
-                f = names.get(k)
-                if f is None:
-                    raise self.error(f"{cls.json_key}: unknown member {k!r}")
-                kwargs[f.name] = self.field(f, v)
+            unknown = [k for k in body if k not in names]
+            if unknown:
+                raise self.error(f"{cls.json_key}: unknown member {unknown[0]!r}")
+            # fields hinted by another field (``"hint": "left"``) are decoded after it
+            for f in sorted((names[k] for k in body), key=lambda f: "hint" in f.metadata):
+                kwargs[f.name] = self.field(f, body[field_json_name(f)], self._hint(f, kwargs))
         try:
             return cls(**kwargs)
         except (ValidationError, TypeError, ValueError) as exc:
             raise self.error(f"{cls.json_key}: {exc}") from None
 
-    def field(self, f: attrs.Attribute[Any], v: JSON) -> Any:
+    def _hint(self, f: attrs.Attribute[Any], kwargs: dict[str, Any]) -> Datatype | None:
+        """The datatype hint for field ``f``: from its ``hint`` metadata (the name of the
+        field whose datatype it shares), else the current hint for value-carrying fields."""
+        source = f.metadata.get("hint")
+        if source is not None:
+            return expr_datatype(kwargs[source]) if source in kwargs else None
+        return self.hint if f.metadata.get("value") else None
+
+    def field(self, f: attrs.Attribute[Any], v: JSON, hint: Datatype | None = None) -> Any:
         codec = f.metadata.get("codec")
         if codec == "expr":
-            return self.expr(v)
+            return self.expr(v, hint)
         if codec == "exprs":
-            return tuple(self.expr(x) for x in (v if isinstance(v, list) else [v]))
+            return tuple(self.expr(x, hint) for x in (v if isinstance(v, list) else [v]))
         if codec == "stmt":
             return self.stmt(v)
         if codec == "stmts":
@@ -153,6 +190,20 @@ class JsonDecoder:
     # --- statements ----------------------------------------------------------------------
 
     def stmt(self, j: JSON) -> Stmt:
+        if isinstance(j, Node):  # already a model node (the text parser's bound chains)
+            return j  # type: ignore[return-value]
+        if isinstance(j, str):
+            # nft prints statements it has no JSON form for as their text (1.0.6: map
+            # statements; every version: bound chains "jump { ... }"): read it as text.
+            from .nft import parse_statements  # late: nftkit.parse.nft imports this module
+
+            try:
+                stmts = parse_statements(j)
+            except ParseError as exc:
+                raise self.error(f"statement printed as nft text: {exc}") from None
+            if len(stmts) != 1:
+                raise self.error(f"statement printed as nft text is not one statement: {j!r}")
+            return stmts[0]
         if not isinstance(j, dict) or len(j) != 1:
             raise self.error(f"not a statement: {j!r}")
         ((key, body),) = j.items()
@@ -193,19 +244,66 @@ for _op in ("&", "|", "^", "<<", ">>"):
     SPECIAL_EXPR[_op] = _binop(_op)
 
 
+@special_expr("set")
+def _set_expr(dec: JsonDecoder, body: JSON) -> Expr:
+    """``{"set": [...]}``: a two-item list element is a map pair ``[key, data]``."""
+    items = body if isinstance(body, list) else [body]
+    hint = dec.hint
+    elements: list[Any] = []
+    for item in items:
+        if isinstance(item, list) and len(item) == 2:
+            elements.append((dec.expr(item[0], hint), dec.expr(item[1])))
+        else:
+            elements.append(dec.expr(item, hint))
+    return SetExpr(elements=tuple(elements))
+
+
+@special_expr("concat")
+def _concat_expr(dec: JsonDecoder, body: JSON) -> Expr:
+    """``{"concat": [...]}``: each part gets its own part of a concatenated datatype hint."""
+    if not isinstance(body, list) or len(body) < 2:
+        raise dec.error(f"concat: expected a list of at least two, got {body!r}")
+    hint = dec.hint
+    parts: tuple[Datatype | None, ...] = (None,) * len(body)
+    if hint is not None and hint.kind == "concat" and len(hint.parts) == len(body):
+        parts = hint.parts
+    exprs: tuple[Expr, ...] = tuple(dec.expr(x, h) for x, h in zip(body, parts, strict=True))
+    return ConcatExpr(exprs=exprs)
+
+
 # --- containers ----------------------------------------------------------------------------
+
+#: The members each top-level object may have (anything else is an error, with its path).
+_COMMON = frozenset({"family", "table", "name", "handle", "comment"})
+_MEMBERS: dict[str, frozenset[str]] = {
+    "table": frozenset({"family", "name", "handle", "flags", "comment"}),
+    "chain": _COMMON | {"type", "hook", "prio", "policy", "dev", "flags"},
+    "rule": frozenset({"family", "table", "chain", "handle", "index", "position", "expr",
+                       "comment"}),
+    "set": _COMMON | {"type", "policy", "flags", "elem", "timeout", "gc-interval", "size",
+                      "stmt", "auto-merge"},
+    "flowtable": _COMMON | {"hook", "prio", "dev", "flags", "counter"},
+}
+_MEMBERS["map"] = _MEMBERS["set"] | {"map"}
 
 
 def _flags(value: JSON) -> list[str]:
+    """A flag set: nft 1.1 writes a single flag as a string, 1.0.6 always a list."""
     if value is None:
         return []
     return [value] if isinstance(value, str) else list(value)
 
 
 def _devices(value: JSON) -> tuple[str, ...]:
+    """``dev``: a string for one device, a list for several."""
     if value is None:
         return ()
     return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _seconds(value: JSON) -> int:
+    """A JSON time in seconds as milliseconds."""
+    return int(value) * 1000
 
 
 class _Builder:
@@ -215,6 +313,8 @@ class _Builder:
         self.dec = dec
         self.tables: dict[tuple[str, str], dict[str, Any]] = {}
         self.chains: dict[tuple[str, str, str], dict[str, Any]] = {}
+        #: Sets that rules add to or update from the packet path: (family, table, name).
+        self.dynamic: set[tuple[str, str, str]] = set()
 
     def table(self, family: str, name: str) -> dict[str, Any]:
         try:
@@ -222,108 +322,241 @@ class _Builder:
         except KeyError:
             raise self.dec.error(f"no table {family} {name} before its contents") from None
 
+    def check_members(self, key: str, body: JSON) -> None:
+        if not isinstance(body, dict):
+            raise self.dec.error(f"{key}: expected an object, got {body!r}")
+        allowed = _MEMBERS.get(key)
+        if allowed is not None:
+            for member in body:
+                if member not in allowed:
+                    raise self.dec.error(f"{key}: unknown member {member!r}")
+
     def add(self, key: str, body: dict[str, Any]) -> None:
-        dec = self.dec
         if key == "metainfo":
             return
+        self.check_members(key, body)
         if key == "table":
-            self.tables[(body["family"], body["name"])] = {
-                "family": body["family"], "name": body["name"], "handle": body.get("handle"),
-                "flags": _flags(body.get("flags")), "comment": body.get("comment"),
-                "chains": [], "sets": [], "flowtables": [], "objects": [],
-            }
+            self.add_table(body)
         elif key == "chain":
-            t = self.table(body["family"], body["table"])
-            spec: dict[str, Any] = {"name": body["name"], "handle": body.get("handle"),
-                                    "comment": body.get("comment"), "rules": []}
-            if "hook" in body:
-                spec.update(type=body.get("type"), hook=body["hook"],
-                            priority=Priority(value=int(body.get("prio", 0))),
-                            policy=body.get("policy"), devices=_devices(body.get("dev")))
-            t["chains"].append(spec)
-            self.chains[(body["family"], body["table"], body["name"])] = spec
+            self.add_chain(body)
         elif key == "rule":
+            self.dynamic |= {(body["family"], body["table"], n) for n in _dynset_targets(body)}
             chain = self.chains.get((body["family"], body["table"], body["chain"]))
             if chain is None:
-                raise dec.error(f"rule for unknown chain {body['chain']!r}")
-            chain["rules"].append(decode_rule(dec, body))
+                raise self.dec.error(
+                    f"rule for chain {body['family']} {body['table']} {body['chain']}, "
+                    "which is not listed before it")
+            chain["rules"].append(decode_rule(self.dec, body))
         elif key in ("set", "map"):
-            self.table(body["family"], body["table"])["sets"].append(decode_set(dec, key, body))
+            self.table(body["family"], body["table"])["sets"].append(
+                decode_set(self.dec, key, body))
         elif key == "flowtable":
             self.table(body["family"], body["table"])["flowtables"].append(Flowtable(
                 name=body["name"], hook=body.get("hook", "ingress"),
                 priority=Priority(value=int(body.get("prio", 0))),
                 devices=_devices(body.get("dev")), flags=_flags(body.get("flags")),
-                handle=body.get("handle")))
+                counter=bool(body.get("counter", False)), handle=body.get("handle")))
         elif key in NamedObject.registry:
             self.table(body["family"], body["table"])["objects"].append(
-                decode_object(dec, key, body))
+                decode_object(self.dec, key, body))
         else:
-            raise dec.error(f"unknown object {key!r}")
+            raise self.dec.error(f"unknown object {key!r}")
+
+    def add_table(self, body: dict[str, Any]) -> None:
+        ident = (body["family"], body["name"])
+        if ident in self.tables:
+            raise self.dec.error(f"table {ident[0]} {ident[1]} is listed twice")
+        flags = _flags(body.get("flags"))
+        # nft 1.0.6 prints the table's name instead of a single flag ("flags": "t");
+        # dormant is the only flag such a listed table can have.
+        if flags == [body["name"]] and body["name"] not in {f.value for f in TableFlag}:
+            flags = [TableFlag.DORMANT.value]
+        self.tables[ident] = {
+            "family": body["family"], "name": body["name"], "handle": body.get("handle"),
+            "flags": flags, "comment": body.get("comment"),
+            "chains": [], "sets": [], "flowtables": [], "objects": [],
+        }
+
+    def add_chain(self, body: dict[str, Any]) -> None:
+        t = self.table(body["family"], body["table"])
+        ident = (body["family"], body["table"], body["name"])
+        if ident in self.chains:
+            raise self.dec.error(f"chain {' '.join(ident)} is listed twice")
+        spec: dict[str, Any] = {"name": body["name"], "handle": body.get("handle"),
+                                "comment": body.get("comment"), "rules": []}
+        if "hook" in body:
+            spec.update(type=body.get("type", "filter"), hook=body["hook"],
+                        priority=Priority(value=int(body.get("prio", 0))),
+                        policy=body.get("policy"), devices=_devices(body.get("dev")))
+        t["chains"].append(spec)
+        self.chains[ident] = spec
 
     def ruleset(self) -> Ruleset:
         tables = []
         for t in self.tables.values():
             chains = [Chain(**{**c, "rules": tuple(c["rules"])}) for c in t["chains"]]
-            tables.append(Table(**{**t, "chains": chains}))
+            # nft makes every set that a rule adds to, updates or meters "dynamic", but 1.0.6
+            # leaves the flag out of its JSON: restore it.
+            sets = [s if (t["family"], t["name"], s.name) not in self.dynamic
+                    or SetFlag.DYNAMIC in s.flags or SetFlag.CONSTANT in s.flags
+                    else s.replace(flags=s.flags | {SetFlag.DYNAMIC}) for s in t["sets"]]
+            tables.append(Table(**{**t, "chains": chains, "sets": sets}))
         return Ruleset(tables=tables)
+
+
+def _dynset_targets(rule: dict[str, Any]) -> set[str]:
+    """Names of the sets that a rule's set statements (add/update/delete) or meters write."""
+    found: set[str] = set()
+
+    def visit(node: JSON) -> None:
+        if isinstance(node, list):
+            for item in node:
+                visit(item)
+        elif isinstance(node, dict):
+            for key, body in node.items():
+                if isinstance(body, dict):
+                    # (maps written by a "map" statement do not become dynamic)
+                    ref = body.get("set")
+                    if key == "set" and "op" in body and isinstance(ref, str):
+                        found.add(ref.removeprefix("@"))
+                    elif key == "meter" and isinstance(body.get("name"), str):
+                        found.add(body["name"])
+                visit(body)
+
+    visit(rule.get("expr", ()))
+    return found
 
 
 def decode_rule(dec: JsonDecoder, body: dict[str, Any]) -> Rule:
     stmts = []
+    base = list(dec.path)
     for i, s in enumerate(body.get("expr", ())):
-        dec.path.append(f"expr[{i}]")
+        dec.path = [*base, f"expr[{i}]"]
+        if s is None or s == {}:
+            continue  # null/{} statements carry nothing (and nft cannot read them back)
         stmts.append(dec.stmt(s))
-        dec.path.pop()
+    dec.path = base
     return Rule(stmts=stmts, comment=body.get("comment"), handle=body.get("handle"))
 
 
 def _type(value: JSON, dec: JsonDecoder) -> dict[str, Any]:
+    """``"ipv4_addr"``, ``["ipv4_addr", "inet_service"]`` or ``{"typeof": expr}``."""
     if isinstance(value, dict) and "typeof" in value:
         return {"typeof": dec.expr(value["typeof"])}
+    if value is None:
+        return {}
     return {"type": value}
 
 
+@special_expr("elem")
+def decode_elem(dec: JsonDecoder, body: JSON) -> Expr:
+    """``{"elem": {"val": ..., "timeout": s, "expires": s, "comment": ..., "counter": {...}}}``:
+    every member besides the four known ones is an element statement."""
+    if not isinstance(body, dict) or "val" not in body:
+        raise dec.error(f"elem: expected an object with 'val', got {body!r}")
+    kwargs: dict[str, Any] = {"val": dec.expr(body["val"], dec.hint)}
+    stmts = []
+    for k, v in body.items():
+        if k in ("timeout", "expires"):
+            kwargs[k] = _seconds(v)
+        elif k == "comment":
+            kwargs[k] = v
+        elif k != "val":
+            stmts.append(dec.stmt({k: v}))
+    kwargs["stmts"] = tuple(stmts)
+    try:
+        return ElemExpr(**kwargs)
+    except (ValidationError, TypeError, ValueError) as exc:
+        raise dec.error(f"elem: {exc}") from None
+
+
 def decode_set(dec: JsonDecoder, key: str, body: dict[str, Any]) -> Set:
+    """A ``set`` or ``map`` object (tolerant: flags as a string or a list)."""
     kwargs: dict[str, Any] = {"name": body["name"], "handle": body.get("handle"),
                               **_type(body.get("type"), dec)}
     if key == "map":
         data = _type(body.get("map"), dec)
         kwargs.update({"data_" + k: v for k, v in data.items()})
-    for member, name in (("flags", "flags"), ("policy", "policy"), ("size", "size"),
-                         ("comment", "comment")):
+    for member in ("policy", "size", "comment"):
         if member in body:
-            kwargs[name] = _flags(body[member]) if name == "flags" else body[member]
+            kwargs[member] = body[member]
+    kwargs["flags"] = _flags(body.get("flags"))
     if "timeout" in body:
-        kwargs["timeout"] = int(body["timeout"]) * 1000
+        kwargs["timeout"] = _seconds(body["timeout"])
     if "gc-interval" in body:
-        kwargs["gc_interval"] = int(body["gc-interval"]) * 1000
+        kwargs["gc_interval"] = _seconds(body["gc-interval"])
     if body.get("auto-merge"):
         kwargs["auto_merge"] = True
-    if "stmt" in body:
-        kwargs["stmts"] = tuple(dec.stmt(s) for s in body["stmt"])
-    elems = body.get("elem", ())
-    if key == "map":
-        kwargs["elements"] = tuple((dec.expr(k), dec.expr(v)) for k, v in elems)
-        cls: type[Set] = Map
-    else:
-        kwargs["elements"] = tuple(dec.expr(e) for e in elems)
-        cls = Set
+    base = list(dec.path)
+    stmts: list[Stmt] = []
+    for i, st in enumerate(body.get("stmt", ())):
+        dec.path = [*base, f"stmt[{i}]"]
+        stmts.append(dec.stmt(st))
+    kwargs["stmts"] = tuple(stmts)
+    elems: list[Any] = []
+    for i, e in enumerate(body.get("elem", ())):
+        dec.path = [*base, f"elem[{i}]"]
+        if key == "map":
+            if not (isinstance(e, list) and len(e) == 2):
+                raise dec.error(f"map element is not a [key, data] pair: {e!r}")
+            elems.append((dec.expr(e[0]), dec.expr(e[1])))
+        else:
+            elems.append(dec.expr(e))
+    dec.path = base
+    kwargs["elements"] = tuple(elems)
+    if key == "map" and any(_is_interval(data) for _, data in elems):
+        kwargs["data_interval"] = True
+    cls: type[Set] = Map if key == "map" else Set
     try:
         return cls(**kwargs)
     except (ValidationError, TypeError, ValueError) as exc:
         raise dec.error(f"{key} {body.get('name')!r}: {exc}") from None
 
 
+def _is_interval(e: Expr) -> bool:
+    """Whether map data is a range or prefix (``interval`` data, which JSON does not mark)."""
+    if isinstance(e, (RangeExpr, PrefixExpr)):
+        return True
+    return isinstance(e, ConcatExpr) and any(_is_interval(x) for x in e.exprs)
+
+
 def decode_object(dec: JsonDecoder, key: str, body: dict[str, Any]) -> NamedObject:
+    """A named object; ``limit`` units and ``ct timeout`` policies are converted."""
     cls = NamedObject.registry[key]
     rest = {k: v for k, v in body.items() if k not in ("family", "table")}
+    if cls is Limit:
+        rest = _limit_members(dec, rest)
+    elif cls is CtTimeout and isinstance(rest.get("policy"), dict):
+        rest["policy"] = tuple(rest["policy"].items())
     result: NamedObject = dec.build(cls, rest)
     return result
 
 
+_UNIT_FACTOR = {"bytes": 1, "kbytes": 1024, "mbytes": 1024**2, "gbytes": 1024**3}
+
+
+def _limit_members(dec: JsonDecoder, body: dict[str, Any]) -> dict[str, Any]:
+    """``rate_unit``/``burst_unit`` (byte limits) -> ``unit="bytes"`` and rates in bytes."""
+    out = dict(body)
+    rate_unit = out.pop("rate_unit", None)
+    burst_unit = out.pop("burst_unit", None)
+    if rate_unit is not None and rate_unit != "packets":
+        if rate_unit not in _UNIT_FACTOR:
+            raise dec.error(f"limit: unknown rate_unit {rate_unit!r}")
+        out["unit"] = "bytes"
+        out["rate"] = int(out.get("rate", 0)) * _UNIT_FACTOR[rate_unit]
+        if "burst" in out:
+            out["burst"] = int(out["burst"]) * _UNIT_FACTOR.get(burst_unit or "bytes", 1)
+    return out
+
+
 def from_json(doc: str | bytes | dict[str, Any] | list[Any]) -> Ruleset:
-    """Read ``nft -j list ruleset`` output (a string or already-loaded JSON) into a Ruleset."""
+    """Read ``nft -j list ruleset`` output (a string or already-loaded JSON) into a Ruleset.
+
+    Accepts what nft 1.0.6 and 1.1.x print. A document that lists a table twice, lists a rule
+    before its chain, or has an unknown member raises ParseError naming the path
+    (``nftables[3]/chain: unknown member 'foo'``).
+    """
     dec = JsonDecoder()
     if isinstance(doc, (str, bytes)):
         try:
@@ -344,10 +577,16 @@ def from_json(doc: str | bytes | dict[str, Any] | list[Any]) -> Ruleset:
             builder.add(key, body)
         except NftkitError:
             raise
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise dec.error(f"malformed {key}: {exc!r}") from None
+        except KeyError as exc:
+            raise dec.error(f"{key}: missing member {exc.args[0]!r}") from None
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise dec.error(f"malformed {key}: {exc}") from None
     dec.path = []
     try:
         return builder.ruleset()
     except ValidationError as exc:
         raise ParseError(str(exc), filename="<json>") from None
+
+
+# Statement decoders live in their own module; importing it registers them in SPECIAL_STMT.
+from . import _json_statements  # noqa: E402, F401

@@ -6,36 +6,79 @@ surrounding context expects (``None`` when unknown), which drives how immediates
 
 from __future__ import annotations
 
+import functools
 from ipaddress import IPv4Address, IPv6Address
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..model.datatypes import Datatype, expr_datatype
+from ..errors import UnsupportedError
+from ..model.datatypes import (
+    BITMASKS,
+    NUMERIC_RANGES,
+    SYMBOLS,
+    Datatype,
+    datatype,
+    expr_datatype,
+    format_addr,
+    symbol,
+)
 from ..model.expressions import (
     BinopExpr,
+    BinopOp,
     ConcatExpr,
+    CtExpr,
+    DccpoptExpr,
     ElemExpr,
     Expr,
+    Expression,
+    ExthdrExpr,
+    FibExpr,
+    FibFlag,
+    IpoptExpr,
+    IpsecExpr,
+    JhashExpr,
     ListExpr,
     MapExpr,
     MetaExpr,
+    NumgenExpr,
+    OsfExpr,
     PayloadExpr,
     PrefixExpr,
     RangeExpr,
+    RtExpr,
+    SctpChunkExpr,
     SetExpr,
     SetRefExpr,
+    SocketExpr,
+    SymhashExpr,
+    TcpoptExpr,
     VerdictExpr,
 )
 
 if TYPE_CHECKING:
     from .context import RenderContext
 
-__all__ = ["ExpressionText"]
+__all__ = ["UNQUALIFIED_META", "ExpressionText", "seconds"]
 
-#: Meta keys nft prints without the ``meta`` keyword.
-UNQUALIFIED_META = frozenset(
-    {"iif", "oif", "iifname", "oifname", "iifgroup", "oifgroup", "mark", "priority",
-     "skuid", "skgid", "nftrace", "rtclassid", "cpu", "iiftype", "oiftype"}
-)
+#: Meta keys nft prints without the ``meta`` keyword (nft's ``meta_key_is_unqualified``).
+UNQUALIFIED_META = frozenset({"iif", "oif", "iifname", "oifname", "iifgroup", "oifgroup"})
+
+# nft's binop precedence: shifts bind tighter than &, then ^, then |.
+_PRECEDENCE = {BinopOp.LSHIFT: 3, BinopOp.RSHIFT: 3, BinopOp.AND: 2, BinopOp.XOR: 1,
+               BinopOp.OR: 0}
+
+
+def seconds(value: int) -> str:
+    """Seconds as nft prints a relative time: ``90`` -> ``1m30s``, ``0`` -> ``0s``."""
+    if value == 0:
+        return "0s"
+    out = []
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
+        if value >= size:
+            out.append(f"{value // size}{unit}")
+            value %= size
+    return "".join(out)
+
 
 class ExpressionText:
     ctx: RenderContext
@@ -48,25 +91,62 @@ class ExpressionText:
             return result
         return self.value(e, dt)
 
-    def value(self, v: Any, dt: Datatype | None) -> str:
+    def value(self, v: Any, dt: Datatype | None, symbolic: bool = True) -> str:
+        """An immediate, as nft prints a value of datatype ``dt`` (integers by their symbol
+        unless ``symbolic`` is false)."""
+        kind = dt.kind if dt is not None else "dec"
         if isinstance(v, bool):
             return "exists" if v else "missing"
         if isinstance(v, int):
-            if dt is not None and dt.kind == "hex":
+            name = _symbol(dt, v) if symbolic else None
+            if name is not None:
+                return f'"{name}"' if kind == "qsymbol" else name
+            if kind in ("hex", "symhex"):
+                assert dt is not None
                 return f"0x{v:0{dt.width}x}"
+            if kind == "time":
+                return seconds(v)
             return str(v)
         if isinstance(v, (IPv4Address, IPv6Address)):
-            return str(v)
+            return format_addr(v)
         if isinstance(v, str):
-            if dt is not None and dt.kind == "string":
+            if kind == "string" or (kind in ("ifindex", "qsymbol") and not v.isdigit()):
                 return f'"{v}"'
             return v
-        raise TypeError(f"cannot render {v!r} as text")
+        raise UnsupportedError(f"cannot render {v!r} as an nft value")
+
+    # --- selectors -----------------------------------------------------------------------
 
     def payload_expr(self, e: PayloadExpr, dt: Datatype | None) -> str:
-        if e.protocol is not None:
-            return f"{e.protocol} {e.field}"
-        return f"@{e.base},{e.offset},{e.len}"
+        raw = e.base is not None
+        text = f"@{e.base},{e.offset},{e.len}" if raw else f"{e.protocol} {e.field}"
+        if e.tunnel is not None:
+            # the tunnel's own header (``vxlan vni``) is not repeated
+            text = f"{e.tunnel} {e.field}" if e.protocol == e.tunnel else f"{e.tunnel} {text}"
+        return text
+
+    def exthdr_expr(self, e: ExthdrExpr, dt: Datatype | None) -> str:
+        if e.field is None:
+            return f"exthdr {e.name}"
+        if e.offset is not None:
+            return f"{e.name} {e.field}[{e.offset}]"
+        return f"{e.name} {e.field}"
+
+    def tcpopt_expr(self, e: TcpoptExpr, dt: Datatype | None) -> str:
+        if e.base is not None:
+            if e.offset == 0 and e.len in (0, 8):  # the whole option kind: ``tcp option 6``
+                return f"tcp option {e.base}"
+            return f"tcp option @{e.base},{e.offset},{e.len}"
+        return f"tcp option {e.name}" + (f" {e.field}" if e.field else "")
+
+    def ipopt_expr(self, e: IpoptExpr, dt: Datatype | None) -> str:
+        return f"ip option {e.name}" + (f" {e.field}" if e.field else "")
+
+    def sctp_chunk_expr(self, e: SctpChunkExpr, dt: Datatype | None) -> str:
+        return f"sctp chunk {e.name}" + (f" {e.field}" if e.field else "")
+
+    def dccpopt_expr(self, e: DccpoptExpr, dt: Datatype | None) -> str:
+        return f"dccp option {e.type}"
 
     def meta_expr(self, e: MetaExpr, dt: Datatype | None) -> str:
         return e.key if e.key in UNQUALIFIED_META else f"meta {e.key}"
@@ -75,22 +155,90 @@ class ExpressionText:
         parts = ["ct"]
         if e.dir:
             parts.append(e.dir)
+        family = e.family
+        if family is None and e.key in ("saddr", "daddr") and self.ctx.family in ("ip", "ip6"):
+            family = self.ctx.family  # nft 1.0.6 JSON leaves out the family the table implies
+        if family:
+            parts.append(family)
+        parts.append(e.key)
+        return " ".join(parts)
+
+    def rt_expr(self, e: RtExpr, dt: Datatype | None) -> str:
+        return f"rt {e.family} {e.key}" if e.family else f"rt {e.key}"
+
+    def socket_expr(self, e: SocketExpr, dt: Datatype | None) -> str:
+        return f"socket {e.key}" + (f" level {e.level}" if e.level is not None else "")
+
+    def osf_expr(self, e: OsfExpr, dt: Datatype | None) -> str:
+        return "osf " + (f"ttl {e.ttl} " if e.ttl else "") + e.key
+
+    def ipsec_expr(self, e: IpsecExpr, dt: Datatype | None) -> str:
+        parts = ["ipsec", e.dir]
+        if e.spnum:
+            parts.append(f"spnum {e.spnum}")
         if e.family:
             parts.append(e.family)
         parts.append(e.key)
         return " ".join(parts)
 
+    def numgen_expr(self, e: NumgenExpr, dt: Datatype | None) -> str:
+        return f"numgen {e.mode} mod {e.mod}" + (f" offset {e.offset}" if e.offset else "")
+
+    def jhash_expr(self, e: JhashExpr, dt: Datatype | None) -> str:
+        text = f"jhash {self.expr(e.expr, expr_datatype(e.expr))} mod {e.mod}"
+        if e.seed is not None:
+            text += f" seed 0x{e.seed:x}"
+        if e.offset:
+            text += f" offset {e.offset}"
+        return text
+
+    def symhash_expr(self, e: SymhashExpr, dt: Datatype | None) -> str:
+        return f"symhash mod {e.mod}" + (f" offset {e.offset}" if e.offset else "")
+
+    def fib_expr(self, e: FibExpr, dt: Datatype | None) -> str:
+        keys = " . ".join(f.value for f in FibFlag if f in e.flags)
+        return f"fib {keys} {e.result}"
+
+    # --- values and containers -----------------------------------------------------------
+
     def prefix_expr(self, e: PrefixExpr, dt: Datatype | None) -> str:
         return f"{self.expr(e.addr, dt)}/{e.len}"
 
     def range_expr(self, e: RangeExpr, dt: Datatype | None) -> str:
-        return f"{self.expr(e.low, dt)}-{self.expr(e.high, dt)}"
+        if dt is not None and dt.kind == "time" and isinstance(e.low, int):
+            # nft prints relative-time ranges in plain seconds: ``60s-3600s``
+            return f"{e.low}s-{e.high}s"
+        return f"{self.range_bound(e.low, dt)}-{self.range_bound(e.high, dt)}"
+
+    def range_bound(self, v: Any, dt: Datatype | None) -> str:
+        """nft prints the bounds of a range of a symbolic type by number:
+        ``arp operation 1-2``, ``meta l4proto 33-45``."""
+        if isinstance(v, str) and dt is not None and dt.name in NUMERIC_RANGES:
+            v = SYMBOLS.get(dt.name, {}).get(v, v)
+        if isinstance(v, int) and not isinstance(v, bool):
+            return self.value(v, dt, symbolic=False)
+        return self.expr(v, dt)
 
     def concat_expr(self, e: ConcatExpr, dt: Datatype | None) -> str:
-        return " . ".join(self.expr(x, expr_datatype(x)) for x in e.exprs)
+        parts: tuple[Datatype | None, ...] = ()
+        if dt is not None and dt.kind == "concat" and len(dt.parts) == len(e.exprs):
+            parts = dt.parts
+        else:
+            parts = tuple(expr_datatype(x) for x in e.exprs)
+        if any(isinstance(x, Expression) for x in e.exprs):
+            # a constant next to selectors (``ip saddr . "lo" @s``) takes its type from the
+            # set, which is not known here; the one nft lets you write is an interface name
+            parts = tuple(datatype("string") if p is None and isinstance(x, str) else p
+                          for x, p in zip(e.exprs, parts, strict=True))
+        return " . ".join(self.expr(x, p) for x, p in zip(e.exprs, parts, strict=True))
 
     def set_expr(self, e: SetExpr, dt: Datatype | None) -> str:
-        return "{ " + ", ".join(self.element(x, dt) for x in e.elements) + " }"
+        return self.set_body(e.elements, dt, None)
+
+    def set_body(self, elements: tuple[Any, ...], dt: Datatype | None,
+                 data_dt: Datatype | None) -> str:
+        """``{ a, b }`` / ``{ k : v, ... }`` (nft prints ``{ }`` around every anonymous set)."""
+        return "{ " + ", ".join(self.element(x, dt, data_dt) for x in elements) + " }"
 
     def element(self, x: Any, dt: Datatype | None, data_dt: Datatype | None = None) -> str:
         if isinstance(x, tuple):
@@ -103,15 +251,152 @@ class ExpressionText:
     def list_expr(self, e: ListExpr, dt: Datatype | None) -> str:
         return ",".join(self.expr(v, dt) for v in e.values)
 
+    def relational(self, left: Expr, op: str, right: Expr) -> str:
+        """A match, ``left op right``, as nft prints it.
+
+        ``==`` and ``in`` are implicit, except that nft spells out ``==`` when the left side
+        is a bitwise operation or the right side a single value of a bitmask type
+        (``tcp flags == syn``, ``ct mark & 0x0000000f == 0x00000001``).
+        """
+        if isinstance(left, CtExpr) and left.family is None and left.key in ("saddr", "daddr"):
+            # nft 1.0.6 JSON leaves the family out; the address on the right tells it
+            family = _address_family(right)
+            if family is not None:
+                left = CtExpr(key=left.key, dir=left.dir, family=family)
+        dt = expr_datatype(left)
+        lt, rt = self.expr(left, dt), self.expr(right, dt)
+        if (isinstance(left, BinopExpr) and left.op is BinopOp.AND
+                and isinstance(left.right, ListExpr) and not isinstance(left.left, BinopExpr)
+                and not isinstance(right, (SetExpr, SetRefExpr))):
+            # a flag test under a flag-list mask: ``tcp flags != syn / fin,syn``
+            sel, mask = self.expr(left.left, dt), self.expr(left.right, dt)
+            neg = "" if op in ("==", "in") else f"{op} "
+            return f"{sel} {neg}{rt} / {mask}"
+        if op == "==":
+            bitmask = dt is not None and dt.name in BITMASKS and not isinstance(
+                right, (SetExpr, SetRefExpr, ListExpr, RangeExpr, PrefixExpr))
+            if isinstance(left, BinopExpr) or bitmask:
+                return f"{lt} == {rt}"
+            return f"{lt} {rt}"
+        if op == "in":
+            return f"{lt} {rt}"
+        return f"{lt} {op} {rt}"
+
     def binop_expr(self, e: BinopExpr, dt: Datatype | None) -> str:
-        ldt = expr_datatype(e.left)
-        return f"{self.expr(e.left, ldt)} {e.op.value} {self.expr(e.right, ldt)}"
+        ldt = expr_datatype(e.left) or dt  # constants take the type of their context
+        shifted = isinstance(e.left, BinopExpr) and e.left.op in (BinopOp.LSHIFT, BinopOp.RSHIFT)
+        if shifted and ldt is not None and (
+                ldt.kind in ("symbol", "symhex", "qsymbol")
+                or (ldt.kind == "hex" and self.ctx.at_least(1, 1))):
+            # a shifted value is a plain hex integer (``ip dscp << 2 | 0x10``); nft 1.0.6
+            # still types a shifted mark as a mark (``meta mark >> 8 & 0x0000000f``)
+            ldt = datatype("hex_integer")
+        rdt = ldt
+        if e.op in (BinopOp.LSHIFT, BinopOp.RSHIFT):
+            rdt = datatype("integer")  # the shift amount is a plain number
+        return (f"{self.binop_arg(e, e.left, ldt)} {e.op.value} "
+                f"{self.binop_arg(e, e.right, rdt, right=True)}")
+
+    def binop_arg(self, parent: BinopExpr, arg: Expr, dt: Datatype | None,
+                  right: bool = False) -> str:
+        """An operand, parenthesized where nft's precedence would otherwise regroup it."""
+        text = self.expr(arg, dt)
+        if isinstance(arg, BinopExpr):
+            p, q = _PRECEDENCE[parent.op], _PRECEDENCE[arg.op]
+            if q < p or (right and q == p):
+                return f"({text})"
+        return text
 
     def map_expr(self, e: MapExpr, dt: Datatype | None) -> str:
-        return f"{self.expr(e.key)} map {self.expr(e.data, expr_datatype(e.key))}"
+        kdt = expr_datatype(e.key)
+        key = self.expr(e.key, kdt)
+        if isinstance(e.data, SetExpr):
+            return f"{key} map {self.set_body(e.data.elements, kdt, dt)}"
+        return f"{key} map {self.expr(e.data, kdt)}"
 
     def elem_expr(self, e: ElemExpr, dt: Datatype | None) -> str:
-        return self.expr(e.val, dt)
+        text = self.expr(e.val, dt)
+        if e.timeout is not None:
+            text += f" timeout {_ms(e.timeout)}"
+        if e.expires is not None:
+            text += f" expires {_ms(e.expires)}"
+        if e.comment is not None:
+            text += f' comment "{e.comment}"'
+        return text
 
     def verdict_expr(self, e: VerdictExpr, dt: Datatype | None = None) -> str:
         return e.kind.value if e.target is None else f"{e.kind.value} {e.target}"
+
+
+def _symbol(dt: Datatype | None, value: int) -> str | None:
+    """The symbol nft prints for an integer of datatype ``dt``, if any: nft's own tables, then
+    the system's (``/etc/protocols``, ``/etc/iproute2``), which nft reads the same way."""
+    if dt is None:
+        return None
+    if dt.name == "tc_handle":
+        if value == 0xFFFFFFFF:
+            return "root"
+        return "none" if value == 0 else f"{value >> 16:x}:{value & 0xFFFF:x}"
+    table = _SYSTEM_TABLES.get(dt.name)
+    if table is not None:
+        return _system_table(*table).get(value)
+    return symbol(dt, value)
+
+
+#: Datatypes whose symbols come from a system file: (paths, name column first?).
+_SYSTEM_TABLES: dict[str, tuple[tuple[str, ...], bool]] = {
+    "inet_proto": (("/etc/protocols",), True),
+    "devgroup": (("/etc/iproute2/group", "/usr/share/iproute2/group"), False),
+    "realm": (("/etc/iproute2/rt_realms", "/usr/share/iproute2/rt_realms"), False),
+}
+
+
+@functools.cache
+def _system_table(paths: tuple[str, ...], name_first: bool) -> dict[int, str]:
+    """number -> name from the first readable file (first name of a number wins, as with
+    ``getprotobynumber``); empty when there is none, and nft then prints numbers too."""
+    for path in paths:
+        try:
+            lines = Path(path).read_text().splitlines()
+        except OSError:
+            continue
+        out: dict[int, str] = {}
+        for line in lines:
+            words = line.split("#", 1)[0].split()
+            if len(words) < 2:
+                continue
+            name, number = (words[0], words[1]) if name_first else (words[1], words[0])
+            try:
+                out.setdefault(int(number, 0), name)
+            except ValueError:
+                continue
+        return out
+    return {}
+
+
+def _address_family(e: Any) -> str | None:
+    """``ip``/``ip6`` for the first address found in a value expression, else None."""
+    if isinstance(e, IPv4Address):
+        return "ip"
+    if isinstance(e, IPv6Address):
+        return "ip6"
+    if isinstance(e, (PrefixExpr, RangeExpr, SetExpr, ElemExpr)):
+        for child in e.children():
+            found = _address_family(child)
+            if found:
+                return found
+        if isinstance(e, (RangeExpr, SetExpr)):
+            values = (e.low, e.high) if isinstance(e, RangeExpr) else e.elements
+            for v in values:
+                found = _address_family(v)
+                if found:
+                    return found
+    return None
+
+
+def _ms(ms: int) -> str:
+    """Milliseconds as nft prints a timeout: ``90000`` -> ``1m30s``, ``500`` -> ``500ms``."""
+    text = seconds(ms // 1000) if ms >= 1000 else ""
+    if ms % 1000 or not text:
+        text += f"{ms % 1000}ms"
+    return text

@@ -14,10 +14,29 @@ from typing import Any
 import attrs
 
 from .._node import Node, field_json_name
-from ..model.expressions import BinopExpr, ListExpr, SetRefExpr, VerdictExpr
-from ..model.objects import NamedObject
+from ..model.datatypes import expr_datatype, format_addr
+from ..model.enums import ChainPolicy, SetFlag, SetPolicy, SynproxyFlag
+from ..model.expressions import (
+    BinopExpr,
+    ConcatExpr,
+    ElemExpr,
+    Expr,
+    ListExpr,
+    SetRefExpr,
+    VerdictExpr,
+)
+from ..model.objects import (
+    CtExpectation,
+    CtHelper,
+    CtTimeout,
+    Limit,
+    NamedObject,
+    Quota,
+    Synproxy,
+)
 from ..model.ruleset import Chain, Flowtable, Rule, Ruleset, Table
 from ..model.sets import Map, Set
+from ..model.statements import CounterStmt
 from .context import RenderContext
 
 __all__ = ["SPECIAL", "JsonEncoder", "to_json"]
@@ -55,7 +74,7 @@ class JsonEncoder:
         if isinstance(value, frozenset):
             return self.flags(value)
         if isinstance(value, (IPv4Address, IPv6Address)):
-            return str(value)
+            return format_addr(value)  # nft's inet_ntop spelling, e.g. ``::18.52.18.52``
         return value
 
     def flags(self, value: frozenset[Any]) -> JSON:
@@ -73,7 +92,10 @@ class JsonEncoder:
             if f.name in skip or f.metadata.get("json") is False:
                 continue
             v = getattr(node, f.name)
-            if v is None or v is False or (isinstance(v, (tuple, frozenset)) and not v):
+            # an expression may be the value false (``rt ipsec missing``): keep it
+            is_expr = f.metadata.get("codec") == "expr"
+            if v is None or (v is False and not is_expr) or (
+                    isinstance(v, (tuple, frozenset)) and not v):
                 continue
             if f.name == "handle" and not self.ctx.handles:
                 continue
@@ -116,7 +138,16 @@ def _list(enc: JsonEncoder, node: ListExpr) -> JSON:
 
 @special(BinopExpr)
 def _binop(enc: JsonEncoder, node: BinopExpr) -> JSON:
+    if enc.ctx.at_least(1, 1):
+        # nft 1.1 flattens chains of one operator: {"|": [a, b, c]}
+        return {node.op.value: _binop_operands(enc, node, node.op)}
     return {node.op.value: [enc.value(node.left), enc.value(node.right)]}
+
+
+def _binop_operands(enc: JsonEncoder, e: Any, op: Any) -> list[JSON]:
+    if isinstance(e, BinopExpr) and e.op is op:
+        return _binop_operands(enc, e.left, op) + _binop_operands(enc, e.right, op)
+    return [enc.value(e)]
 
 
 @special(VerdictExpr)
@@ -149,52 +180,105 @@ def _chain(enc: JsonEncoder, node: Chain) -> JSON:
     body = _where(enc, name=node.name)
     if enc.ctx.handles and node.handle is not None:
         body["handle"] = node.handle
-    if node.comment is not None:
+    # nft 1.0.6 leaves chain comments and devices out of its JSON; 1.1 prints them.
+    newer = enc.ctx.at_least(1, 1)
+    if node.comment is not None and newer:
         body["comment"] = node.comment
     if node.hook is not None and node.priority is not None and node.type is not None:
+        if node.devices and newer:
+            body["dev"] = node.devices[0] if len(node.devices) == 1 else list(node.devices)
         body["type"] = node.type.value
         body["hook"] = node.hook.value
-        if node.devices:
-            body["dev"] = node.devices[0] if len(node.devices) == 1 else list(node.devices)
         body["prio"] = node.priority.resolve(enc.ctx.family)
-        if node.policy is not None:
-            body["policy"] = node.policy.value
+        body["policy"] = (node.policy or ChainPolicy.ACCEPT).value
     return {"chain": body}
 
 
 @special(Set, Map)
 def _set(enc: JsonEncoder, node: Set) -> JSON:
-    body = _where(enc, name=node.name)
-    body["type"] = _types(node.type)
-    if node.typeof is not None:
-        body["type"] = {"typeof": enc.value(node.typeof)}
-    if isinstance(node, Map):
-        body["map"] = _types(node.data_type)
-        if node.data_typeof is not None:
-            body["map"] = {"typeof": enc.value(node.data_typeof)}
+    """Members in nft's order: family, name, table, type, handle, comment, map, policy, size,
+    flags, timeout, gc-interval, auto-merge, elem, stmt (json.c set_print_json)."""
+    newer = enc.ctx.at_least(1, 1)
+    body: dict[str, JSON] = {"family": enc.ctx.family, "name": node.name, "table": enc.ctx.table}
+    body["type"] = _key_type(enc, node.type, node.typeof)
     if enc.ctx.handles and node.handle is not None:
         body["handle"] = node.handle
-    body.update(enc.fields(node, skip=("name", "type", "typeof", "handle", "elements",
-                                       "data_type", "data_typeof", "timeout", "gc_interval",
-                                       "stmts", "auto_merge")))
-    if node.timeout is not None:
+    if node.comment is not None:
+        body["comment"] = node.comment
+    if isinstance(node, Map):
+        data = _key_type(enc, node.data_type, node.data_typeof)
+        if isinstance(data, list) and not newer:  # 1.0.6: "ipv4_addr . inet_service"
+            data = " . ".join(data)
+        body["map"] = data
+    if node.policy is not None and node.policy is not SetPolicy.PERFORMANCE:
+        body["policy"] = node.policy.value
+    if node.size:
+        body["size"] = node.size
+    # nft 1.0.6 does not report the dynamic flag in JSON.
+    shown = node.flags if newer else node.flags - {SetFlag.DYNAMIC}
+    if shown:
+        body["flags"] = enc.flags(frozenset(shown))
+    if node.timeout:
         body["timeout"] = node.timeout // 1000
-    if node.gc_interval is not None:
+    if node.gc_interval:
         body["gc-interval"] = node.gc_interval // 1000
+    if node.auto_merge and newer:
+        body["auto-merge"] = True
     if node.elements:
         body["elem"] = [enc.value(e) for e in node.elements]
     if node.stmts:
-        body["stmt"] = [enc.value(s) for s in node.stmts]
+        # Set declarations list their per-element statements stateless: {"counter": null}.
+        stateless = JsonEncoder(attrs.evolve(enc.ctx, stateless=True))
+        body["stmt"] = [_stateless_stmt(stateless, s) for s in node.stmts]
     return {node.json_key: body}
+
+
+def _stateless_stmt(enc: JsonEncoder, stmt: Node) -> JSON:
+    if isinstance(stmt, CounterStmt):
+        return {"counter": None}
+    return enc.value(stmt)
+
+
+@special(ElemExpr)
+def _elem(enc: JsonEncoder, node: ElemExpr) -> JSON:
+    """``{"elem": {"val": ..., "timeout": 30, "expires": 10, "comment": "x", "counter":
+    {...}}}``: times in seconds, each element statement as a member of its own."""
+    body: dict[str, JSON] = {"val": enc.value(node.val)}
+    if node.timeout:
+        body["timeout"] = node.timeout // 1000
+    if node.expires:
+        body["expires"] = node.expires // 1000
+    if node.comment is not None:
+        body["comment"] = node.comment
+    for stmt in node.stmts:
+        encoded = enc.value(stmt)
+        if isinstance(encoded, dict):
+            body.update(encoded)
+    return {"elem": body}
 
 
 def _types(types: tuple[str, ...]) -> JSON:
     return types[0] if len(types) == 1 else list(types)
 
 
+def _key_type(enc: JsonEncoder, types: tuple[str, ...], typeof: Expr | None) -> JSON:
+    """``"ipv4_addr"``, ``["ipv4_addr", "inet_service"]`` or ``{"typeof": expr}``. nft 1.0.6
+    writes a typeof key by its datatype names."""
+    if typeof is None:
+        return _types(types)
+    if enc.ctx.at_least(1, 1):
+        return {"typeof": enc.value(typeof)}
+    parts: tuple[Expr, ...] = typeof.exprs if isinstance(typeof, ConcatExpr) else (typeof,)
+    names = []
+    for part in parts:
+        dt = expr_datatype(part)
+        names.append(dt.name if dt is not None else "integer")
+    return _types(tuple(names))
+
+
 @special(Flowtable)
 def _flowtable(enc: JsonEncoder, node: Flowtable) -> JSON:
-    body = _where(enc, name=node.name)
+    body: dict[str, JSON] = {"family": enc.ctx.family, "name": node.name, "table": enc.ctx.table}
     if enc.ctx.handles and node.handle is not None:
         body["handle"] = node.handle
     body["hook"] = node.hook.value
@@ -203,13 +287,64 @@ def _flowtable(enc: JsonEncoder, node: Flowtable) -> JSON:
         body["dev"] = node.devices[0] if len(node.devices) == 1 else list(node.devices)
     if node.flags:
         body["flags"] = enc.flags(node.flags)
+    # nft lists a flowtable's counter flag in text only, not in JSON.
     return {"flowtable": body}
 
 
 def _object(enc: JsonEncoder, node: NamedObject) -> JSON:
-    body = _where(enc, name=node.name)
-    body.update(enc.fields(node, skip=("name",)))
+    """``{"<kind>": {"family", "name", "table", "handle", "comment", <kind members>}}``."""
+    body: dict[str, JSON] = {"family": enc.ctx.family, "name": node.name, "table": enc.ctx.table}
+    if enc.ctx.handles and node.handle is not None:
+        body["handle"] = node.handle
+    if node.comment is not None:
+        body["comment"] = node.comment
+    body.update(_object_members(enc, node))
     return {node.json_key: body}
+
+
+def _object_members(enc: JsonEncoder, node: NamedObject) -> dict[str, JSON]:
+    if isinstance(node, Quota):
+        return {"bytes": node.bytes, "used": node.used, "inv": node.inv}
+    if isinstance(node, Limit):
+        out: dict[str, JSON] = {}
+        if node.unit == "bytes":
+            rate, rate_unit = _byte_unit(node.rate)
+            out = {"rate": rate, "per": node.per}
+            if node.inv:
+                out["inv"] = True
+            out["rate_unit"] = rate_unit
+            if node.burst:
+                burst, burst_unit = _byte_unit(node.burst)
+                out["burst"] = burst
+                out["burst_unit"] = burst_unit
+            return out
+        out = {"rate": node.rate, "per": node.per}
+        if node.inv:
+            out["inv"] = True
+        if node.burst:
+            out["burst"] = node.burst
+        return out
+    if isinstance(node, CtTimeout):
+        return {"protocol": node.protocol, "l3proto": node.l3proto or "ip",
+                "policy": dict(node.policy)}
+    if isinstance(node, Synproxy):
+        out = {"mss": node.mss, "wscale": node.wscale}
+        if node.flags:
+            out["flags"] = [f.value for f in SynproxyFlag if f in node.flags]
+        return out
+    if isinstance(node, (CtHelper, CtExpectation)) and node.l3proto is None:
+        return {**enc.fields(node, skip=("name", "comment", "handle")), "l3proto": "ip"}
+    return enc.fields(node, skip=("name", "comment", "handle"))
+
+
+def _byte_unit(n: int) -> tuple[int, str]:
+    """Bytes as nft's get_rate() gives them: the largest unit that divides exactly."""
+    units = ("bytes", "kbytes", "mbytes")
+    i = 0
+    while n and n % 1024 == 0 and i < len(units) - 1:
+        n //= 1024
+        i += 1
+    return n, units[i]
 
 
 @special(Table)
@@ -219,7 +354,8 @@ def _table(enc: JsonEncoder, node: Table) -> JSON:
         body["handle"] = node.handle
     if node.flags:
         body["flags"] = enc.flags(node.flags)
-    if node.comment is not None:
+    # nft 1.0.6 leaves the table comment out of its JSON.
+    if node.comment is not None and enc.ctx.at_least(1, 1):
         body["comment"] = node.comment
     return {"table": body}
 
@@ -228,10 +364,14 @@ def table_items(enc: JsonEncoder, table: Table) -> list[JSON]:
     """The table and everything in it, in the order ``nft -j list ruleset`` prints them."""
     sub = JsonEncoder(attrs.evolve(enc.ctx, family=table.family.value, table=table.name))
     items = [sub.node(table)]
+    chains = [sub.node(c) for c in table.chains]
+    if enc.ctx.at_least(1, 1):  # nft 1.1 lists chains first: maps and rules refer to them
+        items += chains
     items += [_object(sub, o) for o in table.objects]
     items += [sub.node(s) for s in table.sets]
     items += [sub.node(f) for f in table.flowtables]
-    items += [sub.node(c) for c in table.chains]
+    if not enc.ctx.at_least(1, 1):
+        items += chains
     for chain in table.chains:
         rsub = JsonEncoder(attrs.evolve(sub.ctx, chain=chain.name))
         items += [rsub.node(r) for r in chain.rules]
@@ -269,3 +409,7 @@ def to_json(
         return result
     out: dict[str, Any] = enc.node(obj)
     return out
+
+
+# Statement encoders live in their own module; importing it registers them in SPECIAL.
+from . import _json_statements  # noqa: E402, F401

@@ -1,7 +1,37 @@
 """Model -> nft text: the block form ``nft list ruleset`` prints, and ``nft -f`` commands.
 
 ``TextRenderer`` combines the expression and statement mixins with the containers defined
-here. Output targets the installed nft's version (see ``RenderContext``).
+here. Output targets the installed nft's version (see ``RenderContext``); where nft 1.0.6 and
+1.1 differ the renderer branches on ``ctx.at_least(1, 1)``:
+
+- 1.1 quotes names in ``devices = { "eth0", "eth1" }``; 1.0.6 prints them bare;
+- 1.1 prints elements one per line for maps, sets with timeouts, statements, concatenated keys
+  or element comments, and appends ``# count N`` to ``size``; otherwise both wrap by the key's
+  datatype (5 integers, 2 IPv4 addresses or 1 of anything else per line);
+- 1.1 prints ct timeout policies as durations (``15s``), 1.0.6 as seconds (``15``).
+
+Block form (``to_text``)::
+
+    table inet t {
+            set s {
+                    type ipv4_addr
+                    flags interval
+                    elements = { 10.0.0.0/8, 192.168.0.0/16 }
+            }
+
+            chain input {
+                    type filter hook input priority filter; policy drop;
+                    ip saddr @s accept
+            }
+    }
+
+Command form (``to_script``)::
+
+    add table inet t
+    add chain inet t input { type filter hook input priority filter; policy drop; }
+    add set inet t s { type ipv4_addr; flags interval; }
+    add element inet t s { 10.0.0.0/8, 192.168.0.0/16 }
+    add rule inet t input ip saddr @s accept
 """
 
 from __future__ import annotations
@@ -12,15 +42,35 @@ import attrs
 
 from .._node import Node
 from ..errors import UnsupportedError
-from ..model.datatypes import datatype
-from ..model.objects import NamedObject
+from ..model.datatypes import Datatype, datatype, expr_datatype
+from ..model.enums import (
+    ChainPolicy,
+    Family,
+    FlowtableFlag,
+    SetFlag,
+    SetPolicy,
+    SynproxyFlag,
+    TableFlag,
+)
+from ..model.expressions import ConcatExpr, ElemExpr
+from ..model.objects import (
+    Counter,
+    CtExpectation,
+    CtHelper,
+    CtTimeout,
+    Limit,
+    NamedObject,
+    Quota,
+    Secmark,
+    Synproxy,
+)
 from ..model.ruleset import Chain, Flowtable, Rule, Ruleset, Table
 from ..model.sets import Map, Set
 from ._text_expressions import ExpressionText
 from ._text_statements import StatementText
 from .context import RenderContext
 
-__all__ = ["TextRenderer", "duration", "to_text"]
+__all__ = ["TextRenderer", "byte_units", "duration", "to_script", "to_text"]
 
 
 def duration(ms: int) -> str:
@@ -46,60 +96,70 @@ class TextRenderer(ExpressionText, StatementText):
         """A renderer for a nested scope (another family, table or chain)."""
         return TextRenderer(attrs.evolve(self.ctx, **changes))
 
-    # --- block form ----------------------------------------------------------------------
+    # --- block form: what `nft list ruleset` prints ------------------------------------
 
     def ruleset(self, rs: Ruleset) -> str:
         return "".join(self.table(t) for t in rs.tables)
-
-    def table(self, t: Table) -> str:
-        sub = self.at(family=t.family.value, table=t.name)
-        head = f"table {t.family.value} {t.name} {{"
-        if self.ctx.handles and t.handle is not None:
-            head += f" # handle {t.handle}"
-        lines = [head]
-        props = []
-        if t.flags:
-            props.append("\tflags " + ",".join(sorted(f.value for f in t.flags)))
-        if t.comment is not None:
-            props.append(f'\tcomment "{t.comment}"')
-        blocks = [sub.object(o) for o in t.objects]
-        blocks += [sub.set(s) for s in t.sets]
-        blocks += [sub.flowtable(f) for f in t.flowtables]
-        blocks += [sub.chain(c) for c in t.chains]
-        lines += props
-        if props and blocks:
-            lines.append("")
-        lines.append("\n\n".join(blocks)) if blocks else None
-        lines.append("}")
-        return "\n".join(lines) + "\n"
 
     def _handle(self, node: Any) -> str:
         if self.ctx.handles and node.handle is not None:
             return f" # handle {node.handle}"
         return ""
 
-    def chain(self, c: Chain) -> str:
-        sub = self.at(chain=c.name)
-        lines = [f"\tchain {c.name} {{{self._handle(c)}"]
-        if c.comment is not None:
-            lines.append(f'\t\tcomment "{c.comment}"')
-        if c.is_base:
-            assert c.type is not None and c.hook is not None and c.priority is not None
-            spec = f"\t\ttype {c.type.value} hook {c.hook.value}"
-            if c.devices:
-                spec += " " + self.devices(c.devices)
-            spec += f" priority {c.priority.spelling(self.ctx.family, c.hook)};"
-            if c.policy is not None:
-                spec += f" policy {c.policy.value};"
-            lines.append(spec)
-        lines += ["\t\t" + sub.rule(r) for r in c.rules]
-        lines.append("\t}")
-        return "\n".join(lines)
+    def table(self, t: Table) -> str:
+        """``table inet t {``, flags, comment, then objects, sets, flowtables and chains, each
+        block preceded by a blank line except the first when there are no flags (rule.c
+        table_print)."""
+        sub = self.at(family=t.family.value, table=t.name)
+        out = [f"table {t.family.value} {t.name} {{{self._handle(t)}\n"]
+        delim = ""
+        if t.flags:
+            out.append("\tflags " + ",".join(f.value for f in TableFlag if f in t.flags) + "\n")
+            delim = "\n"
+        if t.comment is not None:
+            out.append(f'\tcomment "{t.comment}"\n')
+        blocks = [sub.object(o) for o in t.objects]
+        blocks += [sub.set(s) for s in t.sets]
+        blocks += [sub.flowtable(f) for f in t.flowtables]
+        blocks += [sub.chain(c) for c in t.chains]
+        for block in blocks:
+            out.append(delim + block)
+            delim = "\n"
+        out.append("}\n")
+        return "".join(out)
 
-    def devices(self, devices: tuple[str, ...]) -> str:
-        if len(devices) == 1:
-            return f'device "{devices[0]}"'
-        return "devices = { " + ", ".join(devices) + " }"
+    def chain(self, c: Chain) -> str:
+        """A chain block, ending in a newline."""
+        sub = self.at(chain=c.name)
+        out = [f"\tchain {c.name} {{{self._handle(c)}"]
+        if c.comment is not None:
+            out.append(f'\n\t\tcomment "{c.comment}"')
+        out.append("\n")
+        if c.is_base:
+            out.append("\t\t" + self.chain_spec(c) + "\n")
+        out += ["\t\t" + sub.rule(r) + "\n" for r in c.rules]
+        out.append("\t}\n")
+        return "".join(out)
+
+    def chain_spec(self, c: Chain, *, policy_default: bool = True) -> str:
+        """``type filter hook input priority filter; policy accept;``"""
+        assert c.type is not None and c.hook is not None and c.priority is not None
+        spec = f"type {c.type.value} hook {c.hook.value}"
+        if len(c.devices) == 1:
+            spec += f' device "{c.devices[0]}"'
+        elif c.devices:
+            spec += " devices = { " + self.device_list(c.devices) + " }"
+        spec += f" priority {c.priority.spelling(self.ctx.family, c.hook)};"
+        # The kernel always reports a base chain's policy; accept is its default.
+        if c.policy is not None or policy_default:
+            spec += f" policy {(c.policy or ChainPolicy.ACCEPT).value};"
+        return spec
+
+    def device_list(self, devices: tuple[str, ...]) -> str:
+        """nft >= 1.1 quotes the names in ``devices = { ... }``; 1.0.6 prints them bare."""
+        if self.ctx.at_least(1, 1):
+            return ", ".join(f'"{d}"' for d in devices)
+        return ", ".join(devices)
 
     def rule(self, r: Rule) -> str:
         parts = [self.stmt(s) for s in r.stmts]
@@ -107,53 +167,343 @@ class TextRenderer(ExpressionText, StatementText):
             parts.append(f'comment "{r.comment}"')
         return " ".join(parts) + self._handle(r)
 
+    # --- sets and maps -----------------------------------------------------------------
+
     def set(self, s: Set) -> str:
+        """A set or map block in nft's property order (rule.c set_print_declaration)."""
         kw = "map" if isinstance(s, Map) else "set"
-        lines = [f"\t{kw} {s.name} {{{self._handle(s)}"]
-        key = " . ".join(s.type) if s.typeof is None else "typeof " + self.expr(s.typeof)
-        if isinstance(s, Map):
-            data = (" . ".join(s.data_type) if s.data_typeof is None
-                    else "typeof " + self.expr(s.data_typeof))
-            lines.append(f"\t\ttype {key} : {data}")
-        else:
-            lines.append(f"\t\ttype {key}")
-        if s.flags:
-            lines.append("\t\tflags " + ",".join(f.value for f in sorted(s.flags, key=list(type(next(iter(s.flags)))).index)))
+        lines = [f"\t{kw} {s.name} {{{self._handle(s)}", "\t\t" + self.set_key(s)]
+        for prop in self.set_properties(s):
+            lines.append("\t\t" + prop)
         if s.elements:
-            dt = datatype(s.type[0]) if len(s.type) == 1 else None
-            data_dt = datatype(s.data_type[0]) if isinstance(s, Map) and len(s.data_type) == 1 else None
-            body = ",\n\t\t\t     ".join(self.element(e, dt, data_dt) for e in s.elements)
-            lines.append("\t\telements = { " + body + " }")
+            lines.append("\t\telements = " + self.set_elements(s))
         lines.append("\t}")
-        return "\n".join(lines)
+        return "\n".join(lines) + "\n"
+
+    def set_key(self, s: Set) -> str:
+        """``type ipv4_addr . inet_service : verdict`` or ``typeof ip saddr : meta mark``."""
+        if s.typeof is not None:
+            text = "typeof " + self.expr(s.typeof)
+        else:
+            text = "type " + " . ".join(s.type)
+        if isinstance(s, Map):
+            text += " : interval " if s.data_interval else " : "
+            if s.data_typeof is not None:
+                text += self.expr(s.data_typeof)
+            else:
+                text += " . ".join(s.data_type)
+        return text
+
+    def set_properties(self, s: Set, *, count: bool = True) -> list[str]:
+        """The lines between the key and the elements: policy, size, flags, statements,
+        auto-merge, timeout, gc-interval, comment."""
+        props = []
+        if SetFlag.CONSTANT not in s.flags:
+            if s.policy is not None and s.policy is not SetPolicy.PERFORMANCE:
+                props.append(f"policy {s.policy.value}")
+            if s.size:
+                size = f"size {s.size}"
+                # nft 1.1 appends the kernel's element count; ours is the elements we hold.
+                if count and self.ctx.at_least(1, 1) and s.elements:
+                    size += f"\t# count {len(s.elements)}"
+                props.append(size)
+        # A lone "timeout" flag is implied by a default timeout, and nft leaves the line out
+        # then; with other flags the line shows them all (rule.c set_print_declaration).
+        if s.flags - ({SetFlag.TIMEOUT} if s.timeout else set()):
+            props.append("flags " + ",".join(f.value for f in _SET_FLAG_TEXT_ORDER
+                                             if f in s.flags))
+        if s.stmts:
+            stateless = self.at(stateless=True)  # set declarations print stateless
+            props.append(" ".join(stateless.stmt(st) for st in s.stmts))
+        if s.auto_merge:
+            props.append("auto-merge")
+        if s.timeout:
+            props.append("timeout " + duration(s.timeout))
+        if s.gc_interval:
+            props.append("gc-interval " + duration(s.gc_interval))
+        if s.comment is not None:
+            props.append(f'comment "{s.comment}"')
+        return props
+
+    def key_datatypes(self, s: Set) -> tuple[Datatype | None, ...]:
+        """The datatype of each component of the key (one unless it is a concatenation)."""
+        return _component_types(s.type, s.typeof)
+
+    def data_datatypes(self, s: Map) -> tuple[Datatype | None, ...]:
+        if s.is_objmap:  # object maps hold object names, printed as strings
+            return (datatype("string"),)
+        return _component_types(s.data_type, s.data_typeof)
+
+    def set_elements(self, s: Set) -> str:
+        """``{ a, b }`` wrapped the way expression.c set_expr_print/calculate_delim does."""
+        keys = self.key_datatypes(s)
+        data = self.data_datatypes(s) if isinstance(s, Map) else ()
+        if self.ctx.at_least(1, 1) and _force_newline(s):
+            per_line = 1
+        else:
+            per_line = _per_line(keys[0].name if len(keys) == 1 and keys[0] else None)
+        out = ["{ "]
+        count = 0
+        for i, el in enumerate(s.elements):
+            if i:
+                if count < per_line:
+                    out.append(", ")
+                else:
+                    out.append(",\n\t\t\t     ")
+                    count = 0
+            out.append(self.set_element(el, keys, data))
+            count += 1
+        out.append(" }")
+        return "".join(out)
+
+    def set_element(self, el: Any, keys: tuple[Datatype | None, ...],
+                    data: tuple[Datatype | None, ...] = ()) -> str:
+        """One element: key, element statements, timeout, expires, comment, then ``: data``."""
+        if isinstance(el, tuple):
+            return (self.set_element(el[0], keys) + " : "
+                    + self.typed_value(el[1], data))
+        if isinstance(el, ElemExpr):
+            text = self.typed_value(el.val, keys)
+            for st in el.stmts:
+                text += " " + self.stmt(st)
+            if el.timeout:
+                text += " timeout " + duration(el.timeout)
+            if el.expires and not self.ctx.stateless:
+                text += " expires " + duration(el.expires)
+            if el.comment is not None:
+                text += f' comment "{el.comment}"'
+            return text
+        return self.typed_value(el, keys)
+
+    def typed_value(self, v: Any, dts: tuple[Datatype | None, ...]) -> str:
+        """A value whose datatype is known per concatenation component."""
+        if len(dts) > 1 and isinstance(v, ConcatExpr) and len(v.exprs) == len(dts):
+            return " . ".join(self.expr(x, dt) for x, dt in zip(v.exprs, dts, strict=True))
+        return self.expr(v, dts[0] if len(dts) == 1 else None)
+
+    def element(self, x: Any, dt: Datatype | None, data_dt: Datatype | None = None) -> str:
+        """An anonymous set element (``set_expr``): a value, ``ElemExpr`` or ``(key, data)``."""
+        return self.set_element(x, (dt,), (data_dt,))
+
+    # --- flowtables and objects -------------------------------------------------------
 
     def flowtable(self, f: Flowtable) -> str:
+        # nft prints a flowtable priority as a netdev one, whatever the table's family.
+        prio = f.priority.spelling(Family.NETDEV, f.hook)
         lines = [f"\tflowtable {f.name} {{{self._handle(f)}",
-                 f"\t\thook {f.hook.value} priority {f.priority.spelling(self.ctx.family, f.hook)}"]
+                 f"\t\thook {f.hook.value} priority {prio}"]
         if f.devices:
-            lines.append("\t\tdevices = { " + ", ".join(f.devices) + " }")
+            lines.append("\t\tdevices = { " + self.device_list(f.devices) + " }")
+        if FlowtableFlag.OFFLOAD in f.flags:
+            lines.append("\t\tflags offload")
+        if f.counter:
+            lines.append("\t\tcounter")
         lines.append("\t}")
-        return "\n".join(lines)
+        return "\n".join(lines) + "\n"
 
     def object(self, o: NamedObject) -> str:
-        method = getattr(self, "object_" + o.text_name, None)
-        if method is None:
-            raise UnsupportedError(f"no text form for {type(o).__name__} yet")
-        body: str = method(o)
-        return f"\t{o.keyword} {o.name} {{{self._handle(o)}\n{body}\n\t}}"
+        """A named object block: ``counter c {``, its comment, its body lines, ``}``."""
+        lines = [f"\t{o.keyword} {o.name} {{{self._handle(o)}"]
+        if o.comment is not None:
+            lines.append(f'\t\tcomment "{o.comment}"')
+        lines += ["\t\t" + line for line in self.object_body(o)]
+        lines.append("\t}")
+        return "\n".join(lines) + "\n"
+
+    def object_body(self, o: NamedObject) -> list[str]:
+        """The body lines of a named object (rule.c obj_print_data)."""
+        if isinstance(o, Counter):
+            return [] if self.ctx.stateless else [f"packets {o.packets} bytes {o.bytes}"]
+        if isinstance(o, Quota):
+            text = ("over " if o.inv else "") + byte_units(o.bytes)
+            if o.used and not self.ctx.stateless:
+                text += " used " + byte_units(o.used)
+            return [text]
+        if isinstance(o, Limit):
+            return [_limit_text(o)]
+        if isinstance(o, CtHelper):
+            return [f'type "{o.type}" protocol {o.protocol}', f"l3proto {o.l3proto or 'ip'}"]
+        if isinstance(o, CtTimeout):
+            # nft 1.1 prints durations (15s); 1.0.6 prints and reads plain seconds (15).
+            plain = not self.ctx.at_least(1, 1)
+            policy = ", ".join(f"{k} : {v if plain else duration(v * 1000)}" for k, v in o.policy)
+            return [f"protocol {o.protocol}", f"l3proto {o.l3proto or 'ip'}",
+                    f"policy = {{ {policy} }}"]
+        if isinstance(o, CtExpectation):
+            return [f"protocol {o.protocol}", f"dport {o.dport}",
+                    f"timeout {duration(o.timeout)}", f"size {o.size}",
+                    f"l3proto {o.l3proto or 'ip'}"]
+        if isinstance(o, Synproxy):
+            lines = []
+            if o.mss:
+                lines.append(f"mss {o.mss}")
+            if o.wscale:
+                lines.append(f"wscale {o.wscale}")
+            if o.flags:
+                ts = "timestamp" if SynproxyFlag.TIMESTAMP in o.flags else ""
+                sack = "sack-perm" if SynproxyFlag.SACK_PERM in o.flags else ""
+                lines.append(f"{ts} {sack}")
+            return lines
+        if isinstance(o, Secmark):
+            return [f'"{o.context}"']
+        raise UnsupportedError(f"no text form for {type(o).__name__}")
 
     def block(self, node: Node) -> str:
-        """The block-form text of a container node."""
-        for kind in (Ruleset, Table, Chain, Set, Flowtable, Rule, NamedObject):
-            if isinstance(node, kind):
-                name = {Set: "set", NamedObject: "object"}.get(kind, kind.__name__.lower())
-                result: str = getattr(self, name)(node)
-                return result
+        """The block-form text of any node (a lone chain or set prints as in a table)."""
+        if isinstance(node, Ruleset):
+            return self.ruleset(node)
+        if isinstance(node, Table):
+            return self.table(node)
+        if isinstance(node, Chain):
+            return self.chain(node)
+        if isinstance(node, Set):
+            return self.set(node)
+        if isinstance(node, Flowtable):
+            return self.flowtable(node)
+        if isinstance(node, NamedObject):
+            return self.object(node)
+        if isinstance(node, Rule):
+            return self.rule(node)
         from ..model.statements import Statement
 
         if isinstance(node, Statement) or node.text_name == "verdict_expr":
             return self.stmt(node)
         return self.expr(node)
+
+
+    # --- command form: an `nft -f` script ------------------------------------------------
+
+    def script(self, node: Node) -> str:
+        """``add ...`` commands that create ``node`` (a Ruleset or Table) when run by nft -f."""
+        tables = node.tables if isinstance(node, Ruleset) else (node,)
+        lines: list[str] = []
+        for t in tables:
+            if not isinstance(t, Table):
+                raise UnsupportedError(f"no script form for {type(node).__name__}")
+            lines += self.at(family=t.family.value, table=t.name).table_commands(t)
+        return "".join(line + "\n" for line in lines)
+
+    def table_commands(self, t: Table) -> list[str]:
+        """Objects, flowtables and chains first (map elements and rules refer to them), then
+        sets and their elements, then rules."""
+        where = f"{t.family.value} {t.name}"
+        props = []
+        if t.flags:
+            props.append("flags " + ",".join(f.value for f in TableFlag if f in t.flags))
+        if t.comment is not None:
+            props.append(f'comment "{t.comment}"')
+        lines = [f"add table {where}" + _braces(props)]
+        for o in t.objects:
+            body = ([f'comment "{o.comment}"'] if o.comment is not None else [])
+            lines.append(f"add {o.keyword} {where} {o.name}" + _braces(body + self.object_body(o)))
+        for f in t.flowtables:
+            props = [f"hook {f.hook.value} priority {f.priority.spelling(Family.NETDEV, f.hook)}"]
+            if f.devices:
+                props.append("devices = { " + ", ".join(f'"{d}"' for d in f.devices) + " }")
+            if FlowtableFlag.OFFLOAD in f.flags:
+                props.append("flags offload")
+            if f.counter:
+                props.append("counter")
+            lines.append(f"add flowtable {where} {f.name}" + _braces(props))
+        for c in t.chains:
+            props = []
+            if c.is_base:
+                props.append(self.chain_spec(c, policy_default=False).rstrip(";"))
+            if c.comment is not None:
+                props.append(f'comment "{c.comment}"')
+            lines.append(f"add chain {where} {c.name}" + _braces(props))
+        for st in t.sets:
+            kw = "map" if isinstance(st, Map) else "set"
+            props = [self.set_key(st), *self.set_properties(st, count=False)]
+            lines.append(f"add {kw} {where} {st.name}" + _braces(props))
+            if st.elements:
+                lines.append(f"add element {where} {st.name} " + self.set_elements(st))
+        for c in t.chains:
+            sub = self.at(chain=c.name)
+            for r in c.rules:
+                parts = [sub.stmt(x) for x in r.stmts]
+                if r.comment is not None:
+                    parts.append(f'comment "{r.comment}"')
+                lines.append(f"add rule {where} {c.name} " + " ".join(parts))
+        return lines
+
+
+def _braces(props: list[str]) -> str:
+    return " { " + "; ".join(props) + "; }" if props else ""
+
+
+#: nft prints set flags in this order (JSON uses SetFlag's declaration order).
+_SET_FLAG_TEXT_ORDER = (SetFlag.CONSTANT, SetFlag.DYNAMIC, SetFlag.INTERVAL, SetFlag.TIMEOUT)
+#: calculate_delim: datatypes printed 5 per line, and 2 per line; all others one per line.
+_FIVE_PER_LINE = frozenset({
+    "nf_proto", "integer", "arp_op", "inet_proto", "inet_service", "tcp_flag", "dccp_pkttype",
+    "mark", "iface_index", "classid", "uid", "gid", "ct_dir",
+})
+_TWO_PER_LINE = frozenset({"ipv4_addr", "ct_state", "ct_status", "pkt_type"})
+
+
+def _per_line(type_name: str | None) -> int:
+    if type_name in _FIVE_PER_LINE:
+        return 5
+    if type_name in _TWO_PER_LINE:
+        return 2
+    return 1
+
+
+def _force_newline(s: Set) -> bool:
+    """nft >= 1.1 prints one element per line for maps, sets with timeouts, statements or
+    element comments, and concatenations (rule.c do_set_print)."""
+    return bool(
+        isinstance(s, Map) or s.timeout or SetFlag.TIMEOUT in s.flags or s.stmts
+        or len(s.type) > 1 or isinstance(s.typeof, ConcatExpr)
+        or any(isinstance(e, ElemExpr) and e.comment is not None for e in s.elements)
+    )
+
+
+def _component_types(types: tuple[str, ...], typeof: Any) -> tuple[Datatype | None, ...]:
+    if typeof is not None:
+        if isinstance(typeof, ConcatExpr):
+            return tuple(expr_datatype(x) for x in typeof.exprs)
+        return (expr_datatype(typeof),)
+    return tuple(datatype(t) for t in types)
+
+
+_DATA_UNITS = ("bytes", "kbytes", "mbytes")
+
+
+def byte_units(n: int) -> str:
+    """Bytes in the largest unit that divides them exactly: ``26214400`` -> ``25 mbytes``."""
+    unit = 0
+    while n and n % 1024 == 0 and unit < len(_DATA_UNITS) - 1:
+        n //= 1024
+        unit += 1
+    return f"{n} {_DATA_UNITS[unit]}"
+
+
+def _limit_text(o: Limit) -> str:
+    over = "over " if o.inv else ""
+    if o.unit == "packets":
+        text = f"rate {over}{o.rate}/{o.per}"
+        if o.burst and o.burst != 5:  # 5 packets is the default burst
+            text += f" burst {o.burst} packets"
+        return text
+    text = f"rate {over}{byte_units(o.rate)}/{o.per}"
+    if o.burst:
+        text += " burst " + byte_units(o.burst)
+    return text
+
+
+def to_script(obj: Node, *, version: str | tuple[int, ...] | None = None) -> str:
+    """The command form of a ``Ruleset`` or ``Table``: ``add table``, ``add chain``, ``add set``,
+    ``add element``, ``add rule`` ... lines that ``nft -f`` loads to the same ruleset::
+
+        add table inet t
+        add chain inet t input { type filter hook input priority filter; policy drop; }
+        add set inet t allowed { type ipv4_addr; flags interval; }
+        add element inet t allowed { 10.0.0.0/8 }
+        add rule inet t input ip saddr @allowed accept
+    """
+    return TextRenderer(RenderContext(version=version)).script(obj)
 
 
 def to_text(

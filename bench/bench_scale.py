@@ -1,0 +1,382 @@
+"""Scale benchmark: kube-proxy-shaped rulesets, nftkit side by side with nft and iptables.
+
+One command (root; every load happens in a throwaway network namespace)::
+
+    python3 bench/bench_scale.py            # 1k, 10k, 30k, 100k services (classic up to 10k)
+    python3 bench/bench_scale.py --quick    # 1k services only, a minute or so (CI)
+
+Measured, for each size N (2 endpoints per service) and layout (``grouped``, ``classic``; see
+bench/_layouts.py):
+
+full sync
+    ``nftkit``: model build + ``to_text`` + ``Nftables(netns).run_text`` in-process, with the
+    three parts also reported; ``nft -f``: the nft binary loading the same text;
+    ``iptables-legacy-restore`` / ``iptables-nft-restore``: kube-proxy's iptables-mode rules
+    for the same services.
+one-service update (add one service, then delete it; median over repetitions)
+    ``nftkit run()``: ``Nftables.run(Transaction)`` (it asks libnftables to echo what it
+    created, to return handles, only when an op creates something other than elements);
+    ``nftkit txn, JSON without echo``: ``run(txn, handles=False)``;
+    ``nft binary``: one ``nft -f`` process per transaction (what knftables and kube-proxy do);
+    iptables: a partial ``--noflush`` restore as kube-proxy writes it (the whole
+    ``KUBE-SERVICES`` chain plus the changed service's chains).
+batch ordering
+    the "shared map" layout (a chain per service, each binding one DNAT map) loaded with
+    ``nft -f`` with the map's elements sent with the map and after the rules.
+
+Results go to stdout as markdown and to ``--out`` as JSON; ``--plot PNG`` draws them when
+matplotlib is installed. Wall-clock numbers on a shared machine: the load average before and
+after is recorded, check it before trusting a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # runs from a fresh clone without installing
+    sys.path.insert(0, str(ROOT))
+
+import nftkit  # noqa: E402
+from bench import _layouts as L  # noqa: E402
+from nftkit import Transaction  # noqa: E402
+from nftkit.render.context import installed_nft_version  # noqa: E402
+
+__all__ = ["main"]
+
+SIZES = (1000, 10_000, 30_000, 100_000)
+_counter = itertools.count()
+_TMP = Path(tempfile.mkdtemp(prefix="nftkit-bench-"))
+
+#: Runs inside a namespace: times each command (argv JSON list, optional stdin file) ``reps``
+#: times and prints the seconds as JSON. Started once per measurement, so the nft/iptables
+#: process start is measured but ``ip netns exec`` is not.
+HELPER = r"""
+import json, subprocess, sys, time
+plan = json.loads(sys.argv[1])
+out = []
+for _ in range(plan["reps"]):
+    for argv, stdin in plan["steps"]:
+        with open(stdin or "/dev/null", "rb") as f:
+            t = time.perf_counter()
+            r = subprocess.run(argv, stdin=f, capture_output=True)
+            dt = time.perf_counter() - t
+        if r.returncode:
+            sys.exit(f"{argv}: {r.stderr.decode()[:2000]}")
+        out.append(dt)
+print(json.dumps(out))
+"""
+
+
+@contextlib.contextmanager
+def netns() -> Iterator[str]:
+    """A fresh named network namespace (``/run/netns/NAME``), deleted afterwards."""
+    name = f"nkb{os.getpid()}-{next(_counter)}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+def in_ns(ns: str, steps: list[tuple[list[str], str | None]], reps: int = 1) -> list[float]:
+    """Run ``steps`` (argv, stdin file) ``reps`` times in ``ns``; the seconds of each run."""
+    plan = json.dumps({"reps": reps, "steps": steps})
+    r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", HELPER, plan],
+                       capture_output=True, text=True, check=False)
+    if r.returncode:
+        raise RuntimeError(r.stderr.strip() or r.stdout.strip())
+    return [float(x) for x in json.loads(r.stdout)]
+
+
+def write(name: str, text: str) -> str:
+    path = _TMP / name
+    path.write_text(text)
+    return str(path)
+
+
+def repeat(fn: Callable[[], float], *, reps: int, budget: float) -> list[float]:
+    """Up to ``reps`` timings of ``fn``, stopping after ``budget`` seconds (at least 3)."""
+    out: list[float] = []
+    start = time.perf_counter()
+    while len(out) < reps and (len(out) < 3 or time.perf_counter() - start < budget):
+        out.append(fn())
+    return out
+
+
+class Results:
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, section: str, layout: str, n: int, tool: str, times: list[float],
+            **extra: Any) -> None:
+        row = {"section": section, "layout": layout, "n": n, "tool": tool,
+               "median_s": statistics.median(times), "reps": len(times), **extra}
+        self.rows.append(row)
+        shown = f"{row['median_s'] * 1e3:10.3f} ms" if row["median_s"] < 1 else \
+            f"{row['median_s']:10.3f} s "
+        print(f"  {section:12} {layout:8} {n:>7} {tool:34} {shown} (n={len(times)})",
+              flush=True)
+
+
+# --- full syncs ----------------------------------------------------------------------------
+
+
+def nftkit_full(ns: str, build: Callable[[], Any]) -> tuple[float, dict[str, float], str]:
+    """Model build + to_text + run_text, in-process; (total, parts, text)."""
+    nft = nftkit.Nftables(netns=ns)
+    t0 = time.perf_counter()
+    model = build()
+    t1 = time.perf_counter()
+    text = nftkit.to_text(model)
+    t2 = time.perf_counter()
+    nft.run_text(text)
+    t3 = time.perf_counter()
+    nft.close()
+    return t3 - t0, {"build_s": t1 - t0, "compile_s": t2 - t1, "apply_s": t3 - t2}, text
+
+
+def bench_nft_layout(res: Results, layout: str, n: int, svcs: list[L.Service],
+                     reps: int, budget: float) -> None:
+    build = (lambda: L.grouped_model(svcs)) if layout == "grouped" else (
+        lambda: L.classic_model(svcs))
+    # Each full sync runs in a fresh namespace; small loads are repeated (median), loads that
+    # take seconds run once, nftkit and nft -f alternating so that both see the same machine.
+    runs: list[tuple[float, dict[str, float]]] = []
+    nft_f: list[float] = []
+    full_reps = 3 if (layout == "grouped" and n <= 30_000) or n <= 1000 else 1
+    text = ""
+    for i in range(full_reps):
+        with netns() as ns:
+            total, parts, text = nftkit_full(ns, build)
+            runs.append((total, parts))
+            if i == full_reps - 1:
+                bench_updates(res, layout, n, ns, reps, budget)
+        path = write(f"{layout}-{n}.nft", text)
+        with netns() as ns:
+            nft_f += in_ns(ns, [(["nft", "-f", path], None)])
+    mid = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
+    res.add("full sync", layout, n, "nftkit (build+compile+apply)", [r[0] for r in runs],
+            **mid[1])
+    for key, label in (("build_s", "  nftkit build"), ("compile_s", "  nftkit to_text"),
+                       ("apply_s", "  nftkit apply (libnftables)")):
+        res.add("full sync", layout, n, label, [r[1][key] for r in runs])
+    res.add("full sync", layout, n, "nft -f (same text)", nft_f)
+
+
+def bench_iptables(res: Results, n: int, svcs: list[L.Service], reps: int) -> None:
+    full = write(f"ipt-{n}.txt", L.iptables_text(svcs))
+    extra = L.make_services(1, start=n + 7)
+    add = write(f"ipt-{n}-add.txt", L.iptables_partial_text(svcs + extra, changed=extra))
+    rem = write(f"ipt-{n}-del.txt", L.iptables_partial_text(svcs, removed=extra))
+    for tool in ("iptables-legacy-restore", "iptables-nft-restore"):
+        if not shutil.which(tool):
+            print(f"  ({tool} not installed: skipped)")
+            continue
+        fulls = []
+        for _ in range(3 if n <= 10_000 else 1):
+            with netns() as ns:
+                fulls += in_ns(ns, [([tool], full)])
+        res.add("full sync", "iptables", n, tool, fulls)
+        with netns() as ns:
+            in_ns(ns, [([tool], full)])
+            times = in_ns(ns, [([tool, "--noflush"], add), ([tool, "--noflush"], rem)], reps)
+            res.add("update", "iptables", n, f"{tool} --noflush (partial)", times[0::2])
+
+
+# --- updates -------------------------------------------------------------------------------
+
+
+def update_txns(layout: str, n: int) -> tuple[Transaction, Transaction, str, str]:
+    """Add and delete one new service: (add txn, delete txn, add text, delete text)."""
+    svc = L.make_services(1, start=n + 5)[0]
+    where = L.TABLE
+    if layout == "grouped":
+        keys, pairs = L.grouped_service_elements(svc)
+        add = (Transaction().add_elements(f"ep-k{svc.k}", pairs, table=where)
+               .add_elements(f"svc-k{svc.k}", keys, table=where))
+        delete = (Transaction().delete_elements(f"svc-k{svc.k}", keys, table=where)
+                  .delete_elements(f"ep-k{svc.k}", pairs, table=where))
+        return (add, delete, L.grouped_add_service_text(svc),
+                L.grouped_delete_service_text(svc))
+    import nftkit.model as m
+
+    chains = L.classic_service_model(m, svc)
+    add = Transaction()
+    for c in reversed(chains):  # endpoint chains first: the service chain jumps to them
+        add.add(c, table=where)
+    add.add_elements("service-ips", [L.classic_vmap_element(svc)], table=where)
+    delete = Transaction().delete_elements("service-ips", [L.classic_vmap_element(svc)],
+                                           table=where)
+    for c in chains:
+        delete.delete("chain", table=where, name=c.name)
+    return add, delete, L.classic_add_service_text(svc), L.classic_delete_service_text(svc)
+
+
+def bench_updates(res: Results, layout: str, n: int, ns: str, reps: int,
+                  budget: float) -> None:
+    add, delete, add_text, del_text = update_txns(layout, n)
+    nft = nftkit.Nftables(netns=ns)
+    _ = nft.version  # probed once per context (it lists the tables): not part of an update
+
+    def via_run() -> float:
+        t = time.perf_counter()
+        nft.run(add)
+        dt = time.perf_counter() - t
+        nft.run(delete)
+        return dt
+
+    res.add("update", layout, n, "nftkit Nftables.run()", repeat(via_run, reps=reps,
+                                                                 budget=budget))
+
+    def no_echo() -> float:
+        # the same path without the echo flag that run() sets when an op creates something
+        # (to learn handles): run(handles=False)
+        t = time.perf_counter()
+        nft.run(add, handles=False)
+        dt = time.perf_counter() - t
+        nft.run(delete, handles=False)
+        return dt
+
+    res.add("update", layout, n, "nftkit txn, JSON without echo", repeat(no_echo, reps=reps,
+                                                                         budget=budget))
+    nft.close()
+    a = write(f"{layout}-{n}-add.nft", add_text)
+    d = write(f"{layout}-{n}-del.nft", del_text)
+    times = in_ns(ns, [(["nft", "-f", a], None), (["nft", "-f", d], None)],
+                  reps=max(3, min(reps, 10)))
+    res.add("update", layout, n, "nft binary per transaction", times[0::2])
+
+
+# --- ordering ------------------------------------------------------------------------------
+
+
+def bench_ordering(res: Results, n: int) -> None:
+    svcs = L.make_services(n)
+    for last in (False, True):
+        path = write(f"shared-{n}-{last}.nft", L.shared_text(svcs, elements_last=last))
+        with netns() as ns:
+            label = "elements after rules" if last else "elements with the map"
+            res.add("ordering", "shared", n, f"nft -f, {label}",
+                    in_ns(ns, [(["nft", "-f", path], None)]))
+
+
+# --- report --------------------------------------------------------------------------------
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    def fmt(s: float) -> str:
+        return f"{s * 1e3:.2f} ms" if s < 1 else f"{s:.2f} s"
+
+    out = ["| section | layout | services | tool | median | reps |",
+           "|---|---|---:|---|---:|---:|"]
+    for r in rows:
+        out.append(f"| {r['section']} | {r['layout']} | {r['n']} | {r['tool'].strip()} | "
+                   f"{fmt(r['median_s'])} | {r['reps']} |")
+    return "\n".join(out)
+
+
+def plot(rows: list[dict[str, Any]], path: str) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("(matplotlib not installed: no plot)")
+        return
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for ax, section in ((ax1, "full sync"), (ax2, "update")):
+        series: dict[str, list[tuple[int, float]]] = {}
+        for r in rows:
+            if r["section"] == section and not r["tool"].startswith("  "):
+                series.setdefault(f"{r['layout']}: {r['tool']}", []).append(
+                    (r["n"], r["median_s"]))
+        for label, pts in sorted(series.items()):
+            pts.sort()
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("services (2 endpoints each)")
+        ax.set_ylabel("seconds (median)")
+        ax.set_title(section)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"plot written to {path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="1k services only (CI)")
+    ap.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")],
+                    help="comma-separated service counts (default 1000,10000,30000,100000)")
+    ap.add_argument("--classic-max", type=int, default=10_000,
+                    help="largest N for the classic layout (it loads in O(N^2): 10k ~ 1 min)")
+    ap.add_argument("--ordering-sizes", type=lambda s: [int(x) for x in s.split(",")],
+                    default=None, help="sizes for the batch-ordering comparison")
+    ap.add_argument("--reps", type=int, default=30, help="repetitions of each update")
+    ap.add_argument("--budget", type=float, default=20.0,
+                    help="seconds per update measurement before stopping early (>= 3 reps)")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "scale.json"))
+    ap.add_argument("--plot", default=None, help="write a PNG plot here")
+    args = ap.parse_args(argv)
+    # a SIGTERM (e.g. a CI timeout) still runs the finally blocks that delete the namespaces
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("nft"):
+        print("needs root, iproute2 and nft (loads run in throwaway network namespaces)")
+        return 2
+    sizes = args.sizes or ([1000] if args.quick else list(SIZES))
+    ordering = args.ordering_sizes or ([1000] if args.quick else [1000, 10_000])
+    res = Results()
+    load_before = os.getloadavg()
+    started = time.time()
+    version = ".".join(map(str, installed_nft_version() or ("?",)))
+    print(f"nft {version}, kernel {platform.release()}, "
+          f"{os.cpu_count()} CPUs, load {load_before[0]:.2f}")
+    try:
+        for n in sizes:
+            svcs = L.make_services(n)
+            bench_nft_layout(res, "grouped", n, svcs, args.reps, args.budget)
+            if n <= args.classic_max:
+                bench_nft_layout(res, "classic", n, svcs, min(args.reps, 10), args.budget)
+            bench_iptables(res, n, svcs, min(args.reps, 10))
+        for n in ordering:
+            bench_ordering(res, n)
+    finally:
+        shutil.rmtree(_TMP, ignore_errors=True)
+    load_after = os.getloadavg()
+    meta = {"nft": version,
+            "kernel": platform.release(), "cpus": os.cpu_count(),
+            "load_before": load_before, "load_after": load_after,
+            "seconds": round(time.time() - started, 1), "sizes": sizes}
+    print()
+    print(markdown(res.rows))
+    print(f"\nload average before {load_before[0]:.2f}, after {load_after[0]:.2f} "
+          f"({os.cpu_count()} CPUs)")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"meta": meta, "rows": res.rows}, indent=1))
+    print(f"results written to {args.out}")
+    if args.plot:
+        plot(res.rows, args.plot)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

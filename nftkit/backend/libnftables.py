@@ -1,0 +1,525 @@
+"""The libnftables backend: one long-lived libnftables context, in any network namespace.
+
+::
+
+    nft = Nftables()                       # the current network namespace
+    nft = Nftables(netns="blue")           # /run/netns/blue (as made by `ip netns add blue`)
+    result = nft.run(txn)                  # one atomic batch; result.handles[i] for txn.ops[i]
+    nft.check(txn)                         # the same, as a dry run: nothing changes
+    table = nft.list_table("inet", "t")    # model objects, read back from the kernel
+
+A transaction is sent as ONE ``nft_run_cmd_from_buffer`` call with a JSON command batch, so
+the kernel applies all of it or none of it. libnftables gives no position for errors in JSON
+input; nftkit finds the operation that failed by dry runs of prefixes of the batch (a binary
+search: about log2(n) extra dry runs, only when a batch fails) and reports its index and op.
+
+Namespaces: libnftables opens its netlink socket when the context is created, so the context
+is created by a helper thread that has ``setns()``-ed into the target namespace; the context
+then talks to that namespace from any thread. (Interface *names* that nft resolves to indexes
+in userspace, as in ``meta iif "eth0"``, are resolved in the calling thread's namespace: use
+``iifname``/``oifname`` with a netns-bound context.)
+
+Importing this module raises ``BackendUnavailableError`` (an ``ImportError``) naming the
+Debian package when libnftables.so.1 is missing; ``import nftkit`` does not need it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from ..errors import (
+    BackendError,
+    NotFoundError,
+    PermissionDeniedError,
+    UnsupportedError,
+    ValidationError,
+)
+from ..model.enums import Family
+from ..model.objects import Counter, NamedObject, Quota
+from ..model.ruleset import Chain, Ruleset, Table
+from ..model.sets import Map, Set
+from ..parse.json import from_json
+from ..render.context import DEFAULT_VERSION, installed_nft_version, parse_version
+from ..transaction import Kind, Op, Transaction, TransactionResult, Verb
+from ._batch import PERMISSION_HINT, classify, clean_message, handles_from_echo, json_index
+from ._ffi import load
+
+__all__ = ["Nftables", "OutputFlag"]
+
+_ffi, _lib, _libc = load()
+
+CLONE_NEWNET = 0x40000000
+
+
+class OutputFlag:
+    """``enum nft_output_flags`` from <nftables/libnftables.h>."""
+
+    REVERSEDNS = 1 << 0
+    SERVICE = 1 << 1
+    STATELESS = 1 << 2
+    HANDLE = 1 << 3
+    JSON = 1 << 4
+    ECHO = 1 << 5
+    GUID = 1 << 6
+    NUMERIC_PROTO = 1 << 7
+    NUMERIC_PRIO = 1 << 8
+    NUMERIC_SYMBOL = 1 << 9
+    NUMERIC_TIME = 1 << 10
+    TERSE = 1 << 11
+
+
+_NFT_OPTIMIZE_ENABLED = 0x1
+_Sent = list[tuple[int, Op]]  # (index in the transaction, op as sent)
+
+
+def _netns_path(netns: str | os.PathLike[str]) -> str:
+    text = os.fspath(netns)
+    return text if "/" in text else f"/run/netns/{text}"
+
+
+def _new_context(netns: str | os.PathLike[str] | int | None) -> Any:
+    """``nft_ctx_new`` in the current namespace, or in ``netns`` via a helper thread."""
+    if netns is None:
+        ctx = _lib.nft_ctx_new(0)
+        if ctx == _ffi.NULL:
+            raise BackendError("nft_ctx_new failed")
+        return ctx
+    opened = False
+    if isinstance(netns, int):
+        fd = netns
+    else:
+        path = _netns_path(netns)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise NotFoundError(f"network namespace {path} does not exist") from None
+        except PermissionError:
+            raise PermissionDeniedError(f"cannot open {path}: {PERMISSION_HINT}") from None
+        opened = True
+    box: dict[str, Any] = {}
+
+    def enter_and_create() -> None:
+        # This OS thread enters the namespace, creates the context and goes back; the thread
+        # then ends, so no Python code ever runs in a thread left in a foreign namespace.
+        home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            if _libc.setns(fd, CLONE_NEWNET) != 0:
+                box["errno"] = _ffi.errno
+                return
+            box["ctx"] = _lib.nft_ctx_new(0)
+            if _libc.setns(home, CLONE_NEWNET) != 0:
+                box["stuck"] = _ffi.errno
+        finally:
+            os.close(home)
+
+    try:
+        worker = threading.Thread(target=enter_and_create, name="nftkit-setns")
+        worker.start()
+        worker.join()
+    finally:
+        if opened:
+            os.close(fd)
+    if "errno" in box:
+        err = box["errno"]
+        if err == 1:  # EPERM
+            raise PermissionDeniedError(f"setns({netns!r}): {PERMISSION_HINT}")
+        raise BackendError(f"setns({netns!r}) failed: {os.strerror(err)}")
+    ctx = box.get("ctx")
+    if ctx is None or ctx == _ffi.NULL:
+        raise BackendError("nft_ctx_new failed")
+    return ctx
+
+
+class Nftables:
+    """A libnftables context bound to one network namespace; safe to share between threads.
+
+    Args:
+        netns: None for the current namespace, a name (``/run/netns/NAME``), a path, or an open
+            file descriptor of a network namespace.
+        include_paths: where ``include`` looks, for scripts run with ``run_file``/``run_text``.
+        variables: ``define`` s for scripts run with ``run_file`` (libnftables applies them
+            to files only): ``{"ports": "{ 22, 80 }"}``.
+        optimize: let nft merge rules of text commands (``nft -o``, nft >= 1.0.3).
+    """
+
+    def __init__(
+        self,
+        netns: str | os.PathLike[str] | int | None = None,
+        *,
+        include_paths: Iterable[str] = (),
+        variables: Mapping[str, str] | None = None,
+        optimize: bool = False,
+    ) -> None:
+        self.netns = netns
+        self._lock = threading.RLock()
+        self._ctx = _ffi.gc(_new_context(netns), _lib.nft_ctx_free)
+        self._version: tuple[int, int, int] | None = None
+        self._native_destroy: bool | None = None
+        _lib.nft_ctx_buffer_output(self._ctx)
+        _lib.nft_ctx_buffer_error(self._ctx)
+        for path in include_paths:
+            if _lib.nft_ctx_add_include_path(self._ctx, os.fsencode(path)) != 0:
+                raise BackendError(f"cannot add include path {path!r}")
+        for name, value in (variables or {}).items():
+            if _lib.nft_ctx_add_var(self._ctx, f"{name}={value}".encode()) != 0:
+                raise BackendError(f"cannot define variable {name!r}")
+        if optimize:
+            try:
+                _lib.nft_ctx_set_optimize(self._ctx, _NFT_OPTIMIZE_ENABLED)
+            except AttributeError:
+                raise UnsupportedError("this libnftables has no optimize (nft < 1.0.3)") from None
+
+    # --- the context --------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Free the libnftables context now (it is also freed when garbage-collected)."""
+        with self._lock:
+            if self._ctx is not None:
+                _ffi.release(self._ctx)
+                self._ctx = None
+
+    def __enter__(self) -> Nftables:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        where = "current netns" if self.netns is None else f"netns={self.netns!r}"
+        return f"Nftables({where})"
+
+    def _exec(self, command: str, *, flags: int, dry: bool = False) -> tuple[int, str, str]:
+        """One ``nft_run_cmd_from_buffer``: ``(rc, output, error output)``."""
+        with self._lock:
+            ctx = self._ctx
+            if ctx is None:
+                raise BackendError("this Nftables context is closed")
+            _lib.nft_ctx_output_set_flags(ctx, flags)
+            _lib.nft_ctx_set_dry_run(ctx, dry)
+            rc = _lib.nft_run_cmd_from_buffer(ctx, command.encode())
+            out = _ffi.string(_lib.nft_ctx_get_output_buffer(ctx)).decode(errors="replace")
+            err = _ffi.string(_lib.nft_ctx_get_error_buffer(ctx)).decode(errors="replace")
+            return rc, out, err
+
+    def _json(self, doc: Any, *, echo: bool = False, dry: bool = False) -> tuple[int, str, str]:
+        flags = OutputFlag.JSON | OutputFlag.HANDLE | (OutputFlag.ECHO if echo else 0)
+        return self._exec(json.dumps(doc), flags=flags, dry=dry)
+
+    @property
+    def version(self) -> tuple[int, int, int]:
+        """The libnftables version (from its JSON metainfo), e.g. ``(1, 0, 6)``."""
+        if self._version is None:
+            rc, out, _err = self._json({"nftables": [{"list": {"tables": None}}]})
+            version = None
+            if rc == 0 and out.strip():
+                for item in json.loads(out).get("nftables", []):
+                    if "metainfo" in item:
+                        version = parse_version(item["metainfo"]["version"])
+            self._version = version or installed_nft_version() or DEFAULT_VERSION
+        return self._version
+
+    @property
+    def native_destroy(self) -> bool:
+        """Whether libnftables and the kernel run ``destroy`` natively (probed once)."""
+        if self._native_destroy is None:
+            native = False
+            if self.version >= (1, 0, 7):
+                probe = {"destroy": {"table": {"family": "inet",
+                                               "name": f"nftkit-probe-{uuid.uuid4().hex[:8]}"}}}
+                rc, _out, _err = self._json({"nftables": [probe]}, dry=True)
+                native = rc == 0
+            self._native_destroy = native
+        return self._native_destroy
+
+    # --- transactions -------------------------------------------------------------------
+
+    def run(self, txn: Transaction, *, handles: bool = True) -> TransactionResult:
+        """Apply ``txn`` atomically; the handles the kernel assigned, per op.
+
+        Raises NotFoundError, ExistsError, BusyError, InvalidError or PermissionDeniedError
+        with ``index`` and ``operation`` naming the op that failed; nothing is changed then.
+
+        Handles come from nft's echo output, which makes libnftables load the whole table
+        (rules included) first: about 10x slower at 1,000 services. So echo is only used when
+        an op creates something that gets a handle (not for element ops), and
+        ``handles=False`` skips it (``result.handles`` is then all None).
+        """
+        return self._apply(txn, dry=False, want_handles=handles)
+
+    def check(self, txn: Transaction) -> None:
+        """Dry-run ``txn``: the kernel validates the whole batch, then discards it."""
+        self._apply(txn, dry=True)
+
+    def _apply(self, txn: Transaction, *, dry: bool,
+               want_handles: bool = True) -> TransactionResult:
+        if not isinstance(txn, Transaction):
+            raise TypeError(f"expected a Transaction, got {type(txn).__name__}")
+        ops = txn.ops
+        # The kernel resets counters and quotas on a *read* request, outside the batch (even
+        # in a dry run), so resets cannot be atomic with it: they run after the batch commits,
+        # and a dry run only checks that their targets exist.
+        resets = [(i, op) for i, op in enumerate(ops) if op.verb is Verb.RESET]
+        with self._lock:
+            sent = self._resolve_destroy(ops)
+            handles: list[int | None] = [None] * len(ops)
+            if sent:
+                echo = want_handles and not dry and any(op.creates for _, op in sent)
+                rc, out, err = self._json(self._batch(sent), echo=echo, dry=dry)
+                if rc != 0:
+                    raise self._error(sent, err)
+                if out.strip() and echo:
+                    echoed = handles_from_echo([op for _, op in sent], json.loads(out))
+                    for (i, _op), handle in zip(sent, echoed, strict=True):
+                        handles[i] = handle
+            for i, op in resets:
+                doc = {"nftables": [op.to_json(version=self.version)]}
+                if dry:
+                    doc = {"nftables": [{"list": op.to_json()["reset"]}]}
+                rc, _out, err = self._json(doc)
+                if rc != 0:
+                    raise self._error([(i, op)], err)
+        return TransactionResult(ops=ops, handles=tuple(handles))
+
+    def _batch(self, sent: _Sent) -> dict[str, Any]:
+        version = self.version
+        return {"nftables": [op.to_json(version=version) for _, op in sent]}
+
+    def _dry_ok(self, sent: _Sent) -> tuple[bool, str]:
+        rc, _out, err = self._json(self._batch(sent), dry=True)
+        return rc == 0, err
+
+    def _resolve_destroy(self, ops: tuple[Op, ...]) -> _Sent:
+        """The ops to send; where ``destroy`` is not native, each becomes a ``delete`` of what
+        exists at that point of the batch (checked by dry runs just before sending), or is
+        dropped."""
+        sent: _Sent = []
+        emulate = any(op.verb is Verb.DESTROY for op in ops) and not self.native_destroy
+        for i, op in enumerate(ops):
+            if op.verb is Verb.RESET:
+                continue  # applied after the batch, see _apply
+            if op.verb is Verb.ADD and op.kind is Kind.RULE and op.position is not None:
+                op = self._position_to_index(ops, i, op)
+            if not (emulate and op.verb is Verb.DESTROY):
+                sent.append((i, op))
+                continue
+            if op.kind is Kind.ELEMENT:
+                present = tuple(e for e in op.elements
+                                if self._exists(sent, attrs.evolve(op, verb=Verb.DELETE,
+                                                                   elements=(e,)), i))
+                if present:
+                    sent.append((i, attrs.evolve(op, verb=Verb.DELETE, elements=present)))
+            else:
+                delete = attrs.evolve(op, verb=Verb.DELETE)
+                if self._exists(sent, delete, i):
+                    sent.append((i, delete))
+        return sent
+
+    def _position_to_index(self, ops: tuple[Op, ...], i: int, op: Op) -> Op:
+        """``add rule ... position H`` as ``add rule ... index N``.
+
+        libnftables' JSON parser ignores the handle of an ``add`` (it honours it for
+        ``insert``) in nft 1.0.6 and later releases, silently appending the rule instead; the
+        index form works everywhere. The index is read from the kernel (the chain alone), so
+        the chain must not change earlier in the same transaction.
+        """
+        for earlier in ops[:i]:
+            if earlier.family == op.family and earlier.table == op.table and (
+                    earlier.kind in (Kind.TABLE, Kind.RULESET)
+                    or (earlier.kind is Kind.RULE and earlier.chain == op.chain)
+                    or (earlier.kind is Kind.CHAIN and earlier.name == op.chain)):
+                raise UnsupportedError(
+                    f"operation {i} ({op.describe()}): add(after=handle) cannot follow other "
+                    f"changes to chain {op.chain} in one transaction (operation "
+                    f"{ops.index(earlier)}); use insert(before=...) or index=")
+        assert op.family is not None
+        try:
+            items = self._list({"chain": {"family": op.family.value, "table": op.table,
+                                          "name": op.chain}})
+        except NotFoundError as exc:
+            raise NotFoundError(f"{op.describe()}: no such chain", nft_message=exc.nft_message,
+                                index=i, operation=op) from None
+        handles = [item["rule"].get("handle") for item in items if "rule" in item]
+        if op.position not in handles:
+            raise NotFoundError(f"{op.describe()}: no rule with handle {op.position}",
+                                index=i, operation=op)
+        return attrs.evolve(op, position=None, index=handles.index(op.position))
+
+    def _exists(self, sent: _Sent, delete: Op, index: int) -> bool:
+        ok, err = self._dry_ok([*sent, (index, delete)])
+        if ok or classify(err) is not NotFoundError:
+            return True  # present (a delete that fails otherwise, e.g. EBUSY, fails for real)
+        # ENOENT: from our delete, or from an earlier op (then keep it: the batch fails anyway
+        # and the error is attributed to that earlier op).
+        return not self._dry_ok(sent)[0] if sent else False
+
+    def _error(self, sent: _Sent, err: str) -> BackendError:
+        """The nftkit error for a failed batch, naming the op that failed."""
+        cls = classify(err)
+        message = clean_message(err)
+        if cls is PermissionDeniedError:
+            return cls(PERMISSION_HINT, nft_message=message)
+        pos = json_index(err)
+        if pos is None or pos >= len(sent):
+            pos, first = self._bisect(sent, err)
+            if first:
+                message = clean_message(first)
+                cls = classify(first)
+        if pos is None:
+            return cls(f"nft rejected the transaction: {message.splitlines()[0]}",
+                       nft_message=message)
+        index, op = sent[pos]
+        reason = message.splitlines()[0] if message else "failed"
+        return cls(f"{op.describe()}: {reason}", nft_message=message, index=index, operation=op)
+
+    def _bisect(self, sent: _Sent, err: str) -> tuple[int | None, str]:
+        """The position of the first op whose prefix of the batch fails a dry run, with that
+        prefix's error output. ``(None, "")`` when only the commit fails."""
+        if len(sent) == 1:
+            return 0, err
+        ok, full_err = self._dry_ok(sent)
+        if ok:
+            return None, ""
+        lo, hi, hi_err = 1, len(sent), full_err  # invariant: prefix [:hi] fails
+        while lo < hi:
+            mid = (lo + hi) // 2
+            ok, mid_err = self._dry_ok(sent[:mid])
+            if ok:
+                lo = mid + 1
+            else:
+                hi, hi_err = mid, mid_err
+        return hi - 1, hi_err
+
+    # --- text commands ------------------------------------------------------------------
+
+    def run_text(self, commands: str, *, handles: bool = False, json_output: bool = False,
+                 dry: bool = False) -> str:
+        """Run nft text commands (``"list ruleset"``, an ``nft -f`` script); their output.
+
+        Errors are mapped like ``run``'s, without an operation index.
+        """
+        flags = (OutputFlag.HANDLE if handles else 0) | (OutputFlag.JSON if json_output else 0)
+        rc, out, err = self._exec(commands, flags=flags, dry=dry)
+        if rc != 0:
+            cls = classify(err)
+            msg = clean_message(err)
+            if cls is PermissionDeniedError:
+                raise cls(PERMISSION_HINT, nft_message=msg)
+            raise cls(f"nft: {msg.splitlines()[0] if msg else 'failed'}", nft_message=err)
+        return out
+
+    def run_file(self, path: str | os.PathLike[str], *, dry: bool = False) -> str:
+        """Run an nft script file (``nft -f``): the only input where libnftables applies
+        ``variables`` (``define`` s given to the constructor) and ``include_paths``."""
+        rc, out, err = self._exec_file(os.fspath(path), dry=dry)
+        if rc != 0:
+            cls = classify(err)
+            msg = clean_message(err)
+            if cls is PermissionDeniedError:
+                raise cls(PERMISSION_HINT, nft_message=msg)
+            raise cls(f"nft -f {path}: {msg.splitlines()[0] if msg else 'failed'}",
+                      nft_message=err)
+        return out
+
+    def _exec_file(self, path: str, *, dry: bool) -> tuple[int, str, str]:
+        with self._lock:
+            ctx = self._ctx
+            if ctx is None:
+                raise BackendError("this Nftables context is closed")
+            _lib.nft_ctx_output_set_flags(ctx, 0)
+            _lib.nft_ctx_set_dry_run(ctx, dry)
+            rc = _lib.nft_run_cmd_from_filename(ctx, os.fsencode(path))
+            out = _ffi.string(_lib.nft_ctx_get_output_buffer(ctx)).decode(errors="replace")
+            err = _ffi.string(_lib.nft_ctx_get_error_buffer(ctx)).decode(errors="replace")
+            return rc, out, err
+
+    # --- reads --------------------------------------------------------------------------
+
+    def _list(self, what: dict[str, Any]) -> list[Any]:
+        rc, out, err = self._json({"nftables": [{"list": what}]})
+        if rc != 0:
+            cls = classify(err)
+            msg = clean_message(err)
+            if cls is PermissionDeniedError:
+                raise cls(PERMISSION_HINT, nft_message=msg)
+            ((kind, body),) = what.items()
+            where = " ".join(str(v) for v in (body or {}).values())
+            raise cls(f"list {kind} {where}: {msg.splitlines()[0] if msg else 'failed'}",
+                      nft_message=msg)
+        items: list[Any] = json.loads(out).get("nftables", []) if out.strip() else []
+        return [i for i in items if "metainfo" not in i]
+
+    def list_ruleset(self) -> Ruleset:
+        """Every table of the namespace (``nft list ruleset``)."""
+        return from_json({"nftables": self._list({"ruleset": None})})
+
+    def list_table(self, family: Family | str, name: str) -> Table:
+        """One table with everything in it; NotFoundError if absent. Other tables are not
+        read."""
+        fam = Family(family).value
+        items = self._list({"table": {"family": fam, "name": name}})
+        return from_json({"nftables": items}).table(fam, name)
+
+    def _in_table(self, family: str, table: str, items: list[Any]) -> Table:
+        head = {"table": {"family": family, "name": table}}
+        return from_json({"nftables": [head, *items]}).table(family, table)
+
+    def list_chain(self, family: Family | str, table: str, name: str) -> Chain:
+        """One chain with its rules (``nft list chain``)."""
+        fam = Family(family).value
+        items = self._list({"chain": {"family": fam, "table": table, "name": name}})
+        return self._in_table(fam, table, items).chain(name)
+
+    def list_tables(self) -> list[Table]:
+        """The tables without their contents (``nft list tables``)."""
+        items = self._list({"tables": None})
+        return list(from_json({"nftables": items}).tables)
+
+    def list_set(self, family: Family | str, table: str, name: str) -> Set:
+        """One set with its elements (``nft list set``); NotFoundError if absent or a map."""
+        fam = Family(family).value
+        items = self._list({"set": {"family": fam, "table": table, "name": name}})
+        result = self._in_table(fam, table, items).set(name)
+        if isinstance(result, Map):
+            raise NotFoundError(f"{fam} {table} {name} is a map, not a set")
+        return result
+
+    def list_map(self, family: Family | str, table: str, name: str) -> Map:
+        """One map with its elements (``nft list map``); NotFoundError if absent or a set."""
+        fam = Family(family).value
+        items = self._list({"map": {"family": fam, "table": table, "name": name}})
+        result = self._in_table(fam, table, items).set(name)
+        if not isinstance(result, Map):
+            raise NotFoundError(f"{fam} {table} {name} is a set, not a map")
+        return result
+
+    def _objects(self, kind: str, family: Family | str | None,
+                 table: str | None) -> list[NamedObject]:
+        where: dict[str, str] = {}
+        if family is not None:
+            where["family"] = Family(family).value
+        if table is not None:
+            if family is None:
+                raise ValidationError("Nftables", "family", "table= needs family=")
+            where["table"] = table
+        items = self._list({kind: where or None})
+        heads = {(i[k]["family"], i[k]["table"]) for i in items for k in i}
+        doc = [{"table": {"family": f, "name": t}} for f, t in sorted(heads)]
+        return [o for t in from_json({"nftables": doc + items}).tables for o in t.objects]
+
+    def list_counters(self, family: Family | str | None = None,
+                      table: str | None = None) -> list[Counter]:
+        """Named counters with their values, of one table, one family or all
+        (``nft list counters [table inet t]``)."""
+        return [o for o in self._objects("counters", family, table) if isinstance(o, Counter)]
+
+    def list_quotas(self, family: Family | str | None = None,
+                    table: str | None = None) -> list[Quota]:
+        """Named quotas with their usage, of one table, one family or all."""
+        return [o for o in self._objects("quotas", family, table) if isinstance(o, Quota)]

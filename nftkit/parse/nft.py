@@ -1,0 +1,366 @@
+"""nft text -> model: ``parse``, ``parse_script``, ``parse_rule`` and ``parse_statements``.
+
+The grammar (``nft.lark``) is compiled once per process into an LALR parser whose callbacks
+(``transformer.NftTransformer``) build libnftables JSON; ``_Applier`` runs the script's commands
+against an empty ruleset the way the kernel would, and ``nftkit.parse.json`` decodes the result
+into model nodes. So ``parse(text) == from_json(nft -j list ruleset)`` for what nft would load.
+
+Errors are ``nftkit.ParseError`` with the file, line, column, the offending line and a caret::
+
+    nftables.conf:3:17: unexpected "drop"
+      expected one of: a value, "{", "@set"
+      tcp dport accept drop
+                       ^
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from lark import Lark, Token
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from ..errors import NftkitError, ParseError
+from ..model.ruleset import Rule, Ruleset
+from ..model.statements import Stmt
+from ..transaction import Transaction
+from .json import JsonDecoder, from_json
+from .transformer import Cmd, Define, NftTransformer, TableBlock
+
+__all__ = [
+    "DEFAULT_INCLUDE_PATH",
+    "MAX_INCLUDE_DEPTH",
+    "build_parser",
+    "parse",
+    "parse_commands",
+    "parse_document",
+    "parse_rule",
+    "parse_script",
+    "parse_statements",
+]
+
+#: Where nft looks for relative ``include`` files after the ``-I`` paths (its sysconfdir).
+DEFAULT_INCLUDE_PATH = "/etc"
+#: nft refuses deeper include nesting (``MAX_INCLUDE_DEPTH`` in nft's scanner).
+MAX_INCLUDE_DEPTH = 16
+
+_lock = threading.Lock()
+_parsers: dict[bool, tuple[Lark, NftTransformer]] = {}
+_local = threading.local()
+
+
+class _Context:
+    """Per-parse state the transformer reads: defines in scope, include resolution."""
+
+    def __init__(self, filename: str | None, include_paths: Sequence[str | os.PathLike[str]],
+                 defines: dict[str, Define], depth: int = 0) -> None:
+        self.filename = filename
+        self.include_paths = [str(p) for p in include_paths]
+        self.defines = defines
+        self.depth = depth
+
+
+class _ContextTransformer(NftTransformer):
+    """The process-wide transformer; its per-parse state lives in a thread-local stack."""
+
+    def defines(self) -> dict[str, Define]:
+        return _ctx().defines
+
+    def include_file(self, path: str, tok: Token) -> list[Any]:
+        return _include(path, tok)
+
+
+def _ctx() -> _Context:
+    stack: list[_Context] = getattr(_local, "stack", [])
+    if not stack:
+        raise NftkitError("nftkit.parse: no parse in progress")
+    return stack[-1]
+
+
+def build_parser(*, strict: bool = False) -> Lark:
+    """A new LALR parser for ``nft.lark`` (tests pass ``strict=True``: conflicts fail)."""
+    parser, _ = _make(strict)
+    return parser
+
+
+def _make(strict: bool) -> tuple[Lark, NftTransformer]:
+    grammar = resources.files("nftkit.parse").joinpath("nft.lark").read_text()
+    transformer = _ContextTransformer()
+    parser = Lark(grammar, parser="lalr", lexer="contextual", transformer=transformer,
+                  strict=strict, maybe_placeholders=False, propagate_positions=False)
+    return parser, transformer
+
+
+def _parser() -> Lark:
+    """The process-wide parser, built on first use (never cached to disk)."""
+    entry = _parsers.get(False)
+    if entry is None:
+        with _lock:
+            entry = _parsers.get(False)
+            if entry is None:
+                entry = _parsers[False] = _make(False)
+    return entry[0]
+
+
+# --- errors ------------------------------------------------------------------------------
+
+_NAMES = {
+    "WORD": "a name or value", "STRING": 'a quoted string', "VARIABLE": "a $variable",
+    "SETREF": "@set", "_NL": "end of line", "HANDLE": "# handle", "$END": "end of input",
+    "RAW_PAYLOAD": "@base,offset,length", "SIGNED": "a number",
+}
+
+
+def _describe(parser: Lark, names: Iterable[str]) -> tuple[str, ...]:
+    names = set(names)
+    out = set()
+    word = parser.get_terminal("WORD").pattern.to_regexp() if "WORD" in names else None
+    for name in names:
+        if word is not None and name not in _NAMES:
+            try:
+                pattern = parser.get_terminal(name).pattern
+            except KeyError:
+                pattern = None
+            if pattern is not None and pattern.type == "str" and \
+                    re.fullmatch(word, pattern.value):
+                continue  # a keyword where any word fits: "a name or value" says it
+        if name in _NAMES:
+            out.add(_NAMES[name])
+            continue
+        try:
+            pattern = parser.get_terminal(name).pattern
+        except KeyError:
+            out.add(name.lower())
+            continue
+        out.add(f'"{pattern.value}"' if pattern.type == "str" else name.lower())
+    return tuple(sorted(out))
+
+
+def _error(text: str, filename: str | None, message: str, line: int | None,
+           column: int | None, expected: tuple[str, ...] = ()) -> ParseError:
+    source = None
+    if line is not None:
+        lines = text.splitlines()
+        if 0 < line <= len(lines):
+            source = lines[line - 1].expandtabs(1)[:400]
+    if column is not None and source is not None:
+        column = min(column, len(source) + 1)
+    return ParseError(message, filename=filename or "<input>", line=line, column=column,
+                      source_line=source, expected=expected[:40])
+
+
+def _from_lark(parser: Lark, text: str, filename: str | None, exc: UnexpectedInput) -> ParseError:
+    line = getattr(exc, "line", None)
+    column = getattr(exc, "column", None)
+    if isinstance(line, int) and line < 0:
+        line = column = None
+    if isinstance(exc, UnexpectedToken):
+        tok = exc.token
+        if tok.type == "$END":
+            what = "unexpected end of input"
+            lines = text.splitlines() or [""]
+            line, column = len(lines), len(lines[-1]) + 1
+        elif tok.type == "_NL":
+            what = "unexpected end of line"
+        else:
+            what = f'unexpected "{str(tok)[:60]}"'
+        expected = _describe(parser, exc.accepts or exc.expected)
+        if "list" == str(tok) and "LIST" not in (exc.accepts or exc.expected):
+            pass
+        return _error(text, filename, what, line, column, expected)
+    if isinstance(exc, UnexpectedCharacters):
+        ch = text[exc.pos_in_stream] if 0 <= exc.pos_in_stream < len(text) else "?"
+        expected = _describe(parser, exc.allowed or ())
+        return _error(text, filename, f"unexpected character {ch!r}", line, column, expected)
+    if isinstance(exc, UnexpectedEOF):
+        lines = text.splitlines() or [""]
+        return _error(text, filename, "unexpected end of input", len(lines),
+                      len(lines[-1]) + 1, _describe(parser, exc.expected))
+    return _error(text, filename, str(exc).splitlines()[0], line, column)
+
+
+def _run(text: str, ctx: _Context) -> list[Any]:
+    """Parse ``text`` in ``ctx``; every failure becomes a located ParseError."""
+    parser = _parser()
+    stack: list[_Context] = getattr(_local, "stack", None) or []
+    _local.stack = stack
+    stack.append(ctx)
+    try:
+        result: list[Any] = parser.parse(text)
+        return result
+    except UnexpectedInput as exc:
+        raise _from_lark(parser, text, ctx.filename, exc) from None
+    except ParseError as exc:
+        if exc.filename is None or exc.filename == "<input>" and ctx.filename:
+            raise _error(text, ctx.filename, exc.message, exc.line, exc.column,
+                         exc.expected) from None
+        raise
+    except NftkitError as exc:
+        raise _error(text, ctx.filename, str(exc), None, None) from None
+    except RecursionError:
+        raise _error(text, ctx.filename, "input nested too deeply", None, None) from None
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, AssertionError,
+            OverflowError) as exc:
+        if os.environ.get("NFTKIT_PARSE_DEBUG"):
+            raise
+        raise _error(text, ctx.filename, f"cannot read this: {exc}", None, None) from None
+    finally:
+        stack.pop()
+
+
+def _include(path: str, tok: Token) -> list[Any]:
+    """Resolve and parse an ``include``, the way nft's scanner does.
+
+    An absolute path or one starting with ``./``/``../`` is used as is; any other path is
+    looked up in the include paths (``-I``, then ``/etc``) and, failing that, relative to the
+    current directory. A path with glob characters includes every match in sorted order and may
+    match nothing; a plain path must exist.
+    """
+    ctx = _ctx()
+    if ctx.depth + 1 > MAX_INCLUDE_DEPTH:
+        raise ParseError(f"include nested too deeply ({MAX_INCLUDE_DEPTH} levels)",
+                         line=tok.line, column=tok.column)
+    is_glob = any(ch in path for ch in "*?[")
+    if os.path.isabs(path) or path.startswith(("./", "../")):
+        candidates = [path]
+    else:
+        candidates = [os.path.join(p, path) for p in (*ctx.include_paths, DEFAULT_INCLUDE_PATH)]
+        candidates.append(path)
+    files: list[str] = []
+    for cand in candidates:
+        if is_glob:
+            matches = sorted(m for m in glob.glob(cand) if os.path.isfile(m))
+            if matches:
+                files = matches
+                break
+        elif os.path.isfile(cand):
+            files = [cand]
+            break
+        elif os.path.isdir(cand):
+            files = sorted(os.path.join(cand, f) for f in os.listdir(cand)
+                           if os.path.isfile(os.path.join(cand, f)))
+            break
+    if not files and not is_glob:
+        raise ParseError(f"include file not found: {path}", line=tok.line, column=tok.column)
+    out: list[Any] = []
+    for f in files:
+        try:
+            text = Path(f).read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ParseError(f"cannot read include file {f}: {exc}", line=tok.line,
+                             column=tok.column) from None
+        sub = _Context(f, ctx.include_paths, ctx.defines, ctx.depth + 1)
+        out.extend(_run(text, sub))
+    return out
+
+
+def parse_commands(text: str, *, filename: str | None = None,
+                   include_paths: Sequence[str | os.PathLike[str]] = ()) -> list[Any]:
+    """The script's top-level items (``TableBlock`` and ``Cmd``), includes expanded."""
+    if not isinstance(text, str):
+        raise ParseError("expected text (str)", filename=filename)
+    ctx = _Context(filename, include_paths, {})
+    items = _run(text, ctx)
+    return _flatten(items)
+
+
+def _flatten(items: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    for item in items:
+        if isinstance(item, Cmd) and item.verb == "include":
+            out.extend(_flatten(item.extra))
+        elif isinstance(item, Cmd) and item.verb == "define":
+            continue
+        else:
+            out.append(item)
+    return out
+
+
+def parse_document(text: str, *, filename: str | None = None,
+                   include_paths: Sequence[str | os.PathLike[str]] = ()) -> list[dict[str, Any]]:
+    """The libnftables JSON objects (``nft -j list ruleset`` form) the text describes."""
+    from ._apply import Applier
+
+    items = parse_commands(text, filename=filename, include_paths=include_paths)
+    applier = Applier(text, filename)
+    for item in items:
+        applier.apply(item)
+    return applier.document()
+
+
+def parse(text: str, *, filename: str | None = None,
+          include_paths: Sequence[str | os.PathLike[str]] = ()) -> Ruleset:
+    """Read ``nft list ruleset`` output or an ``nft -f`` script into a ``Ruleset``.
+
+    A script's commands are applied to an empty ruleset with the kernel's semantics (``add``
+    is idempotent, ``create`` fails on an existing object, ``delete`` on a missing one, ...).
+    """
+    from ._apply import Applier
+
+    items = parse_commands(text, filename=filename, include_paths=include_paths)
+    applier = Applier(text, filename)
+    for item in items:
+        applier.apply(item)
+    return applier.ruleset()
+
+
+def parse_statements(text: str, family: str = "inet") -> tuple[Stmt, ...]:
+    """One rule's statements from nft text: ``update @s { ip saddr : tcp sport }``.
+
+    For the JSON reader: nft 1.0.6 writes some statements into its JSON as raw text.
+    """
+    return parse_rule(text, family=family).stmts
+
+
+def parse_rule(text: str, *, family: str = "inet") -> Rule:
+    """One rule in nft syntax: ``parse_rule("tcp dport 22 accept")``."""
+    if not isinstance(text, str):
+        raise ParseError("expected text (str)")
+    if "\n" in text.strip() and not text.strip().endswith("}"):
+        pass
+    script = f"add rule {family} _ _ {text}"
+    ctx = _Context("<rule>", (), {})
+    try:
+        items = _run(script, ctx)
+    except ParseError as exc:
+        col = exc.column - (len(script) - len(text)) if exc.column and exc.line == 1 else \
+            exc.column
+        raise _error(text, None, exc.message, exc.line, col, exc.expected) from None
+    cmds = [i for i in items if isinstance(i, Cmd)]
+    if len(cmds) != 1 or cmds[0].kind != "rule":
+        raise ParseError("expected exactly one rule", filename="<input>")
+    body = cmds[0].obj
+    dec = JsonDecoder()
+    from .json import decode_rule
+
+    try:
+        return decode_rule(dec, {**body, "family": family})
+    except NftkitError as exc:
+        raise ParseError(f"{exc}", filename="<input>") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ParseError(f"cannot read rule: {exc!r}", filename="<input>") from None
+
+
+def _to_model(doc: list[dict[str, Any]]) -> Ruleset:
+    return from_json({"nftables": doc})
+
+
+def parse_script(text: str, *, filename: str | None = None,
+                 include_paths: Sequence[str | os.PathLike[str]] = ()) -> Transaction:
+    """An ``nft -f`` script's commands as a ``Transaction`` (one ``Op`` per nft command; a
+    table block becomes the ops that add the table and everything in it)::
+
+        txn = nftkit.parse_script("add rule inet t c tcp dport 22 accept")
+        txn.ops[0].verb, txn.ops[0].kind  # (Verb.ADD, Kind.RULE)
+    """
+    from ._script import script_transaction
+
+    items = parse_commands(text, filename=filename, include_paths=include_paths)
+    return script_transaction(items, text, filename)

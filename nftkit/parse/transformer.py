@@ -1,0 +1,1156 @@
+"""The lark transformer: nft text -> libnftables JSON-shaped nodes (the parser's IR).
+
+The grammar's callbacks build exactly the JSON that ``nft -j`` prints for the same text
+(``{"match": {"op": "==", "left": {"payload": {...}}, "right": 22}}``), and
+``nftkit.parse.json`` turns that into model nodes. Going through the JSON shape means the text
+parser produces the very nodes ``from_json`` produces, and every node the model learns to
+decode is parsed from text without a second hand-written constructor.
+
+Values are converted the way nft's JSON spells them: ``0x0000000a`` -> ``10``, ``1024-65535``
+-> ``{"range": [1024, 65535]}``, ``10.0.0.0/8`` -> ``{"prefix": ...}``, ``"lo"`` -> ``"lo"``;
+addresses stay strings here and become ``ipaddress`` objects in the JSON decoder.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from lark import Token, Transformer
+
+from ..errors import ParseError
+from ..model.priority import Priority
+
+__all__ = ["Cmd", "Define", "NftTransformer", "TableBlock", "word_value"]
+
+J = Any  # a JSON-shaped value
+
+_INT = re.compile(r"\d+\Z")
+_HEX = re.compile(r"0x[0-9a-fA-F]+\Z")
+_TIME = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?\Z")
+_UNITS = {"bytes": 1, "kbytes": 1024, "mbytes": 1024**2, "gbytes": 1024**3}
+#: Selectors whose datatype is a bitmask: an implicit match on them is ``in`` in JSON.
+_BITMASK = {("ct", "state"), ("ct", "status"), ("ct", "event"), ("tcp", "flags")}
+_MAX_INT = 1 << 128
+
+
+def _valueish(s: str) -> bool:
+    """Whether ``s`` can be one end of a range: a number or an address."""
+    return bool(s) and (s[0].isdigit() or ":" in s or s.startswith("0x"))
+
+
+def word_value(s: str) -> J:
+    """One unquoted value word as nft's JSON spells it."""
+    if _INT.match(s):
+        n = int(s)
+        if n >= _MAX_INT:
+            raise ValueError(f"number {s[:40]} is too large")
+        return n
+    if _HEX.match(s):
+        if len(s) > 18:
+            return s  # wider than 64 bits: nft's JSON keeps it as a hex string
+        return int(s, 16)
+    if "-" in s:
+        low, sep, high = s.partition("-")
+        if sep and "-" not in high and _valueish(low) and _valueish(high):
+            return {"range": [word_value(low), word_value(high)]}
+    if "/" in s:
+        addr, _, plen = s.rpartition("/")
+        if _INT.match(plen) and _valueish(addr):
+            return {"prefix": {"addr": word_value(addr), "len": int(plen)}}
+    return s
+
+
+def seconds(s: str) -> int:
+    """A duration word (``1h30m``, ``45s``, ``500ms``) in whole seconds (ms truncated)."""
+    return milliseconds(s) // 1000
+
+
+def milliseconds(s: str) -> int:
+    if _INT.match(s):
+        return int(s) * 1000
+    m = _TIME.match(s)
+    if not m or not s:
+        raise ValueError(f"not a time: {s!r}")
+    d, h, mi, sec, ms = (int(g) if g else 0 for g in m.groups())
+    return (((d * 24 + h) * 60 + mi) * 60 + sec) * 1000 + ms
+
+
+class Define:
+    """The value of a ``define``: a JSON-shaped expression (or a verdict)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: J) -> None:
+        self.value = value
+
+
+class Cmd:
+    """One script command: ``verb`` (add, create, insert, ...) and JSON-shaped ``obj``."""
+
+    __slots__ = ("verb", "kind", "obj", "extra", "line")
+
+    def __init__(self, verb: str, kind: str, obj: dict[str, J], extra: Any = None,
+                 line: int | None = None) -> None:
+        self.verb = verb
+        self.kind = kind
+        self.obj = obj
+        self.extra = extra
+        self.line = line
+
+    def __repr__(self) -> str:
+        return f"Cmd({self.verb} {self.kind} {self.obj!r})"
+
+
+class TableBlock:
+    """``table FAMILY NAME { ... }``: the table and the objects its block declares."""
+
+    __slots__ = ("table", "items")
+
+    def __init__(self, table: dict[str, J], items: list[tuple[str, dict[str, J]]]) -> None:
+        self.table = table
+        self.items = items
+
+
+def _s(tok: Token | str) -> str:
+    """A name or string token's text (quotes removed)."""
+    if isinstance(tok, Token) and tok.type == "STRING":
+        return tok[1:-1]
+    return str(tok)
+
+
+def _handle(tok: Any) -> int | None:
+    if isinstance(tok, Token) and tok.type == "HANDLE":
+        return int(tok.rsplit(" ", 1)[1])
+    return None
+
+
+def _maybe_list(items: list[J]) -> J:
+    return items[0] if len(items) == 1 else items
+
+
+class _Data:
+    """The data part of ``add @m { key : data }`` (kept apart from element statements)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: J) -> None:
+        self.value = value
+
+
+class _Size(_Data):
+    __slots__ = ()
+
+
+class NftTransformer(Transformer[Token, Any]):
+    """Inline transformer: each grammar rule reduces to a JSON-shaped value.
+
+    ``defines`` holds ``define`` values in scope; ``include`` is called for ``include``
+    commands and returns the commands of the included file.
+    """
+
+    def __init__(self, defines: dict[str, Define] | None = None,
+                 include: Callable[[str, Token], list[Any]] | None = None,
+                 family: str = "inet") -> None:
+        super().__init__(visit_tokens=False)
+        self._defines: dict[str, Define] = defines if defines is not None else {}
+        self._include = include
+        self.default_family = family
+
+    def defines(self) -> dict[str, Define]:
+        """The ``define`` values in scope (overridden per parse by nftkit.parse.nft)."""
+        return self._defines
+
+    def include_file(self, path: str, tok: Token) -> list[Any]:
+        if self._include is None:
+            raise ParseError("include is not allowed here", line=tok.line, column=tok.column)
+        return self._include(path, tok)
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _var(self, tok: Token) -> J:
+        name = tok[1:]
+        d = self.defines().get(name)
+        if d is None:
+            raise ParseError(f"unknown variable ${name}", line=tok.line, column=tok.column)
+        return d.value
+
+    def _name(self, children: list[Any]) -> str:
+        (tok,) = children
+        if isinstance(tok, Token) and tok.type == "VARIABLE":
+            v = self._var(tok)
+            if not isinstance(v, str | int):
+                raise ParseError(f"${tok[1:]} is not a name", line=tok.line, column=tok.column)
+            return Token.new_borrow_pos("WORD", str(v), tok)
+        if tok.type == "STRING":  # keep the position for error messages
+            return Token.new_borrow_pos("STRING_VALUE", tok[1:-1], tok)
+        return tok
+
+    def _int(self, tok: Token) -> int:
+        v = word_value(str(tok))
+        if not isinstance(v, int):
+            raise ParseError(f"expected a number, got {str(tok)[:40]!r}", line=tok.line,
+                             column=tok.column)
+        return v
+
+    # --- values ----------------------------------------------------------------------------
+
+    def word(self, c: list[Token]) -> J:
+        return word_value(c[0])
+
+    def string(self, c: list[Token]) -> J:
+        return c[0][1:-1]
+
+    def variable(self, c: list[Token]) -> J:
+        return self._var(c[0])
+
+    def setref(self, c: list[Token]) -> J:
+        return str(c[0])
+
+    def boolean(self, c: list[Token]) -> J:
+        return c[0] == "exists"
+
+    def boolean_kw(self, c: list[Token]) -> J:
+        return c[0] == "exists"
+
+    def kw_value(self, c: list[Any]) -> J:
+        x = c[0]
+        if isinstance(x, dict):  # meta_bare already built a selector: take its word back
+            return x["meta"]["key"]
+        return str(x)
+
+    def wildcard(self, c: list[Token]) -> J:
+        return "*"
+
+    def name(self, c: list[Any]) -> str:
+        return self._name(c)
+
+    def rhs(self, c: list[J]) -> J:
+        return _maybe_list(c)
+
+    def concat(self, c: list[J]) -> J:
+        if len(c) == 1:
+            return c[0]
+        flat: list[J] = []
+        for x in c:
+            if isinstance(x, dict) and "concat" in x:
+                flat.extend(x["concat"])
+            else:
+                flat.append(x)
+        return {"concat": flat}
+
+    def binop(self, c: list[Any]) -> J:
+        left, op, right = c
+        return {str(op): [left, right]}
+
+    def binop_kw(self, c: list[Token]) -> str:
+        return str(c[0])
+
+    def relop(self, c: list[Token]) -> str:
+        op = str(c[0])
+        return {"eq": "==", "ne": "!=", "lt": "<", "gt": ">", "le": "<=", "ge": ">="}.get(op, op)
+
+    def set_expr(self, c: list[J]) -> J:
+        elems: list[J] = []
+        for e in c:
+            # a set-valued define inside a set is merged, as nft does: { $ports, 8080 }
+            if isinstance(e, dict) and "set" in e and len(e) == 1:
+                elems.extend(e["set"])
+            else:
+                elems.append(e)
+        return {"set": elems}
+
+    def elem_key(self, c: list[Any]) -> J:
+        if len(c) == 1:
+            return c[0]
+        return {"elem": self._elem(c[0], c[1:])}
+
+    @staticmethod
+    def _elem(val: J, opts: list[Any]) -> dict[str, J]:
+        """``{"val": ..., "timeout": 30, "counter": {...}}``: options and statements."""
+        elem: dict[str, J] = {"val": val}
+        for opt in opts:
+            if isinstance(opt, tuple):
+                elem[opt[0]] = opt[1]
+            else:  # a statement: {"counter": {...}}
+                elem.update(opt)
+        return elem
+
+    def map_elem(self, c: list[J]) -> J:
+        return (c[0], c[1])  # a tuple: a map element, never a flag list
+
+    def elem_timeout(self, c: list[Token]) -> tuple[str, J]:
+        return ("timeout", seconds(c[0]))
+
+    def elem_expires(self, c: list[Token]) -> tuple[str, J]:
+        return ("expires", seconds(c[0]))
+
+    def elem_comment(self, c: list[Token]) -> tuple[str, J]:
+        return ("comment", _s(c[0]))
+
+    def map_data(self, c: list[Any]) -> J:
+        (x,) = c
+        if isinstance(x, Token):
+            return self._var(x) if x.type == "VARIABLE" else str(x)
+        return x
+
+    def map_expr(self, c: list[J]) -> J:
+        return {"map": {"key": c[0], "data": c[1]}}
+
+    # --- selectors -------------------------------------------------------------------------
+
+    def field(self, c: list[Any]) -> str:
+        x = c[0]
+        if isinstance(x, dict):  # meta_bare already built a selector: take its word back
+            return str(x["meta"]["key"])
+        return str(x)
+
+    def proto(self, c: list[Token]) -> str:
+        return str(c[0])
+
+    def payload(self, c: list[Any]) -> J:
+        return {"payload": {"protocol": str(c[0]), "field": str(c[1])}}
+
+    def payload_ip(self, c: list[Token]) -> J:
+        return {"payload": {"protocol": "ip", "field": str(c[0])}}
+
+    def payload_ip6(self, c: list[Token]) -> J:
+        return {"payload": {"protocol": "ip6", "field": str(c[0])}}
+
+    def payload_tcp(self, c: list[Token]) -> J:
+        return {"payload": {"protocol": "tcp", "field": str(c[0])}}
+
+    def raw_payload(self, c: list[Token]) -> J:
+        base, offset, length = c[0][1:].split(",")
+        return {"payload": {"base": base, "offset": int(offset), "len": int(length)}}
+
+    def meta(self, c: list[Token]) -> J:
+        return {"meta": {"key": str(c[0])}}
+
+    def meta_bare(self, c: list[Any]) -> J:
+        return {"meta": {"key": str(c[0])}}
+
+    def ct(self, c: list[Any]) -> J:
+        body: dict[str, J] = {"key": str(c[-1])}
+        for x in c[:-1]:
+            if x in ("original", "reply"):
+                body["dir"] = str(x)
+            else:
+                body["family"] = str(x)
+        return {"ct": body}
+
+    def ct_dir(self, c: list[Token]) -> str:
+        return str(c[0])
+
+    def ct_key(self, c: list[Token]) -> str:
+        return str(c[0])
+
+    def fam_ip(self, c: list[Token]) -> str:
+        return "ip"
+
+    def fam_ip6(self, c: list[Token]) -> str:
+        return "ip6"
+
+    def tcp_option(self, c: list[Token]) -> J:
+        body = {"name": str(c[0])}
+        if len(c) > 1:
+            body["field"] = str(c[1])
+        return {"tcp option": body}
+
+    def tcp_option_raw(self, c: list[Token]) -> J:
+        base, offset, length = c[0][1:].split(",")
+        return {"tcp option": {"base": int(base), "offset": int(offset), "len": int(length)}}
+
+    def ip_option(self, c: list[Token]) -> J:
+        body = {"name": str(c[0])}
+        if len(c) > 1:
+            body["field"] = str(c[1])
+        return {"ip option": body}
+
+    def sctp_chunk(self, c: list[Token]) -> J:
+        body = {"name": str(c[0])}
+        if len(c) > 1:
+            body["field"] = str(c[1])
+        return {"sctp chunk": body}
+
+    def dccp_option(self, c: list[Token]) -> J:
+        return {"dccp option": {"type": self._int(c[0])}}
+
+    def exthdr_kw(self, c: list[Token]) -> str:
+        return str(c[0])
+
+    def exthdr(self, c: list[Any]) -> J:
+        return {"exthdr": {"name": str(c[0]), "field": str(c[1])}}
+
+    def exthdr_exists(self, c: list[Token]) -> J:
+        return {"exthdr": {"name": str(c[0])}}
+
+    def numgen(self, c: list[Token]) -> J:
+        body: dict[str, J] = {"mode": str(c[0]), "mod": self._int(c[1]), "offset": 0}
+        if len(c) > 2:
+            body["offset"] = self._int(c[2])
+        return {"numgen": body}
+
+    def jhash(self, c: list[Any]) -> J:
+        body: dict[str, J] = {"mod": self._int(c[1]), "expr": c[0]}
+        rest = c[2:]
+        if rest:
+            body["seed"] = self._int(rest[0])
+        if len(rest) > 1:
+            body["offset"] = self._int(rest[1])
+        return {"jhash": body}
+
+    def symhash(self, c: list[Token]) -> J:
+        body: dict[str, J] = {"mod": self._int(c[0])}
+        if len(c) > 1:
+            body["offset"] = self._int(c[1])
+        return {"symhash": body}
+
+    def fib_flags(self, c: list[Token]) -> list[str]:
+        return [str(x) for x in c]
+
+    def fib(self, c: list[Any]) -> J:
+        return {"fib": {"result": str(c[1]), "flags": c[0]}}
+
+    def rt(self, c: list[Any]) -> J:
+        key = str(c[-1])
+        if key in ("type", "hdrlength", "nexthdr", "seg-left"):
+            return {"exthdr": {"name": "rt", "field": key}}
+        body: dict[str, J] = {"key": key}
+        if len(c) > 1:
+            body["family"] = c[0]
+        return {"rt": body}
+
+    def socket(self, c: list[Token]) -> J:
+        body: dict[str, J] = {"key": str(c[0])}
+        if len(c) > 1:
+            body["level"] = self._int(c[1])
+        return {"socket": body}
+
+    def osf(self, c: list[Token]) -> J:
+        body: dict[str, J] = {"key": str(c[-1])}
+        if len(c) > 1:
+            body["ttl"] = str(c[0])
+        return {"osf": body}
+
+    def ipsec(self, c: list[Any]) -> J:
+        body: dict[str, J] = {"key": str(c[-1]), "dir": str(c[0])}
+        for x in c[1:-1]:
+            if x in ("ip", "ip6"):
+                body["family"] = x
+            else:
+                body["spnum"] = self._int(x)
+        return {"ipsec": body}
+
+    # --- statements ------------------------------------------------------------------------
+
+    @staticmethod
+    def _implicit_op(left: J, right: J) -> str:
+        if isinstance(right, dict) and ("set" in right or "range" in right or "prefix" in right):
+            return "=="
+        if isinstance(right, str) and right.startswith("@"):
+            return "=="
+        if isinstance(left, dict) and len(left) == 1:
+            ((k, body),) = left.items()
+            if isinstance(body, dict):
+                sel = (k, body.get("key") if k == "ct" else body.get("field"))
+                if k == "payload":
+                    sel = (body.get("protocol"), body.get("field"))
+                if sel in _BITMASK and "dir" not in body:
+                    return "in"
+        return "=="
+
+    def match_op(self, c: list[J]) -> J:
+        left, op, right = c
+        return self._match(left, op, right)
+
+    def _match(self, left: J, op: str, right: J) -> J:
+        if isinstance(left, dict) and "fib" in left and isinstance(right, int) \
+                and left["fib"].get("result") in ("oif", "iif"):
+            right = str(right)  # an interface index: nft's JSON writes it as a string
+        if isinstance(left, dict) and "ct" in left and left["ct"].get("key") == "count" \
+                and len(left["ct"]) == 1 and isinstance(right, int):
+            return {"ct count": {"val": right}}
+        return {"match": {"op": op, "left": left, "right": right}}
+
+    def match_implicit(self, c: list[J]) -> J:
+        left, right = c
+        return self._match(left, self._implicit_op(left, right), right)
+
+    def match_mask(self, c: list[J]) -> J:
+        left, value, mask = c[0], c[1], c[2]
+        return {"match": {"op": "==", "left": {"&": [left, mask]}, "right": value}}
+
+    def match_mask_op(self, c: list[J]) -> J:
+        left, op, value, mask = c
+        return {"match": {"op": op, "left": {"&": [left, mask]}, "right": value}}
+
+    def match_exists(self, c: list[J]) -> J:
+        left = c[0]
+        op = c[1] if len(c) == 3 else "=="
+        return {"match": {"op": op, "left": left, "right": c[-1]}}
+
+    def mangle(self, c: list[J]) -> J:
+        key, value = c
+        if isinstance(key, dict) and "ct" in key and len(key["ct"]) == 1 \
+                and key["ct"]["key"] in ("helper", "timeout", "expectation"):
+            return {f"ct {key['ct']['key']}": value}
+        return {"mangle": {"key": key, "value": value}}
+
+    def vmap(self, c: list[J]) -> J:
+        return {"vmap": {"key": c[0], "data": c[1]}}
+
+    def verdict_kw(self, c: list[Token]) -> str:
+        return str(c[0])
+
+    def jump_kw(self, c: list[Token]) -> str:
+        return str(c[0])
+
+    def verdict(self, c: list[str]) -> J:
+        return {c[0]: None}
+
+    def jump(self, c: list[Any]) -> J:
+        kind, target = c
+        if isinstance(target, str):
+            return {kind: {"target": str(target)}}
+        # a bound chain, jump { ... }: nft has no JSON form for it, so build the node here
+        from ..model.statements import ChainStmt
+        from .json import JsonDecoder, decode_rule
+
+        dec = JsonDecoder()
+        rules = []
+        for item in target[1]:
+            if not isinstance(item, dict):
+                raise ParseError("an anonymous chain holds only rules")
+            rules.append(decode_rule(dec, {"expr": item["expr"],
+                                           "comment": item.get("comment")}))
+        return ChainStmt(kind=kind, rules=rules)
+
+    def counter_stmt(self, c: list[Any]) -> J:
+        if not c:
+            return {"counter": None}
+        return {"counter": c[0]}
+
+    def counter_values(self, c: list[Token]) -> J:
+        return {"packets": self._int(c[0]), "bytes": self._int(c[1])}
+
+    def counter_name(self, c: list[J]) -> J:
+        return c[0]
+
+    def log_stmt(self, c: list[tuple[str, J]]) -> J:
+        if not c:
+            return {"log": None}
+        body: dict[str, J] = {}
+        for k, v in c:
+            if k == "flags":
+                body.setdefault("flags", []).extend(v)
+            else:
+                body[k] = v
+        if "flags" in body and len(body["flags"]) == 1:
+            body["flags"] = body["flags"][0]
+        return {"log": body}
+
+    def log_prefix(self, c: list[Token]) -> tuple[str, J]:
+        tok = c[0]
+        return ("prefix", self._var(tok) if tok.type == "VARIABLE" else _s(tok))
+
+    def log_level(self, c: list[Token]) -> tuple[str, J]:
+        return ("level", str(c[0]))
+
+    def log_group(self, c: list[Token]) -> tuple[str, J]:
+        return ("group", self._int(c[0]))
+
+    def log_snaplen(self, c: list[Token]) -> tuple[str, J]:
+        return ("snaplen", self._int(c[0]))
+
+    def log_threshold(self, c: list[Token]) -> tuple[str, J]:
+        return ("queue-threshold", self._int(c[0]))
+
+    def log_flag(self, c: list[Token]) -> str:
+        return " ".join(str(x) for x in c)
+
+    def log_flags(self, c: list[str]) -> tuple[str, J]:
+        flags: list[str] = []
+        for f in c:
+            flags.extend(f.split(","))
+        return ("flags", flags)
+
+    def over(self, c: list[Token]) -> str:
+        return str(c[0])
+
+    def limit_stmt(self, c: list[Any]) -> J:
+        inv = bool(c) and not isinstance(c[0], Token) and not isinstance(c[0], tuple)
+        args = list(c[1:] if inv else c)
+        burst = args.pop() if args and isinstance(args[-1], tuple) else None
+        rate_word = str(args[0])
+        body: dict[str, J] = {}
+        if len(args) == 2:  # "10 mbytes/second"
+            unit, _, per = str(args[1]).partition("/")
+            body["rate"] = self._int(args[0])
+            body["per"] = per
+            body["rate_unit"] = unit
+        else:
+            rate, _, per = rate_word.partition("/")
+            body["rate"] = self._int(Token("WORD", rate))
+            body["per"] = per
+        if burst is not None:
+            body["burst"] = burst[0]
+            if burst[1] != "packets":
+                body["burst_unit"] = burst[1]
+        else:
+            body["burst"] = 0 if "rate_unit" in body else 5
+        if inv:
+            body["inv"] = True
+        return {"limit": body}
+
+    def limit_burst(self, c: list[Token]) -> tuple[int, str]:
+        return (self._int(c[0]), str(c[1]))
+
+    def limit_name(self, c: list[J]) -> J:
+        return {"limit": c[0]}
+
+    def quota_stmt(self, c: list[Any]) -> J:
+        inv = bool(c) and not isinstance(c[0], Token)
+        args = c[1:] if inv else c
+        body: dict[str, J] = {"val": self._int(args[0]), "val_unit": str(args[1])}
+        if len(args) > 2:
+            body["used"] = self._int(args[2])
+            body["used_unit"] = str(args[3])
+        if inv:
+            body["inv"] = True
+        return {"quota": body}
+
+    def quota_name(self, c: list[J]) -> J:
+        return {"quota": c[0]}
+
+    def reject(self, c: list[Any]) -> J:
+        return {"reject": None}
+
+    def reject_kind(self, c: list[Token]) -> str:
+        return str(c[0])
+
+    def reject_with(self, c: list[Any]) -> J:
+        return {"reject": {"type": c[0], "expr": str(c[1])}}
+
+    def reject_tcp(self, c: list[Any]) -> J:
+        return {"reject": {"type": "tcp reset"}}
+
+    def snat_kw(self, c: list[Token]) -> str:
+        return str(c[0])
+
+    def masq_kw(self, c: list[Token]) -> str:
+        return str(c[0])
+
+    def nat_to(self, c: list[J]) -> tuple[str, J]:
+        return ("to", c[0])
+
+    def nat_prefix(self, c: list[J]) -> tuple[str, J]:
+        return ("prefix", c[0])
+
+    def nat_port(self, c: list[J]) -> tuple[str, J]:
+        return ("port", c[0])
+
+    def nat_flags(self, c: list[Token]) -> list[str]:
+        return [str(x) for x in c]
+
+    @staticmethod
+    def _split_port(value: J) -> tuple[J, J]:
+        """``10.0.0.1:80`` -> (addr, port); ``[::1]:80`` too; maps and selectors unchanged."""
+        if isinstance(value, str):
+            if value.startswith("["):
+                addr, _, port = value[1:].partition("]")
+                return addr, word_value(port[1:]) if port.startswith(":") else None
+            if value.count(":") == 1:
+                addr, _, port = value.partition(":")
+                return word_value(addr) if addr else None, word_value(port)
+        if isinstance(value, dict) and "range" in value:
+            low, high = value["range"]
+            if isinstance(high, str) and high.count(":") == 1 and isinstance(low, str):
+                a2, _, p = high.partition(":")
+                return {"range": [low, a2]}, word_value(p)
+        if isinstance(value, dict) and "concat" in value and False:
+            return value, None
+        return value, None
+
+    def nat_stmt(self, c: list[Any]) -> J:
+        kind = c[0]
+        body: dict[str, J] = {}
+        flags: list[str] = []
+        for x in c[1:]:
+            if x in ("ip", "ip6"):
+                body["family"] = x
+            elif isinstance(x, tuple):
+                how, value = x
+                if how == "port":
+                    body["port"] = value
+                else:
+                    if how == "prefix":  # nft >= 1.1 JSON; 1.0.6 only has the netmap flag
+                        body.setdefault("type_flags", []).append("prefix")
+                        flags.append("netmap")
+                    addr, port = self._split_port(value)
+                    if addr is not None:
+                        body["addr"] = addr
+                    if port is not None:
+                        body["port"] = port
+            else:
+                flags.extend(x)
+        if flags:
+            body["flags"] = _maybe_list(flags)
+        if "type_flags" in body:
+            body["type_flags"] = _maybe_list(body["type_flags"])
+        return {kind: body or None}
+
+    def set_op(self, c: list[Token]) -> str:
+        return str(c[0])
+
+    def set_data(self, c: list[J]) -> Any:
+        return _Data(c[0])
+
+    def set_stmt(self, c: list[Any]) -> J:
+        op, ref, key = str(c[0]), str(c[1]), c[2]
+        rest = c[3:]
+        data = [x.value for x in rest if isinstance(x, _Data)]
+        stmts = [x for x in rest if isinstance(x, dict)]
+        others = [x for x in rest if isinstance(x, tuple)]
+        elem = {"elem": self._elem(key, others)} if others else key
+        if data:
+            body: dict[str, J] = {"op": op, "elem": elem, "data": data[0], "map": ref}
+            if stmts:
+                body["stmt"] = stmts
+            return {"map": body}
+        body = {"op": op, "elem": elem, "set": ref}
+        if stmts:
+            body["stmt"] = stmts
+        return {"set": body}
+
+    def meter_size(self, c: list[Token]) -> Any:
+        return _Size(self._int(c[0]))
+
+    def meter_stmt(self, c: list[Any]) -> J:
+        name = c[0]
+        rest = c[1:]
+        size = None
+        if rest and isinstance(rest[0], _Size):
+            size = rest[0].value
+            rest = rest[1:]
+        key = rest[0]
+        stmts = [x for x in rest[1:] if isinstance(x, dict)]
+        others = [x for x in rest[1:] if isinstance(x, tuple)]
+        body: dict[str, J] = {"key": {"elem": self._elem(key, others)} if others else key,
+                              "stmt": _maybe_list(stmts) if stmts else None, "name": name}
+        if size is not None:
+            body["size"] = size
+        return {"meter": body}
+
+    def synproxy_objref(self, c: list[J]) -> J:
+        return {"synproxy": c[0]}
+
+    def secmark_objref(self, c: list[J]) -> J:
+        return {"secmark": c[0]}
+
+    def notrack_stmt(self, c: list[Any]) -> J:
+        return {"notrack": None}
+
+    def queue_stmt(self, c: list[tuple[str, J]]) -> J:
+        body: dict[str, J] = {}
+        for k, v in c:
+            body[k] = v
+        return {"queue": body or None}
+
+    def queue_num(self, c: list[Any]) -> tuple[str, J]:
+        v = c[0]
+        return ("num", word_value(v) if isinstance(v, Token) else v)
+
+    def queue_flag(self, c: list[Token]) -> str:
+        return str(c[0])
+
+    def queue_flags(self, c: list[list[str]]) -> tuple[str, J]:
+        return ("flags", _maybe_list(c[0]))
+
+    def queue_bare_flags(self, c: list[str]) -> tuple[str, J]:
+        return ("flags", _maybe_list(c))
+
+    def flag_list(self, c: list[Token]) -> list[str]:
+        return [str(x) for x in c]
+
+    def dup_stmt(self, c: list[J]) -> J:
+        body: dict[str, J] = {"addr": c[0]}
+        if len(c) > 1:
+            body["dev"] = c[1]
+        return {"dup": body}
+
+    def fwd_stmt(self, c: list[J]) -> J:
+        body: dict[str, J] = {}
+        rest = list(c)
+        if rest and rest[0] in ("ip", "ip6"):
+            body["family"] = rest.pop(0)
+        if len(rest) == 1:
+            body["dev"] = rest[0]
+        else:
+            body["addr"], body["dev"] = rest[0], rest[1]
+        return {"fwd": body}
+
+    def tproxy_stmt(self, c: list[J]) -> J:
+        body: dict[str, J] = {}
+        rest = list(c)
+        if rest and rest[0] in ("ip", "ip6"):
+            body["family"] = rest.pop(0)
+        addr, port = self._split_port(rest[0])
+        if addr is not None:
+            body["addr"] = addr
+        if port is not None:
+            body["port"] = port
+        return {"tproxy": body}
+
+    def tproxy_port(self, c: list[J]) -> J:
+        body: dict[str, J] = {}
+        rest = list(c)
+        if rest and rest[0] in ("ip", "ip6"):
+            body["family"] = rest.pop(0)
+        body["port"] = rest[0]
+        return {"tproxy": body}
+
+    def synproxy_stmt(self, c: list[tuple[str, J]]) -> J:
+        body: dict[str, J] = {}
+        for k, v in c:
+            if k == "flags":
+                body.setdefault("flags", []).append(v)
+            else:
+                body[k] = v
+        return {"synproxy": body or None}
+
+    def sp_mss(self, c: list[Token]) -> tuple[str, J]:
+        return ("mss", self._int(c[0]))
+
+    def sp_wscale(self, c: list[Token]) -> tuple[str, J]:
+        return ("wscale", self._int(c[0]))
+
+    def sp_flag_kw(self, c: list[Token]) -> str:
+        return str(c[0])
+
+    def sp_flag(self, c: list[str]) -> tuple[str, J]:
+        return ("flags", c[0])
+
+    def flow_stmt(self, c: list[Token]) -> J:
+        return {"flow": {"op": str(c[0]), "flowtable": str(c[1])}}
+
+    def last_stmt(self, c: list[Token]) -> J:
+        if not c or c[0] == "never":
+            return {"last": None}
+        return {"last": {"used": milliseconds(c[0])}}
+
+    def ct_count_stmt(self, c: list[Any]) -> J:
+        if len(c) == 2:
+            return {"ct count": {"val": self._int(c[1]), "inv": True}}
+        return {"ct count": {"val": self._int(c[0])}}
+
+    def reset_stmt(self, c: list[Token]) -> J:
+        return {"reset": {"tcp option": {"name": str(c[0])}}}
+
+    def rule_comment(self, c: list[Token]) -> tuple[str, str]:
+        return ("comment", _s(c[0]))
+
+    def rule(self, c: list[Any]) -> dict[str, J]:
+        stmts: list[J] = []
+        rule: dict[str, J] = {}
+        for x in c:
+            if isinstance(x, Token):
+                rule["handle"] = _handle(x)
+            elif isinstance(x, tuple):
+                rule["comment"] = x[1]
+            else:
+                stmts.append(x)
+        rule["expr"] = stmts
+        return rule
+
+
+    # --- blocks ----------------------------------------------------------------------------
+    # (see nftkit/parse/nft.py for how these items become tables, chains and sets)
+
+    def family(self, c: list[Token]) -> str:
+        return str(c[0])
+
+    def set_kw(self, c: list[Token]) -> str:
+        return str(c[0])
+
+    def ct_obj(self, c: list[Token]) -> str:
+        return str(c[0])
+
+    def obj_kind(self, c: list[Any]) -> str:
+        return " ".join(str(x) for x in c)
+
+    def table_body(self, c: list[Any]) -> tuple[int | None, list[Any]]:
+        handle = _handle(c[0]) if c and isinstance(c[0], Token) else None
+        return handle, [x for x in c if not isinstance(x, Token)]
+
+    chain_body = table_body
+    set_body = table_body
+    object_body = table_body
+
+    def table_flags(self, c: list[list[str]]) -> tuple[str, J]:
+        return ("flags", c[0])
+
+    def table_comment(self, c: list[Token]) -> tuple[str, J]:
+        return ("comment", _s(c[0]))
+
+    def chain_block(self, c: list[Any]) -> tuple[str, J]:
+        return ("chain", (c[0], c[1]))
+
+    def set_block(self, c: list[Any]) -> tuple[str, J]:
+        return (c[0], (c[1], c[2]))
+
+    def flowtable_block(self, c: list[Any]) -> tuple[str, J]:
+        return ("flowtable", (c[0], c[1]))
+
+    def object_block(self, c: list[Any]) -> tuple[str, J]:
+        return (c[0], (c[1], c[2]))
+
+    def chain_spec(self, c: list[Any]) -> tuple[str, J]:
+        spec: dict[str, J] = {"type": str(c[0]), "hook": str(c[1])}
+        rest = c[2:]
+        if len(rest) == 2:
+            spec["dev"] = rest[0]
+        spec["prio"] = rest[-1]
+        return ("spec", spec)
+
+    def device_spec(self, c: list[Any]) -> J:
+        return c[0] if isinstance(c[0], list) else [c[0]]
+
+    def dev_list(self, c: list[Any]) -> J:
+        if len(c) == 1 and isinstance(c[0], Token):
+            v = self._var(c[0])
+            return v["set"] if isinstance(v, dict) and "set" in v else [v]
+        return [str(x) for x in c]
+
+    def prio_op(self, c: list[Token]) -> str:
+        return str(c[0])
+
+    def prio_spec(self, c: list[Any]) -> J:
+        if len(c) == 1 and isinstance(c[0], Token) and c[0].type == "VARIABLE":
+            v = self._var(c[0])
+            return v if isinstance(v, int) else str(v)
+        text = " ".join(str(x) for x in c)
+        try:
+            return Priority.parse(text)
+        except Exception as exc:  # ValidationError: a bad name or number
+            raise ParseError(str(exc), line=c[0].line, column=c[0].column) from None
+
+    def chain_policy(self, c: list[Token]) -> tuple[str, J]:
+        tok = c[0]
+        return ("policy", str(self._var(tok)) if tok.type == "VARIABLE" else str(tok))
+
+    def chain_comment(self, c: list[Token]) -> tuple[str, J]:
+        return ("comment", _s(c[0]))
+
+    def chain_devices(self, c: list[Any]) -> tuple[str, J]:
+        return ("dev", c[0])
+
+    def chain_flags(self, c: list[list[str]]) -> tuple[str, J]:
+        return ("flags", c[0])
+
+    def set_type(self, c: list[Token]) -> J:
+        return _maybe_list([str(x) for x in c])
+
+    def typeof_expr(self, c: list[J]) -> J:
+        return {"typeof": c[0]}
+
+    def set_type_spec(self, c: list[J]) -> tuple[str, J]:
+        return ("type", c)
+
+    set_typeof_spec = set_type_spec
+
+    def set_flags(self, c: list[list[str]]) -> tuple[str, J]:
+        return ("flags", c[0])
+
+    def set_timeout(self, c: list[Token]) -> tuple[str, J]:
+        return ("timeout", seconds(c[0]))
+
+    def set_gc_interval(self, c: list[Token]) -> tuple[str, J]:
+        return ("gc-interval", seconds(c[0]))
+
+    def set_size(self, c: list[Token]) -> tuple[str, J]:
+        return ("size", self._int(c[0]))
+
+    def set_policy(self, c: list[Token]) -> tuple[str, J]:
+        return ("policy", str(c[0]))
+
+    def set_auto_merge(self, c: list[Token]) -> tuple[str, J]:
+        return ("auto-merge", True)
+
+    def set_comment(self, c: list[Token]) -> tuple[str, J]:
+        return ("comment", _s(c[0]))
+
+    def set_elements(self, c: list[J]) -> tuple[str, J]:
+        return ("elem", c[0]["set"])
+
+    def set_stmts(self, c: list[J]) -> tuple[str, J]:
+        return ("stmt", [s for s in c])
+
+    def obj_line(self, c: list[Any]) -> list[Any]:
+        return c
+
+    def obj_kw(self, c: list[Token]) -> str:
+        return str(c[0])
+
+    def obj_eq(self, c: list[Any]) -> str:
+        return "="
+
+    def obj_set(self, c: list[Any]) -> J:
+        return {"objset": c}
+
+    def obj_set_item(self, c: list[Token]) -> list[str]:
+        return [_s(x) for x in c]
+
+    # --- commands --------------------------------------------------------------------------
+
+    def table_id(self, c: list[Any]) -> dict[str, J]:
+        if len(c) == 2:
+            return {"family": c[0], "name": c[1]}
+        return {"family": "ip", "name": c[0]}
+
+    def chain_id(self, c: list[Any]) -> dict[str, J]:
+        if len(c) == 3:
+            return {"family": c[0], "table": c[1], "name": c[2]}
+        return {"family": "ip", "table": c[0], "name": c[1]}
+
+    def set_id(self, c: list[Any]) -> dict[str, J]:
+        return dict(c[0])
+
+    def position(self, c: list[Token]) -> int:
+        return self._int(c[0])
+
+    def rule_spec(self, c: list[Any]) -> dict[str, J]:
+        cid, rule = c[0], c[-1]
+        out: dict[str, J] = {"family": cid["family"], "table": cid["table"],
+                             "chain": cid["name"], **rule}
+        if len(c) == 3:
+            out["position"] = c[1]
+        return out
+
+    def add_table(self, c: list[Any]) -> Any:
+        tid = c[0]
+        if len(c) == 1:
+            return Cmd("add", "table", tid)
+        handle, items = c[1]
+        return TableBlock({**tid, "handle": handle}, items)
+
+    def add_chain(self, c: list[Any]) -> Cmd:
+        return Cmd("add", "chain", c[0], c[1] if len(c) > 1 else None)
+
+    def add_rule(self, c: list[Any]) -> Cmd:
+        return Cmd("add", "rule", c[0])
+
+    def add_set(self, c: list[Any]) -> Cmd:
+        return Cmd("add", c[0], c[1], c[2])
+
+    def add_element(self, c: list[Any]) -> Cmd:
+        return Cmd("add", "element", c[0], c[1]["set"])
+
+    def add_flowtable(self, c: list[Any]) -> Cmd:
+        return Cmd("add", "flowtable", c[0], c[1])
+
+    def add_object(self, c: list[Any]) -> Cmd:
+        return Cmd("add", c[0], c[1], c[2] if len(c) > 2 else None)
+
+    def create_cmd(self, c: list[Any]) -> Cmd:
+        cmd = c[0]
+        if isinstance(cmd, TableBlock):
+            cmd = Cmd("add", "table", cmd.table, cmd.items)
+        cmd.verb = "create"
+        return cmd
+
+    def insert_cmd(self, c: list[Any]) -> Cmd:
+        return Cmd("insert", "rule", c[0])
+
+    def replace_cmd(self, c: list[Any]) -> Cmd:
+        return Cmd("replace", "rule", c[0])
+
+    def table_handle(self, c: list[Any]) -> dict[str, J]:
+        return {"family": c[0] if len(c) == 2 else "ip", "handle": self._int(c[-1])}
+
+    def chain_handle(self, c: list[Any]) -> dict[str, J]:
+        return {"family": c[0] if len(c) == 3 else "ip", "table": c[-2],
+                "handle": self._int(c[-1])}
+
+    def del_table(self, c: list[Any]) -> Cmd:
+        return Cmd("delete", "table", c[0])
+
+    def del_chain(self, c: list[Any]) -> Cmd:
+        return Cmd("delete", "chain", c[0])
+
+    def del_rule(self, c: list[Any]) -> Cmd:
+        cid = c[0]
+        return Cmd("delete", "rule", {"family": cid["family"], "table": cid["table"],
+                                      "chain": cid["name"], "handle": self._int(c[1])})
+
+    def del_set(self, c: list[Any]) -> Cmd:
+        return Cmd("delete", c[0], c[1])
+
+    def del_element(self, c: list[Any]) -> Cmd:
+        return Cmd("delete", "element", c[0], c[1]["set"])
+
+    def del_flowtable(self, c: list[Any]) -> Cmd:
+        return Cmd("delete", "flowtable", c[0])
+
+    def del_object(self, c: list[Any]) -> Cmd:
+        return Cmd("delete", c[0], c[1])
+
+    def delete_cmd(self, c: list[Cmd]) -> Cmd:
+        return c[0]
+
+    def destroy_cmd(self, c: list[Cmd]) -> Cmd:
+        c[0].verb = "destroy"
+        return c[0]
+
+    def flush_ruleset(self, c: list[Any]) -> Cmd:
+        return Cmd("flush", "ruleset", {"family": c[0]} if c else {})
+
+    def flush_table(self, c: list[Any]) -> Cmd:
+        return Cmd("flush", "table", c[0])
+
+    def flush_chain(self, c: list[Any]) -> Cmd:
+        return Cmd("flush", "chain", c[0])
+
+    def flush_set(self, c: list[Any]) -> Cmd:
+        return Cmd("flush", c[0], c[1])
+
+    def flush_cmd(self, c: list[Cmd]) -> Cmd:
+        return c[0]
+
+    def reset_object(self, c: list[Any]) -> Cmd:
+        return Cmd("reset", c[0], c[1])
+
+    def reset_many(self, c: list[Any]) -> Cmd:
+        return Cmd("reset", "many", {"args": [str(x) for x in c]})
+
+    def reset_cmd(self, c: list[Cmd]) -> Cmd:
+        return c[0]
+
+    def rename_cmd(self, c: list[Any]) -> Cmd:
+        return Cmd("rename", "chain", c[0], c[1])
+
+    def list_cmd(self, c: list[Any]) -> Cmd:
+        return Cmd("list", "list", {"args": list(c)})
+
+    def define_value(self, c: list[J]) -> J:
+        return c[0]
+
+    def define_cmd(self, c: list[Any]) -> Cmd:
+        name, value = c
+        self.defines()[name] = Define(value)
+        return Cmd("define", "define", {"name": name})
+
+    def redefine_cmd(self, c: list[Any]) -> Cmd:
+        return self.define_cmd(c)
+
+    def undefine_cmd(self, c: list[Any]) -> Cmd:
+        self.defines().pop(c[0], None)
+        return Cmd("define", "undefine", {"name": c[0]})
+
+    def include_cmd(self, c: list[Token]) -> Cmd:
+        return Cmd("include", "include", {}, self.include_file(_s(c[0]), c[0]))
+
+    def start(self, c: list[Any]) -> list[Any]:
+        return c
+
