@@ -61,7 +61,7 @@ __all__ = ["main"]
 
 SIZES = (1000, 10_000, 30_000, 100_000)
 _counter = itertools.count()
-_TMP = Path(tempfile.mkdtemp(prefix="nftkit-bench-"))
+_TMP = [Path(tempfile.gettempdir())]  # the run's scratch directory (set by _run)
 
 #: Runs inside a namespace: times each command (argv JSON list, optional stdin file) ``reps``
 #: times and prints the seconds as JSON. Started once per measurement, so the nft/iptables
@@ -105,23 +105,42 @@ def in_ns(ns: str, steps: list[tuple[list[str], str | None]], reps: int = 1) -> 
 
 
 def write(name: str, text: str) -> str:
-    path = _TMP / name
+    path = _TMP[0] / name
     path.write_text(text)
     return str(path)
 
 
 def repeat(fn: Callable[[], float], *, reps: int, budget: float) -> list[float]:
-    """Up to ``reps`` timings of ``fn``, stopping after ``budget`` seconds (at least 3)."""
+    """Up to ``reps`` timings of ``fn``, stopping once ``budget`` seconds are spent (at least
+    one)."""
     out: list[float] = []
     start = time.perf_counter()
-    while len(out) < reps and (len(out) < 3 or time.perf_counter() - start < budget):
+    while len(out) < reps and (not out or time.perf_counter() - start < budget):
         out.append(fn())
     return out
 
 
+def in_ns_budget(ns: str, steps: list[tuple[list[str], str | None]], reps: int,
+                 budget: float) -> list[float]:
+    """``in_ns`` repeated up to ``reps`` times within about ``budget`` seconds."""
+    first = in_ns(ns, steps)
+    more = min(reps - 1, int(budget / max(sum(first), 1e-6)))
+    return first + (in_ns(ns, steps, more) if more > 0 else [])
+
+
 class Results:
-    def __init__(self) -> None:
+    """The rows measured so far; written to ``path`` after each one, so that an interrupted
+    run keeps what it measured."""
+
+    def __init__(self, path: Path | None = None, meta: dict[str, Any] | None = None) -> None:
         self.rows: list[dict[str, Any]] = []
+        self.path = path
+        self.meta = meta or {}
+
+    def save(self) -> None:
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps({"meta": self.meta, "rows": self.rows}, indent=1))
 
     def add(self, section: str, layout: str, n: int, tool: str, times: list[float],
             **extra: Any) -> None:
@@ -132,6 +151,7 @@ class Results:
             f"{row['median_s']:10.3f} s "
         print(f"  {section:12} {layout:8} {n:>7} {tool:34} {shown} (n={len(times)})",
               flush=True)
+        self.save()
 
 
 # --- full syncs ----------------------------------------------------------------------------
@@ -179,7 +199,8 @@ def bench_nft_layout(res: Results, layout: str, n: int, svcs: list[L.Service],
     res.add("full sync", layout, n, "nft -f (same text)", nft_f)
 
 
-def bench_iptables(res: Results, n: int, svcs: list[L.Service], reps: int) -> None:
+def bench_iptables(res: Results, n: int, svcs: list[L.Service], reps: int,
+                   budget: float) -> None:
     full = write(f"ipt-{n}.txt", L.iptables_text(svcs))
     extra = L.make_services(1, start=n + 7)
     add = write(f"ipt-{n}-add.txt", L.iptables_partial_text(svcs + extra, changed=extra))
@@ -195,7 +216,8 @@ def bench_iptables(res: Results, n: int, svcs: list[L.Service], reps: int) -> No
         res.add("full sync", "iptables", n, tool, fulls)
         with netns() as ns:
             in_ns(ns, [([tool], full)])
-            times = in_ns(ns, [([tool, "--noflush"], add), ([tool, "--noflush"], rem)], reps)
+            times = in_ns_budget(ns, [([tool, "--noflush"], add), ([tool, "--noflush"], rem)],
+                                 reps, budget)
             res.add("update", "iptables", n, f"{tool} --noflush (partial)", times[0::2])
 
 
@@ -258,8 +280,8 @@ def bench_updates(res: Results, layout: str, n: int, ns: str, reps: int,
     nft.close()
     a = write(f"{layout}-{n}-add.nft", add_text)
     d = write(f"{layout}-{n}-del.nft", del_text)
-    times = in_ns(ns, [(["nft", "-f", a], None), (["nft", "-f", d], None)],
-                  reps=max(3, min(reps, 10)))
+    times = in_ns_budget(ns, [(["nft", "-f", a], None), (["nft", "-f", d], None)],
+                         min(reps, 10), budget)
     res.add("update", layout, n, "nft binary per transaction", times[0::2])
 
 
@@ -288,6 +310,71 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         out.append(f"| {r['section']} | {r['layout']} | {r['n']} | {r['tool'].strip()} | "
                    f"{fmt(r['median_s'])} | {r['reps']} |")
+    return "\n".join(out)
+
+
+def _fmt(s: float | None) -> str:
+    if s is None:
+        return "-"
+    return f"{s * 1e3:.3g} ms" if s < 1 else f"{s:.3g} s"
+
+
+def summarize(rows: list[dict[str, Any]]) -> str:
+    """Pivot tables (one row per size) and the issue's target ratios, as markdown."""
+    med = {(r["section"], r["layout"], r["n"], r["tool"].strip()): r["median_s"] for r in rows}
+    sizes = sorted({r["n"] for r in rows if r["section"] != "ordering"})
+
+    def get(section: str, layout: str, n: int, tool: str) -> float | None:
+        return med.get((section, layout, n, tool))
+
+    full_cols = [("grouped", "nftkit (build+compile+apply)", "grouped nftkit"),
+                 ("grouped", "nft -f (same text)", "grouped nft -f"),
+                 ("classic", "nftkit (build+compile+apply)", "classic nftkit"),
+                 ("classic", "nft -f (same text)", "classic nft -f"),
+                 ("iptables", "iptables-legacy-restore", "iptables-legacy-restore"),
+                 ("iptables", "iptables-nft-restore", "iptables-nft-restore")]
+    upd_cols = [("grouped", "nftkit Nftables.run()", "grouped nftkit run()"),
+                ("grouped", "nft binary per transaction", "grouped nft binary"),
+                ("classic", "nftkit Nftables.run()", "classic nftkit run()"),
+                ("classic", "nftkit txn, JSON without echo", "classic run(handles=False)"),
+                ("classic", "nft binary per transaction", "classic nft binary"),
+                ("iptables", "iptables-legacy-restore --noflush (partial)",
+                 "iptables-legacy partial"),
+                ("iptables", "iptables-nft-restore --noflush (partial)", "iptables-nft partial")]
+    out = []
+    for title, section, cols in (("Full sync", "full sync", full_cols),
+                                 ("One-service update (median)", "update", upd_cols)):
+        out += [f"**{title}**", "", "| services | " + " | ".join(c[2] for c in cols) + " |",
+                "|---:|" + "---:|" * len(cols)]
+        for n in sizes:
+            out.append(f"| {n:,} | " + " | ".join(_fmt(get(section, lay, n, tool))
+                                                   for lay, tool, _ in cols) + " |")
+        out.append("")
+    out += ["**Targets** (grouped layout)", "",
+            "| services | nftkit / iptables-legacy-restore (<= 0.25) | nftkit / nft -f (<= 1.2) "
+            "| update median (<= 0.2 ms) | update / update at 1k (<= 1.5) |",
+            "|---:|---:|---:|---:|---:|"]
+    base = get("update", "grouped", min(sizes), "nftkit Nftables.run()")
+    for n in sizes:
+        nk = get("full sync", "grouped", n, "nftkit (build+compile+apply)")
+        leg = get("full sync", "iptables", n, "iptables-legacy-restore")
+        nf = get("full sync", "grouped", n, "nft -f (same text)")
+        up = get("update", "grouped", n, "nftkit Nftables.run()")
+
+        def ratio(a: float | None, b: float | None) -> str:
+            return f"{a / b:.2f}" if a is not None and b else "-"
+
+        out.append(f"| {n:,} | {ratio(nk, leg)} | {ratio(nk, nf)} | {_fmt(up)} | "
+                   f"{ratio(up, base)} |")
+    ordering = sorted({r["n"] for r in rows if r["section"] == "ordering"})
+    if ordering:
+        out += ["", "**Batch ordering** (shared-map layout, `nft -f`)", "",
+                "| services | elements with the map | elements after the rules |",
+                "|---:|---:|---:|"]
+        for n in ordering:
+            out.append(f"| {n:,} | "
+                       f"{_fmt(get('ordering', 'shared', n, 'nft -f, elements with the map'))} | "
+                       f"{_fmt(get('ordering', 'shared', n, 'nft -f, elements after rules'))} |")
     return "\n".join(out)
 
 
@@ -333,45 +420,61 @@ def main(argv: list[str] | None = None) -> int:
                     default=None, help="sizes for the batch-ordering comparison")
     ap.add_argument("--reps", type=int, default=30, help="repetitions of each update")
     ap.add_argument("--budget", type=float, default=20.0,
-                    help="seconds per update measurement before stopping early (>= 3 reps)")
+                    help="seconds per update measurement before stopping early (>= 1 rep)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "scale.json"))
     ap.add_argument("--plot", default=None, help="write a PNG plot here")
+    ap.add_argument("--report", metavar="JSON", default=None,
+                    help="only print the summary (and --plot) of an earlier run's results")
     args = ap.parse_args(argv)
+    if args.report:
+        rows = json.loads(Path(args.report).read_text())["rows"]
+        print(summarize(rows))
+        if args.plot:
+            plot(rows, args.plot)
+        return 0
     # a SIGTERM (e.g. a CI timeout) still runs the finally blocks that delete the namespaces
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        return _run(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
     if os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("nft"):
         print("needs root, iproute2 and nft (loads run in throwaway network namespaces)")
         return 2
     sizes = args.sizes or ([1000] if args.quick else list(SIZES))
     ordering = args.ordering_sizes or ([1000] if args.quick else [1000, 10_000])
-    res = Results()
     load_before = os.getloadavg()
     started = time.time()
     version = ".".join(map(str, installed_nft_version() or ("?",)))
+    res = Results(Path(args.out), {"nft": version, "kernel": platform.release(),
+                                   "cpus": os.cpu_count(), "load_before": load_before,
+                                   "sizes": sizes})
     print(f"nft {version}, kernel {platform.release()}, "
           f"{os.cpu_count()} CPUs, load {load_before[0]:.2f}")
+    _TMP[0] = Path(tempfile.mkdtemp(prefix="nftkit-bench-"))
     try:
         for n in sizes:
             svcs = L.make_services(n)
             bench_nft_layout(res, "grouped", n, svcs, args.reps, args.budget)
             if n <= args.classic_max:
                 bench_nft_layout(res, "classic", n, svcs, min(args.reps, 10), args.budget)
-            bench_iptables(res, n, svcs, min(args.reps, 10))
+            bench_iptables(res, n, svcs, min(args.reps, 10), args.budget)
         for n in ordering:
             bench_ordering(res, n)
     finally:
-        shutil.rmtree(_TMP, ignore_errors=True)
+        shutil.rmtree(_TMP[0], ignore_errors=True)
     load_after = os.getloadavg()
-    meta = {"nft": version,
-            "kernel": platform.release(), "cpus": os.cpu_count(),
-            "load_before": load_before, "load_after": load_after,
-            "seconds": round(time.time() - started, 1), "sizes": sizes}
+    res.meta.update(load_after=load_after, seconds=round(time.time() - started, 1))
+    res.save()
     print()
     print(markdown(res.rows))
+    print()
+    print(summarize(res.rows))
     print(f"\nload average before {load_before[0]:.2f}, after {load_after[0]:.2f} "
           f"({os.cpu_count()} CPUs)")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"meta": meta, "rows": res.rows}, indent=1))
     print(f"results written to {args.out}")
     if args.plot:
         plot(res.rows, args.plot)

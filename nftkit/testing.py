@@ -101,8 +101,8 @@ __all__ = [
 
 S = st.SearchStrategy
 
-#: Words nft's scanner reads as keywords: an object called one of them cannot be written in
-#: nft text (``table inet counter`` is a syntax error), so :func:`identifiers` avoids them.
+#: Some of the words nft's scanner reads as keywords: an object called one of them cannot be
+#: written in nft text (``table inet counter`` is a syntax error).
 NFT_KEYWORDS: frozenset[str] = frozenset(
     """accept add ah arp bridge by chain comment counter ct daddr dccp delete devices drop
     dnat dport esp ether element elements exists family fib filter flags flow flowtable goto
@@ -110,7 +110,7 @@ NFT_KEYWORDS: frozenset[str] = frozenset(
     masquerade meta missing nat netdev numgen oif oifname policy priority protocol queue
     quota redirect reject return rule ruleset saddr sctp set snat sport state table tcp th
     type udp udplite update vlan vmap dynamic timeout interval constant size level prefix
-    continue over until typeof""".split()
+    continue over until typeof rt ecn time all name""".split()
 )
 
 _WORD = st.builds(lambda a, b: a + b, st.sampled_from("abcdefghijklmnopqrstuvwxyz"),
@@ -118,9 +118,11 @@ _WORD = st.builds(lambda a, b: a + b, st.sampled_from("abcdefghijklmnopqrstuvwxy
 
 
 def identifiers(max_parts: int = 3) -> S[str]:
-    """Object names nft reads back as one identifier: ``web-2``, ``svc_a/http``, ``k.x``.
+    """Object names nft reads back as one identifier: ``web_2``, ``svc_a/http``, ``k_x.y``.
 
-    Keywords (:data:`NFT_KEYWORDS`) are avoided; use them deliberately in your own tests.
+    Every name drawn contains an ``_``: none of nft's several hundred keywords does, and a
+    name that is a keyword cannot be written in nft text (``table inet counter`` is a syntax
+    error). :data:`NFT_KEYWORDS` lists some keywords, to use deliberately in your own tests.
     """
     if max_parts == 3:
         return _IDENTIFIERS
@@ -129,10 +131,9 @@ def identifiers(max_parts: int = 3) -> S[str]:
 
 def _identifiers(max_parts: int) -> S[str]:
     sep = st.sampled_from(["-", "_", ".", "/"])
-    tail = st.lists(st.tuples(sep, _WORD), max_size=max_parts - 1)
-    return st.builds(
-        lambda head, rest: head + "".join(s + w for s, w in rest), _WORD, tail
-    ).filter(lambda n: n not in NFT_KEYWORDS)
+    tail = st.lists(st.tuples(sep, _WORD), max_size=max(0, max_parts - 2))
+    return st.builds(lambda head, second, rest: head + "_" + second + "".join(
+        s + w for s, w in rest), _WORD, _WORD, tail)
 
 
 _IDENTIFIERS = _identifiers(3)
@@ -217,10 +218,20 @@ def _payload(proto: str, field: str) -> PayloadExpr:
 
 
 @functools.cache
-def match_stmts(family: Family | str = Family.INET) -> S[MatchStmt]:
-    """Relational matches that fit the family: ports, addresses, marks, interfaces, ct state."""
+def match_stmts(
+    family: Family | str = Family.INET,
+    l3: str | None = None,
+    l4: str | None = None,
+    conntrack: bool = True,
+) -> S[MatchStmt]:
+    """Relational matches that fit the family: ports, addresses, marks, interfaces, ct state.
+
+    ``l3`` (``ip``/``ip6``) and ``l4`` (``tcp``/``udp``) pin the protocols, so that matches
+    drawn for one rule never conflict (nft refuses ``meta l4proto udp tcp dport 22``).
+    ``conntrack=False`` leaves out ``ct`` matches (bridge conntrack is a separate kernel module).
+    """
     fam = Family(family)
-    l4 = st.sampled_from(["tcp", "udp"])
+    l4s = st.sampled_from([l4] if l4 else ["tcp", "udp"])
     ports = st.one_of(_PORT, _port_range(),
                       st.lists(_PORT, min_size=2, max_size=5, unique=True).map(
                           lambda ps: SetExpr(elements=tuple(sorted(ps)))))
@@ -237,20 +248,23 @@ def match_stmts(family: Family | str = Family.INET) -> S[MatchStmt]:
         return st.one_of(options)
     options += [
         st.builds(lambda p, f, v: MatchStmt(left=_payload(p, f), right=v),
-                  l4, st.sampled_from(["sport", "dport"]), ports),
+                  l4s, st.sampled_from(["sport", "dport"]), ports),
         st.builds(lambda p, f, v: MatchStmt(left=_payload(p, f), op=MatchOp.NE, right=v),
-                  l4, st.sampled_from(["sport", "dport"]), _PORT),
+                  l4s, st.sampled_from(["sport", "dport"]), _PORT),
         st.builds(lambda v: MatchStmt(left=MetaExpr(key="l4proto"), right=v),
-                  st.sampled_from(["tcp", "udp", "icmp", "sctp"])),
-        st.builds(
+                  st.sampled_from([l4] if l4 else ["tcp", "udp", "icmp", "sctp"])),
+    ]
+    if conntrack:
+        options.append(st.builds(
             lambda vs: MatchStmt(left=CtExpr(key="state"),
                                  right=vs[0] if len(vs) == 1 else ListExpr(values=tuple(vs))),
-            st.lists(st.sampled_from(_CT_STATES), min_size=1, max_size=3, unique=True)),
-    ]
-    if fam in (Family.IP, Family.INET, Family.BRIDGE, Family.NETDEV):
+            st.lists(st.sampled_from(_CT_STATES), min_size=1, max_size=3, unique=True)))
+    v4 = fam in (Family.IP, Family.INET, Family.BRIDGE, Family.NETDEV) and l3 in (None, "ip")
+    v6 = fam in (Family.IP6, Family.INET, Family.BRIDGE, Family.NETDEV) and l3 in (None, "ip6")
+    if v4:
         options.append(st.builds(lambda f, v: MatchStmt(left=_payload("ip", f), right=v),
                                  st.sampled_from(["saddr", "daddr"]), st.one_of(_V4, _v4_prefix())))
-    if fam in (Family.IP6, Family.INET, Family.BRIDGE, Family.NETDEV):
+    if v6:
         options.append(st.builds(lambda f, v: MatchStmt(left=_payload("ip6", f), right=v),
                                  st.sampled_from(["saddr", "daddr"]), st.one_of(_V6, _v6_prefix())))
     return st.one_of(options)
@@ -271,12 +285,14 @@ def statements(
     family: Family | str = Family.INET,
     *,
     chain_type: ChainType | str | None = None,
+    hook: Hook | str | None = None,
     objects: Sequence[Counter | Quota | Limit] = (),
     kernel: bool = False,
 ) -> S[Any]:
     """Non-verdict statements: counters, limits, quotas, log, mark setting, reject, NAT.
 
-    ``chain_type`` ``nat`` allows NAT statements (any type allows them with ``kernel=False``);
+    ``chain_type`` ``nat`` allows NAT statements (any type allows them with ``kernel=False``),
+    those that fit ``hook``;
     ``objects`` are named objects that ``counter name``/``quota name``/``limit name`` may use.
     """
     fam = Family(family)
@@ -285,7 +301,9 @@ def statements(
         st.builds(LimitStmt, rate=st.integers(1, 10_000),
                   per=st.sampled_from(["second", "minute", "hour", "day"])),
         st.builds(QuotaStmt, bytes=st.integers(1, 2**40), inv=st.booleans()),
-        st.builds(LogStmt, prefix=st.none() | comments().filter(lambda s: len(s.encode()) < 120),
+        # nft's text parser expands "$x" in a log prefix as a variable: JSON only, not drawn.
+        st.builds(LogStmt, prefix=st.none() | comments().filter(
+                      lambda s: len(s.encode()) < 120 and "$" not in s),
                   level=st.none() | st.sampled_from(["emerg", "info", "debug"])),
         st.builds(lambda v: MangleStmt(key=MetaExpr(key="mark"), value=v), _MARK),
         st.builds(
@@ -305,12 +323,19 @@ def statements(
     nat_ok = fam in (Family.IP, Family.IP6, Family.INET) and (
         chain_type == ChainType.NAT or not kernel)
     if nat_ok and fam is not Family.IP6:
+        # The kernel wants dnat before routing, snat and masquerade after it, and a port only
+        # after a transport protocol match; with kernel=True only what fits the hook is drawn.
+        h = Hook(hook) if hook is not None else None
         nat_family = "ip" if fam is Family.INET else None
-        opts.append(st.builds(lambda a, p: NatStmt(type="dnat", family=nat_family, addr=a, port=p),
-                              _V4, st.none() | _PORT))
-        opts.append(st.builds(lambda a: NatStmt(type="snat", family=nat_family, addr=a), _V4))
-        opts.append(st.builds(lambda fl: NatStmt(type="masquerade", flags=fl),
-                              st.sampled_from([(), ("fully-random",), ("random",)])))
+        if not kernel or h in (Hook.PREROUTING, Hook.OUTPUT):
+            port = st.none() if kernel else st.none() | _PORT
+            opts.append(st.builds(
+                lambda a, p: NatStmt(type="dnat", family=nat_family, addr=a, port=p), _V4, port))
+        if not kernel or h in (Hook.POSTROUTING, Hook.INPUT):
+            opts.append(st.builds(lambda a: NatStmt(type="snat", family=nat_family, addr=a), _V4))
+        if not kernel or h is Hook.POSTROUTING:
+            opts.append(st.builds(lambda fl: NatStmt(type="masquerade", flags=fl),
+                                  st.sampled_from([(), ("fully-random",), ("random",)])))
     return st.one_of(opts)
 
 
@@ -321,6 +346,7 @@ def rules(
     *,
     targets: Sequence[str] = (),
     chain_type: ChainType | str | None = None,
+    hook: Hook | str | None = None,
     objects: Sequence[Counter | Quota | Limit] = (),
     vmaps: Sequence[str] = (),
     kernel: bool = False,
@@ -330,12 +356,23 @@ def rules(
     ``vmaps`` names verdict maps keyed by ``ip daddr`` that the rule may look up.
     """
     fam = Family(family)
-    matches = draw(st.lists(match_stmts(fam), max_size=3))
+    l3 = l4 = None
+    if kernel:  # one protocol per layer, so the matches cannot conflict
+        l3 = "ip6" if fam is Family.IP6 else "ip" if fam is not Family.INET else draw(
+            st.sampled_from(["ip", "ip6"]))
+        l4 = draw(st.sampled_from(["tcp", "udp"]))
+    conntrack = not kernel or fam in (Family.IP, Family.IP6, Family.INET)
+    matches = draw(st.lists(match_stmts(fam, l3, l4, conntrack), max_size=3))
     stmts = draw(st.lists(
-        statements(fam, chain_type=chain_type, objects=tuple(objects), kernel=kernel),
+        statements(fam, chain_type=chain_type, hook=hook, objects=tuple(objects),
+                   kernel=kernel),
         max_size=2))
     end: list[Any] = []
-    if vmaps and fam in (Family.IP, Family.INET) and draw(st.booleans()):
+    if kernel and any(isinstance(x, NatStmt) for x in stmts):
+        # NAT is terminal: nft refuses a verdict after it, so it goes last.
+        stmts = [x for x in stmts if not isinstance(x, NatStmt)] + [
+            next(x for x in stmts if isinstance(x, NatStmt))]
+    elif vmaps and fam in (Family.IP, Family.INET) and l3 != "ip6" and draw(st.booleans()):
         end = [VerdictMapStmt(key=_payload("ip", "daddr"),
                               data=SetRefExpr(name=draw(st.sampled_from(list(vmaps)))))]
     elif draw(st.booleans()):
@@ -381,9 +418,12 @@ def base_chains(
     policy = draw(st.none() | st.sampled_from(list(ChainPolicy)))
     if kernel and ctype is not ChainType.FILTER:
         policy = None if policy is None else ChainPolicy.ACCEPT
+    prio = priorities(fam, hook)
+    if kernel and ctype is ChainType.NAT:  # NAT hooks must run after conntrack (-200)
+        prio = prio.filter(lambda p: p.resolve(fam) > -200)
     return Chain(
         name=name if name is not None else draw(identifiers()),
-        type=ctype, hook=hook, priority=draw(priorities(fam, hook)), policy=policy,
+        type=ctype, hook=hook, priority=draw(prio), policy=policy,
         devices=devices, comment=draw(st.none() | comments()),
     )
 
@@ -396,7 +436,7 @@ def chains(draw: st.DrawFn, family: Family | str = Family.INET, *, kernel: bool 
         c = draw(base_chains(fam, kernel=kernel))
     else:
         c = Chain(name=draw(identifiers()), comment=draw(st.none() | comments()))
-    rs = draw(st.lists(rules(fam, chain_type=c.type, kernel=kernel), max_size=3))
+    rs = draw(st.lists(rules(fam, chain_type=c.type, hook=c.hook, kernel=kernel), max_size=3))
     return attrs.evolve(c, rules=tuple(rs))
 
 
@@ -555,7 +595,8 @@ def tables(
     vmap_names = [m.name for m in vmaps]
     out: list[Chain] = []
     for c in base:
-        rs = draw(st.lists(rules(fam, targets=regular, chain_type=c.type, objects=objects,
+        rs = draw(st.lists(rules(fam, targets=regular, chain_type=c.type, hook=c.hook,
+                                 objects=objects,
                                  vmaps=vmap_names, kernel=kernel), max_size=3))
         out.append(attrs.evolve(c, rules=tuple(rs)))
     for i, n in enumerate(regular):

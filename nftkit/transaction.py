@@ -216,7 +216,7 @@ class Op:
         if self.kind is Kind.TABLE:
             if self.obj is not None:
                 doc = _node_json(self.obj, version=version)
-                return doc["nftables"][1]["table"]
+                return _as_input(self.obj, dict(doc["nftables"][1]["table"]))
             where["name"] = self.table
             return _with_handle(where, self.handle)
         if self.table is not None:
@@ -231,7 +231,7 @@ class Op:
                                               table=self.table or "",
                                               chain=self.chain or "")
             ((_key, inner),) = body.items()
-            out = dict(inner)
+            out = _as_input(self.obj, dict(inner))
             if self.kind is Kind.RULE:
                 for key in ("handle", "index"):
                     out.pop(key, None)
@@ -255,6 +255,29 @@ class Op:
         if self.new_name is not None:
             where["newname"] = self.new_name
         return _with_handle(where, self.handle)
+
+
+def _as_input(obj: Node, out: dict[str, Any]) -> dict[str, Any]:
+    """Complete ``to_json``'s listing form into a command nft can read back.
+
+    ``to_json`` reproduces what the target nft *lists*, and nft 1.0.6 leaves some members out
+    of its listings (table and chain comments, a chain's devices, a set's ``auto-merge``) or
+    prints them in a form it cannot read (concatenated map data as one string). A command must
+    carry them; nft versions that ignore a member ignore it. (1.0.6 cannot read the ``dynamic``
+    set flag it also leaves out, so that one stays out.)
+    """
+    if isinstance(obj, (Table, Chain)) and obj.comment is not None:
+        out["comment"] = obj.comment
+    if isinstance(obj, Chain) and obj.devices and obj.hook is not None:
+        out["dev"] = obj.devices[0] if len(obj.devices) == 1 else list(obj.devices)
+    if isinstance(obj, Set):
+        for member in ("type", "map"):
+            value = out.get(member)
+            if isinstance(value, str) and " . " in value:
+                out[member] = value.split(" . ")
+        if obj.auto_merge:
+            out["auto-merge"] = True
+    return out
 
 
 def _with_handle(body: dict[str, Any], handle: int | None) -> dict[str, Any]:

@@ -182,11 +182,8 @@ def test_insert_add_positions(nft: nftkit.Nftables) -> None:
             .insert(rule(1), table=T, chain="svc-a")                 # top
             .insert(rule(2), table=T, chain="svc-a", before=second)  # before 81
             .add(rule(4), table=T, chain="svc-a"))                   # bottom
-    # add after a handle (emulated by index: it may not follow other changes to the chain)
+    # add after a handle (sent as an index, computed at that point of the batch)
     nft.run(Transaction().add(rule(3), table=T, chain="svc-a", after=first))
-    with pytest.raises(nftkit.UnsupportedError):
-        nft.run(Transaction().add(Rule(stmts=[]), table=T, chain="svc-a")
-                .add(rule(3), table=T, chain="svc-a", after=first))
     ports = [r.stmts[0].right for r in ours(nft).chain("svc-a").rules]  # type: ignore[union-attr]
     assert ports == [1, 80, 3, 2, 81, 4]
     nft.run(Transaction().insert(rule(5), table=T, chain="svc-a", index=1))
@@ -198,6 +195,37 @@ def test_insert_add_positions(nft: nftkit.Nftables) -> None:
     with pytest.raises(NotFoundError) as err:
         nft.run(Transaction().add(rule(7), table=T, chain="svc-a", after=99999))
     assert err.value.index == 0
+
+
+def test_add_after_handle_within_one_batch(nft: nftkit.Nftables) -> None:
+    """add(after=H) where earlier ops of the same transaction move or remove rules."""
+    h80, h81 = handle_of(nft, "svc-a", 0), handle_of(nft, "svc-a", 1)
+
+    def ports() -> list[object]:
+        return [r.stmts[0].right for r in ours(nft).chain("svc-a").rules]  # type: ignore[union-attr]
+
+    nft.run(Transaction()
+            .insert(rule(1), table=T, chain="svc-a")                  # 1 80 81
+            .add(rule(2), table=T, chain="svc-a", index=0)            # 1 2 80 81
+            .add(rule(3), table=T, chain="svc-a", after=h80)          # 1 2 80 3 81
+            .insert(rule(4), table=T, chain="svc-a", before=h81)      # 1 2 80 3 4 81
+            .add(rule(5), table=T, chain="svc-a", after=h81)          # ... 81 5
+            .add(rule(6), table=T, chain="svc-a", after=h81))         # ... 81 6 5
+    assert ports() == [1, 2, 80, 3, 4, 81, 6, 5]
+    with pytest.raises(nftkit.UnsupportedError):   # index arithmetic after a delete: refused
+        nft.run(Transaction().delete("rule", table=T, chain="svc-a", handle=h80)
+                .add(rule(7), table=T, chain="svc-a", after=h81))
+    with pytest.raises(NotFoundError) as err:      # the chain was flushed: h81 is gone
+        nft.run(Transaction().flush("chain", table=T, name="svc-a")
+                .add(rule(7), table=T, chain="svc-a", after=h81))
+    assert err.value.index == 1
+    nft.run(Transaction().flush("chain", table=T, name="svc-b")
+            .add(Chain(name="fresh"), table=T).add(rule(8), table=T, chain="fresh"))
+    h8 = ours(nft).chain("fresh").rules[0].handle
+    assert h8 is not None
+    nft.run(Transaction().add(rule(9), table=T, chain="fresh")
+            .add(rule(10), table=T, chain="fresh", after=h8))
+    assert [r.stmts[0].right for r in ours(nft).chain("fresh").rules] == [8, 10, 9]  # type: ignore[union-attr]
 
 
 def test_replace_rule(nft: nftkit.Nftables) -> None:

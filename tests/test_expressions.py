@@ -3,6 +3,7 @@ as the oracle for how each expression form prints (text and JSON)."""
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 from typing import Any
@@ -19,6 +20,7 @@ from nftkit.model import (
     CtExpr,
     DccpoptExpr,
     ElemExpr,
+    Expression,
     ExthdrExpr,
     FibExpr,
     IpoptExpr,
@@ -151,6 +153,17 @@ def test_values_format_by_the_selector_datatype() -> None:
     flags = BinopExpr(op="&", left=PayloadExpr(protocol="tcp", field="flags"),
                       right=ListExpr(values=["fin", "syn"]))
     assert r.relational(flags, "!=", "syn") == "tcp flags != syn / fin,syn"
+
+
+@pytest.mark.parametrize("name", ['a"b', "a\nb", "", "abcdefghijklmnop"])
+def test_strings_nft_would_misread_are_rejected_in_text(name: str) -> None:
+    rule = Rule(stmts=[MatchStmt(left=MetaExpr(key="iifname"), right=name)])
+    with pytest.raises(nftkit.UnsupportedError):
+        nftkit.to_text(rule)
+
+
+def test_meta_key_aliases_become_the_listed_key() -> None:
+    assert MetaExpr(key="secpath") == MetaExpr(key="ipsec")
 
 
 def test_binop_parenthesization_follows_precedence() -> None:
@@ -323,6 +336,36 @@ def _oracle_rules() -> list[Rule]:
         [m(left=FibExpr(result="oif", flags={"daddr"}), right=True)],
         [m(left=ConcatExpr(exprs=[MetaExpr(key="iifname"), tcp]),
            right=SetExpr(elements=[ConcatExpr(exprs=["lo", 22])]))],
+        [m(left=PayloadExpr(protocol="ether", field="saddr"), right="00:0f:54:0c:11:04")],
+        [m(left=PayloadExpr(protocol="ip", field="dscp"), right="cs1")],
+        [m(left=PayloadExpr(protocol="ip", field="ecn"), right="ce")],
+        [m(left=PayloadExpr(protocol="tcp", field="flags"), op="in",
+           right=ListExpr(values=["syn", "ack"]))],
+        [m(left=BinopExpr(op="&", left=PayloadExpr(protocol="tcp", field="flags"),
+                          right=ListExpr(values=["syn", "ack"])), right="syn")],
+        [m(left=PayloadExpr(protocol="icmpv6", field="type"),
+           right=SetExpr(elements=["echo-request", "nd-neighbor-solicit"]))],
+        [m(left=PayloadExpr(protocol="vlan", field="id"), right=1)],
+        [m(left=MetaExpr(key="pkttype"), right="broadcast")],
+        [m(left=MetaExpr(key="priority"), right="1:2")],
+        [m(left=MetaExpr(key="day"), right="Monday")],
+        [m(left=MetaExpr(key="hour"), right="17:00")],
+        [m(left=MetaExpr(key="secpath"), right=True)],
+        [m(left=MetaExpr(key="oifname"), right=SetExpr(elements=["eth*", "lo"]))],
+        [m(left=CtExpr(key="status"), right="assured")],
+        [m(left=CtExpr(key="helper"), right="ftp")],
+        [m(left=CtExpr(key="avgpkt", dir="reply"), op=">", right=100)],
+        [m(left=ExthdrExpr(name="frag", field="frag-off"), right=8)],
+        [m(left=TcpoptExpr(name="window", field="count"), right=2)],
+        [m(left=IpsecExpr(key="spi", dir="in"), right=1)],
+        [m(left=SocketExpr(key="mark"), right=5)],
+        [m(left=OsfExpr(key="version", ttl="skip"), right="Linux:3.0")],
+        [m(left=FibExpr(result="oifname", flags={"saddr", "iif"}), right="lo")],
+        [m(left=NumgenExpr(mode="random", mod=2), right=0)],
+        [m(left=PayloadExpr(protocol="ip", field="saddr"), right=SetExpr(elements=[
+            PrefixExpr(addr=_V4("10.0.0.0"), len=8), _V4("192.168.1.1")]))],
+        [m(left=PayloadExpr(protocol="ip6", field="saddr"),
+           right=ipaddress.ip_address("::1234:1234"))],
         [MangleStmt(key=MetaExpr(key="mark"), value=NumgenExpr(mode="inc", mod=2,
                                                                offset=100))],
         [MangleStmt(key=CtExpr(key="mark"), value=JhashExpr(
@@ -339,10 +382,31 @@ def _oracle_rules() -> list[Rule]:
     return [Rule(stmts=stmts) for stmts in rules]
 
 
-@pytest.mark.kernel
-def test_expressions_print_as_the_installed_nft_lists_them(oracle: None) -> None:
-    rules = _oracle_rules()
-    render = TextRenderer(RenderContext(family="inet"))
+def _symbolic_rules() -> list[Rule]:
+    """Integers given where nft lists a symbol (``ct state == 8`` lists as ``new``): the text
+    must be nft's; the JSON keeps the integer, which nft reads the same."""
+    m = MatchStmt
+    rules = [
+        m(left=CtExpr(key="state"), right=8),
+        m(left=PayloadExpr(protocol="tcp", field="flags"), right=2),
+        m(left=PayloadExpr(protocol="tcp", field="flags"), right=0xFF),
+        m(left=PayloadExpr(protocol="ip", field="protocol"), right=6),
+        m(left=PayloadExpr(protocol="icmp", field="type"), right=8),
+        m(left=PayloadExpr(protocol="ip", field="dscp"), right=SetExpr(elements=[0x04, 46])),
+        m(left=PayloadExpr(protocol="ether", field="type"), right=0x86DD),
+        m(left=MetaExpr(key="pkttype"), right=1),
+        m(left=MetaExpr(key="priority"), right=0x10002),
+        m(left=MetaExpr(key="nfproto"), right=10),
+        m(left=MetaExpr(key="iifgroup"), right=0),
+        m(left=MetaExpr(key="day"), right=1),
+        m(left=CtExpr(key="direction"), right=1),
+        m(left=CtExpr(key="status"), right=4),
+        m(left=MetaExpr(key="l4proto"), right=RangeExpr(low=33, high=45)),
+    ]
+    return [Rule(stmts=[r]) for r in rules]
+
+
+def _load(rules: list[Rule], render: TextRenderer) -> tuple[list[str], list[Any]]:
     head = "table inet t {\n\tchain c {\n\t\ttype filter hook input priority 0;\n"
     text = head + "".join(f"\t\t{render.rule(r)}\n" for r in rules) + "\t}\n}\n"
     listing = load_and_list(text)
@@ -352,8 +416,53 @@ def test_expressions_print_as_the_installed_nft_lists_them(oracle: None) -> None
     assert listing.json is not None
     listed = [o["rule"] for o in normalize_json(listing.json) if "rule" in o]
     assert len(lines) == len(listed) == len(rules)
+    return lines, listed
+
+
+@pytest.mark.kernel
+def test_symbolic_integers_print_as_the_installed_nft_lists_them(oracle: None) -> None:
+    rules = _symbolic_rules()
+    render = TextRenderer(RenderContext(family="inet"))
+    lines, listed = _load(rules, render)
+    for rule, line, body in zip(rules, lines, listed, strict=True):
+        assert render.rule(rule) == line
+        doc = {"nftables": [{"table": {"family": "inet", "name": "t"}},
+                            {"chain": {"family": "inet", "table": "t", "name": "c"}},
+                            {"rule": body}]}
+        back = nftkit.from_json(doc).tables[0].chains[0].rules[0]
+        assert render.rule(back) == line
+        assert nftkit.to_json(back, family="inet", table="t", chain="c") == {"rule": body}
+
+
+@pytest.mark.kernel
+def test_expressions_print_as_the_installed_nft_lists_them(oracle: None) -> None:
+    rules = _oracle_rules()
+    render = TextRenderer(RenderContext(family="inet"))
+    lines, listed = _load(rules, render)
     for rule, line, body in zip(rules, lines, listed, strict=True):
         assert render.rule(rule) == line
         got = nftkit.to_json(rule, family="inet", table="t", chain="c")
         assert got == {"rule": body}, line
 
+
+
+# --- the JSON reader fails with nftkit's own errors ----------------------------------------
+
+_json_leaves = st.none() | st.booleans() | st.integers(-3, 300) | st.sampled_from(
+    ["tcp", "dport", "nh", "@s", "10.0.0.1", "::1", "", "mark", "original", "ip", "oif"])
+_json_values = st.recursive(
+    _json_leaves,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(
+        st.sampled_from([*sorted(Expression.registry), "&", "|", "<<", "accept", "jump", "key",
+                         "field", "protocol", "val", "len", "offset", "base", "flags",
+                         "result", "dir", "family", "mod", "expr"]),
+        children, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_json_values)
+def test_json_reader_raises_only_nftkit_errors(j: Any) -> None:
+    with contextlib.suppress(nftkit.NftkitError):
+        JsonDecoder().expr(j)

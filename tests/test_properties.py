@@ -15,16 +15,19 @@ The kernel-backed tests are capped at a few dozen examples each so the file stay
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Any
 
+import attrs
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
 import nftkit
 from nftkit import testing as nt
 from nftkit.model.expressions import MetaExpr, VerdictExpr
 from nftkit.model.statements import CounterStmt, LogStmt, MatchStmt
+from nftkit.render.context import installed_nft_version
 from tests._oracle import Listing, have_netns, load_and_list, normalize_json
 
 #: The newest nft whose JSON nftkit targets: the least lossy one (1.0.6 leaves out table and
@@ -33,7 +36,10 @@ NEWEST = "1.1.3"
 
 FAST = settings(max_examples=60, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-KERNEL = settings(max_examples=25, deadline=None,
+# Each kernel example loads a namespace (~30 ms); shrinking a failure would take minutes, so
+# kernel tests report the first failing example as drawn.
+KERNEL = settings(max_examples=25, deadline=None, database=None,
+                  phases=[Phase.explicit, Phase.generate],
                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 needs_kernel = pytest.mark.skipif(
@@ -71,22 +77,28 @@ NASTY = '"\'\n\r\t;{}#$\\ /.-_*@:,=!<>|&()[]~`%^+?'
 _nasty_chars = st.one_of(
     st.sampled_from(list(NASTY)),
     st.characters(min_codepoint=0x20, max_codepoint=0x7E),
-    st.sampled_from(["é", "ß", "→", "日本", "\u200b", "\U0001f525", "\x00", "\x7f", "\x1b"]),
+    st.sampled_from(["é", "ß", "→", "日", "本", "\u200b", "\U0001f525", "\x00", "\x7f", "\x1b"]),
 )
+#: Bare words are left to test_keyword_names: a random one could be one of nft's hundreds of
+#: keywords, and the plain ones are drawn by the conformance test's identifiers().
+_BARE_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 nasty_strings = st.one_of(
     st.text(_nasty_chars, min_size=1, max_size=24),
-    st.sampled_from(sorted(nt.NFT_KEYWORDS)),
-    st.integers(120, 300).map(lambda n: "x" * n),
+    st.integers(120, 300).map(lambda n: "x" * n + "-1"),
     st.builds(lambda a, b: a + b, st.sampled_from(["eth", "a"]), st.text(_nasty_chars, max_size=6)),
-)
+).filter(lambda s: not _BARE_WORD.fullmatch(s))
 
 
 def _try(build: Any) -> Any:
-    """The node ``build()`` makes, or None when it is rejected with ValidationError."""
+    """The node ``build()`` makes, or None when nftkit rejects it: with ValidationError when it
+    is built, or with UnsupportedError when it has no text form (a ``$`` in a log prefix, which
+    nft's text parser would expand as a variable, is valid in JSON but not in text)."""
     try:
-        return build()
-    except nftkit.ValidationError:
+        node = build()
+        nftkit.to_text(node)
+    except (nftkit.ValidationError, nftkit.UnsupportedError):
         return None
+    return node
 
 
 def _load(rs: nftkit.Ruleset) -> Listing:
@@ -153,9 +165,15 @@ def test_injected_comments_and_log_prefixes(texts: list[str]) -> None:
     assert got == expected
 
 
+def _known_iifname_gap(n: str) -> bool:
+    """Values test_iifname_value_gaps tracks (string match values are not validated yet)."""
+    return '"' in n or len(n.encode()) > 15
+
+
 @needs_kernel
 @KERNEL
-@given(names=st.lists(nasty_strings, min_size=1, max_size=6))
+@given(names=st.lists(nasty_strings.filter(lambda n: not _known_iifname_gap(n)),
+                      min_size=1, max_size=6))
 def test_injected_interface_names(names: list[str]) -> None:
     """``iifname "..."`` values and base chain devices: rejected, or read back unchanged."""
     rules: list[nftkit.Rule] = []
@@ -187,7 +205,52 @@ def test_injected_interface_names(names: list[str]) -> None:
         assert devices[0] in lst.text
 
 
+@needs_kernel
+@pytest.mark.parametrize("name", ["accept", "counter", "ip", "rt", "tcp"])
+@pytest.mark.xfail(strict=True, reason="names that are nft keywords are neither rejected nor "
+                   "quoted (nft 1.0.6 cannot read them back in block form): for the model owner")
+def test_keyword_names(name: str) -> None:
+    """A chain called like a keyword: rejected, or read back (strict xfail while it is neither)."""
+    chain = _try(lambda: nftkit.Chain(name=name))
+    if chain is None:
+        return
+    table = nftkit.Table(family="inet", name="t", chains=[chain])
+    j = _load(nftkit.Ruleset(tables=[table])).json
+    assert j is not None
+    assert {"chain": {"family": "inet", "table": "t", "name": name}} in normalize_json(j)
+
+
+@needs_kernel
+@pytest.mark.parametrize("value", ['a"b', "x" * 16, 'eth0" accept #'])
+@pytest.mark.xfail(strict=True, reason="string match values (iifname \"...\") are not "
+                   "validated against their datatype: for the expression owner")
+def test_iifname_value_gaps(value: str) -> None:
+    """``iifname`` values with a quote or over 15 bytes: rejected, or read back unchanged."""
+    rule = _try(lambda: nftkit.Rule(stmts=[MatchStmt(left=MetaExpr(key="iifname"), right=value)]))
+    if rule is None:
+        return
+    table = nftkit.Table(family="inet", name="t", chains=[nftkit.Chain(name="c", rules=[rule])])
+    lst = load_and_list(nftkit.to_text(nftkit.Ruleset(tables=[table])))
+    assert lst.ok, lst.error
+    assert lst.json is not None
+    rules = [i["rule"] for i in normalize_json(lst.json) if "rule" in i]
+    assert rules[0]["expr"][0]["match"]["right"] == value
+
+
 # --- generated tables against the kernel ------------------------------------------------------
+
+
+def _json_expressible(t: nftkit.Table) -> nftkit.Table:
+    """``t`` without what the installed nft leaves out of its JSON listing, so that nftkit can
+    be held to reproduce the text listing from the JSON one: nft < 1.1 prints no table or
+    chain comments and no base chain devices in JSON, and nft 1.0.6 prints a table's single
+    flag as garbage (``"flags": "x"`` for ``flags dormant``: it reads the wrong string)."""
+    if installed_nft_version() is None or installed_nft_version() >= (1, 1, 0):  # type: ignore[operator]
+        return t
+    chains = [attrs.evolve(c, comment=None) if not c.devices else nftkit.Chain(
+        name=c.name, rules=c.rules) for c in t.chains]
+    return attrs.evolve(t, comment=None, flags=frozenset(), chains=chains)
+
 
 
 @needs_kernel
@@ -195,7 +258,7 @@ def test_injected_interface_names(names: list[str]) -> None:
 @given(nt.tables(kernel=True))
 def test_generated_tables_conform(t: nftkit.Table) -> None:
     """nft loads nftkit's text of a generated table; nftkit reproduces both of nft's listings."""
-    lst = _load(nftkit.Ruleset(tables=[t]))
+    lst = _load(nftkit.Ruleset(tables=[_json_expressible(t)]))
     assert lst.json is not None
     j = lst.json
     model = nftkit.from_json(j)

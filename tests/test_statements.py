@@ -7,7 +7,10 @@ and ``to_json(from_json(J)) == J``: the installed nft is the oracle, whatever it
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import subprocess
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
@@ -185,6 +188,7 @@ table inet t {
 	ct helper ftp { type "ftp" protocol tcp; }
 	ct expectation exp { protocol tcp; dport 21; timeout 5s; size 12; l3proto ip; }
 	synproxy sp { mss 1460 wscale 7 timestamp sack-perm }
+	ct timeout cttime { protocol tcp; l3proto ip; policy = { established: 120, close: 10 }; }
 	chain c {
 		type filter hook input priority 0;
 		counter name "cnt"
@@ -193,6 +197,8 @@ table inet t {
 		counter name tcp dport map { 22 : "cnt", 80 : "cnt" }
 		ct helper set "ftp"
 		ct expectation set "exp"
+		ct timeout set "cttime"
+		ct timeout set ip daddr map { 10.0.0.1 : "cttime" }
 		synproxy name "sp"
 		synproxy
 		synproxy timestamp
@@ -396,6 +402,26 @@ def test_bound_chain_text(oracle: None, listings: dict[str, Any]) -> None:
     rs = Ruleset(tables=[nftkit.Table(family="inet", name="t", chains=[
         nftkit.Chain(name="c", rules=[rule])])])
     assert _rule_lines(nftkit.to_text(rs)) == _chain_bodies(lst.text)[("inet", "t", "c")]
+
+
+@pytest.mark.kernel
+def test_xt_statements_from_iptables_nft(oracle: None) -> None:
+    """Rules written by iptables-nft read as opaque XtStmt nodes that cannot be written back."""
+    exe = shutil.which("iptables-nft") or shutil.which("iptables-nft", path="/usr/sbin:/sbin")
+    if exe is None:
+        pytest.skip("iptables-nft is not installed")
+    script = (f"{exe} -A INPUT -m string --string foo --algo bm -j ACCEPT && "
+              "nft -j list ruleset")
+    out = subprocess.run(["unshare", "-n", "sh", "-c", script], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout.splitlines()[0])
+    rule = nftkit.from_json(doc).tables[0].chains[0].rules[0]
+    assert XtStmt(type="match", name="string") in rule.stmts
+    with pytest.raises(UnsupportedError):
+        nftkit.to_text(rule, family="ip")
+    with pytest.raises(UnsupportedError):
+        nftkit.to_json(rule, family="ip", table="filter", chain="INPUT")
 
 
 PREFIXES = [
@@ -669,3 +695,19 @@ def test_map_target_data_quoted() -> None:
     stmt = ObjrefStmt(type="counter", obj=MapExpr(
         key=PayloadExpr(protocol="tcp", field="dport"), data=SetExpr(elements=[(22, "ssh")])))
     assert nftkit.to_text(stmt) == 'counter name tcp dport map { 22 : "ssh" }'
+
+
+def test_every_statement_has_a_text_method_and_json_key() -> None:
+    """The checklist: every statement class has a text renderer method named after it and a
+    JSON spelling (``json_key``, or a registered encoder for the irregular ones)."""
+    from nftkit.model import statements
+    from nftkit.render.json import SPECIAL
+    from nftkit.render.text import TextRenderer
+
+    classes = [getattr(statements, n) for n in statements.__all__]
+    stmt_classes = [c for c in classes if isinstance(c, type)
+                    and issubclass(c, statements.Statement) and c is not statements.Statement]
+    assert len(stmt_classes) >= 25
+    for cls in stmt_classes:
+        assert hasattr(TextRenderer, cls.text_name), f"{cls.__name__}: no text method"
+        assert cls.json_key or cls in SPECIAL, f"{cls.__name__}: no JSON spelling"

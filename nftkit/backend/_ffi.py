@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NftkitError
-from ._cdef import CDEF, HEADER, MODULE
+from ._cdef import CDEF, HEADER, MODULE, STAMP
 
 __all__ = ["LIBRARY", "BackendUnavailableError", "load"]
 
@@ -59,18 +59,30 @@ def _generate(target: Path) -> None:
             os.unlink(tmp)
 
 
-def _ffi() -> Any:
+def _current(path: Path) -> bool:
+    """Whether the generated module exists and was made from today's declarations."""
     try:
-        return importlib.import_module(MODULE).ffi
-    except ImportError:
-        pass
+        with path.open() as f:
+            return STAMP in f.read(512)
+    except OSError:
+        return False
+
+
+def _ffi() -> Any:
+    target = Path(__file__).with_name("_nftables_ffi.py")
+    if _current(target):
+        try:
+            return importlib.import_module(MODULE).ffi
+        except ImportError:
+            pass
     try:
         import cffi
     except ImportError:
         raise BackendUnavailableError("the libnftables backend needs cffi (pip install cffi)")\
             from None
     try:
-        _generate(Path(__file__).with_name("_nftables_ffi.py"))
+        _generate(target)
+        importlib.invalidate_caches()
         return importlib.import_module(MODULE).ffi
     except (OSError, ImportError):
         # A read-only installation: parse the declarations in memory instead (slower import).

@@ -243,14 +243,19 @@ class FakeNftables:
         if not isinstance(txn, Transaction):
             raise TypeError(f"expected a Transaction, got {type(txn).__name__}")
         ops = txn.ops
-        for index, op in enumerate(ops):
-            _check_position(ops, index, op)
+        self._check_positions(ops)
+        uncached = _uncached_before_flush(ops)
         handles: list[int | None] = [None] * len(ops)
         resets: list[tuple[int, Op]] = []
         for index, op in enumerate(ops):
             if op.verb is Verb.RESET:
                 resets.append((index, op))
                 continue
+            if uncached is not None and index == uncached[0]:
+                if not dry:
+                    self._burn_handles(ops[index + 1:], work)
+                raise NotFoundError(f"{op.describe()}: {uncached[1]}", nft_message=uncached[1],
+                                    index=index, operation=op)
             try:
                 handles[index] = self._run_op(work, self._state, op, index)
             except BackendError:
@@ -258,6 +263,27 @@ class FakeNftables:
                     self._burn_handles(ops[index + 1:], work)
                 raise
         return handles, resets
+
+    def _check_positions(self, ops: tuple[Op, ...]) -> None:
+        """What ``Nftables`` checks before it sends a batch: libnftables ignores the handle of a
+        JSON ``add rule``, so ``add(rule, after=H)`` is sent with the index rule H has at that
+        point of the batch, worked out from the kernel's listing of the chain and the earlier
+        ops; H must be there (NotFoundError), and the earlier ops must not make the index
+        uncertain (UnsupportedError)."""
+        for i, op in enumerate(ops):
+            if not (op.verb is Verb.ADD and op.kind is Kind.RULE and op.position is not None):
+                continue
+            assert op.family is not None and op.table is not None
+            t = self._state.tables.get((op.family, op.table))
+            chain = t.chains.get(op.chain or "") if t is not None else None
+            rules: list[int | None] = [r.handle for r in chain.rules] if chain else []
+            for j, earlier in enumerate(ops[:i]):
+                if earlier.kind is Kind.RULESET or (
+                        earlier.family == op.family and earlier.table == op.table):
+                    rules = _replay(earlier, op, rules, j, i)
+            if op.position not in rules:
+                raise NotFoundError(f"{op.describe()}: no rule with handle {op.position} in "
+                                    f"chain {op.chain} at that point", index=i, operation=op)
 
     @staticmethod
     def _run_op(work: _State, base: _State, op: Op, index: int) -> int | None:
@@ -693,8 +719,9 @@ class _Applier:
     def flush_set(self) -> None:
         t = self.need_table()
         state = t.sets.get(self.op.name or "")
-        if state is None:
-            raise _not_found(f"set {self.op.name} in {t.describe()}")
+        # nft looks a set or a map up in its cache by kind: ``flush set`` does not find a map
+        if state is None or isinstance(state.set, Map) != (self.op.kind is Kind.MAP):
+            raise _not_found(f"{self.op.kind} {self.op.name} in {t.describe()}")
         state.elements.clear()
 
     flush_map = flush_set
@@ -885,21 +912,83 @@ class _Applier:
 # --- helpers --------------------------------------------------------------------------------
 
 
-def _check_position(ops: tuple[Op, ...], i: int, op: Op) -> None:
-    """``add(rule, after=handle)`` after other changes to its chain in the same transaction is
-    refused, as ``Nftables`` refuses it (it must turn the handle into an index from the
-    kernel's listing of the chain, since libnftables ignores the handle of a JSON ``add``)."""
-    if not (op.verb is Verb.ADD and op.kind is Kind.RULE and op.position is not None):
-        return
-    for earlier in ops[:i]:
-        if earlier.family == op.family and earlier.table == op.table and (
-                earlier.kind in (Kind.TABLE, Kind.RULESET)
-                or (earlier.kind is Kind.RULE and earlier.chain == op.chain)
-                or (earlier.kind is Kind.CHAIN and earlier.name == op.chain)):
-            raise UnsupportedError(
-                f"operation {i} ({op.describe()}): add(after=handle) cannot follow other "
-                f"changes to chain {op.chain} in one transaction (operation "
-                f"{ops.index(earlier)}); use insert(before=...) or index=")
+def _replay(e: Op, op: Op, rules: list[int | None], j: int, i: int) -> list[int | None]:
+    """The rule handles of ``op``'s chain after the earlier op ``e`` (None: a rule made in the
+    batch), as ``Nftables`` works them out."""
+    if e.verb is Verb.FLUSH and e.kind in (Kind.RULESET, Kind.TABLE):
+        return []
+    if e.verb in (Verb.DELETE, Verb.DESTROY, Verb.FLUSH) and (
+            e.kind is Kind.TABLE or (e.kind is Kind.CHAIN and e.name == op.chain)):
+        return []
+    if e.verb is Verb.RENAME and op.chain in (e.name, e.new_name):
+        raise UnsupportedError(
+            f"operation {i} ({op.describe()}): add(after=handle) after renaming chain "
+            f"{op.chain} (operation {j}) in the same transaction; use index=")
+    if e.kind is not Kind.RULE or e.chain != op.chain:
+        return rules
+    if e.verb in (Verb.DELETE, Verb.DESTROY):
+        raise UnsupportedError(
+            f"operation {i} ({op.describe()}): add(after=handle) after deleting a rule of "
+            f"chain {op.chain} (operation {j}) in the same transaction; use "
+            "insert(before=...) or two transactions")
+    out = list(rules)
+    if e.verb is Verb.ADD:
+        if e.position is not None:
+            at = out.index(e.position) + 1 if e.position in out else len(out)
+        elif e.index is not None:
+            at = min(e.index + 1, len(out))
+        else:
+            at = len(out)
+        out.insert(at, None)
+    elif e.verb is Verb.INSERT:
+        if e.position is not None:
+            at = out.index(e.position) if e.position in out else 0
+        else:
+            at = min(e.index or 0, len(out))
+        out.insert(at, None)
+    return out
+
+
+#: Ops that nft checks against its cache of the ruleset in userspace.
+_CACHED = {
+    (Verb.ADD, Kind.CHAIN), (Verb.CREATE, Kind.CHAIN), (Verb.ADD, Kind.SET),
+    (Verb.CREATE, Kind.SET), (Verb.ADD, Kind.MAP), (Verb.CREATE, Kind.MAP),
+    (Verb.ADD, Kind.FLOWTABLE), (Verb.CREATE, Kind.FLOWTABLE), (Verb.RENAME, Kind.CHAIN),
+    (Verb.FLUSH, Kind.SET), (Verb.FLUSH, Kind.MAP),
+    *((verb, Kind.ELEMENT) for verb in (Verb.ADD, Verb.CREATE, Verb.DELETE, Verb.DESTROY)),
+    *((verb, kind) for verb in (Verb.ADD, Verb.CREATE) for kind in OBJECT_KINDS),
+}
+
+
+def _uncached_before_flush(ops: tuple[Op, ...]) -> tuple[int, str] | None:
+    """nft does not read the ruleset into its cache when a batch flushes it: an op before the
+    ``flush ruleset`` that nft checks against the cache fails (ENOENT) unless the batch itself
+    added what it needs (the table; the set, for elements). The batch fails at the flush.
+    ``(index of the flush, message)``, or None."""
+    flush = next((i for i, op in enumerate(ops)
+                  if op.verb is Verb.FLUSH and op.kind is Kind.RULESET), None)
+    if flush is None:
+        return None
+    added: set[tuple[Any, ...]] = set()
+    for op in ops[:flush]:
+        if op.verb in (Verb.ADD, Verb.CREATE):
+            if op.kind is Kind.TABLE:
+                added.add((op.family, op.table))
+            elif op.kind in (Kind.SET, Kind.MAP):
+                added.add((op.family, op.table, op.name))
+        if (op.verb, op.kind) not in _CACHED:
+            continue
+        if op.verb is Verb.RENAME:
+            need: tuple[Any, ...] = (op.family, op.table, op.name, "chain")  # never added
+        elif op.kind is Kind.ELEMENT or op.verb is Verb.FLUSH:
+            need = (op.family, op.table, op.name)
+        else:
+            need = (op.family, op.table)
+        if need not in added:
+            return flush, (f"operation {ops.index(op)} ({op.describe()}) needs nft's cache of "
+                           "the ruleset, which nft does not load when the transaction flushes "
+                           "the ruleset: No such file or directory")
+    return None
 
 
 def _handle(obj: NamedObject) -> int:

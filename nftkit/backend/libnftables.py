@@ -326,32 +326,73 @@ class Nftables:
 
         libnftables' JSON parser ignores the handle of an ``add`` (it honours it for
         ``insert``) in nft 1.0.6 and later releases, silently appending the rule instead; the
-        index form works everywhere. The index is read from the kernel (the chain alone), so
-        the chain must not change earlier in the same transaction.
+        index form works everywhere, also for rules added earlier in the same batch (nft keeps
+        its rule cache up to date within a batch). N is where rule H stands at that point of
+        the batch: the chain's rules as the kernel has them now, then the earlier ops of the
+        transaction replayed on that list (UnsupportedError where that cannot be exact: a rule
+        of the chain deleted, or the chain renamed, earlier in the transaction).
         """
-        for earlier in ops[:i]:
-            if earlier.family == op.family and earlier.table == op.table and (
-                    earlier.kind in (Kind.TABLE, Kind.RULESET)
-                    or (earlier.kind is Kind.RULE and earlier.chain == op.chain)
-                    or (earlier.kind is Kind.CHAIN and earlier.name == op.chain)):
-                raise UnsupportedError(
-                    f"operation {i} ({op.describe()}): add(after=handle) cannot follow other "
-                    f"changes to chain {op.chain} in one transaction (operation "
-                    f"{ops.index(earlier)}); use insert(before=...) or index=")
         assert op.family is not None
         try:
             items = self._list({"chain": {"family": op.family.value, "table": op.table,
                                           "name": op.chain}})
-        except NotFoundError as exc:
-            raise NotFoundError(f"{op.describe()}: no such chain", nft_message=exc.nft_message,
-                                index=i, operation=op) from None
-        handles = [item["rule"].get("handle") for item in items if "rule" in item]
-        if op.position not in handles:
-            raise NotFoundError(f"{op.describe()}: no rule with handle {op.position}",
-                                index=i, operation=op)
-        return attrs.evolve(op, position=None, index=handles.index(op.position))
+            rules: list[int | None] = [item["rule"].get("handle")
+                                       for item in items if "rule" in item]
+        except NotFoundError:
+            rules = []  # the chain may be created earlier in this transaction
+        for j, earlier in enumerate(ops[:i]):
+            if earlier.kind is Kind.RULESET or (
+                    earlier.family == op.family and earlier.table == op.table):
+                rules = self._replay(earlier, op, rules, j, i)
+        if op.position not in rules:
+            raise NotFoundError(f"{op.describe()}: no rule with handle {op.position} in chain "
+                                f"{op.chain} at that point", index=i, operation=op)
+        return attrs.evolve(op, position=None, index=rules.index(op.position))
+
+    @staticmethod
+    def _replay(e: Op, op: Op, rules: list[int | None], j: int, i: int) -> list[int | None]:
+        """The rule handles of ``op``'s chain after op ``e`` (None: a rule made in the batch)."""
+        if e.verb is Verb.FLUSH and e.kind in (Kind.RULESET, Kind.TABLE):
+            return []
+        if e.verb in (Verb.DELETE, Verb.DESTROY, Verb.FLUSH) and (
+                e.kind is Kind.TABLE or (e.kind is Kind.CHAIN and e.name == op.chain)):
+            return []
+        if e.verb is Verb.RENAME and op.chain in (e.name, e.new_name):
+            raise UnsupportedError(
+                f"operation {i} ({op.describe()}): add(after=handle) after renaming chain "
+                f"{op.chain} (operation {j}) in the same transaction; use index=")
+        if e.kind is not Kind.RULE or e.chain != op.chain:
+            return rules
+        out = list(rules)
+        if e.verb in (Verb.DELETE, Verb.DESTROY):
+            # nft's in-batch rule cache (which turns an index into a position) does not
+            # drop rules deleted earlier in the batch, in 1.0.6 at least: an index computed
+            # either way could be wrong on some version.
+            raise UnsupportedError(
+                f"operation {i} ({op.describe()}): add(after=handle) after deleting a rule of "
+                f"chain {op.chain} (operation {j}) in the same transaction; use "
+                "insert(before=...) or two transactions")
+        if e.verb is Verb.ADD:
+            if e.position is not None:
+                at = out.index(e.position) + 1 if e.position in out else len(out)
+            elif e.index is not None:
+                at = min(e.index + 1, len(out))
+            else:
+                at = len(out)
+            out.insert(at, None)
+        elif e.verb is Verb.INSERT:
+            if e.position is not None:
+                at = out.index(e.position) if e.position in out else 0
+            else:
+                at = min(e.index or 0, len(out))
+            out.insert(at, None)
+        return out
 
     def _exists(self, sent: _Sent, delete: Op, index: int) -> bool:
+        # Only the earlier ops on the same table can make the object exist or not; leaving
+        # the others out also spares the handles a dry run of them would use up.
+        sent = [(i, o) for i, o in sent if o.kind is Kind.RULESET or (
+            o.family == delete.family and o.table == delete.table)]
         ok, err = self._dry_ok([*sent, (index, delete)])
         if ok or classify(err) is not NotFoundError:
             return True  # present (a delete that fails otherwise, e.g. EBUSY, fails for real)
@@ -383,10 +424,10 @@ class Nftables:
         prefix's error output. ``(None, "")`` when only the commit fails."""
         if len(sent) == 1:
             return 0, err
-        ok, full_err = self._dry_ok(sent)
-        if ok:
-            return None, ""
-        lo, hi, hi_err = 1, len(sent), full_err  # invariant: prefix [:hi] fails
+        # Each dry run uses up kernel handles for what its prefix would create (the kernel
+        # allocates them before it aborts), so the search starts from the failure we already
+        # have instead of re-running the whole batch.
+        lo, hi, hi_err = 1, len(sent), err  # invariant: prefix [:hi] fails
         while lo < hi:
             mid = (lo + hi) // 2
             ok, mid_err = self._dry_ok(sent[:mid])
@@ -394,6 +435,8 @@ class Nftables:
                 lo = mid + 1
             else:
                 hi, hi_err = mid, mid_err
+        if hi == len(sent) and self._dry_ok(sent)[0]:
+            return None, ""  # only the commit fails: no prefix reproduces it
         return hi - 1, hi_err
 
     # --- text commands ------------------------------------------------------------------

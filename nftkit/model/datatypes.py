@@ -242,7 +242,7 @@ _META_TYPES: Final[dict[str, str]] = {
     "protocol": "ethertype", "ibrvproto": "ethertype", "nfproto": "nf_proto",
     "priority": "tc_handle", "rtclassid": "realm", "pkttype": "pkt_type",
     "iifgroup": "devgroup", "oifgroup": "devgroup", "skuid": "uid", "skgid": "gid",
-    "ipsec": "boolean", "secpath": "boolean", "time": "time", "day": "day", "hour": "hour",
+    "ipsec": "boolean", "time": "time", "day": "day", "hour": "hour",
     "cgroup": "integer", "broute": "boolean",
 }
 _CT_TYPES: Final[dict[str, str]] = {

@@ -86,6 +86,13 @@ def _tuple(value: Iterable[Any]) -> tuple[Any, ...]:
     return tuple(value)
 
 
+def _name(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    """A set or map name: non-empty, no whitespace, quote or control character."""
+    if not isinstance(value, str) or not value or any(
+            c.isspace() or c in '"{};#' or ord(c) < 32 for c in value):
+        raise invalid(inst, attribute.name, f"{value!r} is not a valid set name")
+
+
 def _one_of(choices: frozenset[str], *, optional: bool = False) -> Any:
     """An attrs validator: the value is one of ``choices`` (the spellings nft accepts)."""
 
@@ -100,8 +107,14 @@ def _one_of(choices: frozenset[str], *, optional: bool = False) -> Any:
 
 
 def _non_negative(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    """An optional non-negative integer (None: not given)."""
     if value is None:
         return
+    _count(inst, attribute, value)
+
+
+def _count(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    """A required non-negative integer."""
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise invalid(inst, attribute.name, f"must be a non-negative integer, got {value!r}")
 
@@ -218,7 +231,7 @@ class DccpoptExpr(Expression):
     JSON: ``{"dccp option": {"type": 40}}`` (nft >= 1.0.1)."""
 
     json_key = "dccp option"
-    type: int = attrs.field(validator=_non_negative)
+    type: int = attrs.field(validator=_count)
 
 
 # --- metadata -----------------------------------------------------------------------------
@@ -229,17 +242,26 @@ META_KEYS = frozenset({
     "iiftype", "oif", "oifname", "oiftype", "skuid", "skgid", "nftrace", "rtclassid",
     "ibrname", "obrname", "ibrvproto", "ibrpvid", "pkttype", "cpu", "iifgroup", "oifgroup",
     "cgroup", "random", "ipsec", "iifkind", "oifkind", "time", "day", "hour", "secmark",
-    "sdif", "sdifname", "broute", "secpath",
+    "sdif", "sdifname", "broute",
 })
+
+
+#: Other spellings nft accepts for meta keys, and the one it lists.
+META_ALIASES = {"secpath": "ipsec", "ibriport": "ibrname", "obriport": "obrname"}
+
+
+def _meta_key(key: str) -> str:
+    return META_ALIASES.get(key, key)
 
 
 @attrs.frozen(kw_only=True)
 class MetaExpr(Expression):
-    """Packet metadata. Text: ``meta length``, ``iifname``, ``mark`` (some keys print bare).
-    JSON: ``{"meta": {"key": "mark"}}``."""
+    """Packet metadata. Text: ``meta length``, ``iifname`` (some keys print bare).
+    JSON: ``{"meta": {"key": "mark"}}``. Aliases become the key nft lists (``secpath`` is
+    ``ipsec``)."""
 
     json_key = "meta"
-    key: str = attrs.field(validator=_one_of(META_KEYS))
+    key: str = attrs.field(converter=_meta_key, validator=_one_of(META_KEYS))
 
 
 #: Conntrack keys nft knows (up to 1.1); ``saddr``/``daddr`` take a family.
@@ -307,7 +329,7 @@ class IpsecExpr(Expression):
     json_key = "ipsec"
     key: str = attrs.field(validator=_one_of(IPSEC_KEYS))
     dir: str = attrs.field(validator=_one_of(frozenset({"in", "out"})))
-    spnum: int = attrs.field(default=0, validator=_non_negative)
+    spnum: int = attrs.field(default=0, validator=_count)
     family: str | None = attrs.field(default=None, validator=_one_of(_FAMILIES, optional=True))
 
     def __attrs_post_init__(self) -> None:
@@ -329,8 +351,8 @@ class NumgenExpr(Expression):
 
     json_key = "numgen"
     mode: str = attrs.field(validator=_one_of(frozenset({"inc", "random"})))
-    mod: int = attrs.field(validator=_non_negative)
-    offset: int = attrs.field(default=0, validator=_non_negative)
+    mod: int = attrs.field(validator=_count)
+    offset: int = attrs.field(default=0, validator=_count)
 
 
 @attrs.frozen(kw_only=True)
@@ -340,7 +362,7 @@ class JhashExpr(Expression):
     ``seed``/``offset`` None means not given (nft shows an explicit ``seed 0x0``)."""
 
     json_key = "jhash"
-    mod: int = attrs.field(validator=_non_negative)
+    mod: int = attrs.field(validator=_count)
     offset: int | None = attrs.field(default=None, validator=_non_negative)
     expr: Expr = attrs.field(metadata=EXPR)
     seed: int | None = attrs.field(default=None, validator=_non_negative)
@@ -352,7 +374,7 @@ class SymhashExpr(Expression):
     JSON: ``{"symhash": {"mod": 2, "offset": 100}}``."""
 
     json_key = "symhash"
-    mod: int = attrs.field(validator=_non_negative)
+    mod: int = attrs.field(validator=_count)
     offset: int | None = attrs.field(default=None, validator=_non_negative)
 
 
@@ -398,7 +420,7 @@ class PrefixExpr(Expression):
 
     json_key = "prefix"
     addr: Expr = attrs.field(metadata=VALUE)
-    len: int = attrs.field(validator=_non_negative)
+    len: int = attrs.field(validator=_count)
 
 
 @attrs.frozen(kw_only=True)
@@ -440,7 +462,7 @@ class SetExpr(Expression):
 class SetRefExpr(Expression):
     """A named set or map. Text: ``@blocklist``. JSON: ``"@blocklist"``."""
 
-    name: str
+    name: str = attrs.field(validator=_name)
 
 
 @attrs.frozen(kw_only=True)

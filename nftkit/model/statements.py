@@ -682,7 +682,7 @@ class SetStmt(Statement):
 @attrs.frozen(kw_only=True)
 class MapStmt(Statement):
     """Add, update or delete an element of a named map from the packet path (the JSON ``map``
-    statement, nft >= 1.0.7 prints it; 1.0.6 printed a raw string).
+    statement, nft >= 1.0.9; older nft prints the statement's text as a JSON string).
 
     Text: ``update @m { ip saddr counter : 0x00000001 }``.
     JSON: ``{"map": {"op": "update", "elem": ..., "data": 1, "map": "@m", "stmt": [...]}}``.

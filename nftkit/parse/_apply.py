@@ -355,6 +355,8 @@ class Applier:
         body = {"family": t.body["family"], "table": t.body["name"], "chain": chain,
                 "handle": t.handle(rule.get("handle")),
                 "expr": _reject_defaults(_str(rule["expr"]), t.body["family"])}
+        if "refs" in rule:  # pre-decoded by the fast path, with its references listed
+            body["refs"] = rule["refs"]
         if rule.get("comment") is not None:
             body["comment"] = rule["comment"]
         rules = t.rules[chain]
@@ -509,7 +511,24 @@ class Applier:
                     return True
         return any(_contains(s.get("elem", []), needle) for _, s in t.sets.values())
 
+    def check_references(self) -> None:
+        """Jump targets and ``@set`` references must exist, as the kernel requires."""
+        for t in self.tables.values():
+            for rules in t.rules.values():
+                for r in rules:
+                    refs = r["refs"] if "refs" in r else _references(r["expr"])
+                    for kind, name in refs:
+                        if kind == "chain" and name not in t.chains:
+                            self._line = None
+                            raise self.error(f"No such file or directory: chain {name} "
+                                             f"(jumped to from chain {r['chain']})")
+                        if kind == "set" and name not in t.sets:
+                            self._line = None
+                            raise self.error(f"No such file or directory: set @{name} "
+                                             f"(used in chain {r['chain']})")
+
     def ruleset(self) -> Ruleset:
+        self.check_references()
         doc = self.document()
         try:
             return from_json({"nftables": doc})
@@ -534,8 +553,30 @@ class Applier:
             for body in t.chains.values():
                 doc.append({"chain": body})
             for rules in t.rules.values():
-                doc.extend({"rule": r} for r in rules)
+                doc.extend({"rule": {k: v for k, v in r.items() if k != "refs"}}
+                           for r in rules)
         return doc
+
+
+_SETREF_KEYS = {("match", "right"), ("vmap", "data"), ("map", "data"), ("set", "set"),
+                ("map", "map")}
+
+
+def _references(obj: Any, parent: str = "") -> list[tuple[str, str]]:
+    """(``chain``, name) for jump/goto targets and (``set``, name) for ``@name`` uses."""
+    out: list[tuple[str, str]] = []
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k in ("jump", "goto") and isinstance(v, dict) and "target" in v:
+                out.append(("chain", str(v["target"])))
+            elif isinstance(v, str) and v.startswith("@") and (parent, k) in _SETREF_KEYS:
+                out.append(("set", v[1:]))
+            else:
+                out.extend(_references(v, k))
+    elif isinstance(obj, list):
+        for v in obj:
+            out.extend(_references(v, parent))
+    return out
 
 
 def _l3(stmt: J) -> str | None:

@@ -97,6 +97,8 @@ class JsonDecoder:
 
     def _expr(self, j: JSON) -> Expr:
         hint = self.hint
+        if isinstance(j, Node | ipaddress.IPv4Address | ipaddress.IPv6Address):
+            return j  # already decoded (the text parser's cached rule templates)
         if isinstance(j, bool | int):
             return j
         if isinstance(j, str):

@@ -140,6 +140,12 @@ def _describe(parser: Lark, names: Iterable[str]) -> tuple[str, ...]:
             out.add(name.lower())
             continue
         out.add(f'"{pattern.value}"' if pattern.type == "str" else name.lower())
+    keywords = sorted(x for x in out if x.startswith('"') and x[1:-1].isalpha())
+    if len(keywords) > 12:  # the start of any statement: name a few, not all hundred
+        out -= set(keywords)
+        sample = [k for k in ('"accept"', '"counter"', '"ip"', '"meta"', '"tcp"')
+                  if k in keywords] or keywords[:5]
+        out.add("a keyword such as " + ", ".join(sample))
     return tuple(sorted(out))
 
 

@@ -22,7 +22,7 @@ from lark import Token, Transformer
 from ..errors import ParseError
 from ..model.priority import Priority
 
-__all__ = ["Cmd", "Define", "NftTransformer", "TableBlock", "word_value"]
+__all__ = ["Cmd", "Define", "NftTransformer", "TableBlock", "plain", "word_value"]
 
 J = Any  # a JSON-shaped value
 
@@ -59,7 +59,7 @@ def word_value(s: str) -> J:
         addr, _, plen = s.rpartition("/")
         if _INT.match(plen) and _valueish(addr):
             return {"prefix": {"addr": word_value(addr), "len": int(plen)}}
-    return s
+    return str(s)
 
 
 def seconds(s: str) -> int:
@@ -111,6 +111,17 @@ class TableBlock:
     def __init__(self, table: dict[str, J], items: list[tuple[str, dict[str, J]]]) -> None:
         self.table = table
         self.items = items
+
+
+def plain(v: Any) -> Any:
+    """Plain JSON values all the way down: tokens become str, tuples lists."""
+    if isinstance(v, Token):
+        return str(v)
+    if isinstance(v, dict):
+        return {str(k): plain(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [plain(x) for x in v]
+    return v
 
 
 def _s(tok: Token | str) -> str:
@@ -523,7 +534,7 @@ class NftTransformer(Transformer[Token, Any]):
         for item in target[1]:
             if not isinstance(item, dict):
                 raise ParseError("an anonymous chain holds only rules")
-            rules.append(decode_rule(dec, {"expr": item["expr"],
+            rules.append(decode_rule(dec, {"expr": plain(item["expr"]),
                                            "comment": item.get("comment")}))
         return ChainStmt(kind=kind, rules=rules)
 

@@ -197,6 +197,11 @@ def _set_stmt(enc: JsonEncoder, node: SetStmt) -> JSON:
 
 @special(MapStmt)
 def _map_stmt(enc: JsonEncoder, node: MapStmt) -> JSON:
+    if not enc.ctx.at_least(1, 0, 9):
+        # nft < 1.0.9 has no JSON form for the map statement: it prints the text.
+        from .text import TextRenderer
+
+        return TextRenderer(enc.ctx).stmt(node)
     body: dict[str, JSON] = {"op": node.op.value, "elem": enc.value(node.elem),
                              "data": enc.value(node.data), "map": "@" + node.map}
     if node.stmts:

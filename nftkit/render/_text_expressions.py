@@ -83,6 +83,10 @@ def seconds(value: int) -> str:
 class ExpressionText:
     ctx: RenderContext
 
+    if TYPE_CHECKING:
+
+        def stmt(self, s: Any) -> str: ...
+
     def expr(self, e: Any, dt: Datatype | None = None) -> str:
         """Any expression: a node via its method, an immediate formatted by ``dt``."""
         method = getattr(self, e.text_name, None) if hasattr(e, "text_name") else None
@@ -111,7 +115,8 @@ class ExpressionText:
             return format_addr(v)
         if isinstance(v, str):
             if kind == "string" or (kind in ("ifindex", "qsymbol") and not v.isdigit()):
-                return f'"{v}"'
+                assert dt is not None
+                return _quoted(v, dt)
             return v
         raise UnsupportedError(f"cannot render {v!r} as an nft value")
 
@@ -315,10 +320,13 @@ class ExpressionText:
         return f"{key} map {self.expr(e.data, kdt)}"
 
     def elem_expr(self, e: ElemExpr, dt: Datatype | None) -> str:
+        """``10.0.0.1 counter packets 0 bytes 0 timeout 30s expires 9s comment "x"``."""
         text = self.expr(e.val, dt)
-        if e.timeout is not None:
+        for stmt in e.stmts:
+            text += " " + self.stmt(stmt)
+        if e.timeout:
             text += f" timeout {_ms(e.timeout)}"
-        if e.expires is not None:
+        if e.expires and not self.ctx.stateless:
             text += f" expires {_ms(e.expires)}"
         if e.comment is not None:
             text += f' comment "{e.comment}"'
@@ -326,6 +334,21 @@ class ExpressionText:
 
     def verdict_expr(self, e: VerdictExpr, dt: Datatype | None = None) -> str:
         return e.kind.value if e.target is None else f"{e.kind.value} {e.target}"
+
+
+def _quoted(v: str, dt: Datatype) -> str:
+    """A string value in double quotes; nft's quoted strings have no escapes, so one it would
+    misread (a quote, a control character), or refuse (empty, longer than the datatype), is
+    rejected rather than emitted."""
+    if not v:
+        raise UnsupportedError(f"an empty {dt.name} string cannot be written as nft text")
+    if '"' in v or any(ord(c) < 32 or ord(c) == 127 for c in v):
+        raise UnsupportedError(f"{dt.name} value {v!r} has a quote or control character, "
+                               "which nft text cannot carry")
+    if dt.kind == "string" and dt.bits and len(v.encode()) >= dt.bits // 8:
+        raise UnsupportedError(f"{dt.name} value {v!r} is longer than "
+                               f"{dt.bits // 8 - 1} bytes")
+    return f'"{v}"'
 
 
 def _symbol(dt: Datatype | None, value: int) -> str | None:

@@ -12,10 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import UnsupportedError
 from ..model.datatypes import Datatype, datatype, expr_datatype
-from ..model.expressions import (
-    RangeExpr,
-    SetRefExpr,
-)
+from ..model.expressions import RangeExpr, SetRefExpr
 from ..model.statements import (
     ChainStmt,
     ConnlimitStmt,
@@ -71,9 +68,10 @@ def byte_unit(amount: int) -> tuple[int, str]:
 
 
 def time_text(ms: int) -> str:
-    """Milliseconds as nft's ``time_print()`` writes them: ``90500`` -> ``1m30s500ms``."""
+    """Milliseconds as nft's ``time_print()`` writes them: ``90500`` -> ``1m30s500ms``
+    (nft >= 1.1 writes 0 as ``0s``)."""
     if ms == 0:
-        return "0ms"
+        return "0s"
     out = []
     for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000),
                        ("ms", 1)):
@@ -119,8 +117,6 @@ class StatementText:
     if TYPE_CHECKING:
 
         def expr(self, e: Any, dt: Datatype | None = None) -> str: ...
-        def element(self, x: Any, dt: Datatype | None, data_dt: Datatype | None = None
-                    ) -> str: ...
         def at(self, **changes: Any) -> StatementText: ...
         def rule(self, r: Rule) -> str: ...
         def relational(self, left: Any, op: str, right: Any) -> str: ...
