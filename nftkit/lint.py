@@ -394,11 +394,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m nftkit.lint FILE``."""
+    """``python -m nftkit lint FILE`` on its own (argv without the ``lint`` word)."""
     ap = argparse.ArgumentParser(prog="nftkit lint", description=__doc__.split("\n\n")[0])
     add_arguments(ap)
     return run(ap.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -153,7 +153,25 @@ OPS = st.one_of(
               st.integers(1, 2)),
     st.tuples(st.just("flush"), st.sampled_from(["table", "ruleset"]), tables),
 )
-STEPS = st.lists(st.lists(OPS, min_size=1, max_size=3), min_size=1, max_size=6)
+
+
+def crashes_nft(ops: list[tuple[Any, ...]]) -> bool:
+    """nft 1.0.6 itself segfaults on a batch that renames a chain and then deletes that chain
+    or its table (``printf 'rename chain ip u c b\\ndelete table ip u' | nft -c -f -``); the
+    in-process backend would take the test process down with it."""
+    renamed: set[tuple[str, str]] = set()
+    for op in ops:
+        if op[0] == "rename":
+            renamed.add(op[1])
+        elif op[0] in ("table", "chain") and op[1] in ("delete", "destroy") and op[2] in renamed:
+            return True
+        elif op[0] == "flush" and op[1] == "ruleset" and renamed:
+            return True
+    return False
+
+
+STEPS = st.lists(st.lists(OPS, min_size=1, max_size=3).filter(lambda ops: not crashes_nft(ops)),
+                 min_size=1, max_size=6)
 
 
 @st.composite
@@ -313,6 +331,7 @@ def outcome(backend: Any, txn: Transaction) -> Outcome:
     if os.environ.get("NFTKIT_DIFF_TRACE") and not isinstance(backend, FakeNftables):
         with open(os.environ["NFTKIT_DIFF_TRACE"], "a") as trace:
             trace.write(f"{txn.to_json()}\n")
+            trace.flush()
     try:
         result = backend.run(txn)
     except BackendError as exc:
@@ -367,8 +386,36 @@ def _new_netns_fd() -> int:
     return box["fd"]
 
 
+class Kernel:
+    """The kernel side: a fresh ``Nftables`` context for every transaction, in one namespace.
+
+    (libnftables 1.0.6 keeps its ruleset cache across commands of a context, and a dry run
+    leaves it out of date: a ``delete table`` checked by a dry run is gone from the cache, and
+    the next real command on that table fails with ENOENT. A fresh context per transaction
+    keeps the backend's dry runs of one transaction from breaking the next.)
+    """
+
+    def __init__(self, nftables: Any, fd: int) -> None:
+        self.nftables = nftables
+        self.fd = fd
+
+    def __repr__(self) -> str:
+        return "Kernel()"
+
+    def context(self) -> Any:
+        return self.nftables(netns=self.fd)
+
+    def run(self, txn: Transaction) -> Any:
+        with self.context() as nft:
+            return nft.run(txn)
+
+    def list_ruleset(self) -> Ruleset:
+        with self.context() as nft:
+            return nft.list_ruleset()
+
+
 @pytest.fixture(scope="module")
-def kernel() -> Iterator[Any]:
+def kernel() -> Iterator[Kernel]:
     if not have_netns():
         pytest.skip("needs root, nft and network namespaces")
     try:
@@ -377,9 +424,7 @@ def kernel() -> Iterator[Any]:
         pytest.skip(f"libnftables backend unavailable: {exc}")
     fd = _new_netns_fd()
     try:
-        nft = Nftables(netns=fd)
-        yield nft
-        nft.close()
+        yield Kernel(Nftables, fd)
     finally:
         os.close(fd)
 

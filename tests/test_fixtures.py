@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 import nftkit
+from nftkit.render.context import installed_nft_version, parse_version
 from tests._oracle import Listing, load_and_list, normalize_json
 from tests.conftest import record
 
@@ -38,13 +39,26 @@ NEEDS: dict[str, tuple[str, str]] = {
 }
 
 
+def _applies(versions: str) -> bool:
+    """Whether a known_gaps.txt version column (``*``, ``<1.1``, ``>=1.1``) fits the installed nft."""
+    if versions == "*":
+        return True
+    installed = installed_nft_version()
+    if installed is None:
+        return False
+    op, _, ver = versions.partition("1")
+    bound = parse_version("1" + ver)
+    return installed < bound if op == "<" else installed >= bound
+
+
 def _gaps() -> dict[tuple[str, str], str]:
     out: dict[tuple[str, str], str] = {}
     if GAPS_FILE.exists():
         for line in GAPS_FILE.read_text().splitlines():
             if line.strip() and not line.startswith("#"):
-                name, check, reason = line.split("\t", 2)
-                out[(name, check)] = reason
+                name, check, versions, reason = line.split("\t", 3)
+                if _applies(versions):
+                    out[(name, check)] = f"{reason} (nft {versions})"
     return out
 
 
@@ -155,9 +169,14 @@ def test_fixtures_exist() -> None:
     assert {"kube-proxy", "firewalld", "calico", "home-router"} <= stems
 
 
-def test_known_gaps_name_real_fixtures() -> None:
+def test_known_gaps_file_is_well_formed() -> None:
     stems = {p.stem for p in PATHS}
-    for name, check in GAPS:
+    for line in GAPS_FILE.read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, check, versions, reason = line.split("\t", 3)
         assert name in stems, f"known_gaps.txt names a missing fixture {name!r}"
         assert check in ("text", "json", "*"), f"bad check {check!r} in known_gaps.txt"
+        assert versions == "*" or versions[:2] in ("<1", ">="), f"bad versions {versions!r}"
+        assert reason.strip(), f"no reason for {name} {check}"
 

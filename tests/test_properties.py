@@ -34,7 +34,7 @@ from tests._oracle import Listing, have_netns, load_and_list, normalize_json
 #: chain comments, for instance), so the round trip must be exact there.
 NEWEST = "1.1.3"
 
-FAST = settings(max_examples=60, deadline=None,
+FAST = settings(max_examples=40, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 # Each kernel example loads a namespace (~30 ms); shrinking a failure would take minutes, so
 # kernel tests report the first failing example as drawn.
@@ -165,15 +165,9 @@ def test_injected_comments_and_log_prefixes(texts: list[str]) -> None:
     assert got == expected
 
 
-def _known_iifname_gap(n: str) -> bool:
-    """Values test_iifname_value_gaps tracks (string match values are not validated yet)."""
-    return '"' in n or len(n.encode()) > 15
-
-
 @needs_kernel
 @KERNEL
-@given(names=st.lists(nasty_strings.filter(lambda n: not _known_iifname_gap(n)),
-                      min_size=1, max_size=6))
+@given(names=st.lists(nasty_strings, min_size=1, max_size=6))
 def test_injected_interface_names(names: list[str]) -> None:
     """``iifname "..."`` values and base chain devices: rejected, or read back unchanged."""
     rules: list[nftkit.Rule] = []
@@ -218,23 +212,6 @@ def test_keyword_names(name: str) -> None:
     j = _load(nftkit.Ruleset(tables=[table])).json
     assert j is not None
     assert {"chain": {"family": "inet", "table": "t", "name": name}} in normalize_json(j)
-
-
-@needs_kernel
-@pytest.mark.parametrize("value", ['a"b', "x" * 16, 'eth0" accept #'])
-@pytest.mark.xfail(strict=True, reason="string match values (iifname \"...\") are not "
-                   "validated against their datatype: for the expression owner")
-def test_iifname_value_gaps(value: str) -> None:
-    """``iifname`` values with a quote or over 15 bytes: rejected, or read back unchanged."""
-    rule = _try(lambda: nftkit.Rule(stmts=[MatchStmt(left=MetaExpr(key="iifname"), right=value)]))
-    if rule is None:
-        return
-    table = nftkit.Table(family="inet", name="t", chains=[nftkit.Chain(name="c", rules=[rule])])
-    lst = load_and_list(nftkit.to_text(nftkit.Ruleset(tables=[table])))
-    assert lst.ok, lst.error
-    assert lst.json is not None
-    rules = [i["rule"] for i in normalize_json(lst.json) if "rule" in i]
-    assert rules[0]["expr"][0]["match"]["right"] == value
 
 
 # --- generated tables against the kernel ------------------------------------------------------

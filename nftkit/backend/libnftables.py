@@ -14,10 +14,10 @@ input; nftkit finds the operation that failed by dry runs of prefixes of the bat
 search: about log2(n) extra dry runs, only when a batch fails) and reports its index and op.
 
 Namespaces: libnftables opens its netlink socket when the context is created, so the context
-is created by a helper thread that has ``setns()``-ed into the target namespace; the context
-then talks to that namespace from any thread. (Interface *names* that nft resolves to indexes
-in userspace, as in ``meta iif "eth0"``, are resolved in the calling thread's namespace: use
-``iifname``/``oifname`` with a netns-bound context.)
+is created by a helper thread that has ``setns()``-ed into the target namespace, and stays
+bound to it. Interface names (``meta iif "eth0"``, a chain's ``device``) are resolved by
+libnftables in the calling thread, so each call also runs with the calling thread switched
+into the namespace and back (two ``setns()``, a few microseconds).
 
 Importing this module raises ``BackendUnavailableError`` (an ``ImportError``) naming the
 Debian package when libnftables.so.1 is missing; ``import nftkit`` does not need it.
@@ -25,11 +25,12 @@ Debian package when libnftables.so.1 is missing; ``import nftkit`` does not need
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -42,6 +43,7 @@ from ..errors import (
     ValidationError,
 )
 from ..model.enums import Family
+from ..model.expressions import ConcatExpr
 from ..model.objects import Counter, NamedObject, Quota
 from ..model.ruleset import Chain, Ruleset, Table
 from ..model.sets import Map, Set
@@ -84,57 +86,82 @@ def _netns_path(netns: str | os.PathLike[str]) -> str:
     return text if "/" in text else f"/run/netns/{text}"
 
 
-def _new_context(netns: str | os.PathLike[str] | int | None) -> Any:
-    """``nft_ctx_new`` in the current namespace, or in ``netns`` via a helper thread."""
-    if netns is None:
+def _open_netns(netns: str | os.PathLike[str] | int) -> int:
+    """A file descriptor of the namespace that this object owns (a dup of a given one)."""
+    if isinstance(netns, int):
+        return os.dup(netns)
+    path = _netns_path(netns)
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise NotFoundError(f"network namespace {path} does not exist") from None
+    except PermissionError:
+        raise PermissionDeniedError(f"cannot open {path}: {PERMISSION_HINT}") from None
+
+
+def _setns_error(netns: object, err: int) -> BackendError:
+    if err == 1:  # EPERM
+        return PermissionDeniedError(f"setns({netns!r}): {PERMISSION_HINT}")
+    return BackendError(f"setns({netns!r}) failed: {os.strerror(err)}")
+
+
+def _new_context(fd: int | None, netns: object) -> Any:
+    """``nft_ctx_new`` in the current namespace, or in the namespace ``fd`` via a helper
+    thread (which enters it, creates the context, goes back and ends: no caller thread is
+    ever left in a foreign namespace)."""
+    if fd is None:
         ctx = _lib.nft_ctx_new(0)
         if ctx == _ffi.NULL:
             raise BackendError("nft_ctx_new failed")
         return ctx
-    opened = False
-    if isinstance(netns, int):
-        fd = netns
-    else:
-        path = _netns_path(netns)
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            raise NotFoundError(f"network namespace {path} does not exist") from None
-        except PermissionError:
-            raise PermissionDeniedError(f"cannot open {path}: {PERMISSION_HINT}") from None
-        opened = True
     box: dict[str, Any] = {}
 
     def enter_and_create() -> None:
-        # This OS thread enters the namespace, creates the context and goes back; the thread
-        # then ends, so no Python code ever runs in a thread left in a foreign namespace.
         home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
             if _libc.setns(fd, CLONE_NEWNET) != 0:
                 box["errno"] = _ffi.errno
                 return
             box["ctx"] = _lib.nft_ctx_new(0)
-            if _libc.setns(home, CLONE_NEWNET) != 0:
-                box["stuck"] = _ffi.errno
+            _libc.setns(home, CLONE_NEWNET)
         finally:
             os.close(home)
 
-    try:
-        worker = threading.Thread(target=enter_and_create, name="nftkit-setns")
-        worker.start()
-        worker.join()
-    finally:
-        if opened:
-            os.close(fd)
+    worker = threading.Thread(target=enter_and_create, name="nftkit-setns")
+    worker.start()
+    worker.join()
     if "errno" in box:
-        err = box["errno"]
-        if err == 1:  # EPERM
-            raise PermissionDeniedError(f"setns({netns!r}): {PERMISSION_HINT}")
-        raise BackendError(f"setns({netns!r}) failed: {os.strerror(err)}")
+        raise _setns_error(netns, box["errno"])
     ctx = box.get("ctx")
     if ctx is None or ctx == _ffi.NULL:
         raise BackendError("nft_ctx_new failed")
     return ctx
+
+
+@contextlib.contextmanager
+def _inside(fd: int | None, netns: object) -> Iterator[None]:
+    """Run the calling thread inside namespace ``fd`` for the duration (no-op for None).
+
+    libnftables talks to the kernel through the context's socket, bound at creation, but
+    resolves interface names (``iif "eth0"``, ``device``) with calls made by the calling
+    thread: so each call runs in the namespace, and the thread goes back right after. setns()
+    changes only the calling thread; it costs a few microseconds.
+    """
+    if fd is None:
+        yield
+        return
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if _libc.setns(fd, CLONE_NEWNET) != 0:
+            raise _setns_error(netns, _ffi.errno)
+        try:
+            yield
+        finally:
+            if _libc.setns(home, CLONE_NEWNET) != 0:  # pragma: no cover - cannot happen
+                raise BackendError("could not return the thread to its network namespace: "
+                                   + os.strerror(_ffi.errno))
+    finally:
+        os.close(home)
 
 
 class Nftables:
@@ -159,7 +186,13 @@ class Nftables:
     ) -> None:
         self.netns = netns
         self._lock = threading.RLock()
-        self._ctx = _ffi.gc(_new_context(netns), _lib.nft_ctx_free)
+        self._fd = None if netns is None else _open_netns(netns)
+        try:
+            self._ctx = _ffi.gc(_new_context(self._fd, netns), _lib.nft_ctx_free)
+        except BaseException:
+            if self._fd is not None:
+                os.close(self._fd)
+            raise
         self._version: tuple[int, int, int] | None = None
         self._native_destroy: bool | None = None
         _lib.nft_ctx_buffer_output(self._ctx)
@@ -184,6 +217,9 @@ class Nftables:
             if self._ctx is not None:
                 _ffi.release(self._ctx)
                 self._ctx = None
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
     def __enter__(self) -> Nftables:
         return self
@@ -203,7 +239,8 @@ class Nftables:
                 raise BackendError("this Nftables context is closed")
             _lib.nft_ctx_output_set_flags(ctx, flags)
             _lib.nft_ctx_set_dry_run(ctx, dry)
-            rc = _lib.nft_run_cmd_from_buffer(ctx, command.encode())
+            with _inside(self._fd, self.netns):
+                rc = _lib.nft_run_cmd_from_buffer(ctx, command.encode())
             out = _ffi.string(_lib.nft_ctx_get_output_buffer(ctx)).decode(errors="replace")
             err = _ffi.string(_lib.nft_ctx_get_error_buffer(ctx)).decode(errors="replace")
             return rc, out, err
@@ -267,6 +304,7 @@ class Nftables:
         # and a dry run only checks that their targets exist.
         resets = [(i, op) for i, op in enumerate(ops) if op.verb is Verb.RESET]
         with self._lock:
+            self._refuse_unreadable(ops)
             sent = self._resolve_destroy(ops)
             handles: list[int | None] = [None] * len(ops)
             if sent:
@@ -274,8 +312,12 @@ class Nftables:
                 rc, out, err = self._json(self._batch(sent), echo=echo, dry=dry)
                 if rc != 0:
                     raise self._error(sent, err)
-                if out.strip() and echo:
-                    echoed = handles_from_echo([op for _, op in sent], json.loads(out))
+                if echo:
+                    doc = json.loads(out) if out.strip() else {}
+                    echoed = handles_from_echo([op for _, op in sent], doc)
+                    if any(op.creates and h is None
+                           for (_i, op), h in zip(sent, echoed, strict=True)):
+                        echoed = self._fill_handles([op for _, op in sent], echoed)
                     for (i, _op), handle in zip(sent, echoed, strict=True):
                         handles[i] = handle
             for i, op in resets:
@@ -286,6 +328,73 @@ class Nftables:
                 if rc != 0:
                     raise self._error([(i, op)], err)
         return TransactionResult(ops=ops, handles=tuple(handles))
+
+    def _fill_handles(self, ops: list[Op], handles: list[int | None]) -> list[int | None]:
+        """Handles the echo left out, read back from the kernel (the touched tables only).
+
+        libnftables 1.0.6 sometimes echoes the first objects of a batch without their handle
+        (seen in the first batch with echo after some failed ones, in any context of the
+        process). Tables, chains, sets and objects are found by name; rules by their
+        statements among the chain's rules whose handles are not otherwise accounted for.
+        """
+        out = list(handles)
+        known = {h for h in handles if h is not None}
+        tables: dict[tuple[str, str], list[Any]] = {}
+        table_handles: dict[tuple[str, str], int] = {}
+        if any(op.kind is Kind.TABLE and h is None for op, h in zip(ops, out, strict=True)):
+            for item in self._list({"tables": None}):
+                body = item.get("table", {})
+                table_handles[(body.get("family"), body.get("name"))] = body.get("handle")
+        for j, op in enumerate(ops):
+            if not op.creates or out[j] is not None or op.family is None or op.table is None:
+                continue
+            where = (op.family.value, op.table)
+            if op.kind is Kind.TABLE:
+                out[j] = table_handles.get(where)
+                continue
+            if where not in tables:
+                try:
+                    tables[where] = self._list({"table": {"family": where[0],
+                                                          "name": where[1]}})
+                except BackendError:
+                    tables[where] = []
+            for item in tables[where]:
+                ((kind, body),) = item.items()
+                if op.kind is Kind.RULE:
+                    if (kind == "rule" and body.get("chain") == op.chain
+                            and body.get("handle") not in known
+                            and self._same_rule(op, body)):
+                        out[j] = body.get("handle")
+                        break
+                elif kind == op.kind.value and body.get("name") == op.name:
+                    out[j] = body.get("handle")
+                    break
+            if out[j] is not None:
+                known.add(out[j])
+        return out
+
+    def _same_rule(self, op: Op, listed: dict[str, Any]) -> bool:
+        """Whether a listed rule is what ``op`` added (its JSON, as this nft lists it)."""
+        sent = op.to_json(version=self.version)[op.verb.value]["rule"]
+        return bool(sent.get("expr") == listed.get("expr")
+                    and sent.get("comment") == listed.get("comment"))
+
+    def _refuse_unreadable(self, ops: tuple[Op, ...]) -> None:
+        """Refuse what this libnftables cannot read from JSON, before sending anything.
+
+        nft 1.0.6 reads a map with concatenated data (``type inet_proto . inet_service :
+        ipv4_addr . inet_service``) as a plain set, and then crashes the whole process
+        (SIGSEGV) on a rule that uses it: that must never reach it.
+        """
+        if self.version >= (1, 1, 0):
+            return
+        for i, op in enumerate(ops):
+            if isinstance(op.obj, Map) and (len(op.obj.data_type) > 1 or isinstance(
+                    op.obj.data_typeof, ConcatExpr)):
+                raise UnsupportedError(
+                    f"operation {i} ({op.describe()}): libnftables "
+                    f"{'.'.join(map(str, self.version))} cannot read a map with concatenated "
+                    "data from JSON (nft >= 1.1 can); load it with run_text() instead")
 
     def _batch(self, sent: _Sent) -> dict[str, Any]:
         version = self.version
@@ -477,7 +586,8 @@ class Nftables:
                 raise BackendError("this Nftables context is closed")
             _lib.nft_ctx_output_set_flags(ctx, 0)
             _lib.nft_ctx_set_dry_run(ctx, dry)
-            rc = _lib.nft_run_cmd_from_filename(ctx, os.fsencode(path))
+            with _inside(self._fd, self.netns):
+                rc = _lib.nft_run_cmd_from_filename(ctx, os.fsencode(path))
             out = _ffi.string(_lib.nft_ctx_get_output_buffer(ctx)).decode(errors="replace")
             err = _ffi.string(_lib.nft_ctx_get_error_buffer(ctx)).decode(errors="replace")
             return rc, out, err

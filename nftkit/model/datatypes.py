@@ -9,8 +9,9 @@ datatype mostly decides how *numbers* and *strings* print in text.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from ipaddress import IPv4Address, IPv6Address
-from typing import Final
+from typing import Any, Final
 
 import attrs
 
@@ -25,7 +26,6 @@ from .expressions import (
     IpoptExpr,
     IpsecExpr,
     JhashExpr,
-    MapExpr,
     MetaExpr,
     NumgenExpr,
     OsfExpr,
@@ -198,17 +198,21 @@ NUMERIC_RANGES: Final = frozenset({"arp_op", "icmp_type", "icmp_code", "icmpv6_t
                                    "icmpv6_code", "icmpx_code", "inet_proto"})
 
 
+#: number -> name per symbolic datatype; the first name of a number is nft's spelling.
+_NAMES: Final[dict[str, dict[int, str]]] = {
+    dt: {number: name for name, number in reversed(table.items())}
+    for dt, table in SYMBOLS.items()
+}
+
+
 def symbol(dt: Datatype | None, value: int) -> str | None:
     """The symbol nft prints for integer ``value`` of datatype ``dt`` (``8`` of ``ct_state``
     is ``new``), or None when nft prints a number."""
-    if dt is None or dt.name not in SYMBOLS:
-        return None
-    table = SYMBOLS[dt.name]
     # a bitmask value prints by name only when it is exactly one flag: nft prints 0xff
-    for name, number in table.items():  # the first name of a number is nft's spelling
-        if number == value:
-            return name
-    return None
+    if dt is None:
+        return None
+    table = _NAMES.get(dt.name)
+    return None if table is None else table.get(value)
 
 
 def format_addr(addr: IPv4Address | IPv6Address) -> str:
@@ -295,49 +299,69 @@ def expr_datatype(e: Expr) -> Datatype | None:
         parts = tuple(expr_datatype(x) for x in e.exprs)
         return Datatype(name=" . ".join(p.name if p else "?" for p in parts), kind="concat",
                         parts=parts)
-    return datatype(_datatype_name(e))
+    name = _datatype_name(e)
+    if name is None:
+        return None
+    return DATATYPES.get(name) or Datatype(name=name)
 
 
 def _datatype_name(e: Expr) -> str | None:
-    if isinstance(e, MetaExpr):
-        return _META_TYPES.get(e.key, "integer")
-    if isinstance(e, CtExpr):
-        if e.key in ("saddr", "daddr"):
-            return _ADDR.get(e.family or "", "integer")
-        if e.key in ("ip saddr", "ip daddr", "ip6 saddr", "ip6 daddr"):
-            return _ADDR[e.key.split()[0]]
-        return _CT_TYPES.get(e.key, "integer")
-    if isinstance(e, PayloadExpr):
-        if e.protocol is None or e.field is None:
-            return "hex_integer"  # raw payloads print in hex
-        return _PAYLOAD_TYPES.get(e.protocol, {}).get(e.field, "integer")
-    if isinstance(e, ExthdrExpr):
-        if e.field is None:
-            return "boolean"
-        if e.name == "mh" and e.field == "nexthdr":
-            return "inet_proto"
-        return _EXTHDR_TYPES.get(e.field, "integer")
-    if isinstance(e, (TcpoptExpr, IpoptExpr, SctpChunkExpr)):
-        return "boolean" if e.field is None and getattr(e, "base", None) is None else "integer"
-    if isinstance(e, DccpoptExpr | OsfExpr):
-        return "boolean" if isinstance(e, DccpoptExpr) else "osf_name"
-    if isinstance(e, RtExpr):
-        if e.key == "nexthop":
-            return _ADDR.get(e.family or "ip", "ipv4_addr")
-        return _RT_TYPES.get(e.key, "integer")
-    if isinstance(e, SocketExpr):
-        return _SOCKET_TYPES.get(e.key, "integer")
-    if isinstance(e, FibExpr):
-        return _FIB_TYPES.get(e.result, "integer")
-    if isinstance(e, IpsecExpr):
-        if e.family is not None:
-            return _ADDR[e.family]
-        return "integer"
-    if isinstance(e, NumgenExpr | JhashExpr | SymhashExpr):
-        return "integer"
-    if isinstance(e, BinopExpr):
-        # nft gives a bitwise operation (shifts included) the type of its left operand
-        return _datatype_name(e.left)
-    if isinstance(e, MapExpr):
-        return None
-    return None
+    rule = _RULES.get(type(e))
+    return None if rule is None else rule(e)
+
+
+def _ct(e: CtExpr) -> str:
+    if e.key in ("saddr", "daddr"):
+        return _ADDR.get(e.family or "", "integer")
+    if e.key in ("ip saddr", "ip daddr", "ip6 saddr", "ip6 daddr"):
+        return _ADDR[e.key.split()[0]]
+    return _CT_TYPES.get(e.key, "integer")
+
+
+def _payload(e: PayloadExpr) -> str:
+    if e.protocol is None or e.field is None:
+        return "hex_integer"  # raw payloads print in hex
+    return _PAYLOAD_TYPES.get(e.protocol, {}).get(e.field, "integer")
+
+
+def _exthdr(e: ExthdrExpr) -> str:
+    if e.field is None:
+        return "boolean"  # presence: exists/missing
+    return _EXTHDR_TYPES.get(e.field, "integer")
+
+
+def _option(e: TcpoptExpr | IpoptExpr | SctpChunkExpr) -> str:
+    return "boolean" if e.field is None and getattr(e, "base", None) is None else "integer"
+
+
+def _rt(e: RtExpr) -> str:
+    if e.key == "nexthop":
+        return _ADDR.get(e.family or "ip", "ipv4_addr")
+    return _RT_TYPES.get(e.key, "integer")
+
+
+def _binop(e: BinopExpr) -> str | None:
+    # nft gives a bitwise operation (shifts included) the type of its left operand
+    return _datatype_name(e.left)
+
+
+#: How each selector's datatype is found, by expression class.
+_RULES: Final[dict[type, Callable[[Any], str | None]]] = {
+    MetaExpr: lambda e: _META_TYPES.get(e.key, "integer"),
+    CtExpr: _ct,
+    PayloadExpr: _payload,
+    ExthdrExpr: _exthdr,
+    TcpoptExpr: _option,
+    IpoptExpr: _option,
+    SctpChunkExpr: _option,
+    DccpoptExpr: lambda e: "boolean",
+    OsfExpr: lambda e: "osf_name",
+    RtExpr: _rt,
+    SocketExpr: lambda e: _SOCKET_TYPES.get(e.key, "integer"),
+    FibExpr: lambda e: _FIB_TYPES.get(e.result, "integer"),
+    IpsecExpr: lambda e: _ADDR[e.family] if e.family is not None else "integer",
+    NumgenExpr: lambda e: "integer",
+    JhashExpr: lambda e: "integer",
+    SymhashExpr: lambda e: "integer",
+    BinopExpr: _binop,
+}

@@ -44,6 +44,16 @@ _CLASSES: list[tuple[str, re.Pattern[str]]] = [
     ("ipv4", re.compile(_IPV4)),
     ("ipv4port", re.compile(rf"{_IPV4}:\d{{1,5}}")),
 ]
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_Q = rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}"
+_END = r"(?![\w.:/\-\[\]%])"
+# one pass over a line: the variable words become holes (by class), the rest stays text
+_HOLES = re.compile(
+    r'(?P<string>"[^"\n]*")|@[\w.,/\-]+|\$\w+'
+    rf"|(?P<ipv4port>{_Q}:[1-9]\d{{0,4}}){_END}|(?P<ipv4>{_Q}){_END}"
+    rf"|(?P<hex>0x[0-9a-f]{{1,8}}){_END}|(?P<int>[1-9]\d{{0,8}}|0){_END}"
+    rf"|(?<=jump |goto )(?P<name>[A-Za-z_][\w./\-]*){_END}|{_WORD}"
+)
 _HANDLE = re.compile(r" # handle (\d+)$")
 _TABLE = re.compile(rf"^table (ip6|ip|inet|arp|bridge|netdev) ({_WORD})" r" \{(?: # handle (\d+))?$")
 _OPENS = re.compile(r"\{(?: # handle \d+)?$")
@@ -82,7 +92,8 @@ def _atoms(cls: str, text: str) -> list[J]:
 
 
 class _Template:
-    __slots__ = ("ir", "subst_keys", "ok", "stmts", "refs", "comment")
+    __slots__ = ("ir", "subst_keys", "ok", "stmts", "refs", "comment", "live", "conv",
+                 "rebuild")
 
     def __init__(self, ir: J, subst_keys: list[J], ok: bool) -> None:
         self.ir = ir
@@ -91,6 +102,90 @@ class _Template:
         self.stmts: tuple[Any, ...] = ()
         self.refs: list[tuple[str, str]] = []
         self.comment: str | None = None
+        self.live: set[int] | None = None
+        self.rebuild: Any = None
+        self.conv: list[tuple[tuple[type, J], int, Callable[[str], J]]] = []
+
+    def plan(self, holes: list[tuple[str, str]]) -> None:
+        """Precompute which model leaves each hole fills and which nodes hold any."""
+        table = _model_table(self.subst_keys, self.subst_keys)
+        self.live = set()
+        _mark(self.stmts, table, self.live)
+        self.rebuild = _plan(self.stmts, table, self.live)
+        self.conv = []
+        i = 0
+        for cls, _ in holes:
+            for j, conv in enumerate(_CONVERTERS[cls]):
+                k = self.subst_keys[i + j]
+                self.conv.append(((type(k), k), i + j, conv))
+                if type(k) is str:
+                    try:
+                        a = _addr(k)
+                    except ValueError:
+                        continue
+                    self.conv.append(((type(a), a), i + j, _addr))
+            i += len(_CONVERTERS[cls])
+
+    def table(self, holes: list[tuple[str, str]]) -> dict[tuple[type, J], J]:
+        values = [a for cls, word in holes for a in _atoms(cls, word)]
+        return {key: conv(values[i]) if conv is not _same else values[i]
+                for key, i, conv in self.conv}
+
+
+def _same(v: J) -> J:
+    return v
+
+
+#: per class, how each atom of _atoms() is made from... itself (atoms are already values)
+_CONVERTERS: dict[str, list[Callable[[J], J]]] = {
+    "int": [_same, _same], "hex": [_same, _same], "ipv4port": [_same, _same, _same],
+    "ipv4": [_same], "string": [_same], "name": [_same],
+}
+
+
+def _plan(x: Any, table: dict[tuple[type, J], J], live: set[int]) -> Any:
+    """How to rebuild ``x``: None (unchanged), ("leaf", key), ("tuple", [plans]) or
+    ("node", [(field, plan)])."""
+    t = type(x)
+    if t in _LEAVES:
+        return ("leaf", (t, x)) if (t, x) in table else None
+    if id(x) not in live:
+        return None
+    if t is tuple:
+        return ("tuple", [_plan(v, table, live) for v in x])
+    names = _FIELDS.get(t)
+    if names is None:
+        names = _FIELDS[t] = tuple(f.name for f in attrs.fields(t))  # type: ignore[misc]
+    return ("node", [(n, p) for n in names
+                     if (p := _plan(getattr(x, n), table, live)) is not None])
+
+
+def _rebuild(x: Any, plan: Any, table: dict[tuple[type, J], J]) -> Any:
+    if plan is None:
+        return x
+    kind, arg = plan
+    if kind == "leaf":
+        return table[arg]
+    if kind == "tuple":
+        return tuple(_rebuild(v, p, table) for v, p in zip(x, arg, strict=True))
+    return attrs.evolve(x, **{n: _rebuild(getattr(x, n), p, table) for n, p in arg})
+
+
+def _mark(x: Any, table: dict[tuple[type, J], J], live: set[int]) -> bool:
+    """Record id() of every node/tuple under which a sentinel leaf sits."""
+    t = type(x)
+    if t in _LEAVES:
+        return (t, x) in table
+    found = False
+    if t is tuple:
+        for v in x:
+            found = _mark(v, table, live) or found
+    elif isinstance(x, Node):
+        for f in attrs.fields(t):  # type: ignore[misc]
+            found = _mark(getattr(x, f.name), table, live) or found
+    if found:
+        live.add(id(x))
+    return found
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
@@ -118,13 +213,16 @@ def _addr(s: str) -> IPv4Address | IPv6Address:
     raise ValueError(s)
 
 
-def _msub(x: Any, table: dict[tuple[type, J], J]) -> Any:
-    """``x`` with every leaf found in ``table`` replaced (nodes rebuilt, validators run)."""
+def _msub(x: Any, table: dict[tuple[type, J], J], live: set[int] | None) -> Any:
+    """``x`` with every leaf found in ``table`` replaced (nodes rebuilt, validators run);
+    ``live``, when given, holds the ids of the only nodes that contain such leaves."""
     t = type(x)
     if t in _LEAVES:
         return table.get((t, x), x)
+    if live is not None and id(x) not in live:
+        return x
     if t is tuple:
-        items = tuple(_msub(v, table) for v in x)
+        items = tuple(_msub(v, table, live) for v in x)
         return x if all(a is b for a, b in zip(items, x, strict=True)) else items
     if isinstance(x, Node):
         names = _FIELDS.get(t)
@@ -133,7 +231,7 @@ def _msub(x: Any, table: dict[tuple[type, J], J]) -> Any:
         changes = {}
         for name in names:
             v = getattr(x, name)
-            nv = _msub(v, table)
+            nv = _msub(v, table, live)
             if nv is not v:
                 changes[name] = nv
         return attrs.evolve(x, **changes) if changes else x
@@ -175,59 +273,39 @@ class FastListing:
 
     # --- templates -------------------------------------------------------------------------
 
-    def _split(self, text: str) -> tuple[list[tuple[str, str]], list[str]]:
-        """(placeholders as (class, word), the template pieces) of one rule or element."""
-        pieces: list[str] = []
+    def _split(self, text: str) -> tuple[list[tuple[str, str]], str]:
+        """(holes as (class, word), the template key) of one rule or element."""
         holes: list[tuple[str, str]] = []
-        prev = ""
-        pos = 0
-        for m in _SCAN.finditer(text):
-            word = m.group()
-            cls = None
-            if word[0] == '"':
-                cls = "string"
-            elif word not in self.keywords:
-                if prev in ("jump", "goto") and word[0].isalpha():
-                    cls = "name"
-                else:
-                    for name, rx in _CLASSES:
-                        if rx.fullmatch(word):
-                            cls = name
-                            break
-            pieces.append(text[pos:m.start()])
-            if cls is None:
-                pieces.append(word)
-            else:
-                pieces.append("\0")
-                holes.append((cls, word))
-            pos = m.end()
-            prev = word
-        pieces.append(text[pos:])
-        return holes, pieces
+        keywords = self.keywords
+
+        def hole(m: re.Match[str]) -> str:
+            cls = m.lastgroup
+            if cls is None or (cls == "name" and m.group() in keywords):
+                return m.group()
+            holes.append((cls, m.group()))
+            return "\0" + cls + "\0"
+
+        return holes, _HOLES.sub(hole, text)
 
     @staticmethod
-    def _fill(pieces: list[str], holes: list[tuple[str, str]], alt: int) -> str:
-        out = []
-        k = 0
-        for p in pieces:
-            if p == "\0":
-                out.append(_sentinel(holes[k][0], k, alt))
-                k += 1
-            else:
-                out.append(p)
+    def _fill(key: str, holes: list[tuple[str, str]], alt: int) -> str:
+        parts = key.split("\0")
+        out = [parts[0]]
+        for k in range(len(holes)):
+            out.append(_sentinel(parts[2 * k + 1], k, alt))
+            out.append(parts[2 * k + 2])
         return "".join(out)
 
     def _template(self, cache: dict[str, _Template], holes: list[tuple[str, str]],
-                  pieces: list[str], parse: Callable[[str], J]) -> _Template:
-        key = self._fill(pieces, holes, 0)
+                  key: str, parse: Callable[[str], J]) -> _Template:
         tpl = cache.get(key)
         if tpl is not None:
             return tpl
-        ir_a = parse(key)
+        ir_a = parse(self._fill(key, holes, 0))
         keys_a = [a for k, (cls, _) in enumerate(holes) for a in _atoms(cls, _sentinel(cls, k, 0))]
         ok = not _has_node(ir_a)
         if ok and holes:
-            ir_b = parse(self._fill(pieces, holes, 1))
+            ir_b = parse(self._fill(key, holes, 1))
             keys_b = [a for k, (cls, _) in enumerate(holes)
                       for a in _atoms(cls, _sentinel(cls, k, 1))]
             swap = {(type(a), a): b for a, b in zip(keys_a, keys_b, strict=True)}
@@ -247,19 +325,17 @@ class FastListing:
         if m:
             handle = int(m.group(1))
             text = text[: m.start()]
-        holes, pieces = self._split(text)
-        key = family + "\0" + self._fill(pieces, holes, 0)
-        tpl = self.rules.get(key)
+        holes, key = self._split(text)
+        tpl = self.rules.get(family + key)
         if tpl is None:
-            tpl = self.rules[key] = self._rule_template(family, holes, pieces)
+            tpl = self.rules[family + key] = self._rule_template(family, holes, key)
         if not tpl.ok:
             rule = self._parse_rule(text)
             if handle is not None:
                 rule["handle"] = handle
             return rule
-        values = [a for cls, word in holes for a in _atoms(cls, word)]
-        table = _model_table(tpl.subst_keys, values)
-        out: dict[str, J] = {"expr": list(_msub(tpl.stmts, table)),
+        table = tpl.table(holes)
+        out: dict[str, J] = {"expr": list(_rebuild(tpl.stmts, tpl.rebuild, table)),
                              "refs": [(k, table.get((str, n), n)) for k, n in tpl.refs]}
         if tpl.comment is not None:
             out["comment"] = table.get((str, tpl.comment), tpl.comment)
@@ -267,23 +343,23 @@ class FastListing:
             out["handle"] = handle
         return out
 
-    def _rule_template(self, family: str, holes: list[tuple[str, str]], pieces: list[str]
+    def _rule_template(self, family: str, holes: list[tuple[str, str]], key: str
                        ) -> _Template:
         """Parse and decode the template with sentinel set A; prove it with set B."""
-        text_a = self._fill(pieces, holes, 0)
+        text_a = self._fill(key, holes, 0)
         rule_a = self._parse_rule(text_a)
         keys_a = [a for k, (cls, _) in enumerate(holes) for a in _atoms(cls, _sentinel(cls, k, 0))]
         tpl = _Template(rule_a, keys_a, False)
         try:
             model_a = self._decode(rule_a, family)
             if holes:
-                rule_b = self._parse_rule(self._fill(pieces, holes, 1))
+                rule_b = self._parse_rule(self._fill(key, holes, 1))
                 keys_b = [a for k, (cls, _) in enumerate(holes)
                           for a in _atoms(cls, _sentinel(cls, k, 1))]
                 if len({(type(a), a) for a in keys_a}) != len(keys_a):
                     return tpl
                 model_b = self._decode(rule_b, family)
-                if _msub(model_a, _model_table(keys_a, keys_b)) != model_b:
+                if _msub(model_a, _model_table(keys_a, keys_b), None) != model_b:
                     return tpl
                 if _substitute(rule_a.get("comment"), {(type(a), a): b for a, b in
                                                        zip(keys_a, keys_b, strict=True)}) \
@@ -292,6 +368,7 @@ class FastListing:
         except Exception:  # noqa: BLE001 - any doubt: parse such lines one by one
             return tpl
         tpl.stmts = model_a.stmts
+        tpl.plan(holes)
         tpl.refs = _references(rule_a["expr"])
         tpl.comment = rule_a.get("comment")
         tpl.ok = True
@@ -309,8 +386,8 @@ class FastListing:
         return {k: v for k, v in cmd.obj.items() if k not in ("family", "table", "chain")}
 
     def element(self, text: str) -> J:
-        holes, pieces = self._split(text)
-        tpl = self._template(self.elems, holes, pieces, self._parse_element)
+        holes, key = self._split(text)
+        tpl = self._template(self.elems, holes, key, self._parse_element)
         return self._instantiate(tpl, holes) if tpl.ok else self._parse_element(text)
 
     def _parse_element(self, text: str) -> J:

@@ -267,11 +267,40 @@ def _include(path: str, tok: Token) -> list[Any]:
     return out
 
 
+#: Use the template fast path for listing-shaped text (tests switch it off to compare).
+FAST_PATH = True
+
+
+def _keywords() -> frozenset[str]:
+    kw: frozenset[str] | None = getattr(_keywords, "cache", None)
+    if kw is None:
+        kw = frozenset(t.pattern.value for t in _parser().terminals if t.pattern.type == "str")
+        _keywords.cache = kw  # type: ignore[attr-defined]
+    return kw
+
+
+def _fast(text: str) -> list[Any] | None:
+    """The items of listing-shaped text via rule/element templates, or None (use lark)."""
+    from ._fast import FastListing
+
+    def items(sub: str) -> list[Any]:
+        return _run(sub, _Context("<fast>", (), {}))
+
+    try:
+        return FastListing(items, _keywords()).parse(text)
+    except Exception:  # noqa: BLE001 - anything unexpected: lark parses it and reports
+        return None
+
+
 def parse_commands(text: str, *, filename: str | None = None,
                    include_paths: Sequence[str | os.PathLike[str]] = ()) -> list[Any]:
     """The script's top-level items (``TableBlock`` and ``Cmd``), includes expanded."""
     if not isinstance(text, str):
         raise ParseError("expected text (str)", filename=filename)
+    if FAST_PATH and text.startswith("table ") and len(text) > 20_000:
+        items = _fast(text)
+        if items is not None:
+            return items
     ctx = _Context(filename, include_paths, {})
     items = _run(text, ctx)
     return _flatten(items)

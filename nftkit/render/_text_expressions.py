@@ -7,6 +7,7 @@ surrounding context expects (``None`` when unknown), which drives how immediates
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -80,6 +81,10 @@ def seconds(value: int) -> str:
     return "".join(out)
 
 
+#: (renderer class, node class) -> renderer function, looked up once.
+_METHODS: dict[tuple[type, type], Callable[..., str]] = {}
+
+
 class ExpressionText:
     ctx: RenderContext
 
@@ -89,11 +94,16 @@ class ExpressionText:
 
     def expr(self, e: Any, dt: Datatype | None = None) -> str:
         """Any expression: a node via its method, an immediate formatted by ``dt``."""
-        method = getattr(self, e.text_name, None) if hasattr(e, "text_name") else None
-        if method is not None:
-            result: str = method(e, dt)
-            return result
-        return self.value(e, dt)
+        key = (type(self), type(e))
+        method = _METHODS.get(key)
+        if method is None:
+            name = getattr(key[1], "text_name", None)
+            method = getattr(key[0], name, None) if name else None
+            if method is None:
+                return self.value(e, dt)
+            _METHODS[key] = method
+        result: str = method(self, e, dt)
+        return result
 
     def value(self, v: Any, dt: Datatype | None, symbolic: bool = True) -> str:
         """An immediate, as nft prints a value of datatype ``dt`` (integers by their symbol
@@ -269,7 +279,8 @@ class ExpressionText:
             if family is not None:
                 left = CtExpr(key=left.key, dir=left.dir, family=family)
         dt = expr_datatype(left)
-        lt, rt = self.expr(left, dt), self.expr(right, dt)
+        rt = self.expr(right, dt)
+        binop = isinstance(left, BinopExpr)
         if (isinstance(left, BinopExpr) and left.op is BinopOp.AND
                 and isinstance(left.right, ListExpr) and not isinstance(left.left, BinopExpr)
                 and not isinstance(right, (SetExpr, SetRefExpr))):
@@ -277,10 +288,10 @@ class ExpressionText:
             sel, mask = self.expr(left.left, dt), self.expr(left.right, dt)
             neg = "" if op in ("==", "in") else f"{op} "
             return f"{sel} {neg}{rt} / {mask}"
+        lt = self.expr(left, dt)
         if op == "==":
-            bitmask = dt is not None and dt.name in BITMASKS and not isinstance(
-                right, (SetExpr, SetRefExpr, ListExpr, RangeExpr, PrefixExpr))
-            if isinstance(left, BinopExpr) or bitmask:
+            if binop or (dt is not None and dt.name in BITMASKS and not isinstance(
+                    right, (SetExpr, SetRefExpr, ListExpr, RangeExpr, PrefixExpr))):
                 return f"{lt} == {rt}"
             return f"{lt} {rt}"
         if op == "in":

@@ -11,6 +11,8 @@ import functools
 import re
 import shutil
 import subprocess
+from collections.abc import Mapping
+from typing import Any
 
 import attrs
 
@@ -65,6 +67,9 @@ class RenderContext:
     family: str = "inet"
     table: str = ""
     chain: str = ""
+    #: The sets and maps of the table being rendered, by name: a ``map`` statement needs the
+    #: map's data type to print its constants (``update @m { ip saddr : 0x00000002 }``).
+    sets: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
 
     def at_least(self, *version: int) -> bool:
         """Whether the target nft is at least ``version`` (``ctx.at_least(1, 1)``)."""

@@ -65,6 +65,8 @@ class JsonEncoder:
 
     def value(self, value: Any) -> JSON:
         """Any field value: a node, tuple, enum, flag set, address or primitive."""
+        if type(value) in _PLAIN:  # the common case, exact types only (a StrEnum is a str)
+            return value
         if isinstance(value, Node):
             return self.node(value)
         if isinstance(value, StrEnum):
@@ -88,18 +90,18 @@ class JsonEncoder:
     def fields(self, node: Node, skip: tuple[str, ...] = ()) -> dict[str, JSON]:
         """The node's fields as JSON members; None, empty and False values are left out."""
         out: dict[str, JSON] = {}
-        for f in attrs.fields(type(node)):  # type: ignore[misc]
-            if f.name in skip or f.metadata.get("json") is False:
+        handles = self.ctx.handles
+        for name, json_name, is_expr in _field_plan(type(node)):
+            if name in skip:
                 continue
-            v = getattr(node, f.name)
+            v = getattr(node, name)
             # an expression may be the value false (``rt ipsec missing``): keep it
-            is_expr = f.metadata.get("codec") == "expr"
             if v is None or (v is False and not is_expr) or (
                     isinstance(v, (tuple, frozenset)) and not v):
                 continue
-            if f.name == "handle" and not self.ctx.handles:
+            if name == "handle" and not handles:
                 continue
-            out[field_json_name(f)] = self.value(v)
+            out[json_name] = self.value(v)
         return out
 
     def node(self, node: Node) -> JSON:
@@ -118,6 +120,23 @@ class JsonEncoder:
             (f,) = attrs.fields(cls)  # type: ignore[misc]
             return {cls.json_key: self.value(getattr(node, f.name))}
         return {cls.json_key: self.fields(node)}
+
+
+#: Immediate types that encode as themselves (checked by exact type, before anything else).
+_PLAIN: frozenset[type] = frozenset({int, str, bool, float, type(None)})
+#: Per class: (attribute, JSON member, is an expression) for the fields JSON carries. Built
+#: once per class: reading attrs metadata for every node was most of to_json's time.
+_FIELD_PLANS: dict[type, tuple[tuple[str, str, bool], ...]] = {}
+
+
+def _field_plan(cls: type) -> tuple[tuple[str, str, bool], ...]:
+    plan = _FIELD_PLANS.get(cls)
+    if plan is None:
+        plan = tuple((f.name, field_json_name(f), f.metadata.get("codec") == "expr")
+                     for f in attrs.fields(cls)  # type: ignore[misc]
+                     if f.metadata.get("json") is not False)
+        _FIELD_PLANS[cls] = plan
+    return plan
 
 
 def _enum_order(member: Any) -> int:
@@ -362,7 +381,8 @@ def _table(enc: JsonEncoder, node: Table) -> JSON:
 
 def table_items(enc: JsonEncoder, table: Table) -> list[JSON]:
     """The table and everything in it, in the order ``nft -j list ruleset`` prints them."""
-    sub = JsonEncoder(attrs.evolve(enc.ctx, family=table.family.value, table=table.name))
+    sub = JsonEncoder(attrs.evolve(enc.ctx, family=table.family.value, table=table.name,
+                                   sets={s.name: s for s in table.sets}))
     items = [sub.node(table)]
     chains = [sub.node(c) for c in table.chains]
     if enc.ctx.at_least(1, 1):  # nft 1.1 lists chains first: maps and rules refer to them

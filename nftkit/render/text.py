@@ -110,7 +110,7 @@ class TextRenderer(ExpressionText, StatementText):
         """``table inet t {``, flags, comment, then objects, sets, flowtables and chains, each
         block preceded by a blank line except the first when there are no flags (rule.c
         table_print)."""
-        sub = self.at(family=t.family.value, table=t.name)
+        sub = self.at(family=t.family.value, table=t.name, sets={s.name: s for s in t.sets})
         out = [f"table {t.family.value} {t.name} {{{self._handle(t)}\n"]
         delim = ""
         if t.flags:
@@ -380,7 +380,8 @@ class TextRenderer(ExpressionText, StatementText):
         for t in tables:
             if not isinstance(t, Table):
                 raise UnsupportedError(f"no script form for {type(node).__name__}")
-            lines += self.at(family=t.family.value, table=t.name).table_commands(t)
+            lines += self.at(family=t.family.value, table=t.name,
+                             sets={s.name: s for s in t.sets}).table_commands(t)
         return "".join(line + "\n" for line in lines)
 
     def table_commands(self, t: Table) -> list[str]:
