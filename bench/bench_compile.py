@@ -8,7 +8,7 @@ The model: ``table ip kube-proxy`` with a ``service-ips`` verdict map and, per s
 map element, one service chain with two rules (a masquerade-mark jump and ``numgen random mod
 2 vmap``), and two endpoint chains with two rules each (a hairpin mark jump and ``dnat``).
 
-Side by side in one run, best of ``--repeat`` runs each:
+Side by side in one run, best of ``--repeat`` runs each (CPU time of this process):
 
 - ``to_text(model)`` against a plain f-string generator that writes the same text directly
   from the service list (the floor: no model, no dispatch);
@@ -38,8 +38,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import nftkit  # noqa: E402
-from nftkit.model.expressions import (  # noqa: E402
+import nftkit
+from nftkit.model.expressions import (
     ConcatExpr,
     MetaExpr,
     NumgenExpr,
@@ -49,7 +49,7 @@ from nftkit.model.expressions import (  # noqa: E402
     SetRefExpr,
     VerdictExpr,
 )
-from nftkit.model.statements import (  # noqa: E402
+from nftkit.model.statements import (
     MangleStmt,
     MatchOp,
     MatchStmt,
@@ -123,7 +123,8 @@ def build_model(svcs: list[Service]) -> nftkit.Ruleset:
         elements.append((ConcatExpr(exprs=(s.ip, "tcp", s.port)),
                          VerdictExpr(kind="goto", target=s.chain)))
         chains.append(nftkit.Chain(name=s.chain, rules=[
-            nftkit.Rule(stmts=[MatchStmt(left=daddr, right=s.ip), MatchStmt(left=dport, right=s.port),
+            nftkit.Rule(stmts=[MatchStmt(left=daddr, right=s.ip),
+                               MatchStmt(left=dport, right=s.port),
                                MatchStmt(left=saddr, op=MatchOp.NE, right=pods), masq]),
             nftkit.Rule(stmts=[VerdictMapStmt(key=numgen, data=SetExpr(elements=tuple(
                 (i, VerdictExpr(kind="goto", target=s.endpoint_chain(i))) for i in range(2))))]),
@@ -182,16 +183,17 @@ def fstring_text(svcs: list[Service]) -> str:
 
 
 def best_of(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    """The fastest of ``repeat`` runs of ``fn`` (seconds, with GC off as timeit does)."""
+    """The fastest of ``repeat`` runs of ``fn``: CPU seconds of this process (steadier than
+    wall time on a machine shared with other work), with GC off as timeit does."""
     best = float("inf")
     result = None
     for _ in range(repeat):
         gc.collect()
         gc.disable()
         try:
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             result = fn()
-            best = min(best, time.perf_counter() - t0)
+            best = min(best, time.process_time() - t0)
         finally:
             gc.enable()
     return best, result

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .backend.fake import FakeNftables
+from .check import CheckError, Problem, check, problems
 from .errors import (
     BackendError,
     BusyError,
@@ -60,6 +62,11 @@ __all__ = [
     "Transaction",
     "TransactionResult",
     "Nftables",
+    "FakeNftables",
+    "CheckError",
+    "Problem",
+    "check",
+    "problems",
     *_model_all,
 ]
 

@@ -103,15 +103,18 @@ S = st.SearchStrategy
 
 #: Some of the words nft's scanner reads as keywords: an object called one of them cannot be
 #: written in nft text (``table inet counter`` is a syntax error).
-NFT_KEYWORDS: frozenset[str] = frozenset(
-    """accept add ah arp bridge by chain comment counter ct daddr dccp delete devices drop
-    dnat dport esp ether element elements exists family fib filter flags flow flowtable goto
-    hook icmp icmpv6 igmp iif iifname inet ingress egress ip ip6 jump limit log map mark
-    masquerade meta missing nat netdev numgen oif oifname policy priority protocol queue
-    quota redirect reject return rule ruleset saddr sctp set snat sport state table tcp th
-    type udp udplite update vlan vmap dynamic timeout interval constant size level prefix
-    continue over until typeof rt ecn time all name""".split()
-)
+NFT_KEYWORDS: frozenset[str] = frozenset({
+    "accept", "add", "ah", "all", "arp", "bridge", "by", "chain", "comment", "constant",
+    "continue", "counter", "ct", "daddr", "dccp", "delete", "devices", "dnat", "dport", "drop",
+    "dynamic", "ecn", "egress", "element", "elements", "esp", "ether", "exists", "family", "fib",
+    "filter", "flags", "flow", "flowtable", "goto", "hook", "icmp", "icmpv6", "igmp", "iif",
+    "iifname", "inet", "ingress", "interval", "ip", "ip6", "jump", "level", "limit", "log", "map",
+    "mark", "masquerade", "meta", "missing", "name", "nat", "netdev", "numgen", "oif", "oifname",
+    "over", "policy", "prefix", "priority", "protocol", "queue", "quota", "redirect", "reject",
+    "return", "rt", "rule", "ruleset", "saddr", "sctp", "set", "size", "snat", "sport", "state",
+    "table", "tcp", "th", "time", "timeout", "type", "typeof", "udp", "udplite", "until",
+    "update", "vlan", "vmap",
+})
 
 _WORD = st.builds(lambda a, b: a + b, st.sampled_from("abcdefghijklmnopqrstuvwxyz"),
                   st.text("abcdefghijklmnopqrstuvwxyz0123456789", max_size=7))
@@ -489,9 +492,9 @@ def sets(draw: st.DrawFn, family: Family | str = Family.INET, *, kernel: bool = 
         return Set(name=name, type=dtype, flags=flags, comment=comment, elements=elements)
     if draw(st.booleans()):
         dtype2 = draw(st.sampled_from(["inet_service", "inet_proto", "mark"]))
-        values = draw(st.lists(st.tuples(plain, keys[dtype2][0]), max_size=5, unique=True))
+        pairs = draw(st.lists(st.tuples(plain, keys[dtype2][0]), max_size=5, unique=True))
         return Set(name=name, type=(dtype, dtype2), comment=comment,
-                   elements=[ConcatExpr(exprs=v) for v in values])
+                   elements=[ConcatExpr(exprs=v) for v in pairs])
     timeout = None
     if draw(st.booleans()):
         flags.append("timeout")
@@ -500,9 +503,11 @@ def sets(draw: st.DrawFn, family: Family | str = Family.INET, *, kernel: bool = 
     max_elements = 0 if kernel and timeout is not None else 6
     values = draw(st.lists(plain, max_size=max_elements, unique=True))
     elements = list(values)
-    if not kernel and timeout is not None and values and draw(st.booleans()):
+    with_timeout = draw(st.booleans())
+    with_comment = draw(st.booleans())
+    if not kernel and timeout is not None and values and with_timeout:
         elements[0] = ElemExpr(val=values[0], timeout=draw(st.integers(1, 3600)) * 1000)
-    if values and draw(st.booleans()):
+    if values and with_comment:
         elements[-1] = ElemExpr(val=values[-1], comment=draw(comments()))
     size = draw(st.none() | st.integers(len(values) + 1, 65535))
     return Set(name=name, type=dtype, flags=flags, timeout=timeout, size=size,

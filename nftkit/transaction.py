@@ -258,25 +258,17 @@ class Op:
 
 
 def _as_input(obj: Node, out: dict[str, Any]) -> dict[str, Any]:
-    """Complete ``to_json``'s listing form into a command nft can read back.
+    """Turn ``to_json``'s listing form into a command nft can read back.
 
-    ``to_json`` reproduces what the target nft *lists*, and nft 1.0.6 leaves some members out
-    of its listings (table and chain comments, a chain's devices, a set's ``auto-merge``) or
-    prints them in a form it cannot read (concatenated map data as one string). A command must
-    carry them; nft versions that ignore a member ignore it. (1.0.6 cannot read the ``dynamic``
-    set flag it also leaves out, so that one stays out.)
+    nft 1.0.6 lists concatenated map data as one string (``"ipv4_addr . inet_service"``),
+    which it cannot read; a command needs the list form. (``to_json`` leaves out the
+    ``dynamic`` set flag for 1.0.6, which that version cannot read either.)
     """
-    if isinstance(obj, (Table, Chain)) and obj.comment is not None:
-        out["comment"] = obj.comment
-    if isinstance(obj, Chain) and obj.devices and obj.hook is not None:
-        out["dev"] = obj.devices[0] if len(obj.devices) == 1 else list(obj.devices)
     if isinstance(obj, Set):
         for member in ("type", "map"):
             value = out.get(member)
             if isinstance(value, str) and " . " in value:
                 out[member] = value.split(" . ")
-        if obj.auto_merge:
-            out["auto-merge"] = True
     return out
 
 

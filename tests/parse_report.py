@@ -18,11 +18,10 @@ import traceback
 from collections import Counter
 from typing import Any
 
-from tests._oracle import CORPUS, corpus_dumps, normalize_json
-from tests.corpus_report import listing
-
 import nftkit
 from nftkit.parse.nft import parse_document
+from tests._oracle import CORPUS, corpus_dumps, normalize_json
+from tests.corpus_report import listing
 
 __all__ = ["check_listing", "main"]
 
@@ -41,35 +40,38 @@ def _norm(o: Any) -> Any:
     return o
 
 
+def _lines(model: object) -> list[str]:
+    return re.sub(r", handle=\d+", "", repr(model)).replace("), ", "),\n").splitlines(True)
+
+
 def check_listing(text: str, doc: dict[str, Any], *, compare_json_ir: bool = False
                   ) -> dict[str, str | None]:
     """Problems per check (None when it passes): parse, model, text, json, ir."""
     out: dict[str, str | None] = {}
     try:
         model = nftkit.parse(text)
-    except Exception as exc:  # noqa: BLE001 - a report
+    except Exception as exc:
         msg = f"parse: {type(exc).__name__}: {exc}"
         return {"parse": msg, "model": msg, "text": msg, "json": msg, "ir": msg}
     out["parse"] = None
     try:
         want = nftkit.from_json(doc)
         out["model"] = None if model == want else "model differs:\n" + "".join(
-            difflib.unified_diff(re.sub(r", handle=\d+", "", repr(want)).replace("), ", "),\n").splitlines(True),
-                                 re.sub(r", handle=\d+", "", repr(model)).replace("), ", "),\n").splitlines(True),
+            difflib.unified_diff(_lines(want), _lines(model),
                                  "from_json", "parse", n=1))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         out["model"] = f"from_json: {type(exc).__name__}: {exc}"
     try:
         got = nftkit.to_text(model)
         out["text"] = None if got == text else "".join(difflib.unified_diff(
             text.splitlines(True), got.splitlines(True), "nft", "nftkit", n=1))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         out["text"] = f"to_text: {type(exc).__name__}: {exc}"
     try:
         got_j = normalize_json(nftkit.to_json(model))
         want_j = normalize_json(doc)
         out["json"] = None if got_j == want_j else "to_json differs"
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         out["json"] = f"to_json: {type(exc).__name__}: {exc}"
     if compare_json_ir:
         ir = _norm(normalize_json({"nftables": parse_document(text)}))
@@ -100,7 +102,7 @@ def main(argv: list[str]) -> int:
         loaded += 1
         try:
             res = check_listing(lst.text, lst.json, compare_json_ir=with_ir)
-        except Exception:  # noqa: BLE001
+        except Exception:
             res = {"parse": traceback.format_exc()}
         for k, v in res.items():
             counts[k] += v is None

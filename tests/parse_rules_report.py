@@ -14,10 +14,9 @@ import sys
 from collections import Counter
 from typing import Any
 
-from tests.rules_report import RuleCase, rule_cases, tfiles
-
 import nftkit
 from nftkit.parse.json import JsonDecoder, decode_rule
+from tests.rules_report import RuleCase, rule_cases, tfiles
 
 __all__ = ["check_case", "main"]
 

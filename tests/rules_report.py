@@ -10,7 +10,8 @@ objects (``%name type ...``); add every ``RULE;ok`` rule to every chain of every
 rejects is skipped and counted); then take ``nft list ruleset`` and ``nft -j list ruleset``.
 Per listed rule, with R = ``from_json`` of that rule's JSON:
 
-- text: ``to_text(R, family=...)`` equals the rule's line in the text listing;
+- text: R rendered in its table's context (family, and the table's listed sets and maps, whose
+  data types type a map statement's constants) equals the rule's line in the text listing;
 - json: ``to_json(R, ...)`` equals the rule's JSON object (handles ignored).
 
 Listings are cached under /tmp (keyed by the nft version and the generated input), never in the
@@ -38,6 +39,8 @@ from pathlib import Path
 from typing import Any
 
 import nftkit
+from nftkit.render.context import RenderContext
+from nftkit.render.text import TextRenderer
 from tests._oracle import CORPUS, NFT, normalize_json
 
 __all__ = [
@@ -150,6 +153,9 @@ class RuleCase:
     json: dict[str, Any] | None = None
     #: The nft version that printed the listing (None: the installed nft).
     version: str | None = None
+    #: The listed sets and maps of the rule's table (``{"set": ...}`` objects): a map
+    #: statement's constants print by the map's data type.
+    sets: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -254,6 +260,7 @@ def load_tfile(path: Path, *, cache: bool = True) -> Loaded:
     rejected = set(data["rejected"])
     texts = text_rules(data["text"])
     jsons: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    sets = _sets_by_table(normalize_json(data["json"]))
     for item in normalize_json(data["json"]):
         if "rule" in item:
             body = item["rule"]
@@ -264,7 +271,7 @@ def load_tfile(path: Path, *, cache: bool = True) -> Loaded:
     for i, (fam, table, chain, rule) in enumerate(placements):
         if i not in rejected:
             by_chain.setdefault((fam, table, chain), []).append(
-                RuleCase(rel, fam, table, chain, rule))
+                RuleCase(rel, fam, table, chain, rule, sets=sets.get((fam, table), [])))
     for where, cs in by_chain.items():
         tx, js = texts.get(where, []), jsons.get(where, [])
         if len(tx) != len(cs) or len(js) != len(cs):
@@ -287,27 +294,43 @@ class RuleResult:
     json: str | None
 
 
-def _doc(c: RuleCase) -> dict[str, Any]:
+def _doc(c: RuleCase, sets: bool = True) -> dict[str, Any]:
     assert c.json is not None
     return {"nftables": [
         {"table": {"family": c.family, "name": c.table}},
+        *(c.sets if sets else []),
         {"chain": {"family": c.family, "table": c.table, "name": c.chain}},
         {"rule": c.json},
     ]}
+
+
+def _sets_by_table(items: list[Any]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    out: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for item in items:
+        for key in ("set", "map"):
+            if key in item:
+                out.setdefault((item[key]["family"], item[key]["table"]), []).append(item)
+    return out
 
 
 def check_rule(c: RuleCase) -> RuleResult:
     """The text and JSON checks for one listed rule."""
     assert c.json is not None and c.text is not None
     try:
-        rs = nftkit.from_json(_doc(c))
-        rule = rs.tables[0].chains[0].rules[0]
+        try:
+            rs = nftkit.from_json(_doc(c))
+        except nftkit.NftkitError:  # a set nftkit cannot read: check the rule without it
+            rs = nftkit.from_json(_doc(c, sets=False))
+        table = rs.tables[0]
+        rule = table.chains[0].rules[0]
     except Exception as exc:  # a report, not a test: show any failure
         msg = f"from_json: {type(exc).__name__}: {exc}"
         return RuleResult(msg, msg)
     text_p = json_p = None
     try:
-        got = nftkit.to_text(rule, family=c.family, version=c.version)
+        ctx = RenderContext(version=c.version, family=c.family, table=c.table, chain=c.chain,
+                            sets={s.name: s for s in table.sets})
+        got = TextRenderer(ctx).rule(rule)
         if got != c.text:
             text_p = f"  nft:    {c.text}\n  nftkit: {got}"
     except Exception as exc:
@@ -344,6 +367,7 @@ def upstream_cases(path: Path) -> tuple[list[RuleCase], list[str]]:
     doc = json.loads(path.read_text())
     texts = text_rules(path.with_suffix(".nft").read_text())
     jsons: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    sets = _sets_by_table(normalize_json(doc))
     for item in normalize_json(doc):
         if "rule" in item:
             body = item["rule"]
@@ -358,7 +382,7 @@ def upstream_cases(path: Path) -> tuple[list[RuleCase], list[str]]:
         for line, body in zip(tx, js, strict=True):
             cases.append(RuleCase(rel, *where, source=line.split(" # handle ")[0],
                                   text=line.split(" # handle ")[0], json=body,
-                                  version=UPSTREAM_VERSION))
+                                  version=UPSTREAM_VERSION, sets=sets.get(where[:2], [])))
     return cases, problems
 
 

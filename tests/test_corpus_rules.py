@@ -32,10 +32,7 @@ TFILES = tfiles()
 
 #: (file, check) -> (reason, the first nft version where it should pass). Each must still fail
 #: before that version, so the list cannot go stale.
-T_EXCEPTIONS: dict[tuple[str, str], tuple[str, tuple[int, int, int]]] = {
-    ("ip/sets.t", "json"): ("nft 1.0.6 lists the map statement (add @map1 { k : v }) in JSON "
-                            "as nft text, which only the text parser can read", (1, 1, 0)),
-}
+T_EXCEPTIONS: dict[tuple[str, str], tuple[str, tuple[int, int, int]]] = {}
 _loaded: dict[Path, Loaded] = {}
 
 
@@ -75,12 +72,7 @@ DUMPS = upstream_dumps()
 
 #: Rules that cannot pass rule by rule, with the reason. Each must still fail (so the list
 #: cannot go stale).
-UPSTREAM_EXCEPTIONS = {
-    "maps/dumps/typeof_maps_add_delete.json-nft": "map statement data is typed by the named "
-    "map's declaration, which a lone rule does not carry",
-    "maps/dumps/typeof_maps_concat.json-nft": "map statement data typed by the named map",
-    "maps/dumps/typeof_maps_update_0.json-nft": "map statement data typed by the named map",
-}
+UPSTREAM_EXCEPTIONS: dict[str, str] = {}
 
 
 @pytest.mark.corpus

@@ -33,6 +33,7 @@ from nftkit import (
     Chain,
     CounterStmt,
     MatchStmt,
+    ObjrefStmt,
     PayloadExpr,
     PrefixExpr,
     Quota,
@@ -45,6 +46,7 @@ from nftkit import (
     UnsupportedError,
     ValidationError,
     VerdictExpr,
+    VerdictMapStmt,
     to_text,
 )
 from nftkit.backend._fake_sets import sort_key
@@ -102,6 +104,10 @@ def rule_template(kind: str, arg: str) -> Rule:
                            VerdictExpr(kind="drop")])
     if kind == "counter":
         return Rule(stmts=[CounterStmt(), VerdictExpr(kind="accept")], comment=arg)
+    if kind == "objref":
+        return Rule(stmts=[ObjrefStmt(type="counter", obj=arg)])
+    if kind == "vmap":
+        return Rule(stmts=[VerdictMapStmt(key=DPORT, data=SetRefExpr(name=arg))])
     return Rule(stmts=[MatchStmt(left=SADDR, right=IPv4Address("10.0.0.1")),
                        VerdictExpr(kind="drop")])
 
@@ -111,8 +117,9 @@ def rule_template(kind: str, arg: str) -> Rule:
 tables = st.sampled_from(TABLES)
 chains = st.sampled_from(CHAINS)
 set_names = st.sampled_from([*SETS, "zz"])
-rules = st.tuples(st.sampled_from(["jump", "goto", "saddr_set", "dport_set", "counter", "match"]),
-                  st.sampled_from([*CHAINS, *SETS]))
+rules = st.tuples(st.sampled_from(["jump", "goto", "saddr_set", "dport_set", "counter", "match",
+                                   "objref", "vmap"]),
+                  st.sampled_from([*CHAINS, *SETS, "cn", "q"]))
 where = st.sampled_from(["end", "after", "index", "top", "before", "at"])
 
 
@@ -161,11 +168,10 @@ def crashes_nft(ops: list[tuple[Any, ...]]) -> bool:
     in-process backend would take the test process down with it."""
     renamed: set[tuple[str, str]] = set()
     for op in ops:
+        deletes = op[0] in ("table", "chain") and op[1] in ("delete", "destroy")
         if op[0] == "rename":
             renamed.add(op[1])
-        elif op[0] in ("table", "chain") and op[1] in ("delete", "destroy") and op[2] in renamed:
-            return True
-        elif op[0] == "flush" and op[1] == "ruleset" and renamed:
+        elif (deletes and op[2] in renamed) or (op[0] == "flush" and renamed):
             return True
     return False
 

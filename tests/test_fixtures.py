@@ -40,7 +40,7 @@ NEEDS: dict[str, tuple[str, str]] = {
 
 
 def _applies(versions: str) -> bool:
-    """Whether a known_gaps.txt version column (``*``, ``<1.1``, ``>=1.1``) fits the installed nft."""
+    """Whether a known_gaps.txt version column (``*``, ``<1.1``, ``>=1.1``) fits the nft here."""
     if versions == "*":
         return True
     installed = installed_nft_version()

@@ -34,7 +34,7 @@ from tests._oracle import Listing, have_netns, load_and_list, normalize_json
 #: chain comments, for instance), so the round trip must be exact there.
 NEWEST = "1.1.3"
 
-FAST = settings(max_examples=40, deadline=None,
+FAST = settings(max_examples=30, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 # Each kernel example loads a namespace (~30 ms); shrinking a failure would take minutes, so
 # kernel tests report the first failing example as drawn.

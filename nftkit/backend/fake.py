@@ -244,17 +244,18 @@ class FakeNftables:
             raise TypeError(f"expected a Transaction, got {type(txn).__name__}")
         ops = txn.ops
         self._check_positions(ops)
-        uncached = _uncached_before_flush(ops)
+        cache = _FlushCache(ops)
         handles: list[int | None] = [None] * len(ops)
         resets: list[tuple[int, Op]] = []
         for index, op in enumerate(ops):
             if op.verb is Verb.RESET:
                 resets.append((index, op))
                 continue
-            if uncached is not None and index == uncached[0]:
+            uncached = cache.check(index, op, work)
+            if uncached is not None:
                 if not dry:
                     self._burn_handles(ops[index + 1:], work)
-                raise NotFoundError(f"{op.describe()}: {uncached[1]}", nft_message=uncached[1],
+                raise NotFoundError(f"{op.describe()}: {uncached}", nft_message=uncached,
                                     index=index, operation=op)
             try:
                 handles[index] = self._run_op(work, self._state, op, index)
@@ -327,6 +328,15 @@ class FakeNftables:
         """The tables without their contents."""
         with self._lock:
             return [t.table for t in self._state.tables.values()]
+
+    def list_chain(self, family: Family | str, table: str, name: str) -> Chain:
+        """One chain with its rules; ``NotFoundError`` if there is no such chain."""
+        with self._lock:
+            t = self._table(family, table)
+            state = t.chains.get(name)
+            if state is None:
+                raise NotFoundError(f"chain {name} does not exist in {t.describe()}")
+            return state.chain.replace(rules=tuple(state.rules))
 
     def list_set(self, family: Family | str, table: str, name: str) -> Set:
         """A set with its elements; ``NotFoundError`` if there is no such set."""
@@ -960,35 +970,63 @@ _CACHED = {
 }
 
 
-def _uncached_before_flush(ops: tuple[Op, ...]) -> tuple[int, str] | None:
+class _FlushCache:
     """nft does not read the ruleset into its cache when a batch flushes it: an op before the
     ``flush ruleset`` that nft checks against the cache fails (ENOENT) unless the batch itself
-    added what it needs (the table; the set, for elements). The batch fails at the flush.
-    ``(index of the flush, message)``, or None."""
-    flush = next((i for i, op in enumerate(ops)
-                  if op.verb is Verb.FLUSH and op.kind is Kind.RULESET), None)
-    if flush is None:
-        return None
-    added: set[tuple[Any, ...]] = set()
-    for op in ops[:flush]:
+    added what it needs (the table; the set, for elements). The batch fails at the flush (the
+    first prefix of the batch that fails)."""
+
+    def __init__(self, ops: tuple[Op, ...]) -> None:
+        self.flush = next((i for i, op in enumerate(ops)
+                           if op.verb is Verb.FLUSH and op.kind is Kind.RULESET), None)
+        self.added: set[tuple[Any, ...]] = set()
+        self.problem: str | None = None
+
+    def check(self, index: int, op: Op, work: _State) -> str | None:
+        """Note ``op`` (applied next); the error to raise at the flush, when it is the flush."""
+        if self.flush is None:
+            return None
+        if index == self.flush:
+            return self.problem
+        if index > self.flush or self.problem is not None:
+            return None
         if op.verb in (Verb.ADD, Verb.CREATE):
             if op.kind is Kind.TABLE:
-                added.add((op.family, op.table))
+                self.added.add((op.family, op.table))
             elif op.kind in (Kind.SET, Kind.MAP):
-                added.add((op.family, op.table, op.name))
+                self.added.add((op.family, op.table, op.name))
         if (op.verb, op.kind) not in _CACHED:
-            continue
+            return None
         if op.verb is Verb.RENAME:
             need: tuple[Any, ...] = (op.family, op.table, op.name, "chain")  # never added
         elif op.kind is Kind.ELEMENT or op.verb is Verb.FLUSH:
             need = (op.family, op.table, op.name)
+            if op.verb is Verb.DESTROY and not _any_element_exists(work, op):
+                return None  # an emulated destroy of what is not there sends nothing
         else:
             need = (op.family, op.table)
-        if need not in added:
-            return flush, (f"operation {ops.index(op)} ({op.describe()}) needs nft's cache of "
-                           "the ruleset, which nft does not load when the transaction flushes "
-                           "the ruleset: No such file or directory")
-    return None
+        if need not in self.added:
+            self.problem = (f"operation {index} ({op.describe()}) needs nft's cache of the "
+                            "ruleset, which nft does not load when the transaction flushes "
+                            "the ruleset: No such file or directory")
+        return None
+
+
+def _any_element_exists(work: _State, op: Op) -> bool:
+    assert op.family is not None and op.table is not None
+    t = work.tables.get((op.family, op.table))
+    state = t.sets.get(op.name or "") if t is not None else None
+    if state is None:
+        return False
+    is_map = isinstance(state.set, Map)
+    for given in elems.normalize_value(op.elements):
+        element = elems.coerce(state.set, given)
+        key = elems.element_key(element, is_map)
+        if SetFlag.INTERVAL in state.set.flags:
+            key = elems.interval_of(key) or key
+        if key in state.elements:
+            return True
+    return False
 
 
 def _handle(obj: NamedObject) -> int:

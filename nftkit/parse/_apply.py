@@ -18,7 +18,7 @@ from ..errors import NftkitError, ParseError
 from ..model.priority import Priority
 from ..model.ruleset import Ruleset
 from .json import from_json
-from .transformer import Cmd, TableBlock, milliseconds, seconds, word_value
+from .transformer import Cmd, TableBlock, milliseconds, seconds
 
 __all__ = ["Applier"]
 
@@ -269,9 +269,10 @@ class Applier:
                         body["used"] = 0
             return
         t = self._table(o["family"], o["table"])
-        body = t.objects.get((kind, str(o["name"])))
-        if body is None:
+        obj = t.objects.get((kind, str(o["name"])))
+        if obj is None:
             raise self.error(f"No such file or directory: {kind} {o['name']}")
+        body = obj
         if kind == "counter":
             body.update(packets=0, bytes=0)
         elif kind == "quota":
@@ -527,8 +528,10 @@ class Applier:
                             raise self.error(f"No such file or directory: set @{name} "
                                              f"(used in chain {r['chain']})")
 
-    def ruleset(self) -> Ruleset:
-        self.check_references()
+    def ruleset(self, *, check: bool = True) -> Ruleset:
+        """The ruleset as model nodes (``check``: jump targets and @sets must exist)."""
+        if check:
+            self.check_references()
         doc = self.document()
         try:
             return from_json({"nftables": doc})

@@ -55,7 +55,8 @@ _HOLES = re.compile(
     rf"|(?<=jump |goto )(?P<name>[A-Za-z_][\w./\-]*){_END}|{_WORD}"
 )
 _HANDLE = re.compile(r" # handle (\d+)$")
-_TABLE = re.compile(rf"^table (ip6|ip|inet|arp|bridge|netdev) ({_WORD})" r" \{(?: # handle (\d+))?$")
+_TABLE = re.compile(rf"^table (ip6|ip|inet|arp|bridge|netdev) ({_WORD})"
+                    r" \{(?: # handle (\d+))?$")
 _OPENS = re.compile(r"\{(?: # handle \d+)?$")
 _BLOCK = re.compile(rf"^\t(chain|set|map) ({_WORD}) " r"\{(?: # handle (\d+))?$")
 
@@ -92,8 +93,17 @@ def _atoms(cls: str, text: str) -> list[J]:
 
 
 class _Template:
-    __slots__ = ("ir", "subst_keys", "ok", "stmts", "refs", "comment", "live", "conv",
-                 "rebuild")
+    __slots__ = (
+        "comment",
+        "conv",
+        "ir",
+        "live",
+        "ok",
+        "rebuild",
+        "refs",
+        "stmts",
+        "subst_keys",
+    )
 
     def __init__(self, ir: J, subst_keys: list[J], ok: bool) -> None:
         self.ir = ir
@@ -155,7 +165,7 @@ def _plan(x: Any, table: dict[tuple[type, J], J], live: set[int]) -> Any:
         return ("tuple", [_plan(v, table, live) for v in x])
     names = _FIELDS.get(t)
     if names is None:
-        names = _FIELDS[t] = tuple(f.name for f in attrs.fields(t))  # type: ignore[misc]
+        names = _FIELDS[t] = tuple(f.name for f in attrs.fields(t))
     return ("node", [(n, p) for n in names
                      if (p := _plan(getattr(x, n), table, live)) is not None])
 
@@ -168,7 +178,8 @@ def _rebuild(x: Any, plan: Any, table: dict[tuple[type, J], J]) -> Any:
         return table[arg]
     if kind == "tuple":
         return tuple(_rebuild(v, p, table) for v, p in zip(x, arg, strict=True))
-    return attrs.evolve(x, **{n: _rebuild(getattr(x, n), p, table) for n, p in arg})
+    changes = {n: _rebuild(getattr(x, n), p, table) for n, p in arg}
+    return attrs.evolve(x, **changes)
 
 
 def _mark(x: Any, table: dict[tuple[type, J], J], live: set[int]) -> bool:
@@ -181,7 +192,7 @@ def _mark(x: Any, table: dict[tuple[type, J], J], live: set[int]) -> bool:
         for v in x:
             found = _mark(v, table, live) or found
     elif isinstance(x, Node):
-        for f in attrs.fields(t):  # type: ignore[misc]
+        for f in attrs.fields(t):
             found = _mark(getattr(x, f.name), table, live) or found
     if found:
         live.add(id(x))
@@ -227,14 +238,14 @@ def _msub(x: Any, table: dict[tuple[type, J], J], live: set[int] | None) -> Any:
     if isinstance(x, Node):
         names = _FIELDS.get(t)
         if names is None:
-            names = _FIELDS[t] = tuple(f.name for f in attrs.fields(t))  # type: ignore[misc]
+            names = _FIELDS[t] = tuple(f.name for f in attrs.fields(t))
         changes = {}
         for name in names:
             v = getattr(x, name)
             nv = _msub(v, table, live)
             if nv is not v:
                 changes[name] = nv
-        return attrs.evolve(x, **changes) if changes else x
+        return attrs.evolve(x, **changes) if changes else x  # type: ignore[misc]
     return x
 
 
@@ -365,7 +376,7 @@ class FastListing:
                                                        zip(keys_a, keys_b, strict=True)}) \
                         != rule_b.get("comment"):
                     return tpl
-        except Exception:  # noqa: BLE001 - any doubt: parse such lines one by one
+        except Exception:
             return tpl
         tpl.stmts = model_a.stmts
         tpl.plan(holes)
@@ -470,8 +481,8 @@ class FastListing:
                 return None
             text = line[2:]
             head = text.split(" ", 1)[0]
-            if head in ("type", "comment", "policy", "devices", "flags") or "{" in text and \
-                    text.rstrip().endswith("{"):
+            if head in ("type", "comment", "policy", "devices", "flags") or ("{" in text and \
+                    text.rstrip().endswith("{")):
                 if text.rstrip().endswith("{"):
                     return None  # an anonymous chain spans lines: lark handles it
                 other.append(line)
@@ -519,6 +530,3 @@ _ELEM_SPLIT = re.compile(r'(?:"[^"]*"|[^,"])+')
 def _split_elements(text: str) -> list[str]:
     return _ELEM_SPLIT.findall(text)
 
-
-def _unused(*_: Cmd) -> None:  # keep the import for type readers
-    return None

@@ -98,7 +98,7 @@ class JsonDecoder:
     def _expr(self, j: JSON) -> Expr:
         hint = self.hint
         if isinstance(j, Node | ipaddress.IPv4Address | ipaddress.IPv6Address):
-            return j  # already decoded (the text parser's cached rule templates)
+            return j  # type: ignore[return-value]  # already decoded (text parser templates)
         if isinstance(j, bool | int):
             return j
         if isinstance(j, str):

@@ -32,7 +32,7 @@ from ..model.ruleset import Rule, Ruleset
 from ..model.statements import Stmt
 from ..transaction import Transaction
 from .json import JsonDecoder, from_json
-from .transformer import Cmd, Define, NftTransformer, TableBlock
+from .transformer import Cmd, Define, NftTransformer
 
 __all__ = [
     "DEFAULT_INCLUDE_PATH",
@@ -178,11 +178,10 @@ def _from_lark(parser: Lark, text: str, filename: str | None, exc: UnexpectedInp
         else:
             what = f'unexpected "{str(tok)[:60]}"'
         expected = _describe(parser, exc.accepts or exc.expected)
-        if "list" == str(tok) and "LIST" not in (exc.accepts or exc.expected):
-            pass
         return _error(text, filename, what, line, column, expected)
     if isinstance(exc, UnexpectedCharacters):
-        ch = text[exc.pos_in_stream] if 0 <= exc.pos_in_stream < len(text) else "?"
+        pos = exc.pos_in_stream if isinstance(exc.pos_in_stream, int) else -1
+        ch = text[pos] if 0 <= pos < len(text) else "?"
         expected = _describe(parser, exc.allowed or ())
         return _error(text, filename, f"unexpected character {ch!r}", line, column, expected)
     if isinstance(exc, UnexpectedEOF):
@@ -199,12 +198,12 @@ def _run(text: str, ctx: _Context) -> list[Any]:
     _local.stack = stack
     stack.append(ctx)
     try:
-        result: list[Any] = parser.parse(text)
+        result: list[Any] = parser.parse(text)  # type: ignore[assignment]
         return result
     except UnexpectedInput as exc:
         raise _from_lark(parser, text, ctx.filename, exc) from None
     except ParseError as exc:
-        if exc.filename is None or exc.filename == "<input>" and ctx.filename:
+        if exc.filename is None or (exc.filename == "<input>" and ctx.filename):
             raise _error(text, ctx.filename, exc.message, exc.line, exc.column,
                          exc.expected) from None
         raise
@@ -288,7 +287,7 @@ def _fast(text: str) -> list[Any] | None:
 
     try:
         return FastListing(items, _keywords()).parse(text)
-    except Exception:  # noqa: BLE001 - anything unexpected: lark parses it and reports
+    except Exception:
         return None
 
 
@@ -358,8 +357,6 @@ def parse_rule(text: str, *, family: str = "inet") -> Rule:
     """One rule in nft syntax: ``parse_rule("tcp dport 22 accept")``."""
     if not isinstance(text, str):
         raise ParseError("expected text (str)")
-    if "\n" in text.strip() and not text.strip().endswith("}"):
-        pass
     script = f"add rule {family} _ _ {text}"
     ctx = _Context("<rule>", (), {})
     try:
@@ -373,9 +370,12 @@ def parse_rule(text: str, *, family: str = "inet") -> Rule:
         raise ParseError("expected exactly one rule", filename="<input>")
     body = cmds[0].obj
     dec = JsonDecoder()
+    from ._apply import _reject_defaults
     from .json import decode_rule
+    from .transformer import plain
 
     try:
+        body = {**body, "expr": _reject_defaults(plain(body["expr"]), family)}
         return decode_rule(dec, {**body, "family": family})
     except NftkitError as exc:
         raise ParseError(f"{exc}", filename="<input>") from None

@@ -33,6 +33,7 @@ _UNITS = {"bytes": 1, "kbytes": 1024, "mbytes": 1024**2, "gbytes": 1024**3}
 #: Selectors whose datatype is a bitmask: an implicit match on them is ``in`` in JSON.
 _BITMASK = {("ct", "state"), ("ct", "status"), ("ct", "event"), ("tcp", "flags")}
 _MAX_INT = 1 << 128
+_VERDICT_KEYS = {"accept", "drop", "continue", "return", "jump", "goto", "queue"}
 
 
 def _valueish(s: str) -> bool:
@@ -77,6 +78,25 @@ def milliseconds(s: str) -> int:
     return (((d * 24 + h) * 60 + mi) * 60 + sec) * 1000 + ms
 
 
+def _times(v: J) -> J:
+    """Durations (``30s``, ``1h``, ranges, sets of them) as seconds, the way nft's JSON has
+    them; anything else unchanged."""
+    if isinstance(v, str):
+        try:
+            return seconds(v)
+        except ValueError:
+            return v
+    if isinstance(v, dict) and len(v) == 1:
+        ((k, body),) = v.items()
+        if k == "range":
+            return {"range": [_times(x) for x in body]}
+        if k == "set":
+            return {"set": [_times(x) for x in body]}
+    if isinstance(v, list):
+        return [_times(x) for x in v]
+    return v
+
+
 class Define:
     """The value of a ``define``: a JSON-shaped expression (or a verdict)."""
 
@@ -89,7 +109,7 @@ class Define:
 class Cmd:
     """One script command: ``verb`` (add, create, insert, ...) and JSON-shaped ``obj``."""
 
-    __slots__ = ("verb", "kind", "obj", "extra", "line")
+    __slots__ = ("extra", "kind", "line", "obj", "verb")
 
     def __init__(self, verb: str, kind: str, obj: dict[str, J], extra: Any = None,
                  line: int | None = None) -> None:
@@ -106,7 +126,7 @@ class Cmd:
 class TableBlock:
     """``table FAMILY NAME { ... }``: the table and the objects its block declares."""
 
-    __slots__ = ("table", "items")
+    __slots__ = ("items", "table")
 
     def __init__(self, table: dict[str, J], items: list[tuple[str, dict[str, J]]]) -> None:
         self.table = table
@@ -196,7 +216,7 @@ class NftTransformer(Transformer[Token, Any]):
             return Token.new_borrow_pos("WORD", str(v), tok)
         if tok.type == "STRING":  # keep the position for error messages
             return Token.new_borrow_pos("STRING_VALUE", tok[1:-1], tok)
-        return tok
+        return str(tok) if not isinstance(tok, Token) else tok
 
     def _int(self, tok: Token) -> int:
         v = word_value(str(tok))
@@ -256,11 +276,16 @@ class NftTransformer(Transformer[Token, Any]):
         return {str(op): [left, right]}
 
     def binop_kw(self, c: list[Token]) -> str:
-        return str(c[0])
+        op = str(c[0])
+        return {"and": "&", "or": "|", "xor": "^", "lshift": "<<", "rshift": ">>"}.get(op, op)
+
+    def range(self, c: list[J]) -> J:
+        return {"range": [c[0], c[1]]}
 
     def relop(self, c: list[Token]) -> str:
         op = str(c[0])
-        return {"eq": "==", "ne": "!=", "lt": "<", "gt": ">", "le": "<=", "ge": ">="}.get(op, op)
+        return {"eq": "==", "ne": "!=", "lt": "<", "gt": ">", "le": "<=", "ge": ">=",
+                "!": "!="}.get(op, op)
 
     def set_expr(self, c: list[J]) -> J:
         elems: list[J] = []
@@ -477,6 +502,8 @@ class NftTransformer(Transformer[Token, Any]):
         return self._match(left, op, right)
 
     def _match(self, left: J, op: str, right: J) -> J:
+        if isinstance(left, dict) and "ct" in left and left["ct"].get("key") == "expiration":
+            right = _times(right)  # a time: nft's JSON has whole seconds
         if isinstance(left, dict) and "fib" in left and isinstance(right, int) \
                 and left["fib"].get("result") in ("oif", "iif"):
             right = str(right)  # an interface index: nft's JSON writes it as a string
@@ -509,8 +536,20 @@ class NftTransformer(Transformer[Token, Any]):
             return {f"ct {key['ct']['key']}": value}
         return {"mangle": {"key": key, "value": value}}
 
+    def mangle_list(self, c: list[J]) -> J:
+        """``ct event set new,destroy``: a flag list."""
+        return self.mangle([c[0], list(c[1:])])
+
     def vmap(self, c: list[J]) -> J:
         return {"vmap": {"key": c[0], "data": c[1]}}
+
+    def var_stmt(self, c: list[Token]) -> J:
+        """``$v`` where a statement stands: the define must hold a verdict."""
+        v = self._var(c[0])
+        if not (isinstance(v, dict) and len(v) == 1 and next(iter(v)) in _VERDICT_KEYS):
+            raise ParseError(f"${c[0][1:]} is not a verdict or statement", line=c[0].line,
+                             column=c[0].column)
+        return v
 
     def verdict_kw(self, c: list[Token]) -> str:
         return str(c[0])
@@ -536,7 +575,7 @@ class NftTransformer(Transformer[Token, Any]):
                 raise ParseError("an anonymous chain holds only rules")
             rules.append(decode_rule(dec, {"expr": plain(item["expr"]),
                                            "comment": item.get("comment")}))
-        return ChainStmt(kind=kind, rules=rules)
+        return ChainStmt(kind=kind, rules=tuple(rules))  # type: ignore[arg-type]
 
     def counter_stmt(self, c: list[Any]) -> J:
         if not c:
@@ -545,6 +584,9 @@ class NftTransformer(Transformer[Token, Any]):
 
     def counter_values(self, c: list[Token]) -> J:
         return {"packets": self._int(c[0]), "bytes": self._int(c[1])}
+
+    def counter_values_rev(self, c: list[Token]) -> J:
+        return {"packets": self._int(c[1]), "bytes": self._int(c[0])}
 
     def counter_name(self, c: list[J]) -> J:
         return c[0]
@@ -680,8 +722,6 @@ class NftTransformer(Transformer[Token, Any]):
             if isinstance(high, str) and high.count(":") == 1 and isinstance(low, str):
                 a2, _, p = high.partition(":")
                 return {"range": [low, a2]}, word_value(p)
-        if isinstance(value, dict) and "concat" in value and False:
-            return value, None
         return value, None
 
     def nat_stmt(self, c: list[Any]) -> J:
@@ -1068,8 +1108,9 @@ class NftTransformer(Transformer[Token, Any]):
         cmd = c[0]
         if isinstance(cmd, TableBlock):
             cmd = Cmd("add", "table", cmd.table, cmd.items)
-        cmd.verb = "create"
-        return cmd
+        out: Cmd = cmd
+        out.verb = "create"
+        return out
 
     def insert_cmd(self, c: list[Any]) -> Cmd:
         return Cmd("insert", "rule", c[0])

@@ -92,16 +92,17 @@ class JsonEncoder:
         out: dict[str, JSON] = {}
         handles = self.ctx.handles
         for name, json_name, is_expr in _field_plan(type(node)):
-            if name in skip:
+            if skip and name in skip:
                 continue
             v = getattr(node, name)
             # an expression may be the value false (``rt ipsec missing``): keep it
             if v is None or (v is False and not is_expr) or (
-                    isinstance(v, (tuple, frozenset)) and not v):
+                    name == "handle" and not handles):
                 continue
-            if name == "handle" and not handles:
-                continue
-            out[json_name] = self.value(v)
+            if type(v) in _PLAIN:  # most members: encode in place, without a call
+                out[json_name] = v
+            elif not (isinstance(v, (tuple, frozenset)) and not v):
+                out[json_name] = self.value(v)
         return out
 
     def node(self, node: Node) -> JSON:
@@ -112,13 +113,13 @@ class JsonEncoder:
         if cls.json_shape == "null":
             return {cls.json_key: None}
         if cls.json_shape == "list":
-            values = [getattr(node, f.name) for f in attrs.fields(cls)]  # type: ignore[misc]
+            values = [getattr(node, name) for name in _field_names(cls)]
             if len(values) == 1:
                 return {cls.json_key: self.value(values[0])}
             return {cls.json_key: [self.value(v) for v in values]}
         if cls.json_shape == "value":
-            (f,) = attrs.fields(cls)  # type: ignore[misc]
-            return {cls.json_key: self.value(getattr(node, f.name))}
+            (name,) = _field_names(cls)
+            return {cls.json_key: self.value(getattr(node, name))}
         return {cls.json_key: self.fields(node)}
 
 
@@ -129,11 +130,22 @@ _PLAIN: frozenset[type] = frozenset({int, str, bool, float, type(None)})
 _FIELD_PLANS: dict[type, tuple[tuple[str, str, bool], ...]] = {}
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    """All attrs field names of ``cls``, in order (cached)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in attrs.fields(cls))
+    return names
+
+
 def _field_plan(cls: type) -> tuple[tuple[str, str, bool], ...]:
     plan = _FIELD_PLANS.get(cls)
     if plan is None:
         plan = tuple((f.name, field_json_name(f), f.metadata.get("codec") == "expr")
-                     for f in attrs.fields(cls)  # type: ignore[misc]
+                     for f in attrs.fields(cls)
                      if f.metadata.get("json") is not False)
         _FIELD_PLANS[cls] = plan
     return plan
@@ -199,12 +211,12 @@ def _chain(enc: JsonEncoder, node: Chain) -> JSON:
     body = _where(enc, name=node.name)
     if enc.ctx.handles and node.handle is not None:
         body["handle"] = node.handle
-    # nft 1.0.6 leaves chain comments and devices out of its JSON; 1.1 prints them.
-    newer = enc.ctx.at_least(1, 1)
-    if node.comment is not None and newer:
+    # nft 1.0.6 leaves chain comments and devices out of its listing, but a model that has
+    # them keeps them: to_json is lossless, and a model read from 1.0.6 JSON has neither.
+    if node.comment is not None:
         body["comment"] = node.comment
     if node.hook is not None and node.priority is not None and node.type is not None:
-        if node.devices and newer:
+        if node.devices:
             body["dev"] = node.devices[0] if len(node.devices) == 1 else list(node.devices)
         body["type"] = node.type.value
         body["hook"] = node.hook.value
@@ -241,7 +253,7 @@ def _set(enc: JsonEncoder, node: Set) -> JSON:
         body["timeout"] = node.timeout // 1000
     if node.gc_interval:
         body["gc-interval"] = node.gc_interval // 1000
-    if node.auto_merge and newer:
+    if node.auto_merge:
         body["auto-merge"] = True
     if node.elements:
         body["elem"] = [enc.value(e) for e in node.elements]
@@ -373,8 +385,7 @@ def _table(enc: JsonEncoder, node: Table) -> JSON:
         body["handle"] = node.handle
     if node.flags:
         body["flags"] = enc.flags(node.flags)
-    # nft 1.0.6 leaves the table comment out of its JSON.
-    if node.comment is not None and enc.ctx.at_least(1, 1):
+    if node.comment is not None:
         body["comment"] = node.comment
     return {"table": body}
 

@@ -1,0 +1,197 @@
+"""Tests of nftkit.check: cross-object problems, named and located, and CheckError.
+
+Where a check claims the kernel or nft refuses something, tests/test_differential.py and the
+kernel test below hold it to the installed nft.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from nftkit import (
+    Chain,
+    CheckError,
+    Counter,
+    Map,
+    MatchStmt,
+    ObjrefStmt,
+    PayloadExpr,
+    Rule,
+    Ruleset,
+    Set,
+    SetRefExpr,
+    Table,
+    ValidationError,
+    VerdictExpr,
+    VerdictMapStmt,
+    check,
+    problems,
+    to_text,
+)
+from nftkit.check import JUMP_STACK_SIZE, ProblemCode, Severity, chain_problems
+from tests._oracle import have_netns, load_and_list
+
+SADDR = PayloadExpr(protocol="ip", field="saddr")
+DPORT = PayloadExpr(protocol="tcp", field="dport")
+
+
+def jump(target: str, kind: str = "jump") -> Rule:
+    return Rule(stmts=[VerdictExpr(kind=kind, target=target)])
+
+
+def table(*chains: Chain, sets: tuple[Set, ...] = (), objects: tuple[Counter, ...] = (),
+          family: str = "inet") -> Table:
+    return Table(family=family, name="t", chains=chains, sets=sets, objects=objects)
+
+
+def codes(obj: Table | Ruleset) -> list[ProblemCode]:
+    return [p.code for p in problems(obj)]
+
+
+def test_a_consistent_table_has_no_problems() -> None:
+    t = table(Chain.base("input", hook="input", rules=[
+        jump("a"),
+        Rule(stmts=[MatchStmt(left=SADDR, right=SetRefExpr(name="s4")),
+                    VerdictExpr(kind="accept")]),
+        Rule(stmts=[VerdictMapStmt(key=DPORT, data=SetRefExpr(name="vm"))]),
+        Rule(stmts=[ObjrefStmt(type="counter", obj="cn")]),
+    ]), Chain(name="a", rules=[jump("b", "goto")]), Chain(name="b"),
+        sets=(Set(name="s4", type="ipv4_addr"),
+              Map(name="vm", type="inet_service", data_type="verdict",
+                  elements=[(22, VerdictExpr(kind="jump", target="b"))])),
+        objects=(Counter(name="cn"),))
+    assert problems(t) == []
+    assert check(t) == []
+    assert problems(Ruleset(tables=[t])) == []
+
+
+def test_missing_jump_target_names_the_rule() -> None:
+    t = table(Chain(name="a", rules=[Rule(stmts=[VerdictExpr(kind="accept")]), jump("nope")]))
+    (p,) = problems(t)
+    assert p.code is ProblemCode.MISSING_CHAIN and p.severity is Severity.ERROR
+    assert p.where == "inet t chain a rule 2"
+    assert "'nope'" in p.message
+    with pytest.raises(CheckError) as info:
+        check(t)
+    assert isinstance(info.value, ValidationError)
+    assert info.value.problems == [p]
+    assert "inet t chain a rule 2: jump to chain 'nope'" in str(info.value)
+
+
+def test_jump_to_base_chain_and_from_map_elements() -> None:
+    t = table(Chain.base("input", hook="input"), Chain(name="a", rules=[jump("input")]),
+              sets=(Map(name="vm", type="inet_service", data_type="verdict",
+                        elements=[(80, VerdictExpr(kind="goto", target="gone"))]),))
+    found = {(p.code, p.where) for p in problems(t)}
+    assert found == {(ProblemCode.JUMP_TO_BASE_CHAIN, "inet t chain a rule 1"),
+                     (ProblemCode.MISSING_CHAIN, "inet t map vm")}
+
+
+def test_loops_reachable_from_a_base_chain_are_errors() -> None:
+    loop = (Chain(name="a", rules=[jump("b")]), Chain(name="b", rules=[jump("a")]))
+    # no base chain reaches it: the kernel accepts it, a warning
+    (p,) = problems(table(*loop))
+    assert p.code is ProblemCode.JUMP_LOOP and p.severity is Severity.WARNING
+    assert check(table(*loop)) == [p]
+    with pytest.raises(CheckError):
+        check(table(*loop), warnings=True)
+    # reached from a base chain: an error
+    found = problems(table(Chain.base("input", hook="input", rules=[jump("a")]), *loop))
+    assert [(q.code, q.severity) for q in found] == [(ProblemCode.JUMP_LOOP, Severity.ERROR)]
+    assert "a -> b -> a" in found[0].message or "b -> a -> b" in found[0].message
+
+
+def test_loop_through_a_verdict_map() -> None:
+    t = table(Chain.base("input", hook="input", rules=[
+        Rule(stmts=[VerdictMapStmt(key=DPORT, data=SetRefExpr(name="vm"))])]),
+        Chain(name="a", rules=[Rule(stmts=[VerdictMapStmt(key=DPORT,
+                                                          data=SetRefExpr(name="vm"))])]),
+        sets=(Map(name="vm", type="inet_service", data_type="verdict",
+                  elements=[(22, VerdictExpr(kind="jump", target="a"))]),))
+    assert codes(t) == [ProblemCode.JUMP_LOOP]
+
+
+def test_jump_depth_limit() -> None:
+    def chained(n: int) -> Table:
+        names = [f"c{i}" for i in range(n)]
+        return table(Chain.base("base", hook="input", rules=[jump(names[0])]),
+                     *(Chain(name=name, rules=[jump(names[i + 1])] if i + 1 < n else [])
+                       for i, name in enumerate(names)))
+
+    assert codes(chained(JUMP_STACK_SIZE)) == []
+    assert codes(chained(JUMP_STACK_SIZE + 1)) == [ProblemCode.JUMP_TOO_DEEP]
+
+
+def test_set_references() -> None:
+    t = table(Chain(name="a", rules=[
+        Rule(stmts=[MatchStmt(left=SADDR, right=SetRefExpr(name="nope"))]),
+        Rule(stmts=[MatchStmt(left=DPORT, right=SetRefExpr(name="s4"))]),
+        Rule(stmts=[VerdictMapStmt(key=DPORT, data=SetRefExpr(name="ports"))]),
+        Rule(stmts=[MatchStmt(left=SADDR, right=SetRefExpr(name="m"))]),  # a map as a set: ok
+    ]), sets=(Set(name="s4", type="ipv4_addr"), Set(name="ports", type="inet_service"),
+              Map(name="m", type="ipv4_addr", data_type="mark")))
+    assert [(p.code, p.where[-6:]) for p in problems(t)] == [
+        (ProblemCode.MISSING_SET, "rule 1"),
+        (ProblemCode.SET_KEY_TYPE, "rule 2"),
+        (ProblemCode.SET_KIND, "rule 3"),
+    ]
+
+
+def test_named_object_references() -> None:
+    t = table(Chain(name="a", rules=[Rule(stmts=[ObjrefStmt(type="counter", obj="cn")]),
+                                     Rule(stmts=[ObjrefStmt(type="quota", obj="cn")])]),
+              objects=(Counter(name="cn"),))
+    (p,) = problems(t)
+    assert p.code is ProblemCode.MISSING_OBJECT and "quota 'cn'" in p.message
+
+
+@pytest.mark.parametrize(("family", "chain", "code"), [
+    ("inet", Chain.base("c", type="nat", hook="forward"), ProblemCode.CHAIN_TYPE),
+    ("inet", Chain.base("c", type="route", hook="input"), ProblemCode.CHAIN_TYPE),
+    ("bridge", Chain.base("c", type="nat", hook="prerouting"), ProblemCode.CHAIN_TYPE),
+    ("arp", Chain.base("c", type="route", hook="output"), ProblemCode.CHAIN_TYPE),
+    ("netdev", Chain.base("c", hook="ingress"), ProblemCode.CHAIN_DEVICE),
+    ("inet", Chain.base("c", hook="ingress"), ProblemCode.CHAIN_DEVICE),
+    ("ip", Chain.base("c", hook="input", devices=["lo"]), ProblemCode.CHAIN_DEVICE),
+    ("ip", Chain.base("c", hook="ingress"), ProblemCode.CHAIN_HOOK),
+])
+def test_base_chain_rules(family: str, chain: Chain, code: ProblemCode) -> None:
+    assert [p.code for p in chain_problems(family, chain)] == [code]
+
+
+@pytest.mark.parametrize(("family", "chain"), [
+    ("inet", Chain.base("c", type="nat", hook="prerouting", priority="dstnat")),
+    ("ip6", Chain.base("c", type="route", hook="output")),
+    ("netdev", Chain.base("c", hook="ingress", devices=["lo"])),
+    ("inet", Chain.base("c", hook="ingress", devices=["lo"])),
+    ("arp", Chain.base("c", hook="output")),
+    ("bridge", Chain.base("c", hook="forward")),
+])
+def test_valid_base_chains(family: str, chain: Chain) -> None:
+    assert chain_problems(family, chain) == []
+
+
+# --- the kernel agrees --------------------------------------------------------------------
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("name", ["missing-jump", "loop", "base-jump", "key-type", "fine"])
+def test_the_kernel_refuses_what_check_reports(name: str) -> None:
+    """Each table loads with ``nft -f`` exactly when ``problems`` finds no error in it."""
+    if not have_netns():
+        pytest.skip("needs root, nft and network namespaces")
+    base = Chain.base("input", hook="input", rules=[jump("a")])
+    tables = {
+        "missing-jump": table(Chain(name="a", rules=[jump("b")])),
+        "loop": table(base, Chain(name="a", rules=[jump("b")]), Chain(name="b",
+                                                                       rules=[jump("a")])),
+        "base-jump": table(base, Chain(name="a", rules=[jump("input")])),
+        "key-type": table(Chain(name="a", rules=[
+            Rule(stmts=[MatchStmt(left=DPORT, right=SetRefExpr(name="s"))])]),
+            sets=(Set(name="s", type="ipv4_addr"),)),
+        "fine": table(base, Chain(name="a", rules=[jump("b")]), Chain(name="b")),
+    }
+    t = tables[name]
+    errors = [p for p in problems(t) if p.severity is Severity.ERROR]
+    listing = load_and_list(to_text(t), devices=[])
+    assert listing.ok == (not errors), (errors, listing.error)
