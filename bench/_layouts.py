@@ -26,17 +26,17 @@ iptables
     kube-proxy writes when one service changes (``--noflush``: every chain header, the whole
     ``KUBE-SERVICES`` chain, and the changed service's chains).
 
-Each nftables layout comes as nft text (block form, loadable with ``nft -f``), as libnftables
-JSON in the listing form (``{"nftables": [{"table": ...}, {"set": ...}, ...]}``) and as an
-nftkit model (``*_model``, read from that JSON). The map of the grouped layout has a
-concatenated data type (``ip daddr . th dport``): nft 1.0.6's JSON parser cannot create such a
-map (``Invalid map type``), but adds and deletes its elements in JSON fine, so full loads go
-through text there.
+Each nftables layout comes as nft text (block form, loadable with ``nft -f``; written with
+f-strings, independent of nftkit), as libnftables JSON and as an nftkit model (``*_model``,
+built from the model classes). tests/test_layouts.py checks that model and text give the same
+kernel state. The map of the grouped layout has a concatenated data type (``ip daddr . th
+dport``): nft 1.0.6's JSON parser cannot create such a map (``Invalid map type``; a list
+crashes it), but adds and deletes its elements in JSON fine, so full loads go through text
+there.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
@@ -51,12 +51,19 @@ __all__ = [
     "classic_delete_service_text",
     "classic_json",
     "classic_model",
+    "classic_service_chains",
+    "classic_service_model",
     "classic_text",
+    "classic_vmap_element",
     "grouped_add_service_text",
+    "grouped_base_chains",
     "grouped_delete_service_text",
     "grouped_elements",
     "grouped_json",
     "grouped_model",
+    "grouped_rule",
+    "grouped_service_elements",
+    "grouped_sets",
     "grouped_text",
     "iptables_partial_text",
     "iptables_text",
@@ -653,14 +660,3 @@ def iptables_partial_text(services: Sequence[Service], changed: Iterable[Service
         out += [f"-X {c[1:].split()[0]}" for c in _ipt_chains(s)]
     out.append("COMMIT")
     return "\n".join(out) + "\n"
-
-
-def _check() -> None:  # a quick self-test: python -m bench._layouts
-    svcs = make_services(3, endpoints=[1, 2, 3])
-    for text in (grouped_text(svcs), classic_text(svcs), iptables_text(svcs)):
-        print(text)
-    print(ipaddress.ip_address("10.96.0.1") == svcs[0].ip)
-
-
-if __name__ == "__main__":
-    _check()

@@ -13,6 +13,10 @@ full sync
     three parts also reported; ``nft -f``: the nft binary loading the same text;
     ``iptables-legacy-restore`` / ``iptables-nft-restore``: kube-proxy's iptables-mode rules
     for the same services.
+element updates
+    the grouped one-service update (3 elements) and one classic verdict-map element, through
+    ``Nftables.run()`` and through the experimental direct netlink path
+    (``nftkit.backend._netlink``).
 one-service update (add one service, then delete it; median over repetitions)
     ``nftkit run()``: ``Nftables.run(Transaction)`` (it asks libnftables to echo what it
     created, to return handles, only when an op creates something other than elements);
@@ -22,7 +26,8 @@ one-service update (add one service, then delete it; median over repetitions)
     ``KUBE-SERVICES`` chain plus the changed service's chains).
 batch ordering
     the "shared map" layout (a chain per service, each binding one DNAT map) loaded with
-    ``nft -f`` with the map's elements sent with the map and after the rules.
+    ``nft -f`` with the map's elements sent with the map and after the rules; the classic
+    layout as one ``Transaction`` (JSON), as built and reordered by ``order_ops``.
 
 Results go to stdout as markdown and to ``--out`` as JSON; ``--plot PNG`` draws them when
 matplotlib is installed. Wall-clock numbers on a shared machine: the load average before and
@@ -281,6 +286,7 @@ def bench_updates(res: Results, layout: str, n: int, ns: str, reps: int,
 
     res.add("update", layout, n, "nftkit txn, JSON without echo", repeat(no_echo, reps=reps,
                                                                          budget=budget))
+    bench_element_paths(res, layout, n, ns, nft, reps, budget)
     nft.close()
     a = write(f"{layout}-{n}-add.nft", add_text)
     d = write(f"{layout}-{n}-del.nft", del_text)
@@ -289,10 +295,68 @@ def bench_updates(res: Results, layout: str, n: int, ns: str, reps: int,
     res.add("update", layout, n, "nft binary per transaction", times[0::2])
 
 
+def bench_element_paths(res: Results, layout: str, n: int, ns: str, nft: Any, reps: int,
+                        budget: float) -> None:
+    """Element-only updates through libnftables and through the direct netlink path
+    (nftkit.backend._netlink): the grouped one-service update (3 elements), or one verdict-map
+    element in the classic layout (``service-ips``: a new key going to an existing chain)."""
+    import nftkit.model as m
+    from nftkit.backend._netlink import NetlinkElements
+
+    svc = L.make_services(1, start=n + 9)[0]
+    fam, table = L.TABLE
+    if layout == "grouped":
+        keys, pairs = L.grouped_service_elements(svc)
+        tmodel = L.grouped_model([svc]).tables[0]
+        batches = [(tmodel.set(f"ep-k{svc.k}"), pairs), (tmodel.set(f"svc-k{svc.k}"), keys)]
+        label = "3 elements"
+    else:
+        vmap = L.classic_model([]).tables[0].set("service-ips")
+        elem = (m.ConcatExpr(exprs=(svc.ip, svc.proto, svc.port)),
+                m.VerdictExpr(kind="goto", target="svc-0"))
+        batches = [(vmap, [elem])]
+        label = "1 vmap element"
+    add, delete = Transaction(), Transaction()
+    for s, elems in batches:
+        add.add_elements(s, elems, table=L.TABLE)
+    for s, elems in reversed(batches):
+        delete.delete_elements(s, elems, table=L.TABLE)
+
+    def lib() -> float:
+        t = time.perf_counter()
+        nft.run(add)
+        dt = time.perf_counter() - t
+        nft.run(delete)
+        return dt
+
+    res.add("element", layout, n, f"{label}: nftkit Nftables.run()",
+            repeat(lib, reps=reps, budget=budget))
+    link = NetlinkElements(ns)
+
+    adds = [("add", fam, table, s, elems) for s, elems in batches]
+    dels = [("delete", fam, table, s, elems) for s, elems in reversed(batches)]
+
+    def netlink() -> float:
+        t = time.perf_counter()
+        link.batch(adds)
+        dt = time.perf_counter() - t
+        link.batch(dels)
+        return dt
+
+    res.add("element", layout, n, f"{label}: netlink (experimental)",
+            repeat(netlink, reps=max(reps, 30), budget=budget))
+    link.close()
+
+
 # --- ordering ------------------------------------------------------------------------------
 
 
-def bench_ordering(res: Results, n: int) -> None:
+def bench_ordering(res: Results, n: int, json_max: int) -> None:
+    """The shared-map layout by ``nft -f`` with the elements first or last; and, up to
+    ``json_max`` services, the classic layout as one ``Transaction`` (JSON) as built and
+    reordered by ``order_ops``."""
+    from nftkit._ordering import order_ops
+
     svcs = L.make_services(n)
     for last in (False, True):
         path = write(f"shared-{n}-{last}.nft", L.shared_text(svcs, elements_last=last))
@@ -300,6 +364,17 @@ def bench_ordering(res: Results, n: int) -> None:
             label = "elements after rules" if last else "elements with the map"
             res.add("ordering", "shared", n, f"nft -f, {label}",
                     in_ns(ns, [(["nft", "-f", path], None)]))
+    if n > json_max:
+        return
+    txn = Transaction().add(L.classic_model(svcs))
+    for label, batch in (("as built", txn), ("order_ops", Transaction(order_ops(txn.ops)))):
+        with netns() as ns:
+            nft = nftkit.Nftables(netns=ns)
+            t = time.perf_counter()
+            nft.run(batch, handles=False)
+            dt = time.perf_counter() - t
+            nft.close()
+        res.add("ordering", "classic", n, f"Transaction (JSON), {label}", [dt])
 
 
 # --- report --------------------------------------------------------------------------------
@@ -370,15 +445,30 @@ def summarize(rows: list[dict[str, Any]]) -> str:
 
         out.append(f"| {n:,} | {ratio(nk, leg)} | {ratio(nk, nf)} | {_fmt(up)} | "
                    f"{ratio(up, base)} |")
+    element = sorted({r["n"] for r in rows if r["section"] == "element"})
+    if element:
+        cols = [("grouped", "3 elements: nftkit Nftables.run()"),
+                ("grouped", "3 elements: netlink (experimental)"),
+                ("classic", "1 vmap element: nftkit Nftables.run()"),
+                ("classic", "1 vmap element: netlink (experimental)")]
+        out += ["", "**Element updates: libnftables vs direct netlink** (median)", "",
+                "| services | grouped, 3 elements: libnftables | ... netlink | classic, 1 "
+                "verdict-map element: libnftables | ... netlink |", "|---:|---:|---:|---:|---:|"]
+        for n in element:
+            out.append(f"| {n:,} | " + " | ".join(_fmt(get("element", lay, n, tool))
+                                                   for lay, tool in cols) + " |")
     ordering = sorted({r["n"] for r in rows if r["section"] == "ordering"})
     if ordering:
-        out += ["", "**Batch ordering** (shared-map layout, `nft -f`)", "",
-                "| services | elements with the map | elements after the rules |",
-                "|---:|---:|---:|"]
+        out += ["", "**Batch ordering**", "",
+                "| services | shared map, `nft -f`: elements with the map | ... after the "
+                "rules | classic, `Transaction` as built | ... `order_ops` |",
+                "|---:|---:|---:|---:|---:|"]
         for n in ordering:
-            out.append(f"| {n:,} | "
-                       f"{_fmt(get('ordering', 'shared', n, 'nft -f, elements with the map'))} | "
-                       f"{_fmt(get('ordering', 'shared', n, 'nft -f, elements after rules'))} |")
+            cells = [get("ordering", "shared", n, "nft -f, elements with the map"),
+                     get("ordering", "shared", n, "nft -f, elements after rules"),
+                     get("ordering", "classic", n, "Transaction (JSON), as built"),
+                     get("ordering", "classic", n, "Transaction (JSON), order_ops")]
+            out.append(f"| {n:,} | " + " | ".join(_fmt(c) for c in cells) + " |")
     return "\n".join(out)
 
 
@@ -467,7 +557,7 @@ def _run(args: argparse.Namespace) -> int:
                 bench_nft_layout(res, "classic", n, svcs, min(args.reps, 10), args.budget)
             bench_iptables(res, n, svcs, min(args.reps, 10), args.budget)
         for n in ordering:
-            bench_ordering(res, n)
+            bench_ordering(res, n, json_max=min(args.classic_max, 3000))
     finally:
         shutil.rmtree(_TMP[0], ignore_errors=True)
     load_after = os.getloadavg()

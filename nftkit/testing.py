@@ -39,6 +39,9 @@ from .model import (
     ChainPolicy,
     ChainType,
     Counter,
+    CtExpectation,
+    CtHelper,
+    CtTimeout,
     Family,
     Hook,
     Limit,
@@ -47,7 +50,9 @@ from .model import (
     Quota,
     Rule,
     Ruleset,
+    Secmark,
     Set,
+    Synproxy,
     Table,
     TableFlag,
 )
@@ -57,27 +62,41 @@ from .model.expressions import (
     ConcatExpr,
     CtExpr,
     ElemExpr,
+    Expr,
+    FibExpr,
+    JhashExpr,
     ListExpr,
     MetaExpr,
+    NumgenExpr,
     PayloadExpr,
     PrefixExpr,
     RangeExpr,
+    RtExpr,
     SetExpr,
     SetRefExpr,
     VerdictExpr,
 )
+from .model.objects import NamedObject
 from .model.priority import BRIDGE_PRIORITIES, STANDARD_PRIORITIES
 from .model.statements import (
+    ConnlimitStmt,
     CounterStmt,
+    DupStmt,
+    FwdStmt,
+    LastStmt,
     LimitStmt,
     LogStmt,
     MangleStmt,
     MatchOp,
     MatchStmt,
     NatStmt,
+    NotrackStmt,
     ObjrefStmt,
+    QueueStmt,
     QuotaStmt,
     RejectStmt,
+    SetStmt,
+    SynproxyStmt,
     VerdictMapStmt,
 )
 
@@ -289,7 +308,7 @@ def statements(
     *,
     chain_type: ChainType | str | None = None,
     hook: Hook | str | None = None,
-    objects: Sequence[Counter | Quota | Limit] = (),
+    objects: Sequence[NamedObject] = (),
     kernel: bool = False,
 ) -> S[Any]:
     """Non-verdict statements: counters, limits, quotas, log, mark setting, reject, NAT.
@@ -323,6 +342,8 @@ def statements(
     if fam is Family.INET and not kernel:
         opts.append(st.sampled_from(["admin-prohibited", "host-unreachable"]).map(
             lambda c: RejectStmt(type="icmpx", code=c)))
+    if not kernel:  # valid models, but not on every hook or kernel: JSON round trips only
+        opts += _exotic_statements()
     nat_ok = fam in (Family.IP, Family.IP6, Family.INET) and (
         chain_type == ChainType.NAT or not kernel)
     if nat_ok and fam is not Family.IP6:
@@ -342,6 +363,36 @@ def statements(
     return st.one_of(opts)
 
 
+@functools.cache
+def _exotic_statements() -> list[S[Any]]:
+    """Statements and expressions a rule may use that need particular hooks, modules or
+    hardware: drawn only for JSON round trips (``kernel=False``)."""
+    saddr = _payload("ip", "saddr")
+    return [
+        st.builds(LastStmt, used=st.none() | st.integers(0, 10**9)),
+        st.builds(ConnlimitStmt, count=st.integers(1, 1000), inv=st.booleans()),
+        st.builds(QueueStmt, num=st.integers(0, 65535),
+                  flags=st.sets(st.sampled_from(["bypass", "fanout"]))),
+        st.just(NotrackStmt()),
+        st.builds(SynproxyStmt, mss=st.integers(536, 9000), wscale=st.integers(0, 14),
+                  flags=st.sets(st.sampled_from(["timestamp", "sack-perm"]))),
+        st.builds(lambda op, key, name: SetStmt(op=op, elem=key, set=name),
+                  st.sampled_from(["add", "update"]),
+                  st.sampled_from([saddr, MetaExpr(key="mark")]), identifiers()),
+        st.builds(lambda f, v: MatchStmt(left=FibExpr(result="type", flags=[f]), right=v),
+                  st.sampled_from(["saddr", "daddr"]),
+                  st.sampled_from(["local", "unicast", "multicast"])),
+        st.builds(lambda mod, seed, v: MatchStmt(
+                      left=JhashExpr(mod=mod, expr=saddr, seed=seed), right=v % mod),
+                  st.integers(1, 64), st.integers(0, 2**32 - 1), st.integers(0, 63)),
+        st.just(MangleStmt(key=CtExpr(key="mark"), value=MetaExpr(key="mark"))),
+        st.builds(lambda a, d: DupStmt(addr=a, dev=d), _V4, ifnames()),
+        st.builds(lambda d: FwdStmt(dev=d), ifnames()),
+        st.builds(lambda op, v: MatchStmt(left=RtExpr(key="mtu"), op=op, right=v),
+                  st.sampled_from(["<", ">", "!="]), st.integers(576, 9000)),
+    ]
+
+
 @st.composite
 def rules(
     draw: st.DrawFn,
@@ -350,13 +401,16 @@ def rules(
     targets: Sequence[str] = (),
     chain_type: ChainType | str | None = None,
     hook: Hook | str | None = None,
-    objects: Sequence[Counter | Quota | Limit] = (),
+    objects: Sequence[NamedObject] = (),
     vmaps: Sequence[str] = (),
+    set_refs: Sequence[tuple[str, str]] = (),
     kernel: bool = False,
 ) -> Rule:
-    """A rule: some matches, some statements, maybe a verdict (``jump``/``goto`` to ``targets``).
+    """A rule: some matches, some statements, maybe a verdict (``jump``/``goto`` to ``targets``,
+    directly or through ``numgen random mod N vmap { ... }``).
 
-    ``vmaps`` names verdict maps keyed by ``ip daddr`` that the rule may look up.
+    ``vmaps`` names verdict maps keyed by ``ip daddr`` that the rule may look up; ``set_refs``
+    are ``(name, datatype)`` of named sets it may match against (``ip saddr @allowed``).
     """
     fam = Family(family)
     l3 = l4 = None
@@ -366,6 +420,11 @@ def rules(
         l4 = draw(st.sampled_from(["tcp", "udp"]))
     conntrack = not kernel or fam in (Family.IP, Family.IP6, Family.INET)
     matches = draw(st.lists(match_stmts(fam, l3, l4, conntrack), max_size=3))
+    lookups = [(name, left) for name, dtype in set_refs
+               if (left := _lookup_key(fam, dtype, l3, l4)) is not None]
+    if bool(lookups) and draw(st.booleans()):
+        name, left = draw(st.sampled_from(lookups))
+        matches.append(MatchStmt(left=left, right=SetRefExpr(name=name)))
     stmts = draw(st.lists(
         statements(fam, chain_type=chain_type, hook=hook, objects=tuple(objects),
                    kernel=kernel),
@@ -378,12 +437,35 @@ def rules(
     elif vmaps and fam in (Family.IP, Family.INET) and l3 != "ip6" and draw(st.booleans()):
         end = [VerdictMapStmt(key=_payload("ip", "daddr"),
                               data=SetRefExpr(name=draw(st.sampled_from(list(vmaps)))))]
+    elif bool(targets) and draw(st.booleans()):
+        chosen = draw(st.lists(st.sampled_from(list(targets)), min_size=1, max_size=3))
+        end = [VerdictMapStmt(
+            key=NumgenExpr(mode="random", mod=len(chosen)),
+            data=SetExpr(elements=tuple((i, VerdictExpr(kind="goto", target=t))
+                                        for i, t in enumerate(chosen))))]
     elif draw(st.booleans()):
         end = [draw(_verdicts(tuple(targets)))]
     if not (matches or stmts or end):
         stmts = [CounterStmt()]
     comment = draw(st.none() | comments())
     return Rule(stmts=(*matches, *stmts, *end), comment=comment)
+
+
+def _lookup_key(family: Family, dtype: str, l3: str | None, l4: str | None) -> Expr | None:
+    """An expression of datatype ``dtype`` that fits the family and the pinned protocols."""
+    if dtype == "mark":
+        return MetaExpr(key="mark")
+    if dtype == "ifname":
+        return MetaExpr(key="iifname")
+    if family is Family.ARP:
+        return None
+    if dtype == "inet_service":
+        return _payload(l4 or "tcp", "dport")
+    if dtype == "ipv4_addr" and family is not Family.IP6 and l3 in (None, "ip"):
+        return _payload("ip", "saddr")
+    if dtype == "ipv6_addr" and family is not Family.IP and l3 in (None, "ip6"):
+        return _payload("ip6", "saddr")
+    return None
 
 
 # --- containers -------------------------------------------------------------------------------
@@ -546,17 +628,38 @@ def maps(
 
 
 @functools.cache
-def named_objects(*, kernel: bool = False) -> S[Counter | Quota | Limit]:
-    """Named counters, quotas and limits."""
+def named_objects(*, kernel: bool = False) -> S[NamedObject]:
+    """Named counters, quotas and limits; with ``kernel=False`` also ct helpers, ct timeouts,
+    ct expectations, synproxies and secmarks (which need kernel modules or SELinux)."""
     name = identifiers()
-    return st.one_of(
+    opts: list[S[NamedObject]] = [
         st.builds(Counter, name=name, packets=st.integers(0, 2**40), bytes=st.integers(0, 2**50),
                   comment=st.none() | comments()),
         st.builds(Quota, name=name, bytes=st.integers(1, 2**40), inv=st.booleans()),
         # A packet limit's burst 0 means "nft's default" (5) to nft, so it is not drawn.
         st.builds(Limit, name=name, rate=st.integers(1, 10_000),
                   per=st.sampled_from(["second", "minute", "hour"]), burst=st.integers(1, 100)),
-    )
+    ]
+    if not kernel:
+        opts += [
+            st.builds(CtHelper, name=name, type=st.sampled_from(["ftp", "sip", "tftp"]),
+                      protocol=st.sampled_from(["tcp", "udp"]),
+                      l3proto=st.sampled_from(["ip", "ip6", "inet"])),
+            st.builds(CtTimeout, name=name, protocol=st.just("tcp"), l3proto=st.just("ip"),
+                      policy=st.lists(st.tuples(
+                          st.sampled_from(["established", "close", "syn_sent"]),
+                          st.integers(1, 86400)), max_size=3, unique_by=lambda t: t[0]).map(
+                          tuple)),
+            st.builds(CtExpectation, name=name, protocol=st.sampled_from(["tcp", "udp"]),
+                      dport=_PORT, timeout=st.integers(1, 3600).map(lambda s: s * 1000),
+                      size=st.integers(1, 100), l3proto=st.just("ip")),
+            st.builds(Synproxy, name=name, mss=st.integers(536, 9000),
+                      wscale=st.integers(0, 14),
+                      flags=st.sets(st.sampled_from(["timestamp", "sack-perm"]))),
+            st.builds(Secmark, name=name,
+                      context=st.just("system_u:object_r:ssh_server_packet_t:s0")),
+        ]
+    return st.one_of(opts)
 
 
 def _unique_by_name(items: list[Any]) -> list[Any]:
@@ -598,16 +701,17 @@ def tables(
                   if m.name not in taken]
     all_sets = _unique_by_name([*set_list, *vmaps, *other_maps])
     vmap_names = [m.name for m in vmaps]
+    set_refs = tuple((x.name, x.type[0]) for x in set_list if len(x.type) == 1)
     out: list[Chain] = []
     for c in base:
         rs = draw(st.lists(rules(fam, targets=regular, chain_type=c.type, hook=c.hook,
-                                 objects=objects,
+                                 objects=objects, set_refs=set_refs,
                                  vmaps=vmap_names, kernel=kernel), max_size=3))
         out.append(attrs.evolve(c, rules=tuple(rs)))
     for i, n in enumerate(regular):
         later = regular[i + 1:]
-        rs = draw(st.lists(rules(fam, targets=later, objects=objects, kernel=kernel),
-                           max_size=3))
+        rs = draw(st.lists(rules(fam, targets=later, objects=objects, set_refs=set_refs,
+                                 kernel=kernel), max_size=3))
         out.append(Chain(name=n, rules=tuple(rs)))
     flags = draw(st.sets(st.sampled_from(
         [TableFlag.DORMANT] if kernel else list(TableFlag)), max_size=1))

@@ -25,6 +25,7 @@ def test_bench_runs_and_reports(tmp_path: Path, capsys: pytest.CaptureFixture[st
         assert ("update", layout, "nftkit Nftables.run()") in tools
         assert ("update", layout, "nft binary per transaction") in tools
     assert ("ordering", "shared", "nft -f, elements after rules") in tools
+    assert ("ordering", "classic", "Transaction (JSON), order_ops") in tools
     assert all(r["median_s"] > 0 for r in rows)
     printed = capsys.readouterr().out
     assert "**Targets** (grouped layout)" in printed

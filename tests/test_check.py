@@ -111,15 +111,17 @@ def test_loop_through_a_verdict_map() -> None:
     assert codes(t) == [ProblemCode.JUMP_LOOP]
 
 
-def test_jump_depth_limit() -> None:
-    def chained(n: int) -> Table:
-        names = [f"c{i}" for i in range(n)]
-        return table(Chain.base("base", hook="input", rules=[jump(names[0])]),
-                     *(Chain(name=name, rules=[jump(names[i + 1])] if i + 1 < n else [])
-                       for i, name in enumerate(names)))
+def chained(n: int) -> Table:
+    """A base chain and n regular chains, each jumping to the next: the last is n deep."""
+    names = [f"c{i}" for i in range(n)]
+    return table(Chain.base("base", hook="input", rules=[jump(names[0])]),
+                 *(Chain(name=name, rules=[jump(names[i + 1])] if i + 1 < n else [])
+                   for i, name in enumerate(names)))
 
-    assert codes(chained(JUMP_STACK_SIZE)) == []
-    assert codes(chained(JUMP_STACK_SIZE + 1)) == [ProblemCode.JUMP_TOO_DEEP]
+
+def test_jump_depth_limit() -> None:
+    assert codes(chained(JUMP_STACK_SIZE - 1)) == []
+    assert codes(chained(JUMP_STACK_SIZE)) == [ProblemCode.JUMP_TOO_DEEP]
 
 
 def test_set_references() -> None:
@@ -175,7 +177,8 @@ def test_valid_base_chains(family: str, chain: Chain) -> None:
 
 
 @pytest.mark.kernel
-@pytest.mark.parametrize("name", ["missing-jump", "loop", "base-jump", "key-type", "fine"])
+@pytest.mark.parametrize("name", ["missing-jump", "loop", "base-jump", "key-type", "fine",
+                                  "deep-ok", "too-deep"])
 def test_the_kernel_refuses_what_check_reports(name: str) -> None:
     """Each table loads with ``nft -f`` exactly when ``problems`` finds no error in it."""
     if not have_netns():
@@ -190,6 +193,8 @@ def test_the_kernel_refuses_what_check_reports(name: str) -> None:
             Rule(stmts=[MatchStmt(left=DPORT, right=SetRefExpr(name="s"))])]),
             sets=(Set(name="s", type="ipv4_addr"),)),
         "fine": table(base, Chain(name="a", rules=[jump("b")]), Chain(name="b")),
+        "deep-ok": chained(JUMP_STACK_SIZE - 1),
+        "too-deep": chained(JUMP_STACK_SIZE),
     }
     t = tables[name]
     errors = [p for p in problems(t) if p.severity is Severity.ERROR]

@@ -61,6 +61,12 @@ from tests._oracle import load_and_list, normalize_json
     (lambda: CtExpr(key="saddr", family="ip4"), "CtExpr", "family"),
     (lambda: PayloadExpr(protocol="tcp"), "PayloadExpr", None),
     (lambda: PayloadExpr(base="xx", offset=0, len=8), "PayloadExpr", "base"),
+    (lambda: PayloadExpr(protocol="tcp", field="dprot"), "PayloadExpr", "field"),
+    (lambda: PayloadExpr(protocol="tpc", field="dport"), "PayloadExpr", "protocol"),
+    (lambda: PayloadExpr(protocol="ip", field="saddr", tunnel="ipip"), "PayloadExpr",
+     "tunnel"),
+    (lambda: TcpoptExpr(name="mss"), "TcpoptExpr", "name"),
+    (lambda: SctpChunkExpr(name="dta"), "SctpChunkExpr", "name"),
     (lambda: PayloadExpr(base="nh", offset=-1, len=8), "PayloadExpr", "offset"),
     (lambda: ExthdrExpr(name="hop"), "ExthdrExpr", "name"),
     (lambda: TcpoptExpr(), "TcpoptExpr", "name"),
@@ -162,6 +168,13 @@ def test_strings_nft_would_misread_are_rejected_in_text(name: str) -> None:
         nftkit.to_text(rule)
 
 
+@pytest.mark.parametrize("value", ["established accept; drop", "new\n", "$x", 'a"b', "{a}"])
+def test_bare_symbols_that_could_change_the_rule_are_rejected(value: str) -> None:
+    rule = Rule(stmts=[MatchStmt(left=CtExpr(key="state"), right=value)])
+    with pytest.raises(nftkit.UnsupportedError):
+        nftkit.to_text(rule)
+
+
 def test_meta_key_aliases_become_the_listed_key() -> None:
     assert MetaExpr(key="secpath") == MetaExpr(key="ipsec")
 
@@ -208,9 +221,10 @@ _selectors: st.SearchStrategy[Any] = st.one_of(
     st.builds(CtExpr, key=st.sampled_from(["state", "mark", "saddr", "proto-dst"]),
               dir=st.none() | st.sampled_from(["original", "reply"]),
               family=st.none() | st.sampled_from(["ip", "ip6"])),
-    st.builds(PayloadExpr, protocol=st.sampled_from(["tcp", "udp", "ip"]),
-              field=st.sampled_from(["dport", "sport", "saddr"]),
-              tunnel=st.none() | st.just("vxlan")),
+    st.builds(lambda pf, tunnel: PayloadExpr(protocol=pf[0], field=pf[1], tunnel=tunnel),
+              st.sampled_from([("tcp", "dport"), ("udp", "sport"), ("ip", "saddr"),
+                               ("ip6", "flowlabel"), ("vxlan", "vni")]),
+              st.none() | st.just("vxlan")),
     st.builds(PayloadExpr, base=st.sampled_from(["ll", "nh", "th", "ih"]),
               offset=st.integers(0, 400), len=st.integers(1, 128)),
     st.builds(ExthdrExpr, name=st.sampled_from(["frag", "hbh", "rt0"]),

@@ -264,16 +264,16 @@ def test_jump_loops_reachable_from_a_base_chain(fake: FakeNftables) -> None:
     assert isinstance(exc, InvalidError) and "loop" in str(exc)
 
 
-def test_jumps_nest_at_most_16_deep() -> None:
+def test_jumps_nest_at_most_15_deep() -> None:
     names = [f"c{i}" for i in range(18)]
     table = Table(family="ip", name="d", chains=[
         Chain.base("base", hook="input"), *(Chain(name=n) for n in names)])
     fake = FakeNftables(table)
     txn = Transaction().add(jump("c0"), table=("ip", "d"), chain="base")
-    for i in range(15):  # base -> c0 -> ... -> c15: c15 is 16 jumps deep
+    for i in range(14):  # base -> c0 -> ... -> c14: c14 is 15 jumps deep
         txn.add(jump(names[i + 1]), table=("ip", "d"), chain=names[i])
     fake.run(txn)
-    exc = error(fake, Transaction().add(jump("c16"), table=("ip", "d"), chain="c15"))
+    exc = error(fake, Transaction().add(jump("c15"), table=("ip", "d"), chain="c14"))
     assert isinstance(exc, InvalidError)
 
 

@@ -127,6 +127,37 @@ _FAMILIES = frozenset({"ip", "ip6"})
 PAYLOAD_BASES = frozenset({"ll", "nh", "th", "ih"})
 
 
+_PORTS = frozenset({"sport", "dport"})
+#: Header fields nft knows, by protocol (nft's proto.c). Tunnel headers (nft >= 1.1) are not
+#: checked field by field.
+PAYLOAD_FIELDS: dict[str, frozenset[str]] = {
+    "ether": frozenset({"daddr", "saddr", "type"}),
+    "vlan": frozenset({"id", "dei", "cfi", "pcp", "type"}),
+    "arp": frozenset({"htype", "ptype", "hlen", "plen", "operation", "saddr ether",
+                      "daddr ether", "saddr ip", "daddr ip"}),
+    "ip": frozenset({"version", "hdrlength", "dscp", "ecn", "length", "id", "frag-off", "ttl",
+                     "protocol", "checksum", "saddr", "daddr"}),
+    "icmp": frozenset({"type", "code", "checksum", "id", "sequence", "gateway", "mtu"}),
+    "igmp": frozenset({"type", "mrt", "checksum", "group"}),
+    "ip6": frozenset({"version", "dscp", "ecn", "flowlabel", "length", "nexthdr", "hoplimit",
+                      "saddr", "daddr"}),
+    "icmpv6": frozenset({"type", "code", "checksum", "parameter-problem", "mtu", "id",
+                         "sequence", "max-delay", "taddr", "daddr"}),
+    "ah": frozenset({"nexthdr", "hdrlength", "reserved", "spi", "sequence"}),
+    "esp": frozenset({"spi", "sequence"}),
+    "comp": frozenset({"nexthdr", "flags", "cpi"}),
+    "udp": _PORTS | {"length", "checksum"},
+    "udplite": _PORTS | {"csumcov", "checksum"},
+    "tcp": _PORTS | {"sequence", "ackseq", "doff", "reserved", "flags", "window", "checksum",
+                     "urgptr"},
+    "dccp": _PORTS | {"type"},
+    "sctp": _PORTS | {"vtag", "checksum"},
+    "th": _PORTS,
+}
+#: Tunnel protocols whose headers nft >= 1.1 matches (and whose inner headers it reaches).
+TUNNELS = frozenset({"vxlan", "geneve", "gre", "gretap"})
+
+
 @attrs.frozen(kw_only=True)
 class PayloadExpr(Expression):
     """A header field, by protocol and field name, or raw (base, offset and length in bits).
@@ -151,6 +182,15 @@ class PayloadExpr(Expression):
         raw = self.base is not None and self.offset is not None and self.len is not None
         if named == raw or (raw and (self.protocol or self.field)):
             raise invalid(self, None, "give protocol and field, or base, offset and len")
+        if named:
+            fields = PAYLOAD_FIELDS.get(self.protocol or "")
+            if fields is None and self.protocol not in TUNNELS:
+                raise invalid(self, "protocol", f"unknown protocol {self.protocol!r}")
+            if fields is not None and self.field not in fields:
+                raise invalid(self, "field", f"{self.protocol} has no field {self.field!r} "
+                              f"(one of: {', '.join(sorted(fields))})")
+        if self.tunnel is not None and self.tunnel not in TUNNELS:
+            raise invalid(self, "tunnel", f"unknown tunnel {self.tunnel!r}")
 
     @property
     def is_raw(self) -> bool:
@@ -176,6 +216,12 @@ class ExthdrExpr(Expression):
     offset: int | None = attrs.field(default=None, validator=_non_negative)
 
 
+#: TCP options nft knows by name (others are given by kind number, ``"123"``).
+TCP_OPTIONS = frozenset({"eol", "nop", "maxseg", "window", "sack-perm", "sack", "sack0",
+                         "sack1", "sack2", "sack3", "timestamp", "md5sig", "mptcp",
+                         "fastopen"})
+
+
 @attrs.frozen(kw_only=True)
 class TcpoptExpr(Expression):
     """A TCP option field, or (no field) whether the option is present; or a raw option.
@@ -197,6 +243,9 @@ class TcpoptExpr(Expression):
         raw = self.base is not None
         if raw == (self.name is not None) or (raw and (self.offset is None or self.len is None)):
             raise invalid(self, "name", "give an option name, or base (kind), offset and len")
+        if self.name is not None and self.name not in TCP_OPTIONS and not self.name.isdigit():
+            raise invalid(self, "name", f"unknown TCP option {self.name!r} (one of: "
+                          f"{', '.join(sorted(TCP_OPTIONS))}, or a kind number)")
 
 
 @attrs.frozen(kw_only=True)
@@ -212,6 +261,13 @@ class IpoptExpr(Expression):
     field: str | None = None
 
 
+#: SCTP chunk types nft knows (nft >= 1.0.1).
+SCTP_CHUNKS = frozenset({"data", "init", "init-ack", "sack", "heartbeat", "heartbeat-ack",
+                         "abort", "shutdown", "shutdown-ack", "error", "cookie-echo",
+                         "cookie-ack", "ecne", "cwr", "shutdown-complete", "asconf-ack",
+                         "forward-tsn", "asconf"})
+
+
 @attrs.frozen(kw_only=True)
 class SctpChunkExpr(Expression):
     """An SCTP chunk field, or (no field) whether the chunk is present.
@@ -221,7 +277,7 @@ class SctpChunkExpr(Expression):
     """
 
     json_key = "sctp chunk"
-    name: str
+    name: str = attrs.field(validator=_one_of(SCTP_CHUNKS))
     field: str | None = None
 
 

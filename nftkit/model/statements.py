@@ -153,7 +153,7 @@ class MatchStmt(Statement):
     json_key = "match"
     left: Expr = attrs.field(metadata=EXPR)
     op: MatchOp = attrs.field(default=MatchOp.EQ, converter=_to_match_op)
-    right: Expr = attrs.field(metadata=EXPR)
+    right: Expr = attrs.field(metadata={**EXPR, "hint": "left"})
 
 
 @attrs.frozen(kw_only=True)

@@ -700,8 +700,12 @@ def _object_body(kind: str, words: list[Any]) -> dict[str, J]:
             elif w[i] == "policy":
                 pol: dict[str, int] = {}
                 for item in w[i + 2]:
-                    k, _, v = item.replace(" ", "").partition(":")
-                    pol[k] = seconds(v) if not v.isdigit() else int(v)
+                    # "established : 120" (the ":" token is not kept) or "established: 120"
+                    parts = item.replace(":", " ").split()
+                    if len(parts) != 2:
+                        raise NftkitError(f"ct timeout policy: cannot read {item!r}")
+                    k, v = parts
+                    pol[k] = int(v) if v.isdigit() else seconds(v)
                 out["policy"] = pol
                 i += 3
             else:

@@ -19,6 +19,7 @@ includes, unusual layouts) returns None, and the caller parses the whole text wi
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any
@@ -54,6 +55,7 @@ _HOLES = re.compile(
     rf"|(?P<hex>0x[0-9a-f]{{1,8}}){_END}|(?P<int>[1-9]\d{{0,8}}|0){_END}"
     rf"|(?<=jump |goto )(?P<name>[A-Za-z_][\w./\-]*){_END}|{_WORD}"
 )
+_DOTTED = re.compile(_Q)
 _HANDLE = re.compile(r" # handle (\d+)$")
 _TABLE = re.compile(rf"^table (ip6|ip|inet|arp|bridge|netdev) ({_WORD})"
                     r" \{(?: # handle (\d+))?$")
@@ -219,6 +221,8 @@ def _model_table(keys: list[J], values: list[J]) -> dict[tuple[type, J], J]:
 
 
 def _addr(s: str) -> IPv4Address | IPv6Address:
+    if _DOTTED.fullmatch(s):  # canonical dotted quad: inet_aton reads it exactly
+        return IPv4Address(int.from_bytes(socket.inet_aton(s), "big"))
     if s and (s[0].isdigit() or ":" in s):
         return IPv4Address(s) if ":" not in s else IPv6Address(s)
     raise ValueError(s)

@@ -7,6 +7,7 @@ surrounding context expects (``None`` when unknown), which drives how immediates
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
@@ -127,6 +128,10 @@ class ExpressionText:
             if kind == "string" or (kind in ("ifindex", "qsymbol") and not v.isdigit()):
                 assert dt is not None
                 return _quoted(v, dt)
+            if not _BARE.fullmatch(v):
+                # a bare word is all nft's scanner may see: anything else (``;``, a space,
+                # ``$``, a quote) could change the meaning of the rule
+                raise UnsupportedError(f"{v!r} is not a symbol nft can read here")
             return v
         raise UnsupportedError(f"cannot render {v!r} as an nft value")
 
@@ -345,6 +350,11 @@ class ExpressionText:
 
     def verdict_expr(self, e: VerdictExpr, dt: Datatype | None = None) -> str:
         return e.kind.value if e.target is None else f"{e.kind.value} {e.target}"
+
+
+#: What may stand unquoted as a value: symbols (``established``, ``ipv6-icmp``, ``8021q``),
+#: ``major:minor`` handles, MAC addresses, and the catch-all element ``*``.
+_BARE = re.compile(r"\*|[A-Za-z0-9_][A-Za-z0-9_.:/\-]*")
 
 
 def _quoted(v: str, dt: Datatype) -> str:
