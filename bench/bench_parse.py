@@ -41,9 +41,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import _layouts  # noqa: E402
+import _layouts
 
-import nftkit  # noqa: E402
+import nftkit
 
 NFT_MODULE = sys.modules["nftkit.parse.nft"]
 

@@ -115,7 +115,7 @@ def main(argv: list[str]) -> int:
                     print(f"  [{k}] {v[:2500]}")
     print(f"loaded {loaded}: " + ", ".join(f"{k} {counts[k]}/{loaded}"
                                            for k in ("parse", "model", "text", "json", "ir")
-                                           if k in counts or k != "ir"))
+                                           if k != "ir" or with_ir))
     return 0
 
 

@@ -32,6 +32,7 @@ from nftkit import (
     BackendError,
     Chain,
     CounterStmt,
+    ElemExpr,
     MatchStmt,
     ObjrefStmt,
     PayloadExpr,
@@ -74,7 +75,8 @@ SETS: dict[str, Set] = {
 # another definition under a used name: adding it must fail
 CLASH = {"s4": Set(name="s4", type="inet_service"), "vm": Set(name="vm", type="inet_service")}
 ELEMENTS: dict[str, list[Any]] = {
-    "s4": [IPv4Address("10.0.0.1"), IPv4Address("10.0.0.2"), IPv4Address("10.0.0.3"), 80],
+    "s4": [IPv4Address("10.0.0.1"), IPv4Address("10.0.0.2"), IPv4Address("10.0.0.3"), 80,
+           ElemExpr(val=IPv4Address("10.0.0.4"), comment="four")],
     "sp": [22, 80, 443],
     "si": [PrefixExpr(addr=IPv4Address("10.0.0.0"), len=8),
            PrefixExpr(addr=IPv4Address("10.1.0.0"), len=16),
@@ -160,6 +162,11 @@ OPS = st.one_of(
               tables, st.sampled_from(["counter", "quota"]), st.sampled_from(["cn", "q"]),
               st.integers(1, 2)),
     st.tuples(st.just("flush"), st.sampled_from(["table", "ruleset"]), tables),
+    st.tuples(st.just("by_handle"), st.sampled_from(["delete", "destroy"]), tables,
+              st.sampled_from(["chain", "set", "map", "counter"]),
+              st.sampled_from([*CHAINS, *SETS, "cn"])),
+    st.tuples(st.just("reset_all"), st.sampled_from(["counters", "quotas", "rules"]),
+              st.sampled_from([*TABLES, None])),
 )
 
 
@@ -213,6 +220,24 @@ def _rule_handle(listing: Ruleset, table: tuple[str, str], chain: str, k: int) -
     if k < len(found) and found[k].handle is not None:
         return found[k].handle
     return 9999
+
+
+def _object_handle(listing: Ruleset, table: tuple[str, str], kind: str, name: str) -> int:
+    """The handle of a chain, set or object in this backend's listing, or a missing handle."""
+    try:
+        t = listing.table(*table)
+    except KeyError:
+        return 9999
+    found: Any = None
+    if kind == "chain":
+        found = next((c for c in t.chains if c.name == name), None)
+    elif kind in ("set", "map"):
+        found = next((x for x in t.sets if x.name == name), None)
+    else:
+        found = next((o for o in t.objects if getattr(o, "name", None) == name
+                      and o.json_key == kind), None)
+    handle = getattr(found, "handle", None)
+    return handle if isinstance(handle, int) else 9999
 
 
 def build(ops: list[tuple[Any, ...]], listing: Ruleset) -> Transaction:
@@ -295,6 +320,13 @@ def build(ops: list[tuple[Any, ...]], listing: Ruleset) -> Transaction:
                 txn.reset(objkind, table=table, name=name)
             else:
                 getattr(txn, verb)(objkind, table=table, name=name)
+        elif kind == "by_handle":
+            _, verb, table, what, name = op
+            getattr(txn, verb)(what, table=table, handle=_object_handle(listing, table, what,
+                                                                        name))
+        elif kind == "reset_all":
+            _, what, table = op
+            txn.reset(what, table=table)
         elif kind == "flush":
             _, what, table = op
             if what == "ruleset":

@@ -262,7 +262,9 @@ class Nftables:
     def version(self) -> tuple[int, int, int]:
         """The libnftables version (from its JSON metainfo), e.g. ``(1, 0, 6)``."""
         if self._version is None:
-            rc, out, _err = self._json({"nftables": [{"list": {"tables": None}}]})
+            # "list flowtables" carries the same metainfo but, unlike "list tables", does not
+            # make nft 1.0.6 read the whole ruleset (14-18 s at 10k classic services).
+            rc, out, _err = self._json({"nftables": [{"list": {"flowtables": None}}]})
             version = None
             if rc == 0 and out.strip():
                 for item in json.loads(out).get("nftables", []):

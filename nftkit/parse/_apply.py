@@ -352,7 +352,8 @@ class Applier:
                 body["flags"] = value
 
     def _add_rule(self, t: _Table, chain: str, rule: dict[str, J], *,
-                  where: str = "add", position: int | None = None) -> None:
+                  where: str = "add", position: int | None = None,
+                  index: int | None = None) -> None:
         body = {"family": t.body["family"], "table": t.body["name"], "chain": chain,
                 "handle": t.handle(rule.get("handle")),
                 "expr": _reject_defaults(_str(rule["expr"]), t.body["family"])}
@@ -361,6 +362,11 @@ class Applier:
         if rule.get("comment") is not None:
             body["comment"] = rule["comment"]
         rules = t.rules[chain]
+        if index is not None:  # add: after the index-th rule; insert: before it
+            if not 0 <= index < len(rules):
+                raise self.error(f"No such file or directory: rule index {index}")
+            rules.insert(index + (where == "add"), body)
+            return
         if position is None:
             if where == "insert":
                 rules.insert(0, body)
@@ -387,7 +393,7 @@ class Applier:
         if where == "replace" and pos is None:
             raise self.error("replace rule needs a handle")
         self._add_rule(t, chain, {k: v for k, v in o.items() if k != "handle"},
-                       where=where, position=pos)
+                       where=where, position=pos, index=o.get("index"))
 
     def set(self, t: _Table, kind: str, name: str, handle: int | None, items: list[Any], *,
             exclusive: bool) -> None:

@@ -97,15 +97,16 @@ def _ops(txn: Transaction, item: Any, text: str, filename: str | None) -> None:
         tname, cname = str(o["table"]), str(o["chain"])
         app = _scratch_table(text, filename, fam, tname)
         app.apply(Cmd("add", "chain", {"family": fam, "table": tname, "name": cname}, None))
-        app.apply(Cmd("add", "rule", {k: v for k, v in o.items() if k != "position"}))
+        app.apply(Cmd("add", "rule", {k: v for k, v in o.items()
+                                      if k not in ("position", "index")}))
         rule = _only_table(app).chains[0].rules[0].replace(handle=None)
-        pos = o.get("position")
+        pos, idx = o.get("position"), o.get("index")
         if verb == "replace":
             txn.replace(rule, table=(fam, tname), chain=cname, handle=int(pos or 0))
         elif verb == "insert":
-            txn.insert(rule, table=(fam, tname), chain=cname, before=pos)
+            txn.insert(rule, table=(fam, tname), chain=cname, before=pos, index=idx)
         else:
-            txn.add(rule, table=(fam, tname), chain=cname, after=pos)
+            txn.add(rule, table=(fam, tname), chain=cname, after=pos, index=idx)
         return
     if verb in ("delete", "destroy"):
         op = Op(verb=verb, kind=Kind.TABLE if kind == "table" else kind, family=fam,

@@ -174,6 +174,12 @@ class _Size(_Data):
     __slots__ = ()
 
 
+class _Index(_Data):
+    """``index N``: a 0-based rule position (``position N``/``handle N`` name a handle)."""
+
+    __slots__ = ()
+
+
 class NftTransformer(Transformer[Token, Any]):
     """Inline transformer: each grammar rule reduces to a JSON-shaped value.
 
@@ -1071,11 +1077,16 @@ class NftTransformer(Transformer[Token, Any]):
     def position(self, c: list[Token]) -> int:
         return self._int(c[0])
 
+    def index(self, c: list[Token]) -> _Index:
+        return _Index(self._int(c[0]))
+
     def rule_spec(self, c: list[Any]) -> dict[str, J]:
         cid, rule = c[0], c[-1]
         out: dict[str, J] = {"family": cid["family"], "table": cid["table"],
                              "chain": cid["name"], **rule}
-        if len(c) == 3:
+        if len(c) == 3 and isinstance(c[1], _Index):
+            out["index"] = c[1].value
+        elif len(c) == 3:
             out["position"] = c[1]
         return out
 
