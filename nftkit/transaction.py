@@ -3,13 +3,15 @@
 A ``Transaction`` is built with methods that validate their arguments at once (bad input raises
 ``ValidationError`` at the call, not at ``run``). Every method appends one or more ``Op`` s;
 each ``Op`` is exactly one libnftables JSON command, so ``txn.ops[i]`` is command ``i`` of
-``txn.to_json()`` and errors can name the operation that failed::
+``txn.to_json(ordered=False)`` and errors can name the operation that failed. By default
+backends send the batch reordered so that the kernel does the least work (``txn.batch()``,
+``txn.to_json()``); errors still name the op's index in ``txn.ops``::
 
     txn = Transaction()
     txn.add(Table(family="inet", name="t", chains=[Chain(name="c", rules=[rule])]))
     txn.add_elements(vmap, [(80, VerdictExpr(kind="jump", target="svc-http"))], table=("inet", "t"))
     txn.delete("chain", table=("inet", "t"), name="old")
-    txn.to_json()
+    txn.to_json(ordered=False)
     # {"nftables": [{"add": {"table": {"family": "inet", "name": "t"}}},
     #               {"add": {"chain": {"family": "inet", "table": "t", "name": "c"}}},
     #               {"add": {"rule": {..., "chain": "c", "expr": [...]}}},
@@ -380,7 +382,8 @@ class Transaction:
 
     @property
     def ops(self) -> tuple[Op, ...]:
-        """The operations, in order; ``ops[i]`` is command ``i`` of ``to_json()``."""
+        """The operations, in order; ``ops[i]`` is command ``i`` of
+        ``to_json(ordered=False)``."""
         return tuple(self._ops)
 
     def __len__(self) -> int:
@@ -392,9 +395,30 @@ class Transaction:
     def __repr__(self) -> str:
         return f"Transaction({len(self._ops)} ops)"
 
-    def to_json(self, *, version: str | tuple[int, ...] | None = None) -> dict[str, Any]:
-        """The libnftables JSON command batch ``{"nftables": [{"add": {...}}, ...]}``."""
-        return {"nftables": [op.to_json(version=version) for op in self._ops]}
+    def batch(self, *, ordered: bool = True) -> list[tuple[int, Op]]:
+        """The ops as a backend sends them, each with the index in ``ops`` of the op it came
+        from (which errors report).
+
+        ``ordered`` (the default) puts each run of ``add``/``create`` ops in the order that
+        costs the kernel least without changing the result: tables, named objects and
+        flowtables, sets and maps without their elements, chains, rules, then elements (see
+        ``nftkit._ordering``). A set given with elements is then sent as two commands, the
+        set and an ``add element``, both carrying the set op's index. ``ordered=False``:
+        ``[(0, ops[0]), (1, ops[1]), ...]``.
+        """
+        if not ordered:
+            return list(enumerate(self._ops))
+        from ._ordering import ordered as order  # _ordering builds on this module
+
+        return order(self._ops)
+
+    def to_json(self, *, version: str | tuple[int, ...] | None = None,
+                ordered: bool = True) -> dict[str, Any]:
+        """The libnftables JSON command batch ``{"nftables": [{"add": {...}}, ...]}``, as
+        ``Nftables.run`` sends it: in batch order (see ``batch``), or with ``ordered=False``
+        one command per op in ``ops`` order."""
+        return {"nftables": [op.to_json(version=version)
+                             for _i, op in self.batch(ordered=ordered)]}
 
     def append(self, op: Op) -> Transaction:
         """Append a ready-made ``Op``."""

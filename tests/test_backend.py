@@ -7,6 +7,7 @@ foreign table must list byte-identical (handles included), whatever we did to ou
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -620,3 +621,86 @@ def test_interface_names_resolve_in_the_namespace(nft: nftkit.Nftables) -> None:
                     VerdictExpr(kind="accept")])
     nft.run(Transaction().add(r, table=T, chain="spare"))
     assert 'iif "nftkit-if0" accept' in nft.run_text("list chain inet t spare")
+
+
+# --- batch ordering ---------------------------------------------------------------------------
+
+OT = ("inet", "o")
+
+
+def _saddr_in(name: str) -> Rule:
+    return Rule(stmts=[MatchStmt(left=PayloadExpr(protocol="ip", field="saddr"),
+                                 right=nftkit.SetRefExpr(name=name)), VerdictExpr(kind="accept")])
+
+
+def _reordered_failures() -> list[tuple[str, Callable[[], Transaction], int]]:
+    """Batches that fail at an op that ordering moves: ``(name, build, index of the op)``."""
+    return [
+        # ordered: table, set, chains c and d, then the rule (sent 5th, written 3rd)
+        ("a rule naming a missing set, moved after later chains and sets",
+         lambda: Transaction().add(Table(family="inet", name="o"))
+         .add(Chain(name="c"), table=OT)
+         .add(_saddr_in("nope"), table=OT, chain="c")
+         .add(Set(name="s", type="ipv4_addr", elements=[ip("10.0.0.1")]), table=OT)
+         .add(Chain(name="d"), table=OT), 2),
+        # ordered: table, bare map, chain, then the map's elements (which jump nowhere)
+        ("an element split off its map",
+         lambda: Transaction().add(Table(family="inet", name="o"))
+         .add(Map(name="m", type="inet_service", data_type="verdict",
+                  elements=[(80, VerdictExpr(kind="goto", target="missing"))]), table=OT)
+         .add(Chain(name="c"), table=OT), 1),
+    ]
+
+
+@pytest.mark.parametrize("shape", _reordered_failures(), ids=lambda s: s[0])
+@pytest.mark.parametrize("ordered", [True, False], ids=["ordered", "as-written"])
+def test_error_index_maps_back_through_ordering(nft: nftkit.Nftables, shape: Any,
+                                                ordered: bool) -> None:
+    _name, build, index = shape
+    txn = build()
+    if ordered:  # the op really is sent somewhere else than where it was written
+        assert any(pos != index for pos, (i, _op) in enumerate(txn.batch()) if i == index)
+    before = listing(nft)
+    for apply in (nft.check, nft.run):
+        with pytest.raises(NotFoundError) as err:
+            apply(txn, ordered=ordered)
+        assert err.value.index == index
+        assert err.value.operation is txn.ops[index]
+        assert txn.ops[index].describe() in str(err.value)
+    assert listing(nft) == before
+
+
+def _ordering_table() -> Table:
+    """Chains reached from a verdict map, a set bound by a rule, a named counter."""
+    svcs = [Chain(name=f"svc{i}", rules=[Rule(stmts=[CounterStmt(), VerdictExpr(kind="accept")])])
+            for i in range(3)]
+    return Table(family="inet", name="o", objects=[Counter(name="n")], chains=[
+        Chain.base("entry", hook="input", priority=0, rules=[
+            _saddr_in("allowed"), Rule(stmts=[jump_map()])]), *svcs],
+        sets=[Map(name="ports", type="inet_service", data_type="verdict",
+                  elements=[(1000 + i, VerdictExpr(kind="goto", target=f"svc{i}"))
+                            for i in range(3)]),
+              Set(name="allowed", type="ipv4_addr", elements=[ip("10.0.0.1"), ip("10.0.0.2")])])
+
+
+def test_ordered_and_as_written_batches_end_the_same(kernel: None) -> None:
+    table = _ordering_table()
+    txn = Transaction().add(table)
+    assert len(txn.batch()) == len(txn.ops) + 2  # both sets split into set + elements
+    listed: dict[bool, str] = {}
+    for ordered in (True, False):
+        with netns() as name, nftkit.Nftables(netns=name) as ctx:
+            result = ctx.run(txn, ordered=ordered)
+            listed[ordered] = ctx.run_text("list ruleset")
+            # every op that creates something has its handle, the sets' too (their element
+            # commands carry the set's index but no handle)
+            assert all(h is not None for op, h in zip(txn.ops, result.handles, strict=True)
+                       if op.creates)
+            doc = json.loads(ctx.run_text("list table inet o", json_output=True, handles=True))
+            kinds = ("set", "map", "chain", "counter")
+            got = {(k, b["name"]): b["handle"] for item in doc["nftables"]
+                   for k, b in item.items() if k in kinds}
+            for op, h in zip(txn.ops, result.handles, strict=True):
+                if op.kind.value in kinds:
+                    assert got[(op.kind.value, op.name)] == h, op
+    assert listed[True] == listed[False]

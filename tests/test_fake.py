@@ -379,3 +379,13 @@ def test_rename_takes_the_jumps_along(fake: FakeNftables) -> None:
     assert listed.set("vm").elements == ((22, VerdictExpr(kind="goto", target="web")),)
     assert isinstance(error(fake, Transaction().rename("a", "web", table=T)), ExistsError)
     assert isinstance(error(fake, Transaction().rename("zz", "x", table=T)), NotFoundError)
+
+
+def test_version_dependent_commands() -> None:
+    table = Table(family="inet", name="t", chains=[Chain(name="a")])
+    old, new = FakeNftables(table, version="1.0.6"), FakeNftables(table, version="1.1.3")
+    txn = Transaction().reset("rules", table=T, chain="a")
+    assert isinstance(error(old, txn), InvalidError)  # nft 1.0.6 has no "reset rules"
+    new.run(txn)
+    assert isinstance(error(new, Transaction().reset("rules", table=T, chain="zz")),
+                      NotFoundError)

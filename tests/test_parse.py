@@ -271,7 +271,7 @@ def _listing(n: int) -> str:
         chains.append(
             f"\tchain svc-{i} {{\n"
             f"\t\tip daddr 10.96.{i // 250}.{i % 250 + 1} tcp dport {1000 + i} "
-            f"ip saddr != 10.244.0.0/16 jump mark\n"
+            f"ip saddr != 10.244.0.0/16 jump masq\n"
             f"\t\tmeta l4proto tcp dnat to 10.244.{i // 250}.{i % 250 + 1}:{8000 + i}\n"
             f'\t\tct mark 0x{i:08x} counter packets {i} bytes {i * 60} comment "svc {i}"\n'
             f"\t}}")
@@ -279,7 +279,7 @@ def _listing(n: int) -> str:
                                   f"goto svc-{i}" for i in range(n))
     return ("table ip kp {\n\tmap services {\n\t\ttype ipv4_addr . inet_proto . inet_service"
             f" : verdict\n\t\telements = {{ {elems} }}\n\t}}\n\n"
-            "\tchain mark {\n\t\tmeta mark set meta mark | 0x00004000\n\t}\n\n"
+            "\tchain masq {\n\t\tmeta mark set meta mark | 0x00004000\n\t}\n\n"
             + "\n\n".join(chains) + "\n}\n")
 
 

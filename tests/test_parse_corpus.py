@@ -7,7 +7,9 @@ ruleset`` and J = ``nft -j list ruleset``:
 - ``text``: ``to_text(parse(T)) == T`` byte for byte;
 - ``json``: ``to_json(parse(T)) == J`` ignoring metainfo and handles;
 - ``nft_file``: ``parse`` of the upstream ``.nft`` file itself (written for a newer nft)
-  succeeds and equals ``parse(T)``.
+  succeeds and equals ``parse(T)``;
+- ``twin`` (no kernel needed): ``parse`` of the upstream ``.nft`` file equals ``from_json`` of
+  its ``.json-nft`` twin, which nft 1.1.x wrote: the newer nft's semantics without running it.
 
 Checks that cannot pass with some nft version are listed in ``tests/parse_exceptions.txt`` with
 the reason; a listed check must still fail (so the list cannot go stale).
@@ -100,3 +102,25 @@ def test_parse_dump(path: Path, check: str, oracle: None, corpus: None,
         assert not ok, f"listed as an exception ({reason}) but it passes now: remove it"
     else:
         assert ok, f"{check} check failed (python -m tests.parse_report -v {path.name})"
+
+
+TWINS = [p for p in DUMPS if p.with_suffix(".json-nft").exists()]
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("path", TWINS, ids=_ids(TWINS))
+def test_parse_matches_newer_json(path: Path, corpus: None) -> None:
+    rel = str(path.relative_to(CORPUS))
+    reason = EXCEPTIONS.get((rel, "twin"))
+    try:
+        want = nftkit.from_json(path.with_suffix(".json-nft").read_text())
+        ok = nftkit.parse(path.read_text(), filename=str(path)) == want
+    except nftkit.NftkitError:
+        if not reason:
+            raise
+        ok = False
+    record("parser corpus dumps, twin (nft 1.1 JSON)", ok)
+    if reason:
+        assert not ok, f"listed as an exception ({reason}) but it passes now: remove it"
+    else:
+        assert ok, "parse(.nft) differs from from_json(.json-nft)"

@@ -202,11 +202,8 @@ def test_injected_interface_names(names: list[str]) -> None:
 
 @needs_kernel
 @pytest.mark.parametrize("name", ["accept", "counter", "ip", "rt", "tcp", "."])
-@pytest.mark.xfail(strict=True, reason="names that are nft keywords (or a lone '.') are neither "
-                   "rejected nor quoted (nft 1.0.6 cannot read them back in block form): for "
-                   "the model owner (nftkit/model/_validate.py)")
 def test_unreadable_names(name: str) -> None:
-    """A chain called like a keyword: rejected, or read back (strict xfail while it is neither)."""
+    """A chain called like a keyword: rejected, or read back."""
     chain = _try(lambda: nftkit.Chain(name=name))
     if chain is None:
         return
@@ -217,8 +214,6 @@ def test_unreadable_names(name: str) -> None:
 
 
 @needs_kernel
-@pytest.mark.xfail(strict=True, reason='iifname "*" is accepted by the model but nft refuses '
-                   "it (All-wildcard strings are not supported): for the expression owner")
 def test_all_wildcard_interface_name() -> None:
     """A lone ``*`` (excluded from test_injected_interface_names): rejected, or read back."""
     rule = _try(lambda: nftkit.Rule(stmts=[MatchStmt(left=MetaExpr(key="iifname"), right="*")]))

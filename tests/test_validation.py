@@ -30,6 +30,8 @@ from nftkit import (
     ValidationError,
     VerdictExpr,
 )
+from nftkit.model import objects as _objects
+from nftkit.model._keywords import CONTEXT_KEYWORDS, KEYWORDS, NEWER_KEYWORDS
 from tests._oracle import load_and_list
 
 IP = ipaddress.ip_address("10.0.0.1")
@@ -256,3 +258,154 @@ def test_printable_ascii_classes_without_the_kernel() -> None:
         except ValidationError:
             ok = False
         assert ok == (c in allowed), repr(c)
+
+
+# --- names nft reads as keywords --------------------------------------------------------------
+
+_PROBE = "kwprobe"
+
+
+def _probe_tables(node: str) -> str:
+    """nftkit's own text for a ``node`` named ``kwprobe`` (the name is swapped in later)."""
+    rules: list[Rule] = []
+    if node in ("Set", "Map"):
+        from nftkit.model.expressions import PayloadExpr, SetRefExpr
+        from nftkit.model.statements import MatchStmt
+        rules = [Rule(stmts=[MatchStmt(left=PayloadExpr(protocol="ip", field="saddr"),
+                                       right=SetRefExpr(name=_PROBE))])]
+    built: dict[str, Callable[[], Table]] = {
+        "Table": lambda: Table(family="inet", name=_PROBE),
+        "Chain": lambda: Table(family="inet", name="t", chains=[Chain(name=_PROBE)]),
+        "Set": lambda: Table(family="inet", name="t", sets=[Set(name=_PROBE, type="ipv4_addr")],
+                             chains=[Chain(name="c", rules=rules)]),
+        "Map": lambda: Table(family="inet", name="t", sets=[
+            Map(name=_PROBE, type="ipv4_addr", data_type="mark")],
+            chains=[Chain(name="c", rules=rules)]),
+        "Counter": lambda: Table(family="inet", name="t", objects=[Counter(name=_PROBE)]),
+        "Quota": lambda: Table(family="inet", name="t", objects=[
+            _objects.Quota(name=_PROBE, bytes=1000)]),
+        "Limit": lambda: Table(family="inet", name="t", objects=[
+            _objects.Limit(name=_PROBE, rate=10)]),
+        "Synproxy": lambda: Table(family="inet", name="t", objects=[
+            _objects.Synproxy(name=_PROBE, mss=1460, wscale=7)]),
+        "CtHelper": lambda: Table(family="ip", name="t", objects=[
+            _objects.CtHelper(name=_PROBE, type="ftp")]),
+        "CtTimeout": lambda: Table(family="ip", name="t", objects=[
+            _objects.CtTimeout(name=_PROBE, policy=[("established", 100)])]),
+        "CtExpectation": lambda: Table(family="ip", name="t", objects=[
+            _objects.CtExpectation(name=_PROBE, dport=21, timeout=5000, size=12)]),
+    }
+    return nftkit.to_text(Ruleset(tables=[built[node]()]))
+
+
+def _nft_accepts(texts: list[str]) -> list[bool]:
+    """Whether the installed nft loads each text, each in a fresh throwaway namespace's
+    ruleset (one ``unshare -n`` for all: flushed between texts)."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from tests._oracle import NFT
+
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for i, text in enumerate(texts):
+            p = Path(tmp) / f"{i}.nft"
+            p.write_text(text)
+            paths.append(str(p))
+        script = f'for f in "$@"; do {NFT} flush ruleset; {NFT} -f "$f" 2>/dev/null ' \
+                 '&& echo 1 || echo 0; done'
+        r = subprocess.run(["unshare", "-n", "sh", "-c", script, "sh", *paths],
+                           capture_output=True, text=True, check=True)
+    return [line == "1" for line in r.stdout.split()]
+
+
+def test_keywords_are_rejected_as_names() -> None:
+    for word in ("accept", "counter", "ip", "rt", "tcp", "."):
+        for node, build in [("Table", lambda w: Table(family="inet", name=w)),
+                            ("Chain", lambda w: Chain(name=w)),
+                            ("Set", lambda w: Set(name=w, type="ipv4_addr")),
+                            ("Counter", lambda w: Counter(name=w))]:
+            err = _raises(node, "name", lambda b=build, w=word: b(w))  # type: ignore[misc]
+            assert "keyword" in str(err) or "operator" in str(err)
+
+
+def test_context_keywords_only_where_nft_reads_them() -> None:
+    # ``packets`` is a keyword after ``counter`` only: a chain may be called so.
+    assert Chain(name="packets").name == "packets"
+    _raises("Counter", "name", lambda: Counter(name="packets"))
+    assert Set(name="ll2", type="ipv4_addr").name == "ll2"
+    _raises("Set", "name", lambda: Set(name="ll", type="ipv4_addr"))
+
+
+@pytest.mark.kernel
+def test_keyword_lists_agree_with_the_installed_nft(oracle: None) -> None:
+    """A sample of the keyword lists, tried by the installed nft as names in nftkit's text:
+    every global keyword is refused (but for the newer releases' ones, which nft 1.0.6 still
+    reads as names), every context keyword is refused in its context and read as a chain
+    name, and a plain name loads everywhere (so a refusal is about the word)."""
+    global_sample = [*sorted(KEYWORDS - NEWER_KEYWORDS)[::5],
+                     "accept", "counter", "ip", "rt", "tcp", "."]
+    cases: list[tuple[str, str, bool]] = []  # (text, what, whether nft must accept it)
+    for node in ("Table", "Chain", "Set"):
+        template = _probe_tables(node)
+        cases.append((template.replace(_PROBE, "plain_name"), f"{node} plain_name", True))
+        cases += [(template.replace(_PROBE, w), f"{node} {w}", False) for w in global_sample]
+    chain = _probe_tables("Chain")
+    for node, words in CONTEXT_KEYWORDS.items():
+        if node in ("Flowtable", "SetRefExpr", "SetStmt", "MapStmt", "FlowOffloadStmt"):
+            continue  # no flowtables in this kernel; the statements are covered by Set
+        template = _probe_tables(node)
+        cases.append((template.replace(_PROBE, "plain_name"), f"{node} plain_name", True))
+        for w in sorted(words)[::2]:
+            cases.append((template.replace(_PROBE, w), f"{node} {w}", False))
+            cases.append((chain.replace(_PROBE, w), f"Chain {w}", True))
+    got = _nft_accepts([text for text, _, _ in cases])
+    assert len(got) == len(cases)
+    wrong = [what for (_, what, want), ok in zip(cases, got, strict=True) if ok != want]
+    assert not wrong, f"nft disagrees with nftkit's keyword lists on: {wrong}"
+
+
+def test_all_wildcard_string_is_rejected() -> None:
+    """nft refuses ``iifname "*"`` ("All-wildcard strings are not supported"), alone or in an
+    anonymous set; ``"eth*"`` and the escaped literal ``"\\*"`` are fine."""
+    from nftkit.model.expressions import MetaExpr, SetExpr
+    from nftkit.model.statements import MatchStmt
+
+    iifname = MetaExpr(key="iifname")
+    _raises("MatchStmt", "right", lambda: MatchStmt(left=iifname, right="*"))
+    _raises("MatchStmt", "right",
+            lambda: MatchStmt(left=iifname, right=SetExpr(elements=["eth0", "*"])))
+    for ok in ("eth*", "\\*", "**"):
+        assert MatchStmt(left=iifname, right=ok).right == ok
+
+
+def test_packet_limit_burst_zero_is_nfts_default() -> None:
+    """nft has no packet burst of 0 (its JSON reader and a limit object take it as 5 and list
+    5 back; its text parser refuses it in a statement), so the model stores 5 and the JSON
+    round trip holds. A byte limit's burst 0 is a real value."""
+    from nftkit import from_json, to_json
+    from nftkit.model.statements import LimitStmt
+
+    assert _objects.Limit(name="l", rate=10, burst=0).burst == 5
+    assert LimitStmt(rate=10, burst=0).burst == 5
+    assert LimitStmt(rate=1024, unit="bytes", burst=0).burst == 0
+    rs = Ruleset(tables=[Table(family="inet", name="t",
+                               objects=[_objects.Limit(name="l", rate=10, burst=0)],
+                               chains=[Chain(name="c", rules=[
+                                   Rule(stmts=[LimitStmt(rate=10, burst=0)])])])])
+    for version in ("1.0.6", "1.1.3"):
+        assert from_json(to_json(rs, version=version)) == rs
+
+
+@pytest.mark.kernel
+def test_packet_limit_burst_zero_loads_as_five(oracle: None) -> None:
+    """What the model assumes: nft lists a packet limit object loaded with burst 0 as 5."""
+    lst = load_and_list("table inet t {\n\tlimit l {\n\t\trate 10/second burst 0 packets\n"
+                        "\t}\n}\n")
+    assert lst.ok, lst.error
+    assert lst.json is not None
+    limits = [i["limit"] for i in lst.json["nftables"] if "limit" in i]
+    assert [lim["burst"] for lim in limits] == [5]
+    assert nftkit.from_json(lst.json).tables[0].objects[0] == _objects.Limit(
+        name="l", rate=10, burst=0)

@@ -29,12 +29,13 @@ __all__ = ["LIBRARY", "Backend", "BackendUnavailableError"]
 class Backend(Protocol):
     """What ``Nftables`` and ``FakeNftables`` both provide."""
 
-    def run(self, txn: Transaction) -> TransactionResult:
-        """Apply ``txn`` atomically; handles per op. BackendError subclasses on failure, with
-        ``index`` and ``operation`` of the failing op."""
+    def run(self, txn: Transaction, *, ordered: bool = True) -> TransactionResult:
+        """Apply ``txn`` atomically (in batch order unless ``ordered=False``); handles per
+        op. BackendError subclasses on failure, with ``index`` and ``operation`` of the
+        failing op as written in ``txn.ops``."""
         ...
 
-    def check(self, txn: Transaction) -> None:
+    def check(self, txn: Transaction, *, ordered: bool = True) -> None:
         """Validate ``txn`` as ``run`` would, changing nothing."""
         ...
 

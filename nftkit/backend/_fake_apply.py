@@ -48,10 +48,12 @@ class Applier:
     """Applies one op to a working state; raises Fail. ``base`` is the state before the
     transaction (what nft's cache knows)."""
 
-    def __init__(self, state: State, base: State, op: Op) -> None:
+    def __init__(self, state: State, base: State, op: Op,
+                 version: tuple[int, int, int] = (1, 1, 0)) -> None:
         self.state = state
         self.base = base
         self.op = op
+        self.version = version
 
     # --- lookups --------------------------------------------------------------------------------
 
@@ -531,6 +533,12 @@ class Applier:
             t.objects[key] = obj.replace(used=0)
 
     def _reset_all(self) -> None:
+        if self.op.kind is Kind.RULES and self.version < (1, 0, 7):
+            # libnftables 1.0.6 reads no "reset rules" command: "Unknown object passed to
+            # reset command"
+            raise Fail(InvalidError, "reset rules needs nft >= 1.0.7")
+        if self.op.kind is Kind.QUOTAS and self.version < (1, 1, 0):
+            return  # nft 1.0.6's JSON reader drops the table of "reset quotas": all of them
         if self.op.table is not None:
             t = self.need_table()
             if self.op.chain is not None:

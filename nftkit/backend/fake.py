@@ -46,6 +46,7 @@ from ..model.enums import Family
 from ..model.objects import Counter, NamedObject, Quota
 from ..model.ruleset import Chain, Ruleset, Table
 from ..model.sets import Map, Set
+from ..render.context import RenderContext
 from ..render.text import to_text
 from ..transaction import Kind, Op, Transaction, TransactionResult, Verb
 from ._fake_apply import Applier, Fail, FlushCache, replay
@@ -58,12 +59,16 @@ class FakeNftables:
     """An in-memory stand-in for ``nftkit.Nftables`` (see the module docstring).
 
     ``FakeNftables(ruleset)`` starts from a ruleset (handles are assigned as if it had been
-    added in one transaction). Safe to use from several threads: each ``run`` is atomic.
+    added in one transaction). ``version`` is the nft release to behave like where that
+    matters (``reset rules`` needs 1.0.7); by default the installed nft's. Safe to use from
+    several threads: each ``run`` is atomic.
     """
 
-    def __init__(self, ruleset: Ruleset | Table | None = None) -> None:
+    def __init__(self, ruleset: Ruleset | Table | None = None, *,
+                 version: str | tuple[int, ...] | None = None) -> None:
         self._state = State()
         self._lock = threading.Lock()
+        self.version = RenderContext(version=version).version
         if ruleset is not None:
             self.run(Transaction().add(ruleset))
 
@@ -80,56 +85,66 @@ class FakeNftables:
 
     # --- transactions ---------------------------------------------------------------------------
 
-    def run(self, txn: Transaction) -> TransactionResult:
+    def run(self, txn: Transaction, *, ordered: bool = True) -> TransactionResult:
         """Apply ``txn`` atomically; returns the handles assigned to what it created.
 
-        As with ``Nftables``, resets (``reset counter``, ...) run after the batch commits: the
-        kernel resets on a read request, outside any batch.
+        As with ``Nftables``, the ops are applied in batch order (``txn.batch()``; handles
+        are assigned in that order, as the kernel does), unless ``ordered=False``, and
+        errors name the op's index in ``txn.ops``. Resets (``reset counter``, ...) run after
+        the batch commits: the kernel resets on a read request, outside any batch.
         """
         with self._lock:
             work = self._state.clone()
-            handles, resets = self._apply(work, txn, dry=False)
+            handles, resets = self._apply(work, txn, dry=False, ordered=ordered)
             work.commit()
             self._state = work
             for index, op in resets:
-                self._run_op(self._state, self._state, op, index)
+                self._run_op(self.version, self._state, self._state, op, index)
             return TransactionResult(ops=txn.ops, handles=tuple(handles))
 
-    def check(self, txn: Transaction) -> None:
+    def check(self, txn: Transaction, *, ordered: bool = True) -> None:
         """Dry run: raise what ``run`` would raise, change nothing (not even handle counters,
         which a kernel dry run does use up)."""
         with self._lock:
             work = self._state.clone()
-            _handles, resets = self._apply(work, txn, dry=True)
+            _handles, resets = self._apply(work, txn, dry=True, ordered=ordered)
             for index, op in resets:
-                self._run_op(work, self._state, op, index)
+                self._run_op(self.version, work, self._state, op, index)
 
-    def _apply(self, work: State, txn: Transaction, *, dry: bool
+    def _apply(self, work: State, txn: Transaction, *, dry: bool, ordered: bool = True
                ) -> tuple[list[int | None], list[tuple[int, Op]]]:
         """The batch part of ``txn`` on ``work``; the resets to run after it."""
         if not isinstance(txn, Transaction):
             raise TypeError(f"expected a Transaction, got {type(txn).__name__}")
         ops = txn.ops
         self._check_positions(ops)
-        cache = FlushCache(ops)
+        cache = FlushCache(ops)  # ordering never moves an op across a flush: indices hold
         handles: list[int | None] = [None] * len(ops)
         resets: list[tuple[int, Op]] = []
-        for index, op in enumerate(ops):
+        batch = txn.batch(ordered=ordered)
+        for k, (index, op) in enumerate(batch):
             if op.verb is Verb.RESET:
                 resets.append((index, op))
                 continue
             uncached = cache.check(index, op, work)
             if uncached is not None:
                 if not dry:
-                    self._burn_handles(ops[index + 1:], work)
-                raise NotFoundError(f"{op.describe()}: {uncached}", nft_message=uncached,
-                                    index=index, operation=op)
+                    self._burn_handles(tuple(o for _i, o in batch[k + 1:]), work)
+                raise NotFoundError(f"{ops[index].describe()}: {uncached}",
+                                    nft_message=uncached, index=index, operation=ops[index])
             try:
-                handles[index] = self._run_op(work, self._state, op, index)
-            except BackendError:
+                handle = self._run_op(self.version, work, self._state, op, index)
+            except BackendError as err:
                 if not dry:
-                    self._burn_handles(ops[index + 1:], work)
-                raise
+                    self._burn_handles(tuple(o for _i, o in batch[k + 1:]), work)
+                if op is ops[index]:
+                    raise
+                # Name the op as written, not the part of it that was sent (a set's elements).
+                raise type(err)(f"{ops[index].describe()}: {err.nft_message}",
+                                nft_message=err.nft_message, index=index,
+                                operation=ops[index]) from None
+            if handle is not None:  # a set split into set + elements: the set's handle
+                handles[index] = handle
         return handles, resets
 
     def _check_positions(self, ops: tuple[Op, ...]) -> None:
@@ -154,9 +169,10 @@ class FakeNftables:
                                     f"chain {op.chain} at that point", index=i, operation=op)
 
     @staticmethod
-    def _run_op(work: State, base: State, op: Op, index: int) -> int | None:
+    def _run_op(version: tuple[int, int, int], work: State, base: State, op: Op,
+                index: int) -> int | None:
         try:
-            return Applier(work, base, op).apply()
+            return Applier(work, base, op, version).apply()
         except Fail as fail:
             raise fail.cls(f"{op.describe()}: {fail.message}", nft_message=fail.message,
                            index=index, operation=op) from None

@@ -288,41 +288,48 @@ class Nftables:
 
     # --- transactions -------------------------------------------------------------------
 
-    def run(self, txn: Transaction, *, handles: bool = True) -> TransactionResult:
+    def run(self, txn: Transaction, *, handles: bool = True,
+            ordered: bool = True) -> TransactionResult:
         """Apply ``txn`` atomically; the handles the kernel assigned, per op.
 
+        The batch is sent in the order that costs the kernel least (``txn.batch()``: tables,
+        objects, sets, chains, rules, then elements); ``ordered=False`` sends ``txn.ops`` as
+        they are.
+
         Raises NotFoundError, ExistsError, BusyError, InvalidError or PermissionDeniedError
-        with ``index`` and ``operation`` naming the op that failed; nothing is changed then.
+        with ``index`` and ``operation`` naming the op that failed, as written in
+        ``txn.ops`` (also when the batch was reordered); nothing is changed then.
 
         Handles come from nft's echo output, which makes libnftables load the whole table
         (rules included) first: about 10x slower at 1,000 services. So echo is only used when
         an op creates something that gets a handle (not for element ops), and
         ``handles=False`` skips it (``result.handles`` is then all None).
         """
-        return self._apply(txn, dry=False, want_handles=handles)
+        return self._apply(txn, dry=False, want_handles=handles, ordered=ordered)
 
-    def check(self, txn: Transaction) -> None:
+    def check(self, txn: Transaction, *, ordered: bool = True) -> None:
         """Dry-run ``txn``: the kernel validates the whole batch, then discards it."""
-        self._apply(txn, dry=True)
+        self._apply(txn, dry=True, ordered=ordered)
 
-    def _apply(self, txn: Transaction, *, dry: bool,
-               want_handles: bool = True) -> TransactionResult:
+    def _apply(self, txn: Transaction, *, dry: bool, want_handles: bool = True,
+               ordered: bool = True) -> TransactionResult:
         if not isinstance(txn, Transaction):
             raise TypeError(f"expected a Transaction, got {type(txn).__name__}")
         ops = txn.ops
+        batch = txn.batch(ordered=ordered)
         # The kernel resets counters and quotas on a *read* request, outside the batch (even
         # in a dry run), so resets cannot be atomic with it: they run after the batch commits,
         # and a dry run only checks that their targets exist.
         resets = [(i, op) for i, op in enumerate(ops) if op.verb is Verb.RESET]
         with self._lock:
             self._refuse_unreadable(ops)
-            sent = self._resolve_destroy(ops)
+            sent = self._resolve_destroy(ops, batch)
             handles: list[int | None] = [None] * len(ops)
             if sent:
                 echo = want_handles and not dry and any(op.creates for _, op in sent)
                 rc, out, err = self._json(self._batch(sent), echo=echo, dry=dry)
                 if rc != 0:
-                    raise self._error(sent, err)
+                    raise self._error(sent, err, ops)
                 if echo:
                     doc = json.loads(out) if out.strip() else {}
                     echoed = handles_from_echo([op for _, op in sent], doc)
@@ -330,14 +337,16 @@ class Nftables:
                            for (_i, op), h in zip(sent, echoed, strict=True)):
                         echoed = self._fill_handles([op for _, op in sent], echoed)
                     for (i, _op), handle in zip(sent, echoed, strict=True):
-                        handles[i] = handle
+                        # A set sent as set + elements has two entries with the set's index.
+                        if handle is not None:
+                            handles[i] = handle
             for i, op in resets:
                 doc = {"nftables": [op.to_json(version=self.version)]}
                 if dry:
                     doc = {"nftables": [{"list": op.to_json()["reset"]}]}
                 rc, _out, err = self._json(doc)
                 if rc != 0:
-                    raise self._error([(i, op)], err)
+                    raise self._error([(i, op)], err, ops)
         return TransactionResult(ops=ops, handles=tuple(handles))
 
     def _fill_handles(self, ops: list[Op], handles: list[int | None]) -> list[int | None]:
@@ -440,13 +449,14 @@ class Nftables:
         rc, _out, err = self._json(self._batch(sent), dry=True)
         return rc == 0, err
 
-    def _resolve_destroy(self, ops: tuple[Op, ...]) -> _Sent:
-        """The ops to send; where ``destroy`` is not native, each becomes a ``delete`` of what
-        exists at that point of the batch (checked by dry runs just before sending), or is
-        dropped."""
+    def _resolve_destroy(self, ops: tuple[Op, ...], batch: list[tuple[int, Op]]) -> _Sent:
+        """The ops of ``batch`` to send; where ``destroy`` is not native, each becomes a
+        ``delete`` of what exists at that point of the batch (checked by dry runs just before
+        sending), or is dropped. ``ops`` are the transaction's ops as written (ordering keeps
+        the rules' order, so a ``position`` resolves the same against them)."""
         sent: _Sent = []
         emulate = any(op.verb is Verb.DESTROY for op in ops) and not self.native_destroy
-        for i, op in enumerate(ops):
+        for i, op in batch:
             if op.verb is Verb.RESET:
                 continue  # applied after the batch, see _apply
             if op.verb is Verb.ADD and op.kind is Kind.RULE and op.position is not None:
@@ -545,7 +555,7 @@ class Nftables:
         # and the error is attributed to that earlier op).
         return not self._dry_ok(sent)[0] if sent else False
 
-    def _error(self, sent: _Sent, err: str) -> BackendError:
+    def _error(self, sent: _Sent, err: str, ops: tuple[Op, ...]) -> BackendError:
         """The nftkit error for a failed batch, naming the op that failed."""
         cls = classify(err)
         message = clean_message(err)
@@ -560,7 +570,10 @@ class Nftables:
         if pos is None:
             return cls(f"nft rejected the transaction: {message.splitlines()[0]}",
                        nft_message=message)
-        index, op = sent[pos]
+        # The op as the user wrote it: the sent one may be reordered, split off a set
+        # (elements), a resolved ``position`` or an emulated ``destroy``.
+        index = sent[pos][0]
+        op = ops[index]
         reason = message.splitlines()[0] if message else "failed"
         return cls(f"{op.describe()}: {reason}", nft_message=message, index=index, operation=op)
 

@@ -6,7 +6,8 @@ No user string may change the meaning of generated text. nft prints object names
 
 - names must be what nft's scanner reads as one identifier: a letter, ``_`` or ``.`` first,
   then letters, digits, ``_``, ``.``, ``-`` or ``/``; at most 255 bytes (NFT_NAME_MAXLEN is
-  256 including the NUL);
+  256 including the NUL); and not one of nft's scanner keywords (``accept``, ``counter``,
+  ``ip``, ...: see ``_keywords``), nor a lone ``.``;
 - comments and other quoted strings must not contain ``"`` (nft has no escape for it) or
   control characters; comments are at most 128 bytes (NFT_USERDATA_MAXLEN);
 - interface names are 1-15 bytes (IFNAMSIZ - 1) of letters, digits, ``_``, ``.`` and ``-``,
@@ -24,6 +25,7 @@ import attrs
 
 from .._node import invalid
 from ..errors import ValidationError
+from ._keywords import keyword_reason
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -67,6 +69,9 @@ def name(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
             f"{value!r} is not an nft identifier (a letter, '_' or '.' first, then letters, "
             "digits, '_', '.', '-' or '/')",
         )
+    # nft prints names bare and nft 1.0.6 cannot quote them: a keyword would not read back.
+    if (why := keyword_reason(type(inst).__name__, value)) is not None:
+        raise invalid(inst, attribute.name, why)
 
 
 def quoted_string(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:

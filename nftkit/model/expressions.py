@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Final
 import attrs
 
 from .._node import EXPR, EXPRS, Node, flags, invalid
+from ._keywords import keyword_reason
 
 __all__ = [
     "VALUE",
@@ -91,6 +92,8 @@ def _name(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, str) or not value or any(
             c.isspace() or c in '"{};#' or ord(c) < 32 for c in value):
         raise invalid(inst, attribute.name, f"{value!r} is not a valid set name")
+    if (why := keyword_reason(type(inst).__name__, value)) is not None:
+        raise invalid(inst, attribute.name, why)
 
 
 def _one_of(choices: frozenset[str], *, optional: bool = False) -> Any:

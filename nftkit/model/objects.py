@@ -149,11 +149,17 @@ class Limit(NamedObject):
     rate: int = attrs.field(validator=_non_negative)
     per: str = attrs.field(default="second", validator=attrs.validators.in_(LIMIT_PER))
     unit: str = attrs.field(default="packets", validator=attrs.validators.in_(("packets", "bytes")))
-    #: nft's default burst is 5 packets, and 0 for byte limits.
+    #: nft's default burst is 5 packets, and 0 for byte limits. A packet burst of 0 is stored
+    #: as 5: nft reads it as its default (``"burst": 0`` in JSON and ``burst 0 packets`` in a
+    #: limit object load as 5) and lists 5 back.
     burst: int = attrs.field(
         default=attrs.Factory(lambda self: 5 if self.unit == "packets" else 0, takes_self=True),
         validator=_non_negative)
     inv: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        if self.unit == "packets" and self.burst == 0:
+            object.__setattr__(self, "burst", 5)  # frozen: normalise once, at construction
 
 
 @attrs.frozen(kw_only=True)

@@ -24,8 +24,9 @@ from .._node import EXPR, STMT, Node, invalid
 from .._node import flags as flag_set
 from ..errors import ValidationError
 from . import _validate
+from .datatypes import expr_datatype
 from .enums import SynproxyFlag
-from .expressions import Expr, VerdictExpr
+from .expressions import Expr, SetExpr, VerdictExpr
 
 if TYPE_CHECKING:
     from .ruleset import Rule
@@ -155,6 +156,17 @@ class MatchStmt(Statement):
     op: MatchOp = attrs.field(default=MatchOp.EQ, converter=_to_match_op)
     right: Expr = attrs.field(metadata={**EXPR, "hint": "left"})
 
+    def __attrs_post_init__(self) -> None:
+        # A trailing ``*`` is a wildcard in nft's string values (``iifname "eth*"``); a lone
+        # ``"*"`` would match every name, and nft refuses it in text and JSON alike
+        # ("All-wildcard strings are not supported"). ``"\\*"`` is a literal star.
+        values = self.right.elements if isinstance(self.right, SetExpr) else (self.right,)
+        if "*" in values:
+            dt = expr_datatype(self.left)
+            if dt is not None and dt.kind == "string":
+                raise invalid(self, "right", f"{dt.name} value '*' (an all-wildcard string) "
+                              "is not supported by nft; match any value by leaving the match out")
+
 
 @attrs.frozen(kw_only=True)
 class CounterStmt(Statement):
@@ -246,6 +258,7 @@ class LimitStmt(Statement):
     ``"rate_unit": "mbytes", "burst_unit": "bytes"``; ``"inv": true`` is ``over``.
 
     For byte limits ``rate`` and ``burst`` are in bytes. A named limit is an ``ObjrefStmt``.
+    A packet ``burst`` of 0 is stored as nft's default, 5.
     """
 
     json_key = "limit"
@@ -256,6 +269,12 @@ class LimitStmt(Statement):
         default=attrs.Factory(_default_burst, takes_self=True), validator=_non_negative
     )
     inv: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        # nft has no packet burst of 0: its JSON reader takes 0 as the default 5 (and lists 5
+        # back), its text parser refuses it ("packet limit burst must be > 0").
+        if self.unit == LimitUnit.PACKETS and self.burst == 0:
+            object.__setattr__(self, "burst", 5)  # frozen: normalise once, at construction
 
 
 @attrs.frozen(kw_only=True)

@@ -31,7 +31,7 @@ from ..errors import NftkitError, ParseError
 from ..model.ruleset import Rule, Ruleset
 from ..model.statements import Stmt
 from ..transaction import Transaction
-from .json import JsonDecoder, from_json
+from .json import JsonDecoder
 from .transformer import Cmd, Define, NftTransformer
 
 __all__ = [
@@ -381,10 +381,6 @@ def parse_rule(text: str, *, family: str = "inet") -> Rule:
         raise ParseError(f"{exc}", filename="<input>") from None
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ParseError(f"cannot read rule: {exc!r}", filename="<input>") from None
-
-
-def _to_model(doc: list[dict[str, Any]]) -> Ruleset:
-    return from_json({"nftables": doc})
 
 
 def parse_script(text: str, *, filename: str | None = None,

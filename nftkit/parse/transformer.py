@@ -29,7 +29,6 @@ J = Any  # a JSON-shaped value
 _INT = re.compile(r"\d+\Z")
 _HEX = re.compile(r"0x[0-9a-fA-F]+\Z")
 _TIME = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?\Z")
-_UNITS = {"bytes": 1, "kbytes": 1024, "mbytes": 1024**2, "gbytes": 1024**3}
 #: Selectors whose datatype is a bitmask: an implicit match on them is ``in`` in JSON.
 _BITMASK = {("ct", "state"), ("ct", "status"), ("ct", "event"), ("tcp", "flags")}
 _MAX_INT = 1 << 128
@@ -284,6 +283,8 @@ class NftTransformer(Transformer[Token, Any]):
     def binop_kw(self, c: list[Token]) -> str:
         op = str(c[0])
         return {"and": "&", "or": "|", "xor": "^", "lshift": "<<", "rshift": ">>"}.get(op, op)
+
+    or_kw = xor_kw = and_kw = shift_kw = binop_kw
 
     def range(self, c: list[J]) -> J:
         return {"range": [c[0], c[1]]}
@@ -804,7 +805,9 @@ class NftTransformer(Transformer[Token, Any]):
         return {"synproxy": c[0]}
 
     def secmark_objref(self, c: list[J]) -> J:
-        return {"secmark": c[0]}
+        if isinstance(c[0], str):  # meta secmark set "name": a reference to a named secmark
+            return {"secmark": c[0]}
+        return {"mangle": {"key": {"meta": {"key": "secmark"}}, "value": c[0]}}
 
     def notrack_stmt(self, c: list[Any]) -> J:
         return {"notrack": None}
@@ -1010,6 +1013,8 @@ class NftTransformer(Transformer[Token, Any]):
         return _maybe_list([str(x) for x in c])
 
     def typeof_expr(self, c: list[J]) -> J:
+        if isinstance(c[0], str):  # typeof ip saddr : verdict (a type name, not a selector)
+            return str(c[0])
         return {"typeof": c[0]}
 
     def set_type_spec(self, c: list[J]) -> tuple[str, J]:
@@ -1048,6 +1053,9 @@ class NftTransformer(Transformer[Token, Any]):
         return c
 
     def obj_kw(self, c: list[Token]) -> str:
+        return str(c[0])
+
+    def obj_sign(self, c: list[Token]) -> str:
         return str(c[0])
 
     def obj_eq(self, c: list[Any]) -> str:

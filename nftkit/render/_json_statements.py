@@ -12,8 +12,6 @@ from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
 
-import attrs
-
 from ..errors import UnsupportedError
 from ..model.statements import (
     ChainStmt,
@@ -57,7 +55,7 @@ def collapse(values: Iterable[Any], order: Iterable[StrEnum]) -> JSON:
 
 def _stateless(enc: JsonEncoder, stmts: Iterable[Statement]) -> list[JSON]:
     # nft prints statements attached to set elements and set/map/meter statements stateless.
-    sub = JsonEncoder(attrs.evolve(enc.ctx, stateless=True))
+    sub = JsonEncoder(enc.ctx.scoped(stateless=True))
     return [sub.value(s) for s in stmts]
 
 
@@ -171,9 +169,11 @@ def _nat(enc: JsonEncoder, node: NatStmt) -> JSON:
         body["addr"] = enc.value(node.addr)
     if node.port is not None:
         body["port"] = enc.value(node.port)
-    _put(body, "flags", collapse(node.flags, NatFlag))
-    _put(body, "type_flags", collapse(node.type_flags, NatTypeFlag))
-    return {node.type.value: body or None}
+    if node.flags:
+        _put(body, "flags", collapse(node.flags, NatFlag))
+    if node.type_flags:
+        _put(body, "type_flags", collapse(node.type_flags, NatTypeFlag))
+    return {node.type._value_: body or None}
 
 
 @special(SynproxyStmt)

@@ -11,7 +11,8 @@ import re
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from socket import inet_ntoa
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import UnsupportedError
 from ..model.datatypes import (
@@ -82,33 +83,87 @@ def seconds(value: int) -> str:
     return "".join(out)
 
 
-#: (renderer class, node class) -> renderer function, looked up once.
-_METHODS: dict[tuple[type, type], Callable[..., str]] = {}
-
-
 class ExpressionText:
     ctx: RenderContext
+    #: node class -> renderer function (``value`` for immediates), per renderer class and
+    #: filled on first use: one dict lookup per node instead of ``getattr`` by name.
+    _expr_methods: ClassVar[dict[type, Callable[..., str]]] = {}
 
     if TYPE_CHECKING:
 
         def stmt(self, s: Any) -> str: ...
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._expr_methods = {}
+
     def expr(self, e: Any, dt: Datatype | None = None) -> str:
         """Any expression: a node via its method, an immediate formatted by ``dt``."""
-        key = (type(self), type(e))
-        method = _METHODS.get(key)
+        method = self._expr_methods.get(type(e))
         if method is None:
-            name = getattr(key[1], "text_name", None)
-            method = getattr(key[0], name, None) if name else None
-            if method is None:
-                return self.value(e, dt)
-            _METHODS[key] = method
+            method = self._expr_method(type(e))
         result: str = method(self, e, dt)
         return result
+
+    def _expr_method(self, t: type) -> Callable[..., str]:
+        name = getattr(t, "text_name", None)
+        method = getattr(type(self), name, None) if name else None
+        if method is None:
+            method = type(self).value
+        self._expr_methods[t] = method
+        return method
+
+    def lhs_datatype(self, e: Any) -> Datatype | None:
+        """``expr_datatype(e)``, cached for the selectors that print most (a payload's type
+        depends only on its protocol and field, a meta's on its key, numgen's on nothing): a
+        large ruleset asks for the type of ``ip daddr`` tens of thousands of times."""
+        t = type(e)
+        if t is PayloadExpr:
+            key: Any = (e.protocol, e.field)
+        elif t is MetaExpr:
+            key = e.key
+        elif t is NumgenExpr:
+            key = None
+        else:
+            return expr_datatype(e)
+        cache = _LHS_DATATYPES[t]
+        try:
+            return cache[key]
+        except KeyError:
+            dt = cache[key] = expr_datatype(e)
+            return dt
+
+    def formatter(self, dt: Datatype | None) -> Callable[[Any], str]:
+        """``lambda v: self.expr(v, dt)``, with the checks that depend only on ``dt`` done
+        once: for the columns of a large set's elements (addresses, ports, protocols)."""
+        expr = self.expr
+        plain_int = _plain_int(dt)
+        bare_ok = _bare_ok(dt)
+
+        def fmt(v: Any) -> str:
+            t = type(v)
+            if t is IPv4Address:
+                return inet_ntoa(v.packed)
+            if t is int and plain_int:
+                return str(v)
+            if t is str and bare_ok and v in _BARE_SEEN:
+                text: str = v
+                return text
+            return expr(v, dt)
+
+        return fmt
 
     def value(self, v: Any, dt: Datatype | None, symbolic: bool = True) -> str:
         """An immediate, as nft prints a value of datatype ``dt`` (integers by their symbol
         unless ``symbolic`` is false)."""
+        t = type(v)
+        if t is IPv4Address:
+            return inet_ntoa(v.packed)  # format_addr's (and str's) spelling, three times faster
+        if t is int and _plain_int(dt):
+            return str(v)  # no symbol: what the general case below comes to (``_symbol``)
+        if t is str and v in _BARE_SEEN and _bare_ok(dt):
+            word: str = v  # a word checked before, in a type that does not quote it
+            return word
         kind = dt.kind if dt is not None else "dec"
         if isinstance(v, bool):
             return "exists" if v else "missing"
@@ -128,10 +183,13 @@ class ExpressionText:
             if kind == "string" or (kind in ("ifindex", "qsymbol") and not v.isdigit()):
                 assert dt is not None
                 return _quoted(v, dt)
-            if not _BARE.fullmatch(v):
-                # a bare word is all nft's scanner may see: anything else (``;``, a space,
-                # ``$``, a quote) could change the meaning of the rule
-                raise UnsupportedError(f"{v!r} is not a symbol nft can read here")
+            if v not in _BARE_SEEN:
+                if not _BARE.fullmatch(v):
+                    # a bare word is all nft's scanner may see: anything else (``;``, a
+                    # space, ``$``, a quote) could change the meaning of the rule
+                    raise UnsupportedError(f"{v!r} is not a symbol nft can read here")
+                if len(_BARE_SEEN) < 4096:
+                    _BARE_SEEN.add(v)
             return v
         raise UnsupportedError(f"cannot render {v!r} as an nft value")
 
@@ -244,7 +302,7 @@ class ExpressionText:
         if dt is not None and dt.kind == "concat" and len(dt.parts) == len(e.exprs):
             parts = dt.parts
         else:
-            parts = tuple(expr_datatype(x) for x in e.exprs)
+            parts = tuple(self.lhs_datatype(x) for x in e.exprs)
         if any(isinstance(x, Expression) for x in e.exprs):
             # a constant next to selectors (``ip saddr . "lo" @s``) takes its type from the
             # set, which is not known here; the one nft lets you write is an interface name
@@ -258,7 +316,17 @@ class ExpressionText:
     def set_body(self, elements: tuple[Any, ...], dt: Datatype | None,
                  data_dt: Datatype | None) -> str:
         """``{ a, b }`` / ``{ k : v, ... }`` (nft prints ``{ }`` around every anonymous set)."""
-        return "{ " + ", ".join(self.element(x, dt, data_dt) for x in elements) + " }"
+        key_text = self.formatter(dt)
+        data_text = self.formatter(data_dt)
+        texts = []
+        for x in elements:  # ``element`` for each, with the per-datatype checks done once
+            if type(x) is tuple and not isinstance(x[0], (tuple, ElemExpr)):
+                texts.append(key_text(x[0]) + " : " + data_text(x[1]))
+            elif isinstance(x, (tuple, ElemExpr)):
+                texts.append(self.element(x, dt, data_dt))
+            else:
+                texts.append(key_text(x))
+        return "{ " + ", ".join(texts) + " }"
 
     def element(self, x: Any, dt: Datatype | None, data_dt: Datatype | None = None) -> str:
         if isinstance(x, tuple):
@@ -278,12 +346,25 @@ class ExpressionText:
         is a bitwise operation or the right side a single value of a bitmask type
         (``tcp flags == syn``, ``ct mark & 0x0000000f == 0x00000001``).
         """
+        t = type(left)
+        if t is PayloadExpr or t is MetaExpr:  # the common case: none of the tests below apply
+            dt = self.lhs_datatype(left)
+            rt = inet_ntoa(right.packed) if type(right) is IPv4Address else self.expr(right, dt)
+            lt = self.expr(left, dt)
+            if op == "==":
+                if dt is not None and dt.name in BITMASKS and not isinstance(
+                        right, (SetExpr, SetRefExpr, ListExpr, RangeExpr, PrefixExpr)):
+                    return f"{lt} == {rt}"
+                return f"{lt} {rt}"
+            if op == "in":
+                return f"{lt} {rt}"
+            return f"{lt} {op} {rt}"
         if isinstance(left, CtExpr) and left.family is None and left.key in ("saddr", "daddr"):
             # nft 1.0.6 JSON leaves the family out; the address on the right tells it
             family = _address_family(right)
             if family is not None:
                 left = CtExpr(key=left.key, dir=left.dir, family=family)
-        dt = expr_datatype(left)
+        dt = self.lhs_datatype(left)
         rt = self.expr(right, dt)
         binop = isinstance(left, BinopExpr)
         if (isinstance(left, BinopExpr) and left.op is BinopOp.AND
@@ -304,7 +385,7 @@ class ExpressionText:
         return f"{lt} {op} {rt}"
 
     def binop_expr(self, e: BinopExpr, dt: Datatype | None) -> str:
-        ldt = expr_datatype(e.left) or dt  # constants take the type of their context
+        ldt = self.lhs_datatype(e.left) or dt  # constants take the type of their context
         shifted = isinstance(e.left, BinopExpr) and e.left.op in (BinopOp.LSHIFT, BinopOp.RSHIFT)
         if shifted and ldt is not None and (
                 ldt.kind in ("symbol", "symhex", "qsymbol")
@@ -329,7 +410,7 @@ class ExpressionText:
         return text
 
     def map_expr(self, e: MapExpr, dt: Datatype | None) -> str:
-        kdt = expr_datatype(e.key)
+        kdt = self.lhs_datatype(e.key)
         key = self.expr(e.key, kdt)
         if isinstance(e.data, SetExpr):
             return f"{key} map {self.set_body(e.data.elements, kdt, dt)}"
@@ -349,12 +430,29 @@ class ExpressionText:
         return text
 
     def verdict_expr(self, e: VerdictExpr, dt: Datatype | None = None) -> str:
-        return e.kind.value if e.target is None else f"{e.kind.value} {e.target}"
+        kind: str = e.kind._value_  # the member's value without the enum property's cost
+        return kind if e.target is None else f"{kind} {e.target}"
 
 
 #: What may stand unquoted as a value: symbols (``established``, ``ipv6-icmp``, ``8021q``),
 #: ``major:minor`` handles, MAC addresses, and the catch-all element ``*``.
 _BARE = re.compile(r"\*|[A-Za-z0-9_][A-Za-z0-9_.:/\-]*")
+#: Bare words already checked against ``_BARE`` (``tcp``, ``established``): bounded.
+_BARE_SEEN: set[str] = set()
+#: ``lhs_datatype``'s caches: selector class -> the fields its datatype depends on -> datatype.
+_LHS_DATATYPES: dict[type, dict[Any, Datatype | None]] = {
+    PayloadExpr: {}, MetaExpr: {}, NumgenExpr: {}}
+
+
+def _plain_int(dt: Datatype | None) -> bool:
+    """Whether an integer of datatype ``dt`` prints as ``str(int)``: no symbol table, decimal."""
+    return dt is None or (dt.kind == "dec" and dt.name not in SYMBOLS
+                          and dt.name not in _SYSTEM_TABLES and dt.name != "tc_handle")
+
+
+def _bare_ok(dt: Datatype | None) -> bool:
+    """Whether a word valid as a bare symbol prints as itself in datatype ``dt``."""
+    return dt is None or dt.kind not in ("string", "ifindex", "qsymbol")
 
 
 def _quoted(v: str, dt: Datatype) -> str:

@@ -6,9 +6,9 @@ Each method is named after the statement's ``text_name`` and reproduces what nft
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from ipaddress import IPv6Address
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import UnsupportedError
 from ..model.datatypes import Datatype, datatype, expr_datatype
@@ -113,6 +113,8 @@ _OBJREF_PREFIX = {
 
 class StatementText:
     ctx: RenderContext
+    #: statement class -> renderer function, per renderer class and filled on first use.
+    _stmt_methods: ClassVar[dict[type, Callable[[Any, Any], str]]] = {}
 
     if TYPE_CHECKING:
 
@@ -120,14 +122,31 @@ class StatementText:
         def at(self, **changes: Any) -> StatementText: ...
         def rule(self, r: Rule) -> str: ...
         def relational(self, left: Any, op: str, right: Any) -> str: ...
+        def lhs_datatype(self, e: Any) -> Datatype | None: ...
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._stmt_methods = {}
 
     def stmt(self, s: Any) -> str:
-        method = getattr(self, s.text_name)
-        if s.text_name == "verdict_expr":
-            result: str = method(s, None)
-        else:
-            result = method(s)
+        method = self._stmt_methods.get(type(s))
+        if method is None:
+            method = self._stmt_method(type(s))
+        result: str = method(self, s)
         return result
+
+    def _stmt_method(self, t: type) -> Callable[[Any, Any], str]:
+        """The renderer function of statement class ``t`` (a verdict takes no datatype)."""
+        name: str = t.text_name  # type: ignore[attr-defined]
+        method: Callable[..., str] = getattr(type(self), name)
+        if name == "verdict_expr":
+            verdict = method
+
+            def method(self: Any, s: Any) -> str:
+                return verdict(self, s, None)
+
+        self._stmt_methods[t] = method
+        return method
 
     def _stateless(self, stmts: Iterable[Any]) -> str:
         """Statements attached to a set element, printed stateless as nft does."""
@@ -137,7 +156,7 @@ class StatementText:
     # --- matching and counting ------------------------------------------------------------
 
     def match_stmt(self, s: MatchStmt) -> str:
-        return self.relational(s.left, s.op.value, s.right)
+        return self.relational(s.left, s.op._value_, s.right)
 
     def counter_stmt(self, s: CounterStmt) -> str:
         if self.ctx.stateless:
@@ -276,11 +295,11 @@ class StatementText:
         return self.expr(addr, dt)
 
     def nat_stmt(self, s: NatStmt) -> str:
-        out = s.type.value
+        out: str = s.type._value_
         if s.addr is not None or s.port is not None:
             if s.family is not None:
                 out += f" {s.family}"
-            if NatTypeFlag.PREFIX in s.type_flags:
+            if s.type_flags and NatTypeFlag.PREFIX in s.type_flags:
                 out += " prefix"
             out += " to"
         if s.addr is not None:
@@ -288,9 +307,10 @@ class StatementText:
         if s.port is not None:
             out += ("" if s.addr is not None else " ") + ":" + self.expr(s.port, _SERVICE)
         # netmap is implied by "prefix" and not printed.
-        shown = _ordered(s.flags, (NatFlag.RANDOM, NatFlag.FULLY_RANDOM, NatFlag.PERSISTENT))
-        if shown:
-            out += " " + ",".join(shown)
+        if s.flags:
+            shown = _ordered(s.flags, (NatFlag.RANDOM, NatFlag.FULLY_RANDOM, NatFlag.PERSISTENT))
+            if shown:
+                out += " " + ",".join(shown)
         return out
 
     def tproxy_stmt(self, s: TproxyStmt) -> str:
@@ -318,7 +338,7 @@ class StatementText:
     # --- changing packets and metadata -----------------------------------------------------
 
     def mangle_stmt(self, s: MangleStmt) -> str:
-        dt = expr_datatype(s.key)
+        dt = self.lhs_datatype(s.key)
         return f"{self.expr(s.key, dt)} set {self.expr(s.value, dt)}"
 
     def optstrip_stmt(self, s: OptstripStmt) -> str:
@@ -352,7 +372,7 @@ class StatementText:
         return f"meter {s.name} size {s.size} {{ {key}{self._stateless((s.stmt,))} }}"
 
     def verdict_map_stmt(self, s: VerdictMapStmt) -> str:
-        dt = expr_datatype(s.key)
+        dt = self.lhs_datatype(s.key)
         data = s.data
         if isinstance(data, SetRefExpr):
             return f"{self.expr(s.key, dt)} vmap @{data.name}"

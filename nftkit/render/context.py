@@ -74,3 +74,23 @@ class RenderContext:
     def at_least(self, *version: int) -> bool:
         """Whether the target nft is at least ``version`` (``ctx.at_least(1, 1)``)."""
         return self.version >= parse_version(version)
+
+    def scoped(self, **changes: Any) -> RenderContext:
+        """A copy with some fields changed: ``attrs.evolve`` without its cost.
+
+        Renderers take one per table and per chain (``ctx.scoped(chain="input")``); evolve
+        runs ``__init__`` (the version converter) again each time, a tenth of a large
+        compile. Only ``version`` has a converter, so a change to it still goes through evolve.
+        """
+        if "version" in changes or not changes.keys() <= _SCOPED:
+            return attrs.evolve(self, **changes)
+        new = object.__new__(type(self))
+        for name in _FIELD_NAMES:
+            object.__setattr__(new, name, changes[name] if name in changes
+                               else getattr(self, name))
+        return new
+
+
+_FIELD_NAMES: tuple[str, ...] = tuple(a.name for a in attrs.fields(RenderContext))
+#: The fields ``scoped`` copies without running ``__init__`` (none has a converter).
+_SCOPED = frozenset(_FIELD_NAMES) - {"version"}

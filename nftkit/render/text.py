@@ -36,9 +36,10 @@ Command form (``to_script``)::
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from ipaddress import IPv4Address
+from socket import inet_ntoa
 from typing import Any
-
-import attrs
 
 from .._node import Node
 from ..errors import UnsupportedError
@@ -66,7 +67,7 @@ from ..model.objects import (
 )
 from ..model.ruleset import Chain, Flowtable, Rule, Ruleset, Table
 from ..model.sets import Map, Set
-from ._text_expressions import ExpressionText
+from ._text_expressions import ExpressionText, _plain_int
 from ._text_statements import StatementText
 from .context import RenderContext
 
@@ -94,7 +95,7 @@ class TextRenderer(ExpressionText, StatementText):
 
     def at(self, **changes: Any) -> TextRenderer:
         """A renderer for a nested scope (another family, table or chain)."""
-        return TextRenderer(attrs.evolve(self.ctx, **changes))
+        return TextRenderer(self.ctx.scoped(**changes))
 
     # --- block form: what `nft list ruleset` prints ------------------------------------
 
@@ -130,16 +131,18 @@ class TextRenderer(ExpressionText, StatementText):
 
     def chain(self, c: Chain) -> str:
         """A chain block, ending in a newline."""
-        sub = self.at(chain=c.name)
-        out = [f"\tchain {c.name} {{{self._handle(c)}"]
+        # Rules render in this renderer's context, not in one scoped to the chain: no text form
+        # depends on ``ctx.chain`` (JSON rules name their chain), and a context per chain was
+        # a tenth of the time of a large ruleset.
+        head = f"\tchain {c.name} {{{self._handle(c)}"
         if c.comment is not None:
-            out.append(f'\n\t\tcomment "{c.comment}"')
-        out.append("\n")
-        if c.is_base:
-            out.append("\t\t" + self.chain_spec(c) + "\n")
-        out += ["\t\t" + sub.rule(r) + "\n" for r in c.rules]
-        out.append("\t}\n")
-        return "".join(out)
+            head += f'\n\t\tcomment "{c.comment}"'
+        if c.hook is not None:  # c.is_base
+            head += "\n\t\t" + self.chain_spec(c)
+        if not c.rules:
+            return head + "\n\t}\n"
+        rule = self.rule
+        return head + "\n\t\t" + "\n\t\t".join([rule(r) for r in c.rules]) + "\n\t}\n"
 
     def chain_spec(self, c: Chain, *, policy_default: bool = True) -> str:
         """``type filter hook input priority filter; policy accept;``"""
@@ -162,10 +165,16 @@ class TextRenderer(ExpressionText, StatementText):
         return ", ".join(devices)
 
     def rule(self, r: Rule) -> str:
-        parts = [self.stmt(s) for s in r.stmts]
+        methods = self._stmt_methods  # StatementText.stmt, inlined: rules are most of a ruleset
+        parts = []
+        for s in r.stmts:
+            method = methods.get(type(s)) or self._stmt_method(type(s))
+            parts.append(method(self, s))
         if r.comment is not None:
             parts.append(f'comment "{r.comment}"')
-        return " ".join(parts) + self._handle(r)
+        if self.ctx.handles:
+            return " ".join(parts) + self._handle(r)
+        return " ".join(parts)
 
     # --- sets and maps -----------------------------------------------------------------
 
@@ -242,26 +251,43 @@ class TextRenderer(ExpressionText, StatementText):
             per_line = 1
         else:
             per_line = _per_line(keys[0].name if len(keys) == 1 and keys[0] else None)
-        out = ["{ "]
-        count = 0
-        for i, el in enumerate(s.elements):
-            if i:
-                if count < per_line:
-                    out.append(", ")
+        # set_element for each element, with its per-column checks done once per set (a
+        # full sync renders hundreds of thousands of elements)
+        els = s.elements
+        kinds = set(map(type, els))
+        texts: list[str]
+        if kinds == {tuple} and not any(isinstance(el[0], (tuple, ElemExpr)) for el in els):
+            # key : data pairs, rendered a column at a time
+            texts = [k + " : " + d for k, d in zip(
+                self._typed_texts([el[0] for el in els], keys),
+                self._typed_texts([el[1] for el in els], data), strict=True)]
+        elif not any(issubclass(t, (tuple, ElemExpr)) for t in kinds):
+            texts = self._typed_texts(els, keys)
+        else:
+            key_text = self._typed_formatter(keys)
+            data_text = self._typed_formatter(data)
+            texts = []
+            for el in els:
+                if type(el) is tuple and not isinstance(el[0], (tuple, ElemExpr)):
+                    texts.append(key_text(el[0]) + " : " + data_text(el[1]))
+                elif isinstance(el, (tuple, ElemExpr)):
+                    texts.append(self.set_element(el, keys, data))
                 else:
-                    out.append(",\n\t\t\t     ")
-                    count = 0
-            out.append(self.set_element(el, keys, data))
-            count += 1
-        out.append(" }")
-        return "".join(out)
+                    texts.append(key_text(el))
+        sep = ",\n\t\t\t     "
+        if per_line == 1:
+            return "{ " + sep.join(texts) + " }"
+        lines = [", ".join(texts[i:i + per_line]) for i in range(0, len(texts), per_line)]
+        return "{ " + sep.join(lines) + " }"
 
     def set_element(self, el: Any, keys: tuple[Datatype | None, ...],
                     data: tuple[Datatype | None, ...] = ()) -> str:
         """One element: key, element statements, timeout, expires, comment, then ``: data``."""
         if isinstance(el, tuple):
-            return (self.set_element(el[0], keys) + " : "
-                    + self.typed_value(el[1], data))
+            k = el[0]
+            key = (self.set_element(k, keys) if isinstance(k, (tuple, ElemExpr))
+                   else self.typed_value(k, keys))
+            return key + " : " + self.typed_value(el[1], data)
         if isinstance(el, ElemExpr):
             text = self.typed_value(el.val, keys)
             for st in el.stmts:
@@ -278,8 +304,45 @@ class TextRenderer(ExpressionText, StatementText):
     def typed_value(self, v: Any, dts: tuple[Datatype | None, ...]) -> str:
         """A value whose datatype is known per concatenation component."""
         if len(dts) > 1 and isinstance(v, ConcatExpr) and len(v.exprs) == len(dts):
-            return " . ".join(self.expr(x, dt) for x, dt in zip(v.exprs, dts, strict=True))
+            expr = self.expr
+            return " . ".join([expr(x, dt) for x, dt in zip(v.exprs, dts, strict=True)])
         return self.expr(v, dts[0] if len(dts) == 1 else None)
+
+    def _typed_texts(self, values: Any, dts: tuple[Datatype | None, ...]) -> list[str]:
+        """``[self.typed_value(v, dts) for v in values]``, a column at a time: a column of
+        plain integers or IPv4 addresses is formatted without a Python call per value."""
+        n = len(dts)
+        if n > 1:
+            if any(type(v) is not ConcatExpr or len(v.exprs) != n for v in values):
+                typed = self._typed_formatter(dts)
+                return [typed(v) for v in values]
+            columns = zip(*[v.exprs for v in values], strict=True)
+            texts = [self._column_texts(col, dt) for col, dt in zip(columns, dts, strict=True)]
+            return [" . ".join(parts) for parts in zip(*texts, strict=True)]
+        return self._column_texts(values, dts[0] if dts else None)
+
+    def _column_texts(self, col: Any, dt: Datatype | None) -> list[str]:
+        """``[self.expr(v, dt) for v in col]``."""
+        kinds = set(map(type, col))
+        if kinds == {int} and _plain_int(dt):
+            return list(map(str, col))
+        if kinds == {IPv4Address}:
+            return [inet_ntoa(a.packed) for a in col]
+        return list(map(self.formatter(dt), col))
+
+    def _typed_formatter(self, dts: tuple[Datatype | None, ...]) -> Callable[[Any], str]:
+        """``lambda v: self.typed_value(v, dts)``, its per-column checks done once."""
+        if len(dts) <= 1:
+            return self.formatter(dts[0] if dts else None)
+        fmts = [self.formatter(dt) for dt in dts]
+        n = len(dts)
+
+        def typed(v: Any) -> str:
+            if type(v) is ConcatExpr and len(v.exprs) == n:
+                return " . ".join([f(x) for f, x in zip(fmts, v.exprs, strict=True)])
+            return self.typed_value(v, dts)
+
+        return typed
 
     def element(self, x: Any, dt: Datatype | None, data_dt: Datatype | None = None) -> str:
         """An anonymous set element (``set_expr``): a value, ``ElemExpr`` or ``(key, data)``."""
