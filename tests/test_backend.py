@@ -330,6 +330,23 @@ def test_rename_chain(nft: nftkit.Nftables) -> None:
     assert [c.name for c in ours(nft).chains] == ["input", "svc-a", "svc-b", "spare2"]
 
 
+def test_rename_then_delete_in_one_batch(nft: nftkit.Nftables) -> None:
+    """nft 1.0.6 crashes the process on rename + delete of that chain or its table in one
+    batch: refused before anything is sent; newer nft runs it."""
+    before = listing(nft)
+    for delete in (Transaction().delete("table", table=T),
+                   Transaction().delete("chain", table=T, name="spare")):
+        txn = Transaction().rename("spare", "spare2", table=T)
+        txn._ops.extend(delete.ops)
+        if nft.version < (1, 1, 0):
+            with pytest.raises(nftkit.UnsupportedError, match="renames a chain"):
+                nft.run(txn)
+            assert listing(nft) == before
+        else:
+            nft.run(txn)
+            break
+
+
 def test_elements_add_delete_and_list(nft: nftkit.Nftables) -> None:
     nft.run(Transaction().add(Chain(name="svc-c"), table=T)
             .add_elements("ports", [(8080, jump("svc-c"))], table=T)

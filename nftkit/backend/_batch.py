@@ -33,6 +33,8 @@ _CLASSES: tuple[tuple[str, type[BackendError]], ...] = (
     ("Operation not permitted", PermissionDeniedError),
     ("Permission denied", PermissionDeniedError),
     ("No such file or directory", NotFoundError),
+    # nft 1.0.6 reports a missing interval-set element without an errno
+    ("element does not exist", NotFoundError),
     ("File exists", ExistsError),
     ("Device or resource busy", BusyError),
 )

@@ -203,19 +203,33 @@ class Nftables:
             raise
         self._version: tuple[int, int, int] | None = None
         self._native_destroy: bool | None = None
-        _lib.nft_ctx_buffer_output(self._ctx)
-        _lib.nft_ctx_buffer_error(self._ctx)
-        for path in include_paths:
-            if _lib.nft_ctx_add_include_path(self._ctx, os.fsencode(path)) != 0:
+        self._include_paths = tuple(include_paths)
+        self._variables = dict(variables or {})
+        self._optimize = optimize
+        self._configure(self._ctx)
+
+    def _configure(self, ctx: Any) -> None:
+        _lib.nft_ctx_buffer_output(ctx)
+        _lib.nft_ctx_buffer_error(ctx)
+        for path in self._include_paths:
+            if _lib.nft_ctx_add_include_path(ctx, os.fsencode(path)) != 0:
                 raise BackendError(f"cannot add include path {path!r}")
-        for name, value in (variables or {}).items():
-            if _lib.nft_ctx_add_var(self._ctx, f"{name}={value}".encode()) != 0:
+        for name, value in self._variables.items():
+            if _lib.nft_ctx_add_var(ctx, f"{name}={value}".encode()) != 0:
                 raise BackendError(f"cannot define variable {name!r}")
-        if optimize:
+        if self._optimize:
             try:
-                _lib.nft_ctx_set_optimize(self._ctx, _NFT_OPTIMIZE_ENABLED)
+                _lib.nft_ctx_set_optimize(ctx, _NFT_OPTIMIZE_ENABLED)
             except AttributeError:
                 raise UnsupportedError("this libnftables has no optimize (nft < 1.0.3)") from None
+
+    def _dry_context(self) -> Any:
+        """A fresh context for one dry run. libnftables (1.0.6) keeps its cache per context
+        and a dry run leaves it stale: after a dry run of ``delete table``, the next real run
+        on the same context fails with ENOENT. A throwaway context keeps ``self._ctx`` clean."""
+        ctx = _ffi.gc(_new_context(self._fd, self.netns), _lib.nft_ctx_free)
+        self._configure(ctx)
+        return ctx
 
     # --- the context --------------------------------------------------------------------
 
@@ -242,9 +256,9 @@ class Nftables:
     def _exec(self, command: str, *, flags: int, dry: bool = False) -> tuple[int, str, str]:
         """One ``nft_run_cmd_from_buffer``: ``(rc, output, error output)``."""
         with self._lock:
-            ctx = self._ctx
-            if ctx is None:
+            if self._ctx is None:
                 raise BackendError("this Nftables context is closed")
+            ctx = self._dry_context() if dry else self._ctx
             _lib.nft_ctx_output_set_flags(ctx, flags)
             _lib.nft_ctx_set_dry_run(ctx, dry)
             fd = self._fd if (not flags & OutputFlag.JSON or _names_inside(command)) else None
@@ -433,6 +447,19 @@ class Nftables:
         """
         if self.version >= (1, 1, 0):
             return
+        renamed: dict[tuple[object, object], set[object]] = {}
+        for i, op in enumerate(ops):
+            where = (op.family, op.table)
+            if op.verb is Verb.RENAME:
+                renamed.setdefault(where, set()).update({op.name, op.new_name})
+            elif (op.verb in (Verb.DELETE, Verb.DESTROY) and where in renamed
+                  and (op.kind is Kind.TABLE or (op.kind is Kind.CHAIN
+                                                 and op.name in renamed[where]))):
+                # nft 1.0.6 crashes (SIGSEGV, the whole process) on such a batch.
+                raise UnsupportedError(
+                    f"operation {i} ({op.describe()}): libnftables "
+                    f"{'.'.join(map(str, self.version))} crashes on a batch that renames a "
+                    "chain and then deletes it or its table; send them in two transactions")
         for i, op in enumerate(ops):
             if isinstance(op.obj, Map) and (len(op.obj.data_type) > 1 or isinstance(
                     op.obj.data_typeof, ConcatExpr)):
@@ -630,9 +657,9 @@ class Nftables:
 
     def _exec_file(self, path: str, *, dry: bool) -> tuple[int, str, str]:
         with self._lock:
-            ctx = self._ctx
-            if ctx is None:
+            if self._ctx is None:
                 raise BackendError("this Nftables context is closed")
+            ctx = self._dry_context() if dry else self._ctx
             _lib.nft_ctx_output_set_flags(ctx, 0)
             _lib.nft_ctx_set_dry_run(ctx, dry)
             with _inside(self._fd, self.netns):

@@ -631,9 +631,16 @@ class NftTransformer(Transformer[Token, Any]):
         return " ".join(str(x) for x in c)
 
     def log_flags(self, c: list[str]) -> tuple[str, J]:
+        # "tcp sequence,options" is "tcp sequence" and "tcp options"
         flags: list[str] = []
+        prefix = ""
         for f in c:
-            flags.extend(f.split(","))
+            for part in f.split(","):
+                if " " in part:
+                    prefix = part.split(" ", 1)[0] + " "
+                elif prefix and part in ("options", "sequence"):
+                    part = prefix + part
+                flags.append(part)
         return ("flags", flags)
 
     def over(self, c: list[Token]) -> str:
@@ -663,6 +670,12 @@ class NftTransformer(Transformer[Token, Any]):
         if inv:
             body["inv"] = True
         return {"limit": body}
+
+    def limit_spaced(self, c: list[Any]) -> J:
+        """``limit rate 1 kbytes / second``: the unit and period written apart."""
+        i = 0 if isinstance(c[0], Token) else 1
+        unit = Token.new_borrow_pos("WORD", f"{c[i + 1]}/{c[i + 2]}", c[i + 1])
+        return self.limit_stmt([*c[:i + 1], unit, *c[i + 3:]])
 
     def limit_burst(self, c: list[Token]) -> tuple[int, str]:
         return (self._int(c[0]), str(c[1]))

@@ -36,6 +36,7 @@ Command form (``to_script``)::
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from ipaddress import IPv4Address
 from socket import inet_ntoa
@@ -313,10 +314,11 @@ class TextRenderer(ExpressionText, StatementText):
         plain integers or IPv4 addresses is formatted without a Python call per value."""
         n = len(dts)
         if n > 1:
-            if any(type(v) is not ConcatExpr or len(v.exprs) != n for v in values):
+            parts = list(map(_EXPRS, values)) if set(map(type, values)) == {ConcatExpr} else None
+            if parts is None or set(map(len, parts)) != {n}:
                 typed = self._typed_formatter(dts)
                 return [typed(v) for v in values]
-            columns = zip(*[v.exprs for v in values], strict=True)
+            columns = zip(*parts, strict=True)
             texts = [self._column_texts(col, dt) for col, dt in zip(columns, dts, strict=True)]
             return [" . ".join(parts) for parts in zip(*texts, strict=True)]
         return self._column_texts(values, dts[0] if dts else None)
@@ -327,7 +329,9 @@ class TextRenderer(ExpressionText, StatementText):
         if kinds == {int} and _plain_int(dt):
             return list(map(str, col))
         if kinds == {IPv4Address}:
-            return [inet_ntoa(a.packed) for a in col]
+            # inet_ntoa(a.packed) for each, without a Python-level call per address (the
+            # packed property): the address's integer, to bytes, to text
+            return list(map(inet_ntoa, map(_TO_4_BYTES, map(_IPV4_INT, col))))
         return list(map(self.formatter(dt), col))
 
     def _typed_formatter(self, dts: tuple[Datatype | None, ...]) -> Callable[[Any], str]:
@@ -490,6 +494,12 @@ class TextRenderer(ExpressionText, StatementText):
                     parts.append(f'comment "{r.comment}"')
                 lines.append(f"add rule {where} {c.name} " + " ".join(parts))
         return lines
+
+
+#: Getters for the column-wise rendering of set elements.
+_EXPRS = operator.attrgetter("exprs")
+_IPV4_INT = operator.attrgetter("_ip")  # IPv4Address's integer (int(a) calls Python code)
+_TO_4_BYTES = operator.methodcaller("to_bytes", 4, "big")
 
 
 def _braces(props: list[str]) -> str:
