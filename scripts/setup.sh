@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
-for pkg in nftables libnftables1 iproute2 util-linux iptables python3-nftables; do
+for pkg in nftables libnftables1 iproute2 util-linux iptables python3-nftables libcap2-bin; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

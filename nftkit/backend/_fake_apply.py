@@ -15,7 +15,6 @@ from ..errors import (
     ExistsError,
     InvalidError,
     NotFoundError,
-    UnsupportedError,
 )
 from ..model.enums import ChainPolicy, SetFlag
 from ..model.expressions import SetExpr
@@ -27,7 +26,7 @@ from ..transaction import OBJECT_KINDS, Kind, Op, Verb
 from . import _fake_sets as elems
 from ._fake_state import ChainState, SetState, State, TableState
 
-__all__ = ["Applier", "Fail", "FlushCache", "replay"]
+__all__ = ["Applier", "Fail", "FlushCache"]
 
 
 class Fail(Exception):
@@ -582,43 +581,6 @@ class Applier:
 
 
 # --- helpers --------------------------------------------------------------------------------
-
-
-def replay(e: Op, op: Op, rules: list[int | None], j: int, i: int) -> list[int | None]:
-    """The rule handles of ``op``'s chain after the earlier op ``e`` (None: a rule made in the
-    batch), as ``Nftables`` works them out."""
-    if e.verb is Verb.FLUSH and e.kind in (Kind.RULESET, Kind.TABLE):
-        return []
-    if e.verb in (Verb.DELETE, Verb.DESTROY, Verb.FLUSH) and (
-            e.kind is Kind.TABLE or (e.kind is Kind.CHAIN and e.name == op.chain)):
-        return []
-    if e.verb is Verb.RENAME and op.chain in (e.name, e.new_name):
-        raise UnsupportedError(
-            f"operation {i} ({op.describe()}): add(after=handle) after renaming chain "
-            f"{op.chain} (operation {j}) in the same transaction; use index=")
-    if e.kind is not Kind.RULE or e.chain != op.chain:
-        return rules
-    if e.verb in (Verb.DELETE, Verb.DESTROY):
-        raise UnsupportedError(
-            f"operation {i} ({op.describe()}): add(after=handle) after deleting a rule of "
-            f"chain {op.chain} (operation {j}) in the same transaction; use "
-            "insert(before=...) or two transactions")
-    out = list(rules)
-    if e.verb is Verb.ADD:
-        if e.position is not None:
-            at = out.index(e.position) + 1 if e.position in out else len(out)
-        elif e.index is not None:
-            at = min(e.index + 1, len(out))
-        else:
-            at = len(out)
-        out.insert(at, None)
-    elif e.verb is Verb.INSERT:
-        if e.position is not None:
-            at = out.index(e.position) if e.position in out else 0
-        else:
-            at = min(e.index or 0, len(out))
-        out.insert(at, None)
-    return out
 
 
 #: Ops that nft checks against its cache of the ruleset in userspace.

@@ -49,8 +49,9 @@ from ..model.sets import Map, Set
 from ..render.context import RenderContext
 from ..render.text import to_text
 from ..transaction import Kind, Op, Transaction, TransactionResult, Verb
-from ._fake_apply import Applier, Fail, FlushCache, replay
+from ._fake_apply import Applier, Fail, FlushCache
 from ._fake_state import State, TableState, set_model
+from ._positions import replay
 
 __all__ = ["FakeNftables"]
 

@@ -52,6 +52,7 @@ from ..render.context import DEFAULT_VERSION, installed_nft_version, parse_versi
 from ..transaction import Kind, Op, Transaction, TransactionResult, Verb
 from ._batch import PERMISSION_HINT, classify, clean_message, handles_from_echo, json_index
 from ._ffi import load
+from ._positions import replay
 
 __all__ = ["Nftables", "OutputFlag"]
 
@@ -525,50 +526,11 @@ class Nftables:
         for j, earlier in enumerate(ops[:i]):
             if earlier.kind is Kind.RULESET or (
                     earlier.family == op.family and earlier.table == op.table):
-                rules = self._replay(earlier, op, rules, j, i)
+                rules = replay(earlier, op, rules, j, i)
         if op.position not in rules:
             raise NotFoundError(f"{op.describe()}: no rule with handle {op.position} in chain "
                                 f"{op.chain} at that point", index=i, operation=op)
         return attrs.evolve(op, position=None, index=rules.index(op.position))
-
-    @staticmethod
-    def _replay(e: Op, op: Op, rules: list[int | None], j: int, i: int) -> list[int | None]:
-        """The rule handles of ``op``'s chain after op ``e`` (None: a rule made in the batch)."""
-        if e.verb is Verb.FLUSH and e.kind in (Kind.RULESET, Kind.TABLE):
-            return []
-        if e.verb in (Verb.DELETE, Verb.DESTROY, Verb.FLUSH) and (
-                e.kind is Kind.TABLE or (e.kind is Kind.CHAIN and e.name == op.chain)):
-            return []
-        if e.verb is Verb.RENAME and op.chain in (e.name, e.new_name):
-            raise UnsupportedError(
-                f"operation {i} ({op.describe()}): add(after=handle) after renaming chain "
-                f"{op.chain} (operation {j}) in the same transaction; use index=")
-        if e.kind is not Kind.RULE or e.chain != op.chain:
-            return rules
-        out = list(rules)
-        if e.verb in (Verb.DELETE, Verb.DESTROY):
-            # nft's in-batch rule cache (which turns an index into a position) does not
-            # drop rules deleted earlier in the batch, in 1.0.6 at least: an index computed
-            # either way could be wrong on some version.
-            raise UnsupportedError(
-                f"operation {i} ({op.describe()}): add(after=handle) after deleting a rule of "
-                f"chain {op.chain} (operation {j}) in the same transaction; use "
-                "insert(before=...) or two transactions")
-        if e.verb is Verb.ADD:
-            if e.position is not None:
-                at = out.index(e.position) + 1 if e.position in out else len(out)
-            elif e.index is not None:
-                at = min(e.index + 1, len(out))
-            else:
-                at = len(out)
-            out.insert(at, None)
-        elif e.verb is Verb.INSERT:
-            if e.position is not None:
-                at = out.index(e.position) if e.position in out else 0
-            else:
-                at = min(e.index or 0, len(out))
-            out.insert(at, None)
-        return out
 
     def _exists(self, sent: _Sent, delete: Op, index: int) -> bool:
         # Only the earlier ops on the same table can make the object exist or not; leaving
