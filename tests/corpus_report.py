@@ -15,9 +15,8 @@ import sys
 import traceback
 from pathlib import Path
 
-from tests._oracle import CORPUS, Listing, corpus_dumps, load_and_list, normalize_json
-
 import nftkit
+from tests._oracle import CORPUS, Listing, corpus_dumps, load_and_list, normalize_json
 
 ORACLE = CORPUS.parent / "nft-1.0.6-oracle"
 
@@ -38,7 +37,7 @@ def check(lst: Listing) -> tuple[str | None, str | None]:
     assert lst.json is not None
     try:
         model = nftkit.from_json(lst.json)
-    except Exception as exc:  # noqa: BLE001 - a report, not a test
+    except Exception as exc:
         msg = f"from_json: {type(exc).__name__}: {exc}"
         return msg, msg
     text_problem = json_problem = None
@@ -47,7 +46,7 @@ def check(lst: Listing) -> tuple[str | None, str | None]:
         if got != lst.text:
             text_problem = "".join(difflib.unified_diff(
                 lst.text.splitlines(True), got.splitlines(True), "nft", "nftkit", n=1))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         text_problem = f"to_text: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=-3)}"
     try:
         got_j = normalize_json(nftkit.to_json(model))
@@ -56,7 +55,7 @@ def check(lst: Listing) -> tuple[str | None, str | None]:
             a = json.dumps(want_j, indent=1).splitlines(True)
             b = json.dumps(got_j, indent=1).splitlines(True)
             json_problem = "".join(difflib.unified_diff(a, b, "nft", "nftkit", n=2))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         json_problem = f"to_json: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=-3)}"
     return text_problem, json_problem
 
@@ -78,7 +77,9 @@ def main(argv: list[str]) -> int:
         text_ok += tp is None
         json_ok += jp is None
         if tp or jp:
-            print(f"FAIL {rel}: text={'ok' if tp is None else 'FAIL'} json={'ok' if jp is None else 'FAIL'}")
+            text_state = "ok" if tp is None else "FAIL"
+            json_state = "ok" if jp is None else "FAIL"
+            print(f"FAIL {rel}: text={text_state} json={json_state}")
             if verbose:
                 for p in (tp, jp):
                     if p:

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 import nftkit
-from nftkit.render.context import RenderContext
 from nftkit import (
     Chain,
     Counter,
@@ -33,7 +32,7 @@ from nftkit import (
     Synproxy,
     Table,
 )
-from nftkit.render.context import installed_nft_version
+from nftkit.render.context import RenderContext, installed_nft_version
 from tests._oracle import CORPUS, Listing, load_and_list, normalize_json
 
 # Everything here is visible in the JSON of both nft 1.0.6 and 1.1, so

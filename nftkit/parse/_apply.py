@@ -356,7 +356,10 @@ class Applier:
                   index: int | None = None) -> None:
         body = {"family": t.body["family"], "table": t.body["name"], "chain": chain,
                 "handle": t.handle(rule.get("handle")),
-                "expr": _reject_defaults(_str(rule["expr"]), t.body["family"])}
+                # the fast path's statements are model nodes already (no tokens to convert,
+                # no JSON reject to complete)
+                "expr": list(rule["expr"]) if "refs" in rule
+                else _reject_defaults(_str(rule["expr"]), t.body["family"])}
         if "refs" in rule:  # pre-decoded by the fast path, with its references listed
             body["refs"] = rule["refs"]
         if rule.get("comment") is not None:

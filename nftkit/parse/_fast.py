@@ -179,9 +179,25 @@ def _rebuild(x: Any, plan: Any, table: dict[tuple[type, J], J]) -> Any:
     if kind == "leaf":
         return table[arg]
     if kind == "tuple":
-        return tuple(_rebuild(v, p, table) for v, p in zip(x, arg, strict=True))
-    changes = {n: _rebuild(getattr(x, n), p, table) for n, p in arg}
-    return attrs.evolve(x, **changes)
+        return tuple([_rebuild(v, p, table) for v, p in zip(x, arg, strict=True)])
+    # what attrs.evolve does (every init argument from x, then the changes; validators run),
+    # without its per-call walk over attrs.fields
+    t = type(x)
+    inits = _INITS.get(t)
+    if inits is None:
+        inits = _INITS[t] = _init_names(t)
+    kwargs = {alias: getattr(x, name) for name, alias in inits}
+    for n, p in arg:
+        kwargs[n] = _rebuild(getattr(x, n), p, table)
+    return t(**kwargs)
+
+
+def _init_names(t: type) -> tuple[tuple[str, str], ...]:
+    """(attribute name, __init__ argument name) of the init fields of attrs class ``t``."""
+    return tuple((f.name, f.alias or f.name) for f in attrs.fields(t) if f.init)
+
+
+_INITS: dict[type, tuple[tuple[str, str], ...]] = {}
 
 
 def _mark(x: Any, table: dict[tuple[type, J], J], live: set[int]) -> bool:

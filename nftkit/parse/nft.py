@@ -31,7 +31,7 @@ from ..errors import NftkitError, ParseError
 from ..model.ruleset import Rule, Ruleset
 from ..model.statements import Stmt
 from ..transaction import Transaction
-from .json import JsonDecoder
+from .json import JsonDecoder, gc_paused
 from .transformer import Cmd, Define, NftTransformer
 
 __all__ = [
@@ -338,11 +338,12 @@ def parse(text: str, *, filename: str | None = None,
     """
     from ._apply import Applier
 
-    items = parse_commands(text, filename=filename, include_paths=include_paths)
-    applier = Applier(text, filename)
-    for item in items:
-        applier.apply(item)
-    return applier.ruleset()
+    with gc_paused():  # see gc_paused: no cycles, only many long-lived objects
+        items = parse_commands(text, filename=filename, include_paths=include_paths)
+        applier = Applier(text, filename)
+        for item in items:
+            applier.apply(item)
+        return applier.ruleset()
 
 
 def parse_statements(text: str, family: str = "inet") -> tuple[Stmt, ...]:

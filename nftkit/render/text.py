@@ -257,29 +257,39 @@ class TextRenderer(ExpressionText, StatementText):
         els = s.elements
         kinds = set(map(type, els))
         texts: list[str]
-        if kinds == {tuple} and not any(isinstance(el[0], (tuple, ElemExpr)) for el in els):
-            # key : data pairs, rendered a column at a time
-            texts = [k + " : " + d for k, d in zip(
-                self._typed_texts([el[0] for el in els], keys),
-                self._typed_texts([el[1] for el in els], data), strict=True)]
-        elif not any(issubclass(t, (tuple, ElemExpr)) for t in kinds):
-            texts = self._typed_texts(els, keys)
-        else:
-            key_text = self._typed_formatter(keys)
-            data_text = self._typed_formatter(data)
-            texts = []
-            for el in els:
-                if type(el) is tuple and not isinstance(el[0], (tuple, ElemExpr)):
-                    texts.append(key_text(el[0]) + " : " + data_text(el[1]))
-                elif isinstance(el, (tuple, ElemExpr)):
-                    texts.append(self.set_element(el, keys, data))
-                else:
-                    texts.append(key_text(el))
+        try:
+            if kinds == {tuple} and not any(isinstance(el[0], (tuple, ElemExpr)) for el in els):
+                # key : data pairs, rendered a column at a time
+                texts = [k + " : " + d for k, d in zip(
+                    self._typed_texts([el[0] for el in els], keys),
+                    self._typed_texts([el[1] for el in els], data), strict=True)]
+            elif not any(issubclass(t, (tuple, ElemExpr)) for t in kinds):
+                texts = self._typed_texts(els, keys)
+            else:
+                texts = self._element_texts(els, keys, data)
+        except Exception:
+            # one at a time again, so that the error is the first element's, as before
+            texts = self._element_texts(els, keys, data)
         sep = ",\n\t\t\t     "
         if per_line == 1:
             return "{ " + sep.join(texts) + " }"
         lines = [", ".join(texts[i:i + per_line]) for i in range(0, len(texts), per_line)]
         return "{ " + sep.join(lines) + " }"
+
+    def _element_texts(self, els: tuple[Any, ...], keys: tuple[Datatype | None, ...],
+                       data: tuple[Datatype | None, ...]) -> list[str]:
+        """``set_element`` for each element, with the per-column checks done once."""
+        key_text = self._typed_formatter(keys)
+        data_text = self._typed_formatter(data)
+        texts = []
+        for el in els:
+            if type(el) is tuple and not isinstance(el[0], (tuple, ElemExpr)):
+                texts.append(key_text(el[0]) + " : " + data_text(el[1]))
+            elif isinstance(el, (tuple, ElemExpr)):
+                texts.append(self.set_element(el, keys, data))
+            else:
+                texts.append(key_text(el))
+        return texts
 
     def set_element(self, el: Any, keys: tuple[Datatype | None, ...],
                     data: tuple[Datatype | None, ...] = ()) -> str:
@@ -320,7 +330,7 @@ class TextRenderer(ExpressionText, StatementText):
                 return [typed(v) for v in values]
             columns = zip(*parts, strict=True)
             texts = [self._column_texts(col, dt) for col, dt in zip(columns, dts, strict=True)]
-            return [" . ".join(parts) for parts in zip(*texts, strict=True)]
+            return [" . ".join(row) for row in zip(*texts, strict=True)]
         return self._column_texts(values, dts[0] if dts else None)
 
     def _column_texts(self, col: Any, dt: Datatype | None) -> list[str]:
