@@ -99,7 +99,8 @@ class Node:
 
     def children(self) -> Iterator[Node]:
         """The direct child nodes, in field order."""
-        for f in attrs.fields(type(self)):  # type: ignore[misc]
+        cls: Any = type(self)  # every concrete node is an attrs class
+        for f in attrs.fields(cls):
             value = getattr(self, f.name)
             if isinstance(value, Node):
                 yield value
@@ -118,4 +119,6 @@ class Node:
 
     def replace(self: N, **changes: Any) -> N:
         """A copy with some fields changed (``attrs.evolve``); validators run again."""
-        return attrs.evolve(self, **changes)
+        node: Any = self  # an attrs instance: every concrete node is an attrs class
+        result: N = attrs.evolve(node, **changes)
+        return result
