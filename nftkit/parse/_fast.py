@@ -96,6 +96,7 @@ def _atoms(cls: str, text: str) -> list[J]:
 
 class _Template:
     __slots__ = (
+        "build",
         "comment",
         "conv",
         "ir",
@@ -116,6 +117,8 @@ class _Template:
         self.comment: str | None = None
         self.live: set[int] | None = None
         self.rebuild: Any = None
+        #: the rule's statements from a value table (``_compile`` of ``rebuild``)
+        self.build: Callable[[dict[tuple[type, J], J]], Any] = _constant(())
         self.conv: list[tuple[tuple[type, J], int, Callable[[str], J]]] = []
 
     def plan(self, holes: list[tuple[str, str]]) -> None:
@@ -124,6 +127,7 @@ class _Template:
         self.live = set()
         _mark(self.stmts, table, self.live)
         self.rebuild = _plan(self.stmts, table, self.live)
+        self.build = _compile(self.stmts, self.rebuild)
         self.conv = []
         i = 0
         for cls, _ in holes:
@@ -172,24 +176,41 @@ def _plan(x: Any, table: dict[tuple[type, J], J], live: set[int]) -> Any:
                      if (p := _plan(getattr(x, n), table, live)) is not None])
 
 
-def _rebuild(x: Any, plan: Any, table: dict[tuple[type, J], J]) -> Any:
+Builder = Callable[[dict[tuple[type, J], J]], Any]
+
+
+def _constant(x: Any) -> Builder:
+    return lambda table: x
+
+
+def _compile(x: Any, plan: Any) -> Builder:
+    """A function of a value table that rebuilds ``x`` by ``plan`` (the nodes on the way to
+    a substituted leaf are made again, validators included; the rest is shared). The template
+    ``x`` is fixed, so its unchanged fields are read once here rather than for every rule."""
     if plan is None:
-        return x
+        return _constant(x)
     kind, arg = plan
     if kind == "leaf":
-        return table[arg]
+        key = arg
+        return lambda table: table[key]
     if kind == "tuple":
-        return tuple([_rebuild(v, p, table) for v, p in zip(x, arg, strict=True)])
-    # what attrs.evolve does (every init argument from x, then the changes; validators run),
-    # without its per-call walk over attrs.fields
-    t = type(x)
-    inits = _INITS.get(t)
+        parts = [(None, v) if p is None else (_compile(v, p), None)
+                 for v, p in zip(x, arg, strict=True)]
+        return lambda table: tuple([v if f is None else f(table) for f, v in parts])
+    cls = type(x)
+    inits = _INITS.get(cls)
     if inits is None:
-        inits = _INITS[t] = _init_names(t)
-    kwargs = {alias: getattr(x, name) for name, alias in inits}
-    for n, p in arg:
-        kwargs[n] = _rebuild(getattr(x, n), p, table)
-    return t(**kwargs)
+        inits = _INITS[cls] = _init_names(cls)
+    base = {alias: getattr(x, name) for name, alias in inits}
+    subs = [(n, _compile(getattr(x, n), p)) for n, p in arg]
+
+    def node(table: dict[tuple[type, J], J]) -> Any:
+        kwargs = base.copy()
+        for n, f in subs:
+            kwargs[n] = f(table)
+        return cls(**kwargs)  # validators run, as attrs.evolve would
+
+    return node
 
 
 def _init_names(t: type) -> tuple[tuple[str, str], ...]:
@@ -366,7 +387,7 @@ class FastListing:
                 rule["handle"] = handle
             return rule
         table = tpl.table(holes)
-        out: dict[str, J] = {"expr": list(_rebuild(tpl.stmts, tpl.rebuild, table)),
+        out: dict[str, J] = {"expr": list(tpl.build(table)),
                              "refs": [(k, table.get((str, n), n)) for k, n in tpl.refs]}
         if tpl.comment is not None:
             out["comment"] = table.get((str, tpl.comment), tpl.comment)

@@ -153,6 +153,11 @@ class JsonDecoder:
     def expr(self, j: JSON, hint: Datatype | None = None) -> Expr:
         """One expression: an object ``{key: body}``, a list (flag list) or an immediate.
         ``hint`` is the datatype it should have, when the context knows it."""
+        t = type(j)
+        if t is str:  # immediates need no hint bookkeeping (the hottest cases)
+            return self._string(j, hint)
+        if t is int or t is bool:
+            return j  # type: ignore[no-any-return]
         outer, self.hint = self.hint, hint
         try:
             return self._expr(j)
@@ -191,9 +196,11 @@ class JsonDecoder:
         With a datatype hint only address types are tried as addresses (an interface named
         ``"10.0.0.1"`` stays a string); without one, anything shaped like an address is.
         """
+        return self._string(s, self.hint)
+
+    def _string(self, s: str, hint: Datatype | None) -> Expr:
         if s.startswith("@"):
             return SetRefExpr(name=s[1:])
-        hint = self.hint
         if hint is not None and hint.kind != "addr" and hint.name != "integer":
             return s
         if s and (s[0].isdigit() or ":" in s) and not s.startswith("0x"):
@@ -274,6 +281,9 @@ class JsonDecoder:
     # --- statements ----------------------------------------------------------------------
 
     def stmt(self, j: JSON) -> Stmt:
+        if type(j) is dict and len(j) == 1:  # the JSON form: checked first, it is the common one
+            ((key, body),) = j.items()
+            return self._stmt(key, body)
         if isinstance(j, Node):  # already a model node (the text parser's bound chains)
             return j  # type: ignore[return-value]
         if isinstance(j, str):
@@ -291,6 +301,9 @@ class JsonDecoder:
         if not isinstance(j, dict) or len(j) != 1:
             raise self.error(f"not a statement: {j!r}")
         ((key, body),) = j.items()
+        return self._stmt(key, body)
+
+    def _stmt(self, key: str, body: JSON) -> Stmt:
         fn = SPECIAL_STMT.get(key)
         if fn is not None:
             return fn(self, body)
@@ -308,8 +321,16 @@ def _verdict(dec: JsonDecoder, key: str, body: JSON) -> VerdictExpr:
     return VerdictExpr(kind=VerdictKind(key), target=target)
 
 
+def _verdict_decoder(kind: VerdictKind) -> ExprDecoder:
+    def decode(dec: JsonDecoder, body: JSON) -> Expr:
+        target = body.get("target") if isinstance(body, dict) else None
+        return VerdictExpr(kind=kind, target=target)
+
+    return decode
+
+
 for _kind in VerdictKind:
-    SPECIAL_EXPR[_kind.value] = lambda dec, body, _k=_kind.value: _verdict(dec, _k, body)
+    SPECIAL_EXPR[_kind.value] = _verdict_decoder(_kind)
 
 
 def _binop(op: str) -> ExprDecoder:
@@ -491,9 +512,10 @@ class _Builder:
 def _dynset_targets(rule: dict[str, Any]) -> set[str]:
     """Names of the sets that a rule's set statements (add/update/delete) or meters write."""
     found: set[str] = set()
+    expr = rule.get("expr", ())
     # an explicit stack of containers only (leaves are never pushed): this walk runs over
     # every rule, and a recursive call per JSON value was a large share of from_json
-    stack: list[JSON] = [rule.get("expr", ())]
+    stack: list[JSON] = [expr]
     pop, push = stack.pop, stack.append
     while stack:
         node = pop()
@@ -519,8 +541,10 @@ def _dynset_targets(rule: dict[str, Any]) -> set[str]:
 def decode_rule(dec: JsonDecoder, body: dict[str, Any]) -> Rule:
     stmts = []
     base = list(dec.path)
+    path = [*base, ""]
     for i, s in enumerate(body.get("expr", ())):
-        dec.path = [*base, f"expr[{i}]"]
+        path[-1] = f"expr[{i}]"
+        dec.path = path  # (decoders below only ever replace dec.path, never mutate it)
         if s is None or s == {}:
             continue  # null/{} statements carry nothing (and nft cannot read them back)
         stmts.append(dec.stmt(s))
