@@ -55,6 +55,8 @@ _HOLES = re.compile(
     rf"|(?P<hex>0x[0-9a-f]{{1,8}}){_END}|(?P<int>[1-9]\d{{0,8}}|0){_END}"
     rf"|(?<=jump |goto )(?P<name>[A-Za-z_][\w./\-]*){_END}|{_WORD}"
 )
+#: what a hole of each class leaves in the template key
+_MARKS = {c: "\0" + c + "\0" for c in ("string", "ipv4port", "ipv4", "hex", "int", "name")}
 _DOTTED = re.compile(_Q)
 _HANDLE = re.compile(r" # handle (\d+)$")
 _TABLE = re.compile(rf"^table (ip6|ip|inet|arp|bridge|netdev) ({_WORD})"
@@ -258,11 +260,22 @@ def _model_table(keys: list[J], values: list[J]) -> dict[tuple[type, J], J]:
 
 
 def _addr(s: str) -> IPv4Address | IPv6Address:
+    found = _ADDRS.get(s)  # addresses recur (an endpoint is in its jump and its dnat rule)
+    if found is not None:
+        return found
     if _DOTTED.fullmatch(s):  # canonical dotted quad: inet_aton reads it exactly
-        return IPv4Address(int.from_bytes(socket.inet_aton(s), "big"))
-    if s and (s[0].isdigit() or ":" in s):
-        return IPv4Address(s) if ":" not in s else IPv6Address(s)
-    raise ValueError(s)
+        found = IPv4Address(int.from_bytes(socket.inet_aton(s), "big"))
+    elif s and (s[0].isdigit() or ":" in s):
+        found = IPv4Address(s) if ":" not in s else IPv6Address(s)
+    else:
+        raise ValueError(s)
+    if len(_ADDRS) >= 65536:
+        _ADDRS.clear()
+    _ADDRS[s] = found
+    return found
+
+
+_ADDRS: dict[str, IPv4Address | IPv6Address] = {}
 
 
 def _msub(x: Any, table: dict[tuple[type, J], J], live: set[int] | None) -> Any:
@@ -332,10 +345,11 @@ class FastListing:
 
         def hole(m: re.Match[str]) -> str:
             cls = m.lastgroup
-            if cls is None or (cls == "name" and m.group() in keywords):
-                return m.group()
-            holes.append((cls, m.group()))
-            return "\0" + cls + "\0"
+            word = m.group()
+            if cls is None or (cls == "name" and word in keywords):
+                return word
+            holes.append((cls, word))
+            return _MARKS[cls]
 
         return holes, _HOLES.sub(hole, text)
 
@@ -378,9 +392,9 @@ class FastListing:
             handle = int(m.group(1))
             text = text[: m.start()]
         holes, key = self._split(text)
-        tpl = self.rules.get(family + key)
+        tpl = self.rules.get(family + "\0" + key)
         if tpl is None:
-            tpl = self.rules[family + key] = self._rule_template(family, holes, key)
+            tpl = self.rules[family + "\0" + key] = self._rule_template(family, holes, key)
         if not tpl.ok:
             rule = self._parse_rule(text)
             if handle is not None:
