@@ -205,6 +205,15 @@ def _compile(x: Any, plan: Any) -> Builder:
         inits = _INITS[cls] = _init_names(cls)
     base = {alias: getattr(x, name) for name, alias in inits}
     subs = [(n, _compile(getattr(x, n), p)) for n, p in arg]
+    if len(subs) == 1:  # the common case: one substituted field (no loop)
+        ((n1, f1),) = subs
+
+        def node1(table: dict[tuple[type, J], J]) -> Any:
+            kwargs = base.copy()
+            kwargs[n1] = f1(table)
+            return cls(**kwargs)  # validators run, as attrs.evolve would
+
+        return node1
 
     def node(table: dict[tuple[type, J], J]) -> Any:
         kwargs = base.copy()
@@ -342,14 +351,15 @@ class FastListing:
         """(holes as (class, word), the template key) of one rule or element."""
         holes: list[tuple[str, str]] = []
         keywords = self.keywords
+        append, marks = holes.append, _MARKS
 
-        def hole(m: re.Match[str]) -> str:
+        def hole(m: re.Match[str]) -> str:  # (called per token: kept minimal)
             cls = m.lastgroup
-            word = m.group()
+            word = m[0]
             if cls is None or (cls == "name" and word in keywords):
                 return word
-            holes.append((cls, word))
-            return _MARKS[cls]
+            append((cls, word))
+            return marks[cls]
 
         return holes, _HOLES.sub(hole, text)
 

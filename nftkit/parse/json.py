@@ -119,7 +119,7 @@ class _Plan:
     """What ``JsonDecoder.build`` needs of a node class, computed once per class (walking
     ``attrs.fields`` and their metadata for every decoded node was most of its time)."""
 
-    __slots__ = ("names", "shape", "specs")
+    __slots__ = ("flat", "names", "shape", "specs")
 
     def __init__(self, cls: type[Node]) -> None:
         fields: tuple[attrs.Attribute[Any], ...] = attrs.fields(cls)  # type: ignore[arg-type]
@@ -130,9 +130,14 @@ class _Plan:
         #: JSON member name -> spec, for object-shaped nodes
         self.names: dict[str, _Spec] = {
             field_json_name(f): spec for f, spec in zip(fields, self.specs, strict=True)}
+        #: an object-shaped node whose members are all taken as they are (no codec): its
+        #: result depends on nothing but its JSON members (not on the hint or the path)
+        self.flat = self.shape == "object" and all(spec[1] is None for spec in self.specs)
 
 
 _PLANS: dict[type[Node], _Plan] = {}
+#: decoded flat expression nodes by (class, JSON members) (see JsonDecoder._expr)
+_FLAT_NODES: dict[tuple[type[Node], tuple[tuple[str, Any], ...]], Any] = {}
 
 
 class JsonDecoder:
@@ -174,7 +179,28 @@ class JsonDecoder:
                     return fn(self, body)
                 cls = Expression.registry.get(key)
                 if cls is not None:
-                    node: Expr = self.build(cls, body)
+                    if type(body) is dict:
+                        # ``{"payload": {"protocol": "ip", "field": "daddr"}}``, ``{"meta":
+                        # {"key": "l4proto"}}``, ... recur all over a ruleset: a node of a
+                        # flat class made of the same str/int members is decoded (and
+                        # validated) once and shared (nodes are frozen)
+                        # (exact str/int only, checked before the lookup: 1.0 and True
+                        # are equal to 1 as keys, and lists are not hashable)
+                        items = tuple(body.items())
+                        for _, v in items:
+                            if type(v) is not str and type(v) is not int:
+                                break
+                        else:
+                            cached = _FLAT_NODES.get((cls, items))
+                            if cached is not None:
+                                return cached  # type: ignore[no-any-return]
+                            node: Expr = self.build(cls, body)
+                            if _PLANS[cls].flat:
+                                if len(_FLAT_NODES) >= 4096:
+                                    _FLAT_NODES.clear()
+                                _FLAT_NODES[(cls, items)] = node
+                            return node
+                    node = self.build(cls, body)
                     return node
                 raise self.error(f"unknown expression {key!r}")
             raise self.error(f"not an expression: {j!r}")
@@ -515,27 +541,38 @@ def _dynset_targets(rule: dict[str, Any]) -> set[str]:
     expr = rule.get("expr", ())
     # an explicit stack of containers only (leaves are never pushed): this walk runs over
     # every rule, and a recursive call per JSON value was a large share of from_json
-    stack: list[JSON] = [expr]
+    # (only dicts and lists are ever pushed, so a non-list is a dict; a tuple of types is
+    # cheaper for isinstance than a `dict | list` union)
+    stack: list[JSON] = [expr] if isinstance(expr, _CONTAINERS) else []
     pop, push = stack.pop, stack.append
     while stack:
         node = pop()
         if isinstance(node, list):
             for item in node:
-                if isinstance(item, dict | list):
+                if isinstance(item, _CONTAINERS):
                     push(item)
-        elif isinstance(node, dict):
+        else:
             for key, body in node.items():
                 if isinstance(body, dict):
                     # (maps written by a "map" statement do not become dynamic)
-                    ref = body.get("set")
-                    if key == "set" and "op" in body and isinstance(ref, str):
-                        found.add(ref.removeprefix("@"))
-                    elif key == "meter" and isinstance(body.get("name"), str):
-                        found.add(body["name"])
+                    if key == "set":
+                        ref = body.get("set")
+                        if "op" in body and isinstance(ref, str):
+                            found.add(ref.removeprefix("@"))
+                    elif key == "meter":
+                        name = body.get("name")
+                        if isinstance(name, str):
+                            found.add(name)
                     push(body)
                 elif isinstance(body, list):
                     push(body)
     return found
+
+
+_CONTAINERS = (dict, list)
+
+
+_EXPR_PATHS = [f"expr[{i}]" for i in range(64)]
 
 
 def decode_rule(dec: JsonDecoder, body: dict[str, Any]) -> Rule:
@@ -543,8 +580,11 @@ def decode_rule(dec: JsonDecoder, body: dict[str, Any]) -> Rule:
     base = list(dec.path)
     path = [*base, ""]
     for i, s in enumerate(body.get("expr", ())):
-        path[-1] = f"expr[{i}]"
+        path[-1] = _EXPR_PATHS[i] if i < 64 else f"expr[{i}]"
         dec.path = path  # (decoders below only ever replace dec.path, never mutate it)
+        if isinstance(s, Node):  # already a statement (the text parser's templates)
+            stmts.append(s)
+            continue
         if s is None or s == {}:
             continue  # null/{} statements carry nothing (and nft cannot read them back)
         stmts.append(dec.stmt(s))
