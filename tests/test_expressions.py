@@ -100,6 +100,7 @@ def test_fib_flags_read_from_a_string_or_a_list() -> None:
 # --- datatypes and value formatting -------------------------------------------------------
 
 
+@settings(deadline=None)
 @given(st.integers(min_value=0, max_value=2**128 - 1) | st.integers(0, 2**32 - 1)
        | st.integers(0, 2**32 - 1).map(lambda v: v | 0xFFFF_0000_0000))
 def test_ipv6_addresses_print_as_inet_ntop_does(value: int) -> None:
