@@ -69,23 +69,10 @@ from ..model.objects import (
 from ..model.ruleset import Chain, Flowtable, Rule, Ruleset, Table
 from ..model.sets import Map, Set
 from ._text_expressions import ExpressionText, _plain_int
-from ._text_statements import StatementText
+from ._text_statements import StatementText, byte_unit, time_text
 from .context import RenderContext
 
-__all__ = ["TextRenderer", "byte_units", "duration", "to_script", "to_text"]
-
-
-def duration(ms: int) -> str:
-    """Milliseconds as nft prints a time: ``90000`` -> ``1m30s``, ``500`` -> ``500ms``."""
-    if ms == 0:
-        return "0s"
-    out = []
-    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000),
-                       ("ms", 1)):
-        if ms >= size:
-            out.append(f"{ms // size}{unit}")
-            ms %= size
-    return "".join(out)
+__all__ = ["TextRenderer", "to_script", "to_text"]
 
 
 class TextRenderer(ExpressionText, StatementText):
@@ -228,9 +215,9 @@ class TextRenderer(ExpressionText, StatementText):
         if s.auto_merge:
             props.append("auto-merge")
         if s.timeout:
-            props.append("timeout " + duration(s.timeout))
+            props.append("timeout " + time_text(s.timeout))
         if s.gc_interval:
-            props.append("gc-interval " + duration(s.gc_interval))
+            props.append("gc-interval " + time_text(s.gc_interval))
         if s.comment is not None:
             props.append(f'comment "{s.comment}"')
         return props
@@ -304,9 +291,9 @@ class TextRenderer(ExpressionText, StatementText):
             for st in el.stmts:
                 text += " " + self.stmt(st)
             if el.timeout:
-                text += " timeout " + duration(el.timeout)
+                text += " timeout " + time_text(el.timeout)
             if el.expires and not self.ctx.stateless:
-                text += " expires " + duration(el.expires)
+                text += " expires " + time_text(el.expires)
             if el.comment is not None:
                 text += f' comment "{el.comment}"'
             return text
@@ -392,9 +379,9 @@ class TextRenderer(ExpressionText, StatementText):
         if isinstance(o, Counter):
             return [] if self.ctx.stateless else [f"packets {o.packets} bytes {o.bytes}"]
         if isinstance(o, Quota):
-            text = ("over " if o.inv else "") + byte_units(o.bytes)
+            text = ("over " if o.inv else "") + _bytes(o.bytes)
             if o.used and not self.ctx.stateless:
-                text += " used " + byte_units(o.used)
+                text += " used " + _bytes(o.used)
             return [text]
         if isinstance(o, Limit):
             return [_limit_text(o)]
@@ -403,12 +390,12 @@ class TextRenderer(ExpressionText, StatementText):
         if isinstance(o, CtTimeout):
             # nft 1.1 prints durations (15s); 1.0.6 prints and reads plain seconds (15).
             plain = not self.ctx.at_least(1, 1)
-            policy = ", ".join(f"{k} : {v if plain else duration(v * 1000)}" for k, v in o.policy)
+            policy = ", ".join(f"{k} : {v if plain else time_text(v * 1000)}" for k, v in o.policy)
             return [f"protocol {o.protocol}", f"l3proto {o.l3proto or 'ip'}",
                     f"policy = {{ {policy} }}"]
         if isinstance(o, CtExpectation):
             return [f"protocol {o.protocol}", f"dport {o.dport}",
-                    f"timeout {duration(o.timeout)}", f"size {o.size}",
+                    f"timeout {time_text(o.timeout)}", f"size {o.size}",
                     f"l3proto {o.l3proto or 'ip'}"]
         if isinstance(o, Synproxy):
             lines = []
@@ -552,18 +539,6 @@ def _component_types(types: tuple[str, ...], typeof: Any) -> tuple[Datatype | No
     return tuple(datatype(t) for t in types)
 
 
-_DATA_UNITS = ("bytes", "kbytes", "mbytes")
-
-
-def byte_units(n: int) -> str:
-    """Bytes in the largest unit that divides them exactly: ``26214400`` -> ``25 mbytes``."""
-    unit = 0
-    while n and n % 1024 == 0 and unit < len(_DATA_UNITS) - 1:
-        n //= 1024
-        unit += 1
-    return f"{n} {_DATA_UNITS[unit]}"
-
-
 def _limit_text(o: Limit) -> str:
     over = "over " if o.inv else ""
     if o.unit == "packets":
@@ -571,9 +546,9 @@ def _limit_text(o: Limit) -> str:
         if o.burst and o.burst != 5:  # 5 packets is the default burst
             text += f" burst {o.burst} packets"
         return text
-    text = f"rate {over}{byte_units(o.rate)}/{o.per}"
+    text = f"rate {over}{_bytes(o.rate)}/{o.per}"
     if o.burst:
-        text += " burst " + byte_units(o.burst)
+        text += " burst " + _bytes(o.burst)
     return text
 
 
@@ -602,3 +577,9 @@ def to_text(
     prints for it (``handles=True`` is ``nft -a``, ``stateless=True`` is ``nft -s``)."""
     ctx = RenderContext(version=version, handles=handles, stateless=stateless, family=family)
     return TextRenderer(ctx).block(obj)
+
+
+def _bytes(n: int) -> str:
+    """A byte amount in the largest exact unit: ``26214400`` -> ``25 mbytes``."""
+    amount, unit = byte_unit(n)
+    return f"{amount} {unit}"
