@@ -389,3 +389,25 @@ def test_version_dependent_commands() -> None:
     new.run(txn)
     assert isinstance(error(new, Transaction().reset("rules", table=T, chain="zz")),
                       NotFoundError)
+
+
+@pytest.mark.parametrize("then", ["chain", "new name", "table"])
+def test_rename_then_delete_is_refused_like_nft_1_0_6(then: str) -> None:
+    """nft 1.0.6 crashes on such a batch, so ``Nftables`` refuses it before sending; the fake
+    of that release refuses it the same way, a fake of 1.1 (which handles it) does not."""
+    table = Table(family="inet", name="t", chains=[Chain(name="a"), Chain(name="c")])
+    txn = Transaction().rename("a", "b", table=T)
+    if then == "table":
+        txn.delete(Table(family="inet", name="t"))
+    else:
+        txn.delete(Chain(name="a" if then == "chain" else "b"), table=T)
+    old, new = FakeNftables(table, version="1.0.6"), FakeNftables(table, version="1.1.3")
+    with pytest.raises(UnsupportedError, match=r"operation 1 .*renames a chain"):
+        old.run(txn)
+    assert old.dump() == new.dump()  # nothing applied
+    if then == "new name":  # the kernel renames at commit: "b" does not exist in the batch
+        with pytest.raises(NotFoundError):
+            new.run(txn)
+    else:
+        new.run(txn)
+        assert "chain a" not in new.dump()

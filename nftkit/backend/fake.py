@@ -51,6 +51,7 @@ from ..render.text import to_text
 from ..transaction import Kind, Op, Transaction, TransactionResult, Verb
 from ._fake_apply import Applier, Fail, FlushCache
 from ._fake_state import State, TableState, set_model
+from ._limits import refuse_rename_then_delete
 from ._positions import replay
 
 __all__ = ["FakeNftables"]
@@ -118,6 +119,7 @@ class FakeNftables:
         if not isinstance(txn, Transaction):
             raise TypeError(f"expected a Transaction, got {type(txn).__name__}")
         ops = txn.ops
+        refuse_rename_then_delete(ops, self.version)
         self._check_positions(ops)
         cache = FlushCache(ops)  # ordering never moves an op across a flush: indices hold
         handles: list[int | None] = [None] * len(ops)

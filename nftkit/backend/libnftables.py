@@ -52,6 +52,7 @@ from ..render.context import DEFAULT_VERSION, installed_nft_version, parse_versi
 from ..transaction import Kind, Op, Transaction, TransactionResult, Verb
 from ._batch import PERMISSION_HINT, classify, clean_message, handles_from_echo, json_index
 from ._ffi import load
+from ._limits import refuse_rename_then_delete
 from ._positions import replay
 
 __all__ = ["Nftables", "OutputFlag"]
@@ -448,19 +449,7 @@ class Nftables:
         """
         if self.version >= (1, 1, 0):
             return
-        renamed: dict[tuple[object, object], set[object]] = {}
-        for i, op in enumerate(ops):
-            where = (op.family, op.table)
-            if op.verb is Verb.RENAME:
-                renamed.setdefault(where, set()).update({op.name, op.new_name})
-            elif (op.verb in (Verb.DELETE, Verb.DESTROY) and where in renamed
-                  and (op.kind is Kind.TABLE or (op.kind is Kind.CHAIN
-                                                 and op.name in renamed[where]))):
-                # nft 1.0.6 crashes (SIGSEGV, the whole process) on such a batch.
-                raise UnsupportedError(
-                    f"operation {i} ({op.describe()}): libnftables "
-                    f"{'.'.join(map(str, self.version))} crashes on a batch that renames a "
-                    "chain and then deletes it or its table; send them in two transactions")
+        refuse_rename_then_delete(ops, self.version)
         for i, op in enumerate(ops):
             if isinstance(op.obj, Map) and (len(op.obj.data_type) > 1 or isinstance(
                     op.obj.data_typeof, ConcatExpr)):
