@@ -28,13 +28,20 @@ service add / service delete
 by each of:
 
 nftkit
-    build the ``Transaction`` from model objects, then ``Nftables(netns=...).run(txn,
-    handles=False)`` (no echo); ``nftkit echo`` is ``run(txn)``, which asks libnftables to
-    echo what it created to return the kernel's handles, for the service add (the only op
-    here that creates something with a handle: for the others ``run`` sends exactly the same
-    call). The time spent inside ``nft_run_cmd_from_buffer`` is recorded separately:
-    ``libnftables`` is that, ``overhead`` is the rest (building the transaction, model ->
-    JSON, ``json.dumps``, encoding, the FFI call set-up, the result);
+    build the ``Transaction`` from model objects, then ``Nftables(netns=...,
+    netlink=False).run(txn, handles=False)`` (libnftables with JSON, no echo); ``nftkit
+    echo`` is ``run(txn)``, which asks libnftables to echo what it created to return the
+    kernel's handles, for the service add (the only op here that creates something with a
+    handle: for the others ``run`` sends exactly the same call). The time spent inside
+    ``nft_run_cmd_from_buffer`` is recorded separately: ``libnftables`` is that,
+    ``overhead`` is the rest (building the transaction, model -> JSON text, encoding, the FFI
+    call set-up, the result; also the instrumentation's own wrapper around the call, whose
+    cost is measured and printed in the header);
+nftkit netlink
+    the same build + ``run(txn, handles=False)`` on a context with its netlink path on
+    (``Nftables(netns=...)``, the default where nftkit has it): transactions it can encode go
+    to the kernel as one nfnetlink batch without libnftables (the table notes which path each
+    operation took); its total is to be compared with the libnftables time alone;
 nft -f
     ``ip netns exec NAME nft -f -`` with the same change as nft text, one process per
     transaction (what knftables and kube-proxy do); ``netns exec floor`` is ``ip netns exec
@@ -131,6 +138,25 @@ class TimedLib:
             return int(self._run(ctx, buf))
         finally:
             self.c_seconds += time.perf_counter() - start
+
+    def wrapper_cost(self, n: int = 20000) -> float:
+        """Seconds this wrapper adds outside its timed window, per call (measured with a
+        no-op in place of libnftables): part of what the table shows as overhead."""
+        real, self._run = self._run, lambda ctx, buf: 0
+        try:
+            best = float("inf")
+            for _ in range(5):
+                self.c_seconds = 0.0
+                start = time.perf_counter()
+                for _ in range(n):
+                    self.nft_run_cmd_from_buffer(None, b"")
+                outside = time.perf_counter() - start - self.c_seconds
+                best = min(best, outside / n)
+            return best
+        finally:
+            self._run = real
+            self.commands.clear()
+            self.c_seconds = 0.0
 
 
 def instrument() -> TimedLib:
@@ -307,7 +333,8 @@ class Binding:
             return None
 
 
-def same_changes(nft: Any, ns: str, binding: Binding | None, changes: list[Change]) -> None:
+def same_changes(nft: Any, ns: str, binding: Binding | None, changes: list[Change],
+                 nl: Any = None) -> None:
     """Check that the methods make the same change: after each add (element, service) made
     by each method, ``nft list table`` must read the same (lines sorted: a set's elements
     may be listed in another order); nftkit undoes each add. Raises RuntimeError if not."""
@@ -318,10 +345,13 @@ def same_changes(nft: Any, ns: str, binding: Binding | None, changes: list[Chang
             nft.run(change.build())
         elif method == "nft -f":
             nft_binary(ns, change.text)
+        elif method == "nftkit netlink":
+            nl.run(change.build(), handles=False)
         elif binding is not None:
             binding.run(change.json_doc)
 
-    methods = ["nftkit", "nft -f"] + (["python3-nftables"] if binding is not None else [])
+    methods = (["nftkit", "nft -f"] + (["python3-nftables"] if binding is not None else [])
+               + (["nftkit netlink"] if nl is not None else []))
     for add, undo in ((changes[0], changes[1]), (changes[2], changes[3])):
         seen: dict[str, list[str]] = {}
         for method in methods:
@@ -347,6 +377,8 @@ class Cell:
     load_seconds: float = 0.0
     probe_seconds: float = 0.0  # the context's first command (nftkit's version probe)
     samples: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    #: The path(s) the netlink-enabled context took per operation ("netlink", "libnftables").
+    paths: dict[str, set[str]] = field(default_factory=dict)
 
     def add(self, op: str, method: str, seconds: float) -> None:
         self.samples.setdefault((op, method), []).append(seconds)
@@ -367,7 +399,7 @@ def nftkit_once(nft: Any, timed: TimedLib, change: Change, *, handles: bool
 
 
 def rounds(nft: Any, timed: TimedLib, ns: str, binding: Binding | None, changes: list[Change],
-           cell: Cell | None, rep: int, echo: bool) -> None:
+           cell: Cell | None, rep: int, echo: bool, nl: Any = None) -> None:
     """One repetition: every method applies all four changes (which leave the table as it
     was), the methods in an order that rotates with ``rep``."""
 
@@ -382,6 +414,17 @@ def rounds(nft: Any, timed: TimedLib, ns: str, binding: Binding | None, changes:
                 cell.add(ch.name, "libnftables", inside)
                 cell.add(ch.name, "overhead", over)
                 cell.add(ch.name, "ratio", over / inside)
+
+    def by_netlink() -> None:
+        if nl is None:
+            return
+        for ch in changes:
+            start = time.perf_counter()
+            nl.run(ch.build(), handles=False)
+            total = time.perf_counter() - start
+            if cell:
+                cell.add(ch.name, "nftkit netlink", total)
+                cell.paths.setdefault(ch.name, set()).add(nl.last_path)
 
     def by_nftkit_echo() -> None:
         for ch in changes:
@@ -409,7 +452,7 @@ def rounds(nft: Any, timed: TimedLib, ns: str, binding: Binding | None, changes:
             if cell:
                 cell.add(ch.name, "python3-nftables", seconds)
 
-    methods = [by_nftkit, by_binary, by_binding]
+    methods = [by_nftkit, by_binary, by_binding, by_netlink]
     if echo:
         methods.append(by_nftkit_echo)
     k = rep % len(methods)
@@ -430,20 +473,22 @@ def measure(layout: str, size: int, reps: int, echo_budget: float, budget: float
         subprocess.run(["ip", "netns", "exec", ns, "nft", "-f", "-"],
                        input=text_of(services).encode(), check=True)
         cell.load_seconds = time.perf_counter() - start
-        nft = nftkit.Nftables(netns=ns)
+        nft, nl = contexts(ns)
         start = time.perf_counter()
         nft.version  # noqa: B018 - its first command: nftkit asks libnftables its version
         cell.probe_seconds = time.perf_counter() - start
+        if nl is not None:
+            nl.version  # noqa: B018
         binding = Binding.start(ns)
         try:
             # warm-up (untimed): every method once, echo included
             start = time.perf_counter()
-            rounds(nft, timed, ns, binding, changes, None, 0, echo=False)
+            rounds(nft, timed, ns, binding, changes, None, 0, echo=False, nl=nl)
             warm = time.perf_counter() - start
             if size <= 2000:  # the listing costs seconds at 10k: the check is size-independent
-                same_changes(nft, ns, binding, changes)
+                same_changes(nft, ns, binding, changes, nl)
             start = time.perf_counter()
-            rounds(nft, timed, ns, binding, changes, None, 0, echo=True)
+            rounds(nft, timed, ns, binding, changes, None, 0, echo=True, nl=nl)
             echo_cost = max(time.perf_counter() - start - warm, 1e-6)
             echo_reps = max(3, min(reps, int(echo_budget / echo_cost)))
             began = time.perf_counter()
@@ -452,12 +497,24 @@ def measure(layout: str, size: int, reps: int, echo_budget: float, budget: float
                     print(f"  ({layout} {size}: time budget spent after {rep} repetitions)",
                           file=sys.stderr)
                     break
-                rounds(nft, timed, ns, binding, changes, cell, rep, echo=rep < echo_reps)
+                rounds(nft, timed, ns, binding, changes, cell, rep, echo=rep < echo_reps,
+                       nl=nl)
         finally:
             if binding is not None:
                 binding.close()
             nft.close()
+            if nl is not None:
+                nl.close()
     return cell
+
+
+def contexts(ns: str) -> tuple[Any, Any]:
+    """The libnftables-only context, and one with the netlink path (None where this nftkit
+    has no netlink path)."""
+    try:
+        return nftkit.Nftables(netns=ns, netlink=False), nftkit.Nftables(netns=ns, netlink=True)
+    except TypeError:  # an nftkit without the option
+        return nftkit.Nftables(netns=ns), None
 
 
 # --- reporting ----------------------------------------------------------------------------
@@ -477,33 +534,47 @@ def ms(values: list[float] | None) -> str:
     return f"{med:.{digits}f} / {hi:.{digits}f}"
 
 
-COLUMNS = ("nftkit", "nftkit echo", "python3-nftables", "nft -f", "libnftables", "overhead",
-           "build")
+def us(values: list[float] | None) -> str:
+    if not values:
+        return "-"
+    med, hi = 1e6 * statistics.median(values), 1e6 * p90(values)
+    digits = 1 if hi < 1000 else 0
+    return f"{med:.{digits}f} / {hi:.{digits}f}"
+
+
+def ratio(s: dict[tuple[str, str], list[float]], op: str, num: str, den: str) -> str:
+    a, b = s.get((op, num), []), s.get((op, den), [])
+    if not a or not b:
+        return "-"
+    return f"{100 * statistics.median(a) / statistics.median(b):.1f} %"
 
 
 def table(cells: list[Cell]) -> str:
     head = ("| layout | services | operation | nftkit run | nftkit run, echo (handles) "
-            "| python3-nftables | nft -f (process) | nftkit run: libnftables "
-            "| nftkit run: overhead | overhead: building the txn | overhead / libnftables "
-            "| reps |")
+            "| nftkit netlink run | python3-nftables | nft -f (process) "
+            "| nftkit run: libnftables | nftkit run: overhead (µs) | overhead: building the "
+            "txn (µs) | overhead / libnftables | netlink run / libnftables | reps |")
     lines = [head, "|" + " --- |" * (head.count("|") - 1)]
     for c in cells:
+        s = c.samples
         for op in OPS:
-            s = c.samples
-            over = s.get((op, "overhead"), [])
-            inside = s.get((op, "libnftables"), [])
-            ratio = (f"{100 * statistics.median(over) / statistics.median(inside):.2f} %"
-                     if over and inside else "-")
             echo = s.get((op, "nftkit echo"))
-            cols = [ms(s.get((op, col))) for col in COLUMNS]
             # the echo variant reads the whole table back: few repetitions where that is slow
-            cols[1] = f"{ms(echo)} ({len(echo)} reps)" if echo else "= nftkit run"
+            echo_cell = f"{ms(echo)} ({len(echo)} reps)" if echo else "= nftkit run"
+            paths = c.paths.get(op, set())
+            nl = ms(s.get((op, "nftkit netlink")))
+            if nl != "-" and paths != {"netlink"}:
+                nl += f" ({', '.join(sorted(paths))})"
+            cols = [ms(s.get((op, "nftkit"))), echo_cell, nl,
+                    ms(s.get((op, "python3-nftables"))), ms(s.get((op, "nft -f"))),
+                    ms(s.get((op, "libnftables"))), us(s.get((op, "overhead"))),
+                    us(s.get((op, "build"))), ratio(s, op, "overhead", "libnftables"),
+                    ratio(s, op, "nftkit netlink", "libnftables")]
             n = len(s.get((op, "nftkit"), []))
-            lines.append(f"| {c.layout} | {c.size:,} | {op} | " + " | ".join(cols)
-                         + f" | {ratio} | {n} |")
-        floor = c.samples.get(("-", "netns exec floor"))
-        lines.append(f"| {c.layout} | {c.size:,} | (`ip netns exec NAME true`) | | | | "
-                     f"{ms(floor)} | | | | | {len(floor or [])} |")
+            lines.append(f"| {c.layout} | {c.size:,} | {op} | " + " | ".join(cols) + f" | {n} |")
+        floor = s.get(("-", "netns exec floor"))
+        lines.append(f"| {c.layout} | {c.size:,} | (`ip netns exec NAME true`) | | | | | "
+                     f"{ms(floor)} | | | | | | {len(floor or [])} |")
     return "\n".join(lines)
 
 
@@ -541,6 +612,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# {nft_version()}; Python {platform.python_version()}; Linux {platform.release()}; "
           f"{os.cpu_count()} CPUs")
     print(f"# load before: {before}")
+    print(f"# the instrumentation's wrapper around nft_run_cmd_from_buffer adds "
+          f"{1e6 * instrument().wrapper_cost():.2f} us per call (hot) to the overhead column")
     cells = []
     started = time.perf_counter()
     for size in sizes:

@@ -56,12 +56,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from enum import StrEnum
+from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
 import attrs
 
 from ._node import Node
 from .errors import ValidationError
+from .model.datatypes import format_addr
 from .model.enums import Family
 from .model.objects import NamedObject
 from .model.ruleset import Chain, Flowtable, Rule, Ruleset, Table
@@ -76,6 +78,8 @@ __all__ = [
     "Transaction",
     "TransactionResult",
     "Verb",
+    "element_json",
+    "result_without_handles",
 ]
 
 
@@ -140,8 +144,24 @@ ALLOWED: dict[Verb, frozenset[Kind]] = {
 TableRef = Table | tuple[Family | str, str]
 
 
+# Converters that return members as they are: calling an enum class costs about a
+# microsecond, and an ``Op`` is built per element update.
+def _verb(value: Verb | str) -> Verb:
+    return value if value.__class__ is Verb else Verb(value)
+
+
+def _kind_value(value: Kind | str) -> Kind:
+    return value if value.__class__ is Kind else Kind(value)
+
+
 def _optional_family(value: Family | str | None) -> Family | None:
-    return None if value is None else Family(value)
+    if value is None or value.__class__ is Family:
+        return value
+    return Family(value)
+
+
+def _as_tuple(value: Iterable[Any]) -> tuple[Any, ...]:
+    return value if value.__class__ is tuple else tuple(value)
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -163,8 +183,8 @@ class Op:
         elements: the elements of an element operation (``(key, data)`` pairs for maps).
     """
 
-    verb: Verb = attrs.field(converter=Verb)
-    kind: Kind = attrs.field(converter=Kind)
+    verb: Verb = attrs.field(converter=_verb)
+    kind: Kind = attrs.field(converter=_kind_value)
     family: Family | None = attrs.field(default=None, converter=_optional_family)
     table: str | None = None
     name: str | None = None
@@ -174,7 +194,7 @@ class Op:
     position: int | None = None
     index: int | None = None
     new_name: str | None = None
-    elements: tuple[Any, ...] = attrs.field(default=(), converter=tuple)
+    elements: tuple[Any, ...] = attrs.field(default=(), converter=_as_tuple)
 
     def __attrs_post_init__(self) -> None:
         if self.kind not in ALLOWED[self.verb]:
@@ -249,7 +269,7 @@ class Op:
             return _with_handle(where, self.handle)
         if self.kind is Kind.ELEMENT:
             where["name"] = self.name
-            where["elem"] = [_element_json(e, where.get("family", "inet"), version)
+            where["elem"] = [element_json(e, where.get("family", "inet"), version)
                              for e in self.elements]
             return where
         if self.name is not None:
@@ -280,15 +300,21 @@ def _with_handle(body: dict[str, Any], handle: int | None) -> dict[str, Any]:
     return body
 
 
-def _element_json(element: Any, family: str, version: str | tuple[int, ...] | None) -> Any:
-    """One set element, or a map element ``(key, data)`` as the JSON pair ``[key, data]``."""
+def element_json(element: Any, family: str, version: str | tuple[int, ...] | None) -> Any:
+    """One set element, or a map element ``(key, data)`` as the JSON pair ``[key, data]``.
+
+    (The libnftables backend writes the common shapes directly, in
+    ``nftkit/backend/_element_json.py``: what it writes must stay what this gives.)
+    """
     if isinstance(element, tuple):
-        return [_element_json(e, family, version) for e in element]
+        return [element_json(e, family, version) for e in element]
     if isinstance(element, Node):
         return _node_json(element, version=version, family=family)
     if isinstance(element, bool | int | str):
         return element
-    return str(element)  # ipaddress objects
+    if isinstance(element, IPv4Address | IPv6Address):
+        return format_addr(element)  # as inside a concatenation (``::ffff:1.2.3.4``)
+    return str(element)
 
 
 @attrs.frozen(kw_only=True)
@@ -307,29 +333,74 @@ class TransactionResult:
         return [(op, h) for op, h in zip(self.ops, self.handles, strict=True) if h is not None]
 
 
+_set_result_ops = TransactionResult.__dict__["ops"].__set__
+_set_result_handles = TransactionResult.__dict__["handles"].__set__
+
+
+def result_without_handles(ops: tuple[Op, ...]) -> TransactionResult:
+    """``TransactionResult(ops=ops, handles=(None,) * len(ops))``, built without attrs'
+    ``__init__`` (a third of the cost; the fast path of an element update returns this)."""
+    result: TransactionResult = object.__new__(TransactionResult)
+    _set_result_ops(result, ops)
+    _set_result_handles(result, (None,) * len(ops))
+    return result
+
+
+#: Validated ``(family, name)`` pairs and names: an agent names the same table and sets in
+#: every update, and checking a name character by character costs more than the rest of an
+#: element op. Only exact ``str`` (and ``Family``) values are remembered; bounded.
+_TABLE_REFS: dict[tuple[str, str], tuple[Family, str]] = {}
+_GOOD_NAMES: set[str] = set()
+_CACHE_MAX = 4096
+
+
 def _table_ref(table: TableRef | None, what: str) -> tuple[Family, str]:
     """``Table`` or ``(family, name)`` -> ``(Family, name)``; ValidationError otherwise."""
+    if table.__class__ is tuple and len(table) == 2:
+        family, name = table
+        if name.__class__ is str and family.__class__ in (str, Family):
+            ref = _TABLE_REFS.get(table)
+            if ref is not None:
+                return ref
+            ref = _checked_table_ref(family, name)
+            if len(_TABLE_REFS) >= _CACHE_MAX:
+                _TABLE_REFS.clear()
+            _TABLE_REFS[(family, name)] = ref
+            return ref
+    return _checked_table_ref_of(table, what)
+
+
+def _checked_table_ref(family: Family | str, name: str) -> tuple[Family, str]:
+    try:
+        fam = Family(family)
+    except ValueError:
+        raise ValidationError("Transaction", "table",
+                              f"unknown family {family!r}") from None
+    _check_name("table", name)
+    return fam, name
+
+
+def _checked_table_ref_of(table: TableRef | None, what: str) -> tuple[Family, str]:
     if table is None:
         raise ValidationError("Transaction", "table", f"{what} needs table=")
     if isinstance(table, Table):
         return table.family, table.name
     if isinstance(table, tuple) and len(table) == 2:
-        family, name = table
-        try:
-            fam = Family(family)
-        except ValueError:
-            raise ValidationError("Transaction", "table",
-                                  f"unknown family {family!r}") from None
-        _check_name("table", name)
-        return fam, name
+        return _checked_table_ref(*table)
     raise ValidationError("Transaction", "table",
                           f"expected a Table or (family, name), got {table!r}")
 
 
 def _check_name(field: str, value: object) -> str:
+    if value.__class__ is str and value in _GOOD_NAMES:
+        return value
     if not isinstance(value, str) or not value or len(value.encode()) > 255 or any(
             ord(c) < 32 or c == '"' for c in value):
         raise ValidationError("Transaction", field, f"invalid name {value!r}")
+    if value.__class__ is str:
+        if len(_GOOD_NAMES) >= _CACHE_MAX:
+            _GOOD_NAMES.clear()
+        _GOOD_NAMES.add(value)
     return value
 
 
@@ -674,50 +745,93 @@ class Transaction:
         Map elements are ``(key, data)`` pairs. Elements may be values, ``PrefixExpr``,
         ``RangeExpr``, ``ConcatExpr`` or ``ElemExpr`` (with timeout/comment).
         """
-        return self._elements(Verb.ADD, set_or_map, elements, table)
+        return self._elements(_ADD, set_or_map, elements, table)
 
     def create_elements(self, set_or_map: Set | Map | str, elements: Iterable[Any], *,
                         table: TableRef) -> Transaction:
         """Like ``add_elements`` but fails with ``ExistsError`` if one exists."""
-        return self._elements(Verb.CREATE, set_or_map, elements, table)
+        return self._elements(_CREATE, set_or_map, elements, table)
 
     def delete_elements(self, set_or_map: Set | Map | str, elements: Iterable[Any], *,
                         table: TableRef) -> Transaction:
         """Delete elements (nft ``delete element ...``); a missing one is ``NotFoundError``.
         For a map, give the keys or the ``(key, data)`` pairs."""
-        return self._elements(Verb.DELETE, set_or_map, elements, table)
+        return self._elements(_DELETE, set_or_map, elements, table)
 
     def destroy_elements(self, set_or_map: Set | Map | str, elements: Iterable[Any], *,
                          table: TableRef) -> Transaction:
         """Delete the elements that exist (nft >= 1.0.7 ``destroy element``; emulated)."""
-        return self._elements(Verb.DESTROY, set_or_map, elements, table)
+        return self._elements(_DESTROY, set_or_map, elements, table)
 
     def _elements(self, verb: Verb, set_or_map: Set | Map | str, elements: Iterable[Any],
                   table: TableRef) -> Transaction:
-        family, tname = _table_ref(table, f"{verb} element")
-        name = set_or_map.name if isinstance(set_or_map, Set) else _check_name("name", set_or_map)
+        # The per-element update path (an agent's most frequent call): kept lean, see
+        # docs/performance.md "Backend".
+        if table is None:
+            raise ValidationError("Transaction", "table", f"{verb} element needs table=")
+        family, tname = _table_ref(table, "")
+        is_set = isinstance(set_or_map, Set)
+        name = set_or_map.name if is_set else _check_name("name", set_or_map)  # type: ignore[union-attr]
         if isinstance(elements, (str, bytes, Node)):
             raise ValidationError("Transaction", "elements",
                                   "expected an iterable of elements, got a single value")
-        elems = tuple(elements)
+        elems = elements if elements.__class__ is tuple else tuple(elements)
         if not elems:
             raise ValidationError("Transaction", "elements", "no elements given")
         is_map = isinstance(set_or_map, Map)
+        removing = verb is _DELETE or verb is _DESTROY
+        pairs = False
         for e in elems:
-            pair = isinstance(e, tuple)
-            if pair and len(e) != 2:
-                raise ValidationError("Transaction", "elements",
-                                      f"map elements are (key, data) pairs, got {e!r}")
-            if isinstance(set_or_map, Set) and pair != is_map and not (
-                    verb in (Verb.DELETE, Verb.DESTROY) and is_map):
+            pair = e.__class__ is tuple or isinstance(e, tuple)
+            if pair:
+                pairs = True
+                if len(e) != 2:
+                    raise ValidationError("Transaction", "elements",
+                                          f"map elements are (key, data) pairs, got {e!r}")
+            if is_set and pair != is_map and not (removing and is_map):
                 what = "(key, data) pairs" if is_map else "keys, not pairs"
                 raise ValidationError("Transaction", "elements",
                                       f"{name} takes {what}, got {e!r}")
             if e is None:
                 raise ValidationError("Transaction", "elements", "None is not an element")
-        if verb in (Verb.DELETE, Verb.DESTROY):
+        if removing and pairs:
             # nft deletes map elements by key; the data part is not needed.
             elems = tuple(e[0] if isinstance(e, tuple) else e for e in elems)
-        self._ops.append(Op(verb=verb, kind=Kind.ELEMENT, family=family, table=tname, name=name,
-                            elements=elems))
+        self._ops.append(_element_op(verb, family, tname, name, elems))
         return self
+
+
+# Enum members looked up once: ``Verb.DELETE`` goes through the enum metaclass (~0.2 us).
+_ADD, _CREATE, _DELETE, _DESTROY = Verb.ADD, Verb.CREATE, Verb.DELETE, Verb.DESTROY
+_ELEMENT = Kind.ELEMENT
+_new = object.__new__
+# The slots' own setters: what attrs' ``__init__`` does through ``object.__setattr__``, at a
+# third of the cost (that lookup is most of building an element op).
+# (tests/test_backend_fastpath.py checks that every field is set, as ``Op()`` sets it)
+_SET = {f.name: Op.__dict__[f.name].__set__ for f in attrs.fields(Op)}
+_set_verb, _set_kind, _set_family, _set_table = (_SET[n] for n in ("verb", "kind", "family",
+                                                                   "table"))
+_set_name, _set_chain, _set_obj, _set_handle = (_SET[n] for n in ("name", "chain", "obj",
+                                                                  "handle"))
+_set_position, _set_index, _set_new_name, _set_elements = (
+    _SET[n] for n in ("position", "index", "new_name", "elements"))
+
+
+def _element_op(verb: Verb, family: Family, table: str, name: str,
+                elements: tuple[Any, ...]) -> Op:
+    """``Op(verb=verb, kind=Kind.ELEMENT, family=..., table=..., name=..., elements=...)``
+    for arguments ``Transaction._elements`` has checked (every verb takes elements)."""
+    op: Op = _new(Op)
+    _set_verb(op, verb)
+    _set_kind(op, _ELEMENT)
+    _set_family(op, family)
+    _set_table(op, table)
+    _set_name(op, name)
+    _set_chain(op, None)
+    _set_obj(op, None)
+    _set_handle(op, None)
+    _set_position(op, None)
+    _set_index(op, None)
+    _set_new_name(op, None)
+    _set_elements(op, elements)
+    return op
