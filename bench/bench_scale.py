@@ -4,19 +4,23 @@ One command (root; every load happens in a throwaway network namespace)::
 
     python3 bench/bench_scale.py            # 1k, 10k, 30k, 100k services (classic up to 10k)
     python3 bench/bench_scale.py --quick    # 1k services only, a minute or so (CI)
+    python3 bench/bench_scale.py --sizes 30000 --classic-max 0 --full-only   # full syncs only
 
 Measured, for each size N (2 endpoints per service) and layout (``grouped``, ``classic``; see
 bench/_layouts.py):
 
 full sync
-    ``nftkit``: model build + ``to_text`` + ``Nftables(netns).run_text`` in-process, with the
-    three parts also reported; ``nft -f``: the nft binary loading the same text;
+    ``nftkit netlink`` (grouped layout): model build + ``Nftables.run(Transaction().add(...),
+    handles=False)``, which sends ONE nfnetlink batch built from the model (no text, no
+    libnftables), GC paused during build and encode; parts: build, encode+apply, encode only.
+    ``nftkit`` (text): model build + ``to_text`` + ``Nftables(netns).run_text`` in-process,
+    with the three parts also reported; ``nft -f``: the nft binary loading the same text;
     ``iptables-legacy-restore`` / ``iptables-nft-restore``: kube-proxy's iptables-mode rules
     for the same services.
 element updates
     the grouped one-service update (3 elements) and one classic verdict-map element, through
-    ``Nftables.run()`` and through the experimental direct netlink path
-    (``nftkit.backend._netlink``).
+    ``Nftables.run(netlink=False)`` (libnftables), ``Nftables.run()`` (its netlink path) and
+    the stand-alone ``NetlinkElements``.
 one-service update (add one service, then delete it; median over repetitions)
     ``nftkit run()``: ``Nftables.run(Transaction)`` (it asks libnftables to echo what it
     created, to return handles, only when an op creates something other than elements);
@@ -176,13 +180,51 @@ def nftkit_full(ns: str, build: Callable[[], Any]) -> tuple[float, dict[str, flo
     return t3 - t0, {"build_s": t1 - t0, "compile_s": t2 - t1, "apply_s": t3 - t2}, text
 
 
+def nftkit_netlink_full(ns: str, build: Callable[[], Any]) -> tuple[float, dict[str, float]]:
+    """Model build + ``Nftables.run(Transaction().add(table), handles=False)``, which sends
+    the table as ONE nfnetlink batch built from the model (no text, no libnftables parser);
+    the cyclic GC is paused during the build and the encode, as nftkit's own parser does.
+    (total, parts); parts["netlink"] is 1.0 when the netlink path ran (0.0: libnftables)."""
+    from nftkit.parse.json import gc_paused
+
+    nft = nftkit.Nftables(netns=ns)
+    t0 = time.perf_counter()
+    with gc_paused():
+        model = build()
+        t1 = time.perf_counter()
+        txn = Transaction().add(model)
+        nft.run(txn, handles=False)
+    t2 = time.perf_counter()
+    path = nft.last_path
+    nft.close()
+    return t2 - t0, {"build_s": t1 - t0, "encode_apply_s": t2 - t1,
+                     "netlink": 1.0 if path == "netlink" else 0.0}
+
+
+def encode_only(build: Callable[[], Any]) -> float:
+    """The time to encode the layout's batch (no apply), for the parts table."""
+    from nftkit.backend._nl_txn import NetlinkPath
+    from nftkit.parse.json import gc_paused
+
+    txn = Transaction().add(build())
+    path = NetlinkPath(None)
+    try:
+        with gc_paused():
+            t = time.perf_counter()
+            path.encode(txn.ops, txn.batch())
+            return time.perf_counter() - t
+    finally:
+        path.close()
+
+
 def bench_nft_layout(res: Results, layout: str, n: int, svcs: list[L.Service],
-                     reps: int, budget: float) -> None:
+                     reps: int, budget: float, *, updates: bool = True) -> None:
     build = (lambda: L.grouped_model(svcs)) if layout == "grouped" else (
         lambda: L.classic_model(svcs))
     # Each full sync runs in a fresh namespace; small loads are repeated (median), loads that
     # take seconds run once, nftkit and nft -f alternating so that both see the same machine.
     runs: list[tuple[float, dict[str, float]]] = []
+    nl_runs: list[tuple[float, dict[str, float]]] = []
     nft_f: list[float] = []
     full_reps = 3 if (layout == "grouped" and n <= 30_000) or n <= 1000 else 1
     text = ""
@@ -190,8 +232,16 @@ def bench_nft_layout(res: Results, layout: str, n: int, svcs: list[L.Service],
         with netns() as ns:
             total, parts, text = nftkit_full(ns, build)
             runs.append((total, parts))
-            if i == full_reps - 1:
+            if i == full_reps - 1 and updates:
                 bench_updates(res, layout, n, ns, reps, budget)
+        if layout == "grouped":
+            with netns() as ns:
+                try:
+                    nl_runs.append(nftkit_netlink_full(ns, build))
+                except nftkit.errors.UnsupportedError as exc:
+                    # the netlink path could not encode a rule, and libnftables < 1.1
+                    # cannot read this layout from JSON: no such row
+                    print(f"  (netlink full sync skipped: {exc})")
         path = write(f"{layout}-{n}.nft", text)
         with netns() as ns:
             nft_f += in_ns(ns, [(["nft", "-f", path], None)])
@@ -202,10 +252,20 @@ def bench_nft_layout(res: Results, layout: str, n: int, svcs: list[L.Service],
                        ("apply_s", "  nftkit apply (libnftables)")):
         res.add("full sync", layout, n, label, [r[1][key] for r in runs])
     res.add("full sync", layout, n, "nft -f (same text)", nft_f)
+    if nl_runs:
+        mid = sorted(nl_runs, key=lambda r: r[0])[len(nl_runs) // 2]
+        res.add("full sync", layout, n, "nftkit netlink (build+encode+apply)",
+                [r[0] for r in nl_runs], **mid[1])
+        res.add("full sync", layout, n, "  nftkit netlink build",
+                [r[1]["build_s"] for r in nl_runs])
+        res.add("full sync", layout, n, "  nftkit netlink encode+apply",
+                [r[1]["encode_apply_s"] for r in nl_runs])
+        res.add("full sync", layout, n, "  nftkit netlink encode only",
+                [encode_only(build) for _ in range(min(3, len(nl_runs)))])
 
 
 def bench_iptables(res: Results, n: int, svcs: list[L.Service], reps: int,
-                   budget: float) -> None:
+                   budget: float, *, updates: bool = True) -> None:
     full = write(f"ipt-{n}.txt", L.iptables_text(svcs))
     extra = L.make_services(1, start=n + 7)
     add = write(f"ipt-{n}-add.txt", L.iptables_partial_text(svcs + extra, changed=extra))
@@ -219,6 +279,8 @@ def bench_iptables(res: Results, n: int, svcs: list[L.Service], reps: int,
             with netns() as ns:
                 fulls += in_ns(ns, [([tool], full)])
         res.add("full sync", "iptables", n, tool, fulls)
+        if not updates:
+            continue
         if min(fulls) > 3 * budget:
             # a partial restore re-reads the whole table: minutes per update at this size
             print(f"  ({tool} --noflush skipped: a full restore took {min(fulls):.0f} s)")
@@ -266,6 +328,7 @@ def bench_updates(res: Results, layout: str, n: int, ns: str, reps: int,
     _ = nft.version  # probed once per context (it lists the tables): not part of an update
 
     def via_run() -> float:
+        # the default path: element-only updates go as a netlink batch (no libnftables)
         t = time.perf_counter()
         nft.run(add)
         dt = time.perf_counter() - t
@@ -279,9 +342,9 @@ def bench_updates(res: Results, layout: str, n: int, ns: str, reps: int,
         # the same path without the echo flag that run() sets when an op creates something
         # (to learn handles): run(handles=False)
         t = time.perf_counter()
-        nft.run(add, handles=False)
+        nft.run(add, handles=False, netlink=False)
         dt = time.perf_counter() - t
-        nft.run(delete, handles=False)
+        nft.run(delete, handles=False, netlink=False)
         return dt
 
     res.add("update", layout, n, "nftkit txn, JSON without echo", repeat(no_echo, reps=reps,
@@ -324,12 +387,12 @@ def bench_element_paths(res: Results, layout: str, n: int, ns: str, nft: Any, re
 
     def lib() -> float:
         t = time.perf_counter()
-        nft.run(add)
+        nft.run(add, netlink=False)
         dt = time.perf_counter() - t
-        nft.run(delete)
+        nft.run(delete, netlink=False)
         return dt
 
-    res.add("element", layout, n, f"{label}: nftkit Nftables.run()",
+    res.add("element", layout, n, f"{label}: Nftables.run(netlink=False)",
             repeat(lib, reps=reps, budget=budget))
     link = NetlinkElements(ns)
 
@@ -346,6 +409,17 @@ def bench_element_paths(res: Results, layout: str, n: int, ns: str, nft: Any, re
     res.add("element", layout, n, f"{label}: netlink (experimental)",
             repeat(netlink, reps=max(reps, 30), budget=budget))
     link.close()
+
+    def via_run_netlink() -> float:
+        t = time.perf_counter()
+        nft.run(add, netlink=True)
+        dt = time.perf_counter() - t
+        assert nft.last_path == "netlink", nft.last_path
+        nft.run(delete, netlink=True)
+        return dt
+
+    res.add("element", layout, n, f"{label}: Nftables.run() via netlink",
+            repeat(via_run_netlink, reps=max(reps, 30), budget=budget))
 
 
 # --- ordering ------------------------------------------------------------------------------
@@ -406,7 +480,8 @@ def summarize(rows: list[dict[str, Any]]) -> str:
     def get(section: str, layout: str, n: int, tool: str) -> float | None:
         return med.get((section, layout, n, tool))
 
-    full_cols = [("grouped", "nftkit (build+compile+apply)", "grouped nftkit"),
+    full_cols = [("grouped", "nftkit netlink (build+encode+apply)", "grouped nftkit netlink"),
+                 ("grouped", "nftkit (build+compile+apply)", "grouped nftkit text"),
                  ("grouped", "nft -f (same text)", "grouped nft -f"),
                  ("classic", "nftkit (build+compile+apply)", "classic nftkit"),
                  ("classic", "nft -f (same text)", "classic nft -f"),
@@ -431,11 +506,15 @@ def summarize(rows: list[dict[str, Any]]) -> str:
         out.append("")
     out += ["**Targets** (grouped layout)", "",
             "| services | nftkit / iptables-legacy-restore (<= 0.25) | nftkit / nft -f (<= 1.2) "
-            "| update median (<= 0.2 ms) | update / update at 1k (<= 1.5) |",
-            "|---:|---:|---:|---:|---:|"]
+            "| update median (<= 0.2 ms) | update / update at 1k (<= 1.5) "
+            "| full sync path |",
+            "|---:|---:|---:|---:|---:|---|"]
     base = get("update", "grouped", min(sizes), "nftkit Nftables.run()")
     for n in sizes:
-        nk = get("full sync", "grouped", n, "nftkit (build+compile+apply)")
+        nk = get("full sync", "grouped", n, "nftkit netlink (build+encode+apply)")
+        path = "netlink"
+        if nk is None:
+            nk, path = get("full sync", "grouped", n, "nftkit (build+compile+apply)"), "text"
         leg = get("full sync", "iptables", n, "iptables-legacy-restore")
         nf = get("full sync", "grouped", n, "nft -f (same text)")
         up = get("update", "grouped", n, "nftkit Nftables.run()")
@@ -444,16 +523,18 @@ def summarize(rows: list[dict[str, Any]]) -> str:
             return f"{a / b:.2f}" if a is not None and b else "-"
 
         out.append(f"| {n:,} | {ratio(nk, leg)} | {ratio(nk, nf)} | {_fmt(up)} | "
-                   f"{ratio(up, base)} |")
+                   f"{ratio(up, base)} | {path} |")
     element = sorted({r["n"] for r in rows if r["section"] == "element"})
     if element:
-        cols = [("grouped", "3 elements: nftkit Nftables.run()"),
+        cols = [("grouped", "3 elements: Nftables.run(netlink=False)"),
                 ("grouped", "3 elements: netlink (experimental)"),
-                ("classic", "1 vmap element: nftkit Nftables.run()"),
+                ("grouped", "3 elements: Nftables.run() via netlink"),
+                ("classic", "1 vmap element: Nftables.run(netlink=False)"),
                 ("classic", "1 vmap element: netlink (experimental)")]
         out += ["", "**Element updates: libnftables vs direct netlink** (median)", "",
-                "| services | grouped, 3 elements: libnftables | ... netlink | classic, 1 "
-                "verdict-map element: libnftables | ... netlink |", "|---:|---:|---:|---:|---:|"]
+                "| services | grouped, 3 elements: libnftables | ... NetlinkElements | ... "
+                "Nftables.run() via netlink | classic, 1 verdict-map element: libnftables | "
+                "... NetlinkElements |", "|---:|---:|---:|---:|---:|---:|"]
         for n in element:
             out.append(f"| {n:,} | " + " | ".join(_fmt(get("element", lay, n, tool))
                                                    for lay, tool in cols) + " |")
@@ -513,6 +594,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ordering-sizes", type=lambda s: [int(x) for x in s.split(",")],
                     default=None, help="sizes for the batch-ordering comparison")
     ap.add_argument("--reps", type=int, default=30, help="repetitions of each update")
+    ap.add_argument("--full-only", action="store_true",
+                    help="full syncs only (no updates, element paths or ordering)")
     ap.add_argument("--budget", type=float, default=20.0,
                     help="seconds per update measurement before stopping early (>= 1 rep)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "scale.json"))
@@ -552,11 +635,14 @@ def _run(args: argparse.Namespace) -> int:
     try:
         for n in sizes:
             svcs = L.make_services(n)
-            bench_nft_layout(res, "grouped", n, svcs, args.reps, args.budget)
+            bench_nft_layout(res, "grouped", n, svcs, args.reps, args.budget,
+                             updates=not args.full_only)
             if n <= args.classic_max:
-                bench_nft_layout(res, "classic", n, svcs, min(args.reps, 10), args.budget)
-            bench_iptables(res, n, svcs, min(args.reps, 10), args.budget)
-        for n in ordering:
+                bench_nft_layout(res, "classic", n, svcs, min(args.reps, 10), args.budget,
+                                 updates=not args.full_only)
+            bench_iptables(res, n, svcs, min(args.reps, 10), args.budget,
+                           updates=not args.full_only)
+        for n in ordering if not args.full_only else ():
             bench_ordering(res, n, json_max=min(args.classic_max, 3000))
     finally:
         shutil.rmtree(_TMP[0], ignore_errors=True)

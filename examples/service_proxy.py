@@ -71,6 +71,7 @@ from nftkit import (
     lint,
     to_text,
 )
+from nftkit.errors import UnsupportedError
 from nftkit.model.statements import MangleStmt
 
 __all__ = ["CLUSTER_CIDR", "Endpoint", "ServicePort", "ServiceProxy", "SyncStats", "build_table"]
@@ -112,7 +113,7 @@ class ServicePort:
 class Backend(Protocol):
     """What the proxy needs of ``nftkit.Nftables`` (a test may pass another implementation)."""
 
-    def run(self, txn: Transaction) -> Any: ...
+    def run(self, txn: Transaction, *, handles: bool = ...) -> Any: ...
 
     def run_text(self, commands: str) -> str: ...
 
@@ -177,11 +178,12 @@ def group_rules(k: int) -> tuple[list[Rule], list[Rule]]:
 
 def build_table(services: Iterable[ServicePort], *, name: str = "nftkit-proxy",
                 cluster_cidr: IPv4Network = CLUSTER_CIDR,
-                affinity_timeout: int = 10_800) -> Table:
+                affinity_timeout: int = 10_800, elements: Elements | None = None) -> Table:
     """The whole table for ``services`` (``affinity_timeout`` in seconds, kube-proxy's
-    default 3h)."""
+    default 3h); ``elements``: ``desired_elements(services)`` if the caller has it already."""
     services = list(services)
-    elements = desired_elements(services)
+    if elements is None:
+        elements = desired_elements(services)
     groups = sorted({s.k for s in services if s.k})
     sets: list[Set] = [
         Map(name="affinity", type=("ipv4_addr", *_SVC_TYPE), data_type=("mark",),
@@ -290,18 +292,31 @@ class ServiceProxy:
         self._services: dict[Key, ServicePort] = {}
         self._groups: set[int] = set()
 
-    def build(self, services: Iterable[ServicePort]) -> Table:
+    def build(self, services: Iterable[ServicePort],
+              elements: Elements | None = None) -> Table:
         return build_table(services, name=self.table, cluster_cidr=self.cluster_cidr,
-                           affinity_timeout=self.affinity_timeout)
+                           affinity_timeout=self.affinity_timeout, elements=elements)
 
     def full_sync(self, services: Sequence[ServicePort]) -> SyncStats:
-        """Replace the table in one atomic batch (``add table; delete table; table {...}``:
-        nft 1.0.6 has no ``destroy``). Remembered affinities are dropped."""
+        """Replace the table in one atomic batch (``add table; delete table; add table
+        {...}``: nft 1.0.6 has no ``destroy``). Remembered affinities are dropped.
+
+        ``Nftables.run(txn, handles=False)`` sends it as one nfnetlink batch built from the
+        model when it can encode every op (no text, no libnftables parser: the fast path at
+        30k services). Otherwise the table goes as nft text: libnftables 1.0.6 cannot read
+        this layout's maps (concatenated data) from JSON and refuses them up front.
+        """
         start = time.perf_counter()
-        table = self.build(services)
-        head = f"add table ip {self.table}\ndelete table ip {self.table}\n"
-        self.nft.run_text(head + to_text(Ruleset(tables=[table])))
-        self._applied = desired_elements(services)
+        elements = desired_elements(services)
+        table = self.build(services, elements)
+        bare = Table(family="ip", name=self.table)
+        txn = Transaction().add(bare).delete(bare).add(table)
+        try:
+            self.nft.run(txn, handles=False)
+        except UnsupportedError:
+            head = f"add table ip {self.table}\ndelete table ip {self.table}\n"
+            self.nft.run_text(head + to_text(Ruleset(tables=[table])))
+        self._applied = elements
         self._services = {s.key: s for s in services}
         self._groups = {s.k for s in services if s.k}
         stats = SyncStats(added=sum(len(v) for v in self._applied.values()))

@@ -1,10 +1,12 @@
-"""A direct netlink path for set element updates (experimental, not wired into ``Nftables``).
+"""Set element encoding for the direct netlink path, and ``NetlinkElements``.
 
 libnftables rebuilds its cache of the table before it evaluates an element command, which
 costs O(chains + sets) per update (0.4 s at 10k classic kube-proxy services). The kernel itself
 only needs one ``NFT_MSG_NEWSETELEM``/``NFT_MSG_DELSETELEM`` message in an nfnetlink batch:
-this module encodes those from the model (keys and data by the set's datatypes) and sends them
-on a ``NETLINK_NETFILTER`` socket opened inside the target network namespace.
+this module encodes keys and data from the model (by the set's datatypes) and holds the
+low-level attribute helpers (``_attr``, ``_nest``) the other ``_nl_*`` modules build on.
+``Nftables.run`` uses it through ``_nl_txn`` (see docs/transactions.md, "Without
+libnftables"); ``NetlinkElements`` is the older stand-alone element sender.
 
 A small encoder of our own rather than pyroute2: the messages are three nested attributes deep
 and the hard part, the byte layout of each nft datatype (host- or network-endian, 4-byte
@@ -19,22 +21,27 @@ the libnftables path gives.
 
 from __future__ import annotations
 
-import ctypes
-import os
 import socket
 import struct
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from ipaddress import IPv4Address, IPv6Address, ip_address
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..errors import BackendError, NotFoundError, UnsupportedError
-from ..model.datatypes import expr_datatype
-from ..model.expressions import ConcatExpr, ElemExpr, VerdictExpr, VerdictKind
-from ..model.sets import Map, Set
-from ._batch import classify
+from ..errors import UnsupportedError
+from ..model.expressions import (
+    ConcatExpr,
+    ElemExpr,
+    PrefixExpr,
+    RangeExpr,
+    VerdictExpr,
+    VerdictKind,
+)
+from ..model.sets import Set
 
-__all__ = ["ENCODERS", "NetlinkElements", "encode_value"]
+if TYPE_CHECKING:
+    from ._nl_types import KeySpec
+
+__all__ = ["ENCODERS", "NetlinkElements", "element_nest", "encode_value", "verdict_data"]
 
 NETLINK_NETFILTER = 12
 NFNL_SUBSYS_NFTABLES = 10
@@ -52,7 +59,6 @@ VERDICT_CODE, VERDICT_CHAIN = 1, 2
 _VERDICTS = {VerdictKind.DROP: 0, VerdictKind.ACCEPT: 1, VerdictKind.CONTINUE: -1,
              VerdictKind.JUMP: -3, VerdictKind.GOTO: -4, VerdictKind.RETURN: -5}
 _FAMILIES = {"ip": 2, "ip6": 10, "inet": 1, "arp": 3, "bridge": 7, "netdev": 5}
-CLONE_NEWNET = 0x40000000
 
 
 def _addr(version: int) -> Callable[[Any], bytes]:
@@ -72,16 +78,24 @@ def _uint(size: int, order: str) -> Callable[[Any], bytes]:
     def enc(v: Any) -> bytes:
         if isinstance(v, bool) or not isinstance(v, int):
             raise UnsupportedError(f"expected an integer, got {v!r}")
+        if not 0 <= v < 1 << (8 * size):
+            raise UnsupportedError(f"{v} does not fit in {size} bytes")
         return v.to_bytes(size, order)  # type: ignore[arg-type]
     return enc
 
 
+_PROTOCOLS: dict[str, int] = {}  # getprotobyname reads /etc/protocols: ~5 us a call
+
+
 def _proto(v: Any) -> bytes:
     if isinstance(v, str):
-        try:
-            v = socket.getprotobyname(v)
-        except OSError:
-            raise UnsupportedError(f"unknown protocol {v!r}") from None
+        number = _PROTOCOLS.get(v)
+        if number is None:
+            try:
+                number = _PROTOCOLS[v] = socket.getprotobyname(v)
+            except OSError:
+                raise UnsupportedError(f"unknown protocol {v!r}") from None
+        v = number
     return _uint(1, "big")(v)
 
 
@@ -113,18 +127,6 @@ ENCODERS: dict[str, Callable[[Any], bytes]] = {
 }
 
 
-def _types(s: Set, data: bool) -> tuple[str, ...]:
-    names = s.data_type if data else s.type  # type: ignore[attr-defined]
-    typeof = s.data_typeof if data else s.typeof  # type: ignore[attr-defined]
-    if names:
-        return tuple(names)
-    dt = expr_datatype(typeof) if typeof is not None else None
-    if dt is None:
-        raise UnsupportedError(f"set {s.name}: unknown key type")
-    parts = dt.parts if dt.kind == "concat" else (dt,)
-    return tuple(p.name if p is not None else "?" for p in parts)
-
-
 def encode_value(value: Any, types: Sequence[str]) -> bytes:
     """The kernel's bytes for a key or data value: concatenation parts padded to 4 bytes."""
     parts = value.exprs if isinstance(value, ConcatExpr) else (value,)
@@ -154,69 +156,57 @@ def _msg(kind: int, flags: int, seq: int, family: int, body: bytes, res_id: int 
     return struct.pack("=IHHII", 16 + len(payload), kind, flags, seq, 0) + payload
 
 
-def _data(value: Any, s: Set) -> bytes:
-    if isinstance(value, VerdictExpr):
-        items = [_attr(VERDICT_CODE, struct.pack(">i", _VERDICTS[value.kind]))]
-        if value.target is not None:
-            items.append(_attr(VERDICT_CHAIN, value.target.encode() + b"\0"))
-        return _nest(ELEM_DATA, _nest(DATA_VERDICT, *items))
-    return _nest(ELEM_DATA, _attr(DATA_VALUE, encode_value(value, _types(s, True))))
+def verdict_data(value: VerdictExpr) -> bytes:
+    """``NFTA_SET_ELEM_DATA`` of a verdict-map element (``accept``, ``goto chain``...)."""
+    code = _VERDICTS.get(value.kind)
+    if code is None:
+        raise UnsupportedError(f"verdict {value.kind} is not supported by the netlink path")
+    items = [_attr(VERDICT_CODE, struct.pack(">i", code))]
+    if value.target is not None:
+        items.append(_attr(VERDICT_CHAIN, value.target.encode() + b"\0"))
+    return _nest(ELEM_DATA, _nest(DATA_VERDICT, *items))
 
 
-def _element(el: Any, s: Set, with_data: bool) -> bytes:
-    key, data = (el if isinstance(el, tuple) else (el, None))
+def element_nest(el: Any, key_types: Sequence[str], data: KeySpec | None,
+                 with_data: bool) -> bytes:
+    """One ``NFTA_LIST_ELEM`` nest, generically (the fast path is ``_nl_elements``).
+
+    ``el`` is a key, or a ``(key, data)`` pair of a map; ``data`` the map's data spec (None
+    for a set); ``with_data=False`` leaves the data out (deletes)."""
+    key, value = (el if isinstance(el, tuple) and len(el) == 2 else (el, None))
     if isinstance(key, ElemExpr):
         raise UnsupportedError("element options (timeout, comment, counter) need libnftables")
-    items = [_nest(ELEM_KEY, _attr(DATA_VALUE, encode_value(key, _types(s, False))))]
+    if isinstance(key, PrefixExpr | RangeExpr):
+        raise UnsupportedError("interval elements (prefixes, ranges) need libnftables")
+    items = [_nest(ELEM_KEY, _attr(DATA_VALUE, encode_value(key, key_types)))]
     if with_data and data is not None:
-        items.append(_data(data, s))
+        if value is None:
+            raise UnsupportedError(f"map element {key!r} has no data")
+        if data.verdict:
+            if not isinstance(value, VerdictExpr):
+                raise UnsupportedError(f"expected a verdict, got {value!r}")
+            items.append(verdict_data(value))
+        else:
+            items.append(_nest(ELEM_DATA, _attr(DATA_VALUE, encode_value(value, data.names))))
     return _nest(LIST_ELEM, *items)
-
-
-def _libc_setns(fd: int) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.setns(fd, CLONE_NEWNET) != 0:
-        raise BackendError(f"setns failed: {os.strerror(ctypes.get_errno())}")
 
 
 class NetlinkElements:
     """Adds and deletes set/map elements with one nfnetlink batch per call.
 
     ``netns``: None (this namespace), a name under /run/netns or a path. The socket is created
-    inside the namespace by a helper thread, like ``Nftables``' context.
+    inside the namespace by a helper thread, like ``Nftables``' context. The set or map given
+    with each call supplies the datatypes (``type`` or ``typeof``).
+
+    ``Nftables.run`` now takes this path by itself for element-only transactions (see
+    ``Nftables(netlink=...)``); this class remains for callers that keep their own socket.
     """
 
     def __init__(self, netns: str | None = None) -> None:
-        self._lock = threading.Lock()
-        self._seq = 0
-        box: dict[str, Any] = {}
+        from ._nl_socket import NetlinkSocket
 
-        def make() -> None:
-            home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-            try:
-                if netns is not None:
-                    path = netns if "/" in netns else f"/run/netns/{netns}"
-                    fd = os.open(path, os.O_RDONLY)
-                    try:
-                        _libc_setns(fd)
-                    finally:
-                        os.close(fd)
-                box["sock"] = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW,
-                                            NETLINK_NETFILTER)
-                if netns is not None:
-                    _libc_setns(home)
-            except (OSError, BackendError) as exc:
-                box["error"] = exc
-            finally:
-                os.close(home)
-
-        worker = threading.Thread(target=make, name="nftkit-netlink-setns")
-        worker.start()
-        worker.join()
-        if "error" in box:
-            raise BackendError(f"cannot open a netfilter netlink socket: {box['error']}")
-        self._sock: socket.socket = box["sock"]
-        self._sock.bind((0, 0))
+        self._sock = NetlinkSocket(netns)
+        self._infos: dict[Set, Any] = {}  # set model -> SetInfo (its packer is built once)
 
     def close(self) -> None:
         self._sock.close()
@@ -233,49 +223,16 @@ class NetlinkElements:
     def batch(self, ops: Sequence[tuple[str, str, str, Set, Iterable[Any]]]) -> None:
         """Several element operations ``(verb, family, table, set, elements)``, verb ``add``,
         ``create`` or ``delete``, as ONE atomic batch: all apply or none."""
+        from ._nl_objects import element_messages, errno_error, set_info
+
         messages = []
         for verb, family, table, s, elements in ops:
-            if verb == "delete":
-                kind, flags, with_data = NFT_MSG_DELSETELEM, 0, False
-            elif verb in ("add", "create"):
-                kind, with_data = NFT_MSG_NEWSETELEM, isinstance(s, Map)
-                flags = NLM_F_CREATE | (NLM_F_EXCL if verb == "create" else 0)
-            else:
+            if verb not in ("add", "create", "delete"):
                 raise UnsupportedError(f"unknown element verb {verb!r}")
-            elems = b"".join(_element(e, s, with_data) for e in elements)
-            body = (_attr(LIST_TABLE, table.encode() + b"\0")
-                    + _attr(LIST_SET, s.name.encode() + b"\0") + _nest(LIST_ELEMENTS, elems))
-            messages.append((kind, flags, _FAMILIES[family], body))
-        with self._lock:
-            seq = self._seq + 1
-            self._seq += len(messages) + 2
-            out = [_msg(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, seq, 0, b"", NFNL_SUBSYS_NFTABLES)]
-            for i, (kind, flags, fam, body) in enumerate(messages, 1):
-                out.append(_msg((NFNL_SUBSYS_NFTABLES << 8) | kind,
-                                NLM_F_REQUEST | NLM_F_ACK | flags, seq + i, fam, body))
-            out.append(_msg(NFNL_MSG_BATCH_END, NLM_F_REQUEST, seq + len(messages) + 1, 0, b"",
-                            NFNL_SUBSYS_NFTABLES))
-            self._sock.send(b"".join(out))
-            self._await_acks(range(seq + 1, seq + len(messages) + 1))
-
-    def _await_acks(self, seqs: range) -> None:
-        """Read one reply per message (every message asks for an ack); the first error wins.
-        When one message fails the kernel aborts the whole batch."""
-        pending = set(seqs)
-        first_error = 0
-        while pending:
-            data = self._sock.recv(65536)
-            off = 0
-            while off + 16 <= len(data):
-                length, kind, _flags, rseq, _pid = struct.unpack_from("=IHHII", data, off)
-                if kind == NLMSG_ERROR and rseq in pending:
-                    pending.discard(rseq)
-                    (err,) = struct.unpack_from("=i", data, off + 16)
-                    if err and not first_error:
-                        first_error = -err
-                off += max(length, 16)
-        if first_error:
-            message = os.strerror(first_error)
-            cls = NotFoundError if first_error == 2 else classify(
-                f"Error: Could not process rule: {message}")
-            raise cls(f"netlink element batch: {message}", nft_message=message)
+            info = self._infos.get(s)
+            if info is None:
+                info = self._infos[s] = set_info(s)
+            messages += element_messages(verb, _FAMILIES[family], table, info, tuple(elements))
+        failed = self._sock.batch(messages)
+        if failed is not None:
+            raise errno_error(failed[1], "netlink element batch")

@@ -26,6 +26,7 @@ Debian package when libnftables.so.1 is missing; ``import nftkit`` does not need
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import threading
@@ -49,10 +50,20 @@ from ..model.ruleset import Chain, Ruleset, Table
 from ..model.sets import Map, Set
 from ..parse.json import from_json
 from ..render.context import DEFAULT_VERSION, installed_nft_version, parse_version
-from ..transaction import Kind, Op, Transaction, TransactionResult, Verb
+from ..transaction import (
+    Kind,
+    Op,
+    Transaction,
+    TransactionResult,
+    Verb,
+    result_without_handles,
+)
 from ._batch import PERMISSION_HINT, classify, clean_message, handles_from_echo, json_index
+from ._element_json import element_command, element_only
 from ._ffi import load
 from ._limits import refuse_rename_then_delete
+from ._nl_objects import errno_error
+from ._nl_txn import MissingSet, NetlinkPath
 from ._positions import replay
 
 __all__ = ["Nftables", "OutputFlag"]
@@ -184,6 +195,10 @@ class Nftables:
         variables: ``define`` s for scripts run with ``run_file`` (libnftables applies them
             to files only): ``{"ports": "{ 22, 80 }"}``.
         optimize: let nft merge rules of text commands (``nft -o``, nft >= 1.0.3).
+        netlink: let ``run``/``check`` send a transaction as one nfnetlink batch built
+            directly from the model, without libnftables, when every op can be encoded
+            (see ``_try_netlink``); False: always libnftables. Also
+            settable per call (``run(txn, netlink=False)``) and as the attribute.
     """
 
     def __init__(
@@ -193,8 +208,13 @@ class Nftables:
         include_paths: Iterable[str] = (),
         variables: Mapping[str, str] | None = None,
         optimize: bool = False,
+        netlink: bool = True,
     ) -> None:
         self.netns = netns
+        self.netlink = netlink
+        #: Which path the last ``run``/``check`` took: "netlink" or "libnftables".
+        self.last_path = ""
+        self._nl: NetlinkPath | None = None
         self._lock = threading.RLock()
         self._fd = None if netns is None else _open_netns(netns)
         try:
@@ -241,6 +261,9 @@ class Nftables:
             if self._ctx is not None:
                 _ffi.release(self._ctx)
                 self._ctx = None
+            if self._nl is not None:
+                self._nl.close()
+                self._nl = None
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
@@ -255,19 +278,39 @@ class Nftables:
         where = "current netns" if self.netns is None else f"netns={self.netns!r}"
         return f"Nftables({where})"
 
-    def _exec(self, command: str, *, flags: int, dry: bool = False) -> tuple[int, str, str]:
-        """One ``nft_run_cmd_from_buffer``: ``(rc, output, error output)``."""
+    def _exec(self, command: str, *, flags: int, dry: bool = False,
+              output: bool = True) -> tuple[int, str, str]:
+        """One ``nft_run_cmd_from_buffer``: ``(rc, output, error output)``.
+
+        ``output=False``: the output is not wanted ("" is returned) and the error output only
+        when the command failed. Both buffers are still fetched, since fetching is what empties
+        them (libnftables appends to them until then).
+        """
+        lib = _lib
         with self._lock:
-            if self._ctx is None:
+            ctx = self._ctx
+            if ctx is None:
                 raise BackendError("this Nftables context is closed")
-            ctx = self._dry_context() if dry else self._ctx
-            _lib.nft_ctx_output_set_flags(ctx, flags)
-            _lib.nft_ctx_set_dry_run(ctx, dry)
-            fd = self._fd if (not flags & OutputFlag.JSON or _names_inside(command)) else None
-            with _inside(fd, self.netns):
-                rc = _lib.nft_run_cmd_from_buffer(ctx, command.encode())
-            out = _ffi.string(_lib.nft_ctx_get_output_buffer(ctx)).decode(errors="replace")
-            err = _ffi.string(_lib.nft_ctx_get_error_buffer(ctx)).decode(errors="replace")
+            if dry:
+                ctx = self._dry_context()
+                lib.nft_ctx_set_dry_run(ctx, True)
+            # (the long-lived context is never put in dry-run mode: dry runs get their own)
+            lib.nft_ctx_output_set_flags(ctx, flags)
+            # bytes, not ffi.new("char[]"): cffi passes a bytes object's buffer without a copy
+            buf = command.encode()
+            fd = self._fd
+            if fd is None or (flags & OutputFlag.JSON and not _names_inside(command)):
+                rc = lib.nft_run_cmd_from_buffer(ctx, buf)
+            else:
+                with _inside(fd, self.netns):
+                    rc = lib.nft_run_cmd_from_buffer(ctx, buf)
+            out_p = lib.nft_ctx_get_output_buffer(ctx)
+            err_p = lib.nft_ctx_get_error_buffer(ctx)
+            if not output:
+                err = _ffi.string(err_p).decode(errors="replace") if rc != 0 else ""
+                return rc, "", err
+            out = _ffi.string(out_p).decode(errors="replace")
+            err = _ffi.string(err_p).decode(errors="replace")
             return rc, out, err
 
     def _json(self, doc: Any, *, echo: bool = False, dry: bool = False) -> tuple[int, str, str]:
@@ -304,8 +347,8 @@ class Nftables:
 
     # --- transactions -------------------------------------------------------------------
 
-    def run(self, txn: Transaction, *, handles: bool = True,
-            ordered: bool = True) -> TransactionResult:
+    def run(self, txn: Transaction, *, handles: bool = True, ordered: bool = True,
+            netlink: bool | None = None) -> TransactionResult:
         """Apply ``txn`` atomically; the handles the kernel assigned, per op.
 
         The batch is sent in the order that costs the kernel least (``txn.batch()``: tables,
@@ -320,18 +363,41 @@ class Nftables:
         (rules included) first: about 10x slower at 1,000 services. So echo is only used when
         an op creates something that gets a handle (not for element ops), and
         ``handles=False`` skips it (``result.handles`` is then all None).
-        """
-        return self._apply(txn, dry=False, want_handles=handles, ordered=ordered)
 
-    def check(self, txn: Transaction, *, ordered: bool = True) -> None:
+        Without libnftables: when every op can be encoded, the batch goes to the kernel as
+        nfnetlink messages built from the model, handles echoed by the kernel (``netlink``:
+        None for the context's setting, False to force libnftables); ``self.last_path``
+        says which path ran.
+        """
+        return self._apply(txn, dry=False, want_handles=handles, ordered=ordered,
+                           netlink=netlink)
+
+    def check(self, txn: Transaction, *, ordered: bool = True,
+              netlink: bool | None = None) -> None:
         """Dry-run ``txn``: the kernel validates the whole batch, then discards it."""
-        self._apply(txn, dry=True, ordered=ordered)
+        self._apply(txn, dry=True, ordered=ordered, netlink=netlink)
 
     def _apply(self, txn: Transaction, *, dry: bool, want_handles: bool = True,
-               ordered: bool = True) -> TransactionResult:
+               ordered: bool = True, netlink: bool | None = None) -> TransactionResult:
         if not isinstance(txn, Transaction):
             raise TypeError(f"expected a Transaction, got {type(txn).__name__}")
         ops = txn.ops
+        done = self._try_netlink(txn, dry=dry, want_handles=want_handles, ordered=ordered,
+                                 use=self.netlink if netlink is None else netlink)
+        if done is not None:
+            return done
+        self.last_path = "libnftables"
+        if not dry and element_only(ops):
+            # Element adds and deletes only (a service update): nothing to reorder, emulate,
+            # reset or echo, and the command is written directly, byte-identical to
+            # json.dumps(self._batch(...)) (nftkit/backend/_element_json.py).
+            command = element_command(ops, self._version or self.version)
+            with self._lock:
+                rc, _out, err = self._exec(command, flags=OutputFlag.JSON | OutputFlag.HANDLE,
+                                           output=False)
+                if rc != 0:
+                    raise self._error(list(enumerate(ops)), err, ops)
+            return result_without_handles(ops)
         batch = txn.batch(ordered=ordered)
         # The kernel resets counters and quotas on a *read* request, outside the batch (even
         # in a dry run), so resets cannot be atomic with it: they run after the batch commits,
@@ -364,6 +430,63 @@ class Nftables:
                 if rc != 0:
                     raise self._error([(i, op)], err, ops)
         return TransactionResult(ops=ops, handles=tuple(handles))
+
+    def _try_netlink(self, txn: Transaction, *, dry: bool, want_handles: bool, ordered: bool,
+                     use: bool) -> TransactionResult | None:
+        """Apply (or dry-run) ``txn`` as one nfnetlink batch built from the model; None when
+        libnftables must do it instead (nothing was changed then).
+
+        Taken when ``use`` is set and ``NetlinkPath.encode`` can write every op exactly as nft
+        would (else UnsupportedError: libnftables). Handles: the creating messages carry
+        NLM_F_ECHO and the kernel echoes each object it makes, with its handle, at commit
+        (``NetlinkPath.handles``); ``handles=False`` skips that. The kernel's first refusal
+        is reported against the op that sent the refused message: ENOENT, EEXIST, EBUSY and
+        EPERM as NotFoundError, ExistsError, BusyError and PermissionDeniedError; other
+        errors (EINVAL...) make libnftables run the transaction again, atomically and from
+        scratch, so that the error carries nft's own explanation.
+        """
+        ops = txn.ops
+        if self._nl is not None:
+            self._nl.forget(ops)  # whatever runs it, deleted sets are no longer known
+        if not use or not ops or any(op.verb is Verb.RESET for op in ops):
+            return None
+        echo = want_handles and not dry and any(op.creates for op in ops)
+        if any(op.verb is Verb.DESTROY for op in ops) and not self.native_destroy:
+            # the kernel's DESTROY fails when the table is missing; libnftables' emulation
+            # (nft < 1.0.7) succeeds: keep one semantics per context, libnftables'
+            return None
+        with self._lock:
+            if self._ctx is None:
+                raise BackendError("this Nftables context is closed")
+            self.last_path = "netlink"  # also when encode finds a missing set (NotFoundError)
+            try:
+                if self._nl is None:
+                    self._nl = NetlinkPath(self._fd)
+                nl = self._nl
+                batch = txn.batch(ordered=ordered)
+                messages, owners = nl.encode(ops, batch, echo=echo)
+            except UnsupportedError:
+                return None
+            except MissingSet as missing:
+                # an earlier op may fail first: the kernel decides, with a dry run of the
+                # batch up to the element op
+                messages, owners = missing.messages, missing.owners
+                failed = nl.send(messages, commit=False) if messages else None
+                if failed is None:
+                    raise missing.error() from None
+            else:
+                failed = nl.send(messages, commit=not dry)
+                if failed is None:
+                    if not dry:
+                        nl.committed(ops)
+                    if not echo:
+                        return result_without_handles(ops)
+                    return TransactionResult(ops=ops, handles=tuple(nl.handles(ops, batch)))
+            pos, err = failed
+            if err not in (errno.ENOENT, errno.EEXIST, errno.EBUSY, errno.EPERM, errno.EACCES):
+                return None
+            index = owners[min(pos, len(owners) - 1)]
+            raise errno_error(err, ops[index].describe(), index=index, operation=ops[index])
 
     def _fill_handles(self, ops: list[Op], handles: list[int | None]) -> list[int | None]:
         """Handles the echo left out, read back from the kernel (the touched tables only).
@@ -584,6 +707,8 @@ class Nftables:
         Errors are mapped like ``run``'s, without an operation index.
         """
         flags = (OutputFlag.HANDLE if handles else 0) | (OutputFlag.JSON if json_output else 0)
+        if self._nl is not None and not dry:
+            self._nl.forget_all()  # a script may replace any set
         rc, out, err = self._exec(commands, flags=flags, dry=dry)
         if rc != 0:
             cls = classify(err)

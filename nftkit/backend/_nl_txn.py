@@ -1,0 +1,345 @@
+"""A whole ``Transaction`` as one nfnetlink batch, without libnftables (``Nftables``' netlink
+path).
+
+``NetlinkPath.encode`` turns the ops of a batch into nf_tables messages (``_nl_objects``) and
+raises ``UnsupportedError`` for anything it cannot reproduce exactly as nft would send it;
+``Nftables`` then uses libnftables for the whole transaction, as before. ``send`` applies the
+messages as one atomic batch (or validates them, for a dry run) and maps the first refused
+message back to the op of the transaction it came from.
+
+Element ops name their set; its key and data types come from a set op earlier in the same
+batch, else from what this path remembers of sets it has seen, else from the kernel (one
+``GETSET``: type ids, lengths and nft's userdata, decoded back into a ``KeySpec``). What is
+remembered is dropped for a table as soon as a transaction deletes or flushes it or one of
+its sets, whichever path ran it.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+
+from ..check import set_refs, set_use_problem
+from ..errors import NotFoundError, UnsupportedError, ValidationError
+from ..model.ruleset import Chain, Rule, Table
+from ..model.sets import Map, Set
+from ..transaction import Kind, Op, Verb
+from ._netlink import _attr
+from ._nl_objects import (
+    FAMILIES,
+    Msg,
+    SetInfo,
+    chain_message,
+    delete_message,
+    element_messages,
+    flush_message,
+    rule_message,
+    set_info,
+    set_message,
+    table_message,
+)
+from ._nl_socket import NetlinkSocket
+from ._nl_types import DATATYPES, VERDICT_TYPE, KeySpec, Part
+
+__all__ = ["MissingSet", "NetlinkPath"]
+
+_GETTABLE, _GETCHAIN, _GETSET = 1, 4, 10
+_NEWTABLE, _NEWCHAIN, _NEWRULE, _NEWSET = 0, 3, 6, 9
+_NLM_F_ECHO = 0x8
+_BY_ID = {tid: (name, size, order) for name, (tid, size, order) in DATATYPES.items()}
+_EXPR_NUMGEN = 23
+_Where = tuple[str, str]
+
+
+def _udata_records(data: bytes) -> dict[int, bytes]:
+    out: dict[int, bytes] = {}
+    i = 0
+    while i + 2 <= len(data):
+        kind, length = data[i], data[i + 1]
+        out[kind] = data[i + 2:i + 2 + length]
+        i += 2 + length
+    return out
+
+
+def _decode_spec(type_id: int, length: int, typeof: bytes | None) -> KeySpec:
+    """A kernel set's key or data type back as a ``KeySpec`` (only what the element encoders
+    need: part datatypes and sizes). ``integer`` parts are accepted only where nft's userdata
+    says they come from ``numgen`` (4 bytes, host order)."""
+    if type_id == VERDICT_TYPE:
+        return KeySpec((), type_id, length, 0, None, verdict=True)
+    ids: list[int] = []
+    rest = type_id
+    while rest:
+        ids.insert(0, rest & 0x3F)
+        rest >>= 6
+    kinds: list[int | None] = [None] * len(ids)
+    if typeof is not None:
+        rec = _udata_records(typeof)
+        if len(ids) == 1:
+            kinds[0] = struct.unpack("=I", rec.get(0, b"\0\0\0\0"))[0]
+        else:
+            subs = _udata_records(rec.get(1, b""))
+            for j in range(len(ids)):
+                sub = _udata_records(subs.get(j, b""))
+                if 0 in sub:
+                    kinds[j] = struct.unpack("=I", sub[0])[0]
+    parts = []
+    for tid, kind in zip(ids, kinds, strict=True):
+        if tid not in _BY_ID or (tid == 4 and kind != _EXPR_NUMGEN):
+            raise UnsupportedError(f"set datatype id {tid} is not supported by the netlink path")
+        name, size, order = _BY_ID[tid]
+        parts.append(Part(name, tid, size, order))
+    expected = parts[0].size if len(parts) == 1 else sum((p.size + 3) & ~3 for p in parts)
+    if expected != length:
+        raise UnsupportedError("set key length does not match its datatypes")
+    return KeySpec(tuple(parts), type_id, length, 0, None)
+
+
+def _text(raw: bytes) -> str:
+    return raw.rstrip(b"\0").decode(errors="replace")
+
+
+def _u64(raw: bytes) -> int:
+    value: int = struct.unpack(">Q", raw)[0]
+    return value
+
+
+class MissingSet(Exception):
+    """An element op names a set that neither the batch nor the kernel has. The kernel
+    would refuse an earlier message first if one fails: ``messages``/``owners`` are the batch
+    up to this op, for a dry run that decides which op the error belongs to."""
+
+    def __init__(self, index: int, op: Op, messages: list[Msg], owners: list[int]) -> None:
+        super().__init__(op.describe())
+        self.index = index
+        self.op = op
+        self.messages = messages
+        self.owners = owners
+
+    def error(self) -> NotFoundError:
+        return NotFoundError(f"{self.op.describe()}: no such set or map",
+                             nft_message="No such file or directory", index=self.index,
+                             operation=self.op)
+
+
+class NetlinkPath:
+    """The netlink socket of one ``Nftables`` and what it knows about sets."""
+
+    def __init__(self, netns: int | None) -> None:
+        self.sock = NetlinkSocket(netns)
+        self._sets: dict[tuple[str, str, str], SetInfo] = {}
+        self._pending: dict[tuple[str, str, str], SetInfo] = {}
+
+    def close(self) -> None:
+        self.sock.close()
+
+    # --- what is known about sets ---------------------------------------------------------
+
+    def forget(self, ops: Sequence[Op]) -> None:
+        """Drop what is remembered of the tables that ``ops`` delete or flush (or of all of
+        them, for a ruleset flush)."""
+        for op in ops:
+            if op.verb in (Verb.DELETE, Verb.DESTROY, Verb.FLUSH) and op.kind in (
+                    Kind.RULESET, Kind.TABLE, Kind.SET, Kind.MAP):
+                if op.kind is Kind.RULESET or op.family is None:
+                    self._sets.clear()
+                    return
+                where = (op.family.value, op.table or "")
+                self._sets = {k: v for k, v in self._sets.items() if k[:2] != where}
+
+    def forget_all(self) -> None:
+        self._sets.clear()
+
+    def _kernel_set(self, family: str, table: str, name: str) -> SetInfo | None:
+        """The set as the kernel has it (one GETSET), or None if it (or the table) is
+        missing."""
+        body = struct.pack("=HH", 4 + len(table) + 1, 1) + table.encode() + b"\0"
+        body += b"\0" * (-len(body) % 4)
+        raw = name.encode() + b"\0"
+        body += struct.pack("=HH", 4 + len(raw), 2) + raw + b"\0" * (-len(raw) % 4)
+        try:
+            found = self.sock.request(_GETSET, FAMILIES[family], body)
+        except NotFoundError:
+            return None
+        attrs = dict(found)
+        flags = struct.unpack(">I", attrs.get(3, b"\0\0\0\0"))[0]
+        if flags & 0x4 or flags & 0x40:
+            raise UnsupportedError("interval sets and object maps are left to libnftables")
+        rec = _udata_records(attrs.get(13, b""))
+        key = _decode_spec(struct.unpack(">I", attrs[4])[0], struct.unpack(">I", attrs[5])[0],
+                           rec.get(3))
+        data = None
+        if flags & 0x8:
+            data = _decode_spec(struct.unpack(">I", attrs[6])[0],
+                                struct.unpack(">I", attrs.get(7, b"\0\0\0\x10"))[0], rec.get(4))
+        # a stand-in model: the encoders read only its name and flags (none here)
+        try:
+            model: Set = (Map(name=name, type=key.names,
+                              data_type=data.names if not data.verdict else ("verdict",))
+                          if data is not None else Set(name=name, type=key.names))
+        except ValidationError as exc:  # e.g. a name nft text cannot spell: leave it to nft
+            raise UnsupportedError(str(exc)) from None
+        info = SetInfo(model, key, data)
+        self._sets[(family, table, name)] = info
+        return info
+
+    # --- encoding -------------------------------------------------------------------------
+
+    def encode(self, ops: Sequence[Op], batch: Sequence[tuple[int, Op]], *,
+               echo: bool = False) -> tuple[list[Msg], list[int]]:
+        """The messages of ``batch`` and, for each, the index in ``ops`` of its op.
+
+        ``echo``: ask the kernel to echo what each creating message makes (NLM_F_ECHO), for
+        ``handles``. Raises UnsupportedError (nothing sent) for what only libnftables can
+        do, and MissingSet for an element op whose set does not exist."""
+        messages: list[Msg] = []
+        owners: list[int] = []
+        new_sets: dict[tuple[str, str, str], SetInfo] = {}
+        tables: dict[_Where, list[Set]] = {}
+        next_id = 1
+        for i, op in batch:
+            family = op.family
+            verb, kind = op.verb, op.kind
+            out: list[Msg]
+            if verb is Verb.FLUSH and kind is Kind.RULESET:
+                # libnftables skips its cache for such a batch and then fails ops that need
+                # it (FakeNftables models that); keep its semantics: let it run the batch
+                raise UnsupportedError("flush ruleset is left to libnftables")
+            if verb is Verb.FLUSH:
+                out = [flush_message(kind.value, family, op.table, op.name)]
+            elif family is None or op.table is None:
+                raise UnsupportedError(f"{op.describe()} is left to libnftables")
+            elif verb in (Verb.DELETE, Verb.DESTROY) and kind is not Kind.ELEMENT:
+                out = [delete_message(kind.value, family, op.table, op.name, op.handle,
+                                      op.chain, destroy=verb is Verb.DESTROY)]
+            elif kind is Kind.TABLE and verb in (Verb.ADD, Verb.CREATE):
+                assert isinstance(op.obj, Table)
+                out = [table_message(verb.value, op.obj)]
+            elif kind is Kind.CHAIN and verb in (Verb.ADD, Verb.CREATE):
+                assert isinstance(op.obj, Chain)
+                out = [chain_message(verb.value, family, op.table, op.obj)]
+            elif kind in (Kind.SET, Kind.MAP) and verb in (Verb.ADD, Verb.CREATE):
+                assert isinstance(op.obj, Set)
+                info = set_info(op.obj, next_id)
+                next_id += 1
+                new_sets[(family.value, op.table, op.obj.name)] = info
+                tables.setdefault((family.value, op.table), []).append(op.obj)
+                out = [set_message(verb.value, family, op.table, info)]
+                if op.obj.elements:
+                    out += element_messages(verb.value, FAMILIES[family.value], op.table, info,
+                                            op.obj.elements)
+            elif kind is Kind.ELEMENT and verb in (Verb.ADD, Verb.CREATE, Verb.DELETE,
+                                                   Verb.DESTROY):
+                key = (family.value, op.table, op.name or "")
+                info_or_none = new_sets.get(key) or self._sets.get(key) or self._kernel_set(*key)
+                if info_or_none is None and verb is Verb.DESTROY:
+                    raise UnsupportedError("destroy elements of a missing set: libnftables")
+                if info_or_none is None:
+                    raise MissingSet(i, op, messages, owners)
+                out = element_messages(verb.value, FAMILIES[family.value], op.table,
+                                       info_or_none, op.elements)
+            elif kind is Kind.RULE and verb in (Verb.ADD, Verb.INSERT, Verb.REPLACE):
+                if (op.index is not None or op.position is not None
+                        or not isinstance(op.obj, Rule) or op.chain is None):
+                    # libnftables places these by index, with its own checks (e.g. refusing
+                    # a position after a delete in the same batch): keep its semantics
+                    raise UnsupportedError("rules by index or position are left to libnftables")
+                sets = list(tables.get((family.value, op.table), []))
+                sets += self._used_sets(op.obj, family.value, op.table, new_sets, sets)
+                model = Table(family=family, name=op.table, sets=sets) if sets else None
+                out = [rule_message(verb.value, family, op.table, op.chain, op.obj, model,
+                                    position=op.position, handle=op.handle)]
+            else:
+                raise UnsupportedError(f"{op.describe()} is left to libnftables")
+            if echo and op.creates:
+                kind_, flags, fam, body = out[0]  # the object itself, not its elements
+                out[0] = (kind_, flags | _NLM_F_ECHO, fam, body)
+            messages += out
+            owners += [i] * len(out)
+        self._pending = new_sets
+        return messages, owners
+
+    def _used_sets(self, rule: Rule, family: str, table: str,
+                   new_sets: dict[tuple[str, str, str], SetInfo], have: list[Set]) -> list[Set]:
+        """The sets ``rule`` names that are not in this batch (from memory or the kernel).
+        A missing one, or one the rule cannot use (a key of another type, a set where a map
+        is needed), is left to libnftables, whose evaluation reports it as nft does."""
+        out: list[Set] = []
+        names = {s.name for s in have}
+        for name, use, key in set_refs(rule):
+            where = (family, table, name)
+            info = new_sets.get(where) or self._sets.get(where) or self._kernel_set(*where)
+            if info is None:
+                raise UnsupportedError(f"rule uses @{name}, which does not exist")
+            if set_use_problem(info.model, use, key) is not None:
+                raise UnsupportedError(f"rule cannot use @{name}: libnftables reports it")
+            if name not in names:
+                names.add(name)
+                out.append(info.model)
+        return out
+
+    def committed(self, ops: Sequence[Op]) -> None:
+        """After a successful batch: forget deleted tables and sets, remember new sets."""
+        self.forget(ops)
+        for key, info in self._pending.items():
+            info.id = None
+            self._sets[key] = info
+        self._pending = {}
+
+    def handles(self, ops: Sequence[Op], batch: Sequence[tuple[int, Op]]
+                ) -> list[int | None]:
+        """The kernel handles of what ``ops`` created, per op, after a batch encoded with
+        ``echo``: from the objects the kernel echoed (rules in their chain's order), and for
+        tables, chains and sets that existed already (``add`` makes nothing: no echo) from a
+        GET of each by name."""
+        named: dict[tuple[int, int, str, str], int] = {}
+        rules: dict[tuple[int, str, str], list[int]] = {}
+        for kind, fam, attrs in self.sock.echoed:
+            d = dict(attrs)
+            if kind == _NEWTABLE and 4 in d:
+                named[(kind, fam, "", _text(d[1]))] = _u64(d[4])
+            elif kind == _NEWCHAIN and 2 in d:
+                named[(kind, fam, _text(d[1]), _text(d[3]))] = _u64(d[2])
+            elif kind == _NEWSET and 16 in d:
+                named[(kind, fam, _text(d[1]), _text(d[2]))] = _u64(d[16])
+            elif kind == _NEWRULE and 3 in d:
+                rules.setdefault((fam, _text(d[1]), _text(d[2])), []).append(_u64(d[3]))
+        out: list[int | None] = [None] * len(ops)
+        for i, op in batch:
+            if not op.creates or op.family is None or op.table is None:
+                continue
+            fam = FAMILIES[op.family.value]
+            if op.kind is Kind.RULE:
+                queue = rules.get((fam, op.table, op.chain or ""), [])
+                out[i] = queue.pop(0) if queue else None
+                continue
+            kind, get, where = {
+                Kind.TABLE: (_NEWTABLE, _GETTABLE, ""),
+                Kind.CHAIN: (_NEWCHAIN, _GETCHAIN, op.table),
+                Kind.SET: (_NEWSET, _GETSET, op.table),
+                Kind.MAP: (_NEWSET, _GETSET, op.table),
+            }[op.kind]
+            name = op.table if op.kind is Kind.TABLE else (op.name or "")
+            handle = named.get((kind, fam, where, name))
+            out[i] = handle if handle is not None else self._get_handle(get, fam, where, name)
+        return out
+
+    def _get_handle(self, get: int, family: int, table: str, name: str) -> int | None:
+        body = b""
+        if get == _GETTABLE:
+            body = _attr(1, name.encode() + b"\0")
+            handle_attr = 4
+        else:
+            body = _attr(1, table.encode() + b"\0") + _attr(3 if get == _GETCHAIN else 2,
+                                                          name.encode() + b"\0")
+            handle_attr = 2 if get == _GETCHAIN else 16
+        try:
+            found = dict(self.sock.request(get, family, body))
+        except NotFoundError:
+            return None
+        raw = found.get(handle_attr)
+        return _u64(raw) if raw is not None else None
+
+    def send(self, messages: list[Msg], *, commit: bool) -> tuple[int, int] | None:
+        """See ``NetlinkSocket.batch``."""
+        return self.sock.batch(messages, commit=commit)
