@@ -68,6 +68,7 @@ from nftkit import (
     Table,
     Transaction,
     VerdictExpr,
+    gc_paused,
     lint,
     to_text,
 )
@@ -307,8 +308,9 @@ class ServiceProxy:
         this layout's maps (concatenated data) from JSON and refuses them up front.
         """
         start = time.perf_counter()
-        elements = desired_elements(services)
-        table = self.build(services, elements)
+        with gc_paused(long_lived=True):  # ~2/3 of the build is the GC walking new nodes
+            elements = desired_elements(services)
+            table = self.build(services, elements)
         bare = Table(family="ip", name=self.table)
         txn = Transaction().add(bare).delete(bare).add(table)
         try:

@@ -28,7 +28,7 @@ from .errors import (
 from .lint import LintWarning, lint
 from .model import *  # noqa: F403
 from .model import __all__ as _model_all
-from .parse.json import from_json
+from .parse.json import from_json, gc_paused
 from .parse.nft import parse, parse_rule, parse_script
 from .render.json import to_json
 from .render.text import to_script, to_text
@@ -51,6 +51,7 @@ __all__ = [
     "UnsupportedError",
     "ValidationError",
     "from_json",
+    "gc_paused",
     "parse",
     "parse_rule",
     "parse_script",
