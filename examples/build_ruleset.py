@@ -45,7 +45,7 @@ def build() -> Ruleset:
                  elements=[PrefixExpr(addr=ipaddress.IPv4Address("192.0.2.0"), len=24)])
     tcp_dport = PayloadExpr(protocol="tcp", field="dport")
     input_chain = Chain.base("input", hook="input", priority="filter", policy="drop", rules=[
-        Rule(stmts=[MatchStmt(left=CtExpr(key="state"),
+        Rule(stmts=[MatchStmt(left=CtExpr(key="state"), op="in",  # a flag test, not ==
                               right=ListExpr(values=("established", "related"))), accept]),
         Rule(stmts=[MatchStmt(left=MetaExpr(key="iifname"), right="lo"), accept]),
         Rule(stmts=[MatchStmt(left=PayloadExpr(protocol="ip", field="saddr"),

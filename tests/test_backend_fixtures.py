@@ -21,9 +21,7 @@ pytestmark = pytest.mark.kernel
 
 FIXTURES = sorted((Path(__file__).with_name("fixtures")).glob("*.nft"))
 #: Fixtures that cannot go through yet, with the reason (strict: they must still fail).
-KNOWN: dict[str, str] = {
-    "firewalld": "fib ... oif missing is encoded as the string \"False\" (JSON compiler)",
-}
+KNOWN: dict[str, str] = {}
 
 
 def _param(path: Path) -> object:

@@ -327,6 +327,8 @@ def _payload(e: PayloadExpr) -> str:
 def _exthdr(e: ExthdrExpr) -> str:
     if e.field is None:
         return "boolean"  # presence: exists/missing
+    if e.field == "type" and e.name != "mh":
+        return "integer"  # only the mobility header's type is an mh_type (rt type is not)
     return _EXTHDR_TYPES.get(e.field, "integer")
 
 

@@ -4,7 +4,9 @@
 and objects (a block for an existing table or chain adds to it), ``create`` fails when the
 object exists, ``delete`` when it does not, ``destroy`` never. The applier keeps the ruleset
 as libnftables JSON objects and hands them to ``from_json`` at the end, so the result is
-exactly what ``from_json(nft -j list ruleset)`` gives after loading the same script.
+exactly what ``from_json(nft -j list ruleset)`` gives after loading the same script. (Plain
+chains whose rules the listing fast path made are built as the same model nodes directly:
+``_direct``.)
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from .._node import Node
 from ..errors import NftkitError, ParseError
 from ..model.priority import Priority
 from ..model.ruleset import Ruleset
+from ._direct import direct_ruleset
 from .json import from_json
 from .transformer import Cmd, TableBlock, milliseconds, seconds
 
@@ -82,6 +85,10 @@ class Applier:
         self.tables: dict[tuple[str, str], _Table] = {}
         self.table_hgen = 0
         self._line: int | None = None
+        #: the jump targets and @sets of the fast path's rules (their statements are model
+        #: nodes, which ``_references`` does not walk), by id() of the rule body (kept alive
+        #: here, so an id is never reused)
+        self.refs: dict[int, tuple[dict[str, J], list[tuple[str, str]]]] = {}
 
     # --- errors ----------------------------------------------------------------------------
 
@@ -330,8 +337,23 @@ class Applier:
         elif handle is not None:
             body["handle"] = handle
         family = t.body["family"]
+        rules = t.rules[key]
         for item in items:
             if isinstance(item, dict):  # a rule
+                if "refs" in item:  # from the listing fast path: appended, nothing to convert
+                    rhandle = item.get("handle")  # (what t.handle() does, inline)
+                    if rhandle is None:
+                        t.hgen += 1
+                        rhandle = t.hgen
+                    elif rhandle > t.hgen:
+                        t.hgen = rhandle
+                    rule = {"family": family, "table": t.body["name"], "chain": key,
+                            "handle": rhandle, "expr": item["expr"]}
+                    if item.get("comment") is not None:
+                        rule["comment"] = item["comment"]
+                    self.refs[id(rule)] = (rule, item["refs"])
+                    rules.append(rule)
+                    continue
                 self._add_rule(t, key, item)
                 continue
             kind, value = item
@@ -360,10 +382,10 @@ class Applier:
                 # no JSON reject to complete)
                 "expr": list(rule["expr"]) if "refs" in rule
                 else _reject_defaults(_str(rule["expr"]), t.body["family"])}
-        if "refs" in rule:  # pre-decoded by the fast path, with its references listed
-            body["refs"] = rule["refs"]
         if rule.get("comment") is not None:
             body["comment"] = rule["comment"]
+        if "refs" in rule:  # pre-decoded by the fast path, with its references listed
+            self.refs[id(body)] = (body, rule["refs"])
         rules = t.rules[chain]
         if index is not None:  # add: after the index-th rule; insert: before it
             if not 0 <= index < len(rules):
@@ -526,7 +548,8 @@ class Applier:
         for t in self.tables.values():
             for rules in t.rules.values():
                 for r in rules:
-                    refs = r["refs"] if "refs" in r else _references(r["expr"])
+                    known = self.refs.get(id(r))
+                    refs = known[1] if known is not None else _references(r["expr"])
                     for kind, name in refs:
                         if kind == "chain" and name not in t.chains:
                             self._line = None
@@ -541,6 +564,9 @@ class Applier:
         """The ruleset as model nodes (``check``: jump targets and @sets must exist)."""
         if check:
             self.check_references()
+        direct = direct_ruleset(self)  # the fast path's chains without from_json
+        if direct is not None:
+            return direct
         doc = self.document()
         try:
             return from_json({"nftables": doc})
@@ -555,18 +581,24 @@ class Applier:
         """The ruleset as ``nft -j list ruleset`` would print it (without metainfo)."""
         doc: list[dict[str, J]] = []
         for t in self.tables.values():
-            doc.append({"table": _str(t.body)})
-            for (kind, _), body in t.objects.items():
-                doc.append({kind: body})
-            for kind, body in t.sets.values():
-                doc.append({kind: body})
-            for body in t.flowtables.values():
-                doc.append({"flowtable": body})
+            doc.extend(self.table_document(t))
+        return doc
+
+    @staticmethod
+    def table_document(t: _Table, *, chains: bool = True) -> list[dict[str, J]]:
+        """One table's objects in ``document`` order (``chains``: with chains and rules)."""
+        doc: list[dict[str, J]] = [{"table": _str(t.body)}]
+        for (kind, _), body in t.objects.items():
+            doc.append({kind: body})
+        for kind, body in t.sets.values():
+            doc.append({kind: body})
+        for body in t.flowtables.values():
+            doc.append({"flowtable": body})
+        if chains:
             for body in t.chains.values():
                 doc.append({"chain": body})
             for rules in t.rules.values():
-                doc.extend({"rule": {k: v for k, v in r.items() if k != "refs"}}
-                           for r in rules)
+                doc.extend({"rule": r} for r in rules)
         return doc
 
 

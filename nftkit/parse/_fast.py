@@ -14,13 +14,34 @@ sentinels swapped. A template whose result depends on the values in any other wa
 ``last used 30`` that becomes milliseconds, say) fails that test and its lines go through
 lark one by one. Any listing this module does not recognise line by line (scripts, defines,
 includes, unusual layouts) returns None, and the caller parses the whole text with lark.
+
+Finding a line's template with the scanner (``_HOLES``: a Python callback per token) is
+itself most of the cost, so a proven template is compiled (``_codegen``): a line pattern that
+matches exactly the lines the scanner reduces to that template, and a generated builder that
+makes the rule's statements (or the element's JSON) from the pattern's groups. Lines are
+tried against the compiled patterns of their first word first; the scanner only sees the
+first lines of each template and lines no pattern takes. The compiled pair must reproduce
+both proof parses before it is used. A shape's first line is parsed by lark as it is: the
+template is made when a second line of that shape comes (a rule with a set of thousands of
+addresses rarely recurs, and its template would cost far more than parsing it).
+
+Values are checked as lark checks them. A template's parse cannot range-check its stand-ins
+(``_values.in_template``), so the datatype each stand-in was checked against is recorded
+(``_Recorder``: the ``_values.apply`` calls of that parse) and the compiled builder checks
+the real values (``tcp dport 99999``: out of range for inet_service). The lines lark parses
+here one by one get the checks the template mode leaves out the same way, and the elements of
+``elements = { ... }`` lines are checked and normalised by their set's types
+(``_values.set_elements``, as lark's set blocks do). A bad value anywhere makes the fast path
+give up, and lark, parsing the whole text, reports it with its line and column.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import socket
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
@@ -28,7 +49,10 @@ import attrs
 from lark import Token
 
 from .._node import Node
+from ..model.datatypes import Datatype
+from . import _values
 from ._apply import _references, _reject_defaults
+from ._codegen import Gen, Refused, matcher
 from .json import JsonDecoder, decode_rule
 from .transformer import TableBlock, plain
 
@@ -58,7 +82,12 @@ _HOLES = re.compile(
 #: what a hole of each class leaves in the template key
 _MARKS = {c: "\0" + c + "\0" for c in ("string", "ipv4port", "ipv4", "hex", "int", "name")}
 _DOTTED = re.compile(_Q)
-_HANDLE = re.compile(r" # handle (\d+)$")
+#: a chain's lines that are not rules
+_CHAIN_LINES = frozenset({"type", "comment", "policy", "devices", "flags"})
+#: at most this many compiled templates per first word (more: those lines use the scanner)
+_BUCKET = 16
+_Match = Callable[[str], "re.Match[str] | None"]
+_Make = Callable[[Sequence["str | None"]], Any]
 _TABLE = re.compile(rf"^table (ip6|ip|inet|arp|bridge|netdev) ({_WORD})"
                     r" \{(?: # handle (\d+))?$")
 _OPENS = re.compile(r"\{(?: # handle \d+)?$")
@@ -96,19 +125,105 @@ def _atoms(cls: str, text: str) -> list[J]:
     return [text]
 
 
+_Pairs = list[tuple[J, Datatype]]
+
+
+class _Recorder:
+    """Notes the ``(value, datatype)`` of every ``_values.apply`` call the transformer makes
+    while a parse of this module runs (in this thread): the checks a value went through.
+
+    ``_values.apply`` is wrapped once, process-wide; the wrapper only calls the original and,
+    when this thread is recording, notes the call (other parses are unaffected)."""
+
+    _local = threading.local()
+    _lock = threading.Lock()
+
+    @classmethod
+    def install(cls) -> None:
+        with cls._lock:
+            inner = _values.apply
+            if getattr(inner, "_nftkit_recorded", False):
+                return
+            local = cls._local
+
+            def apply(v: J, dt: Datatype | None) -> J:
+                out = inner(v, dt)
+                pairs: _Pairs | None = getattr(local, "pairs", None)
+                if pairs is not None and dt is not None:
+                    pairs.append((v, dt))
+                return out
+
+            apply._nftkit_recorded = True  # type: ignore[attr-defined]
+            _values.apply = apply
+
+    @classmethod
+    def parse(cls, parse_items: Callable[[str], list[Any]], text: str,
+              pairs: _Pairs | None) -> list[Any]:
+        """``parse_items(text)``; the checks of its values are added to ``pairs``, or, with
+        None (the text is a real line, not a template), made again with range checks (what
+        lark outside a template does: BadValue here makes the fast path give up)."""
+        rec: _Pairs = []
+        prev = getattr(cls._local, "pairs", None)
+        cls._local.pairs = rec
+        try:
+            items = parse_items(text)
+        finally:
+            cls._local.pairs = prev
+        if pairs is None:
+            for v, dt in rec:
+                _values.check(v, dt)
+        else:
+            pairs.extend(rec)
+        return items
+
+
+_Guard = tuple[tuple[type, J], "Callable[[Any], object] | None", "int | None"]
+
+
+def _guards(pairs: _Pairs, keys: list[J], holes: list[tuple[str, str]]
+            ) -> list[_Guard] | None:
+    """The checks a template's builder makes on its holes' values, from the checks its
+    stand-ins went through (``pairs``): ``(leaf key, check function, upper limit)``. None
+    when a stand-in sits inside a constant (its value cannot be checked apart); BadValue when
+    a constant of the template itself is invalid (the template is not used)."""
+    bounds: dict[tuple[type, J], int] = {}  # an int leaf: the largest value its hole matches
+    dotted: set[str] = set()  # leaves that the hole's pattern makes valid IPv4 addresses
+    for k, (cls, _) in enumerate(holes):
+        atoms = _atoms(cls, _sentinel(cls, k, 0))
+        if cls in ("int", "hex"):
+            bounds[(int, atoms[0])] = 999_999_999 if cls == "int" else 0xFFFFFFFF
+        elif cls == "ipv4port":
+            bounds[(int, atoms[1])] = 99_999
+            dotted.add(atoms[0])
+        elif cls == "ipv4":
+            dotted.add(atoms[0])
+    known = {(type(a), a) for a in keys}
+    texts = [a for a in keys if type(a) is str]
+    out: list[_Guard] = []
+    for v, dt in pairs:
+        for leaf, ldt in _values.value_leaves(v, dt):
+            key = (type(leaf), leaf)
+            if key in known:
+                if type(leaf) is int:
+                    if 0 < ldt.bits < 64 and bounds.get(key, 1 << 64) >= 1 << ldt.bits:
+                        out.append((key, None, (1 << ldt.bits) - 1))
+                elif not (ldt.name == "ipv4_addr" and leaf in dotted):
+                    out.append((key, functools.partial(_values.check, dt=ldt), None))
+            elif (type(leaf) is int and _STAND_IN <= leaf <= _STAND_IN + 2 * len(holes) + 1) \
+                    or (type(leaf) is str and any(t in leaf for t in texts)):
+                return None
+            else:
+                _values.check(leaf, ldt)
+    return out
+
+
+#: the fast path's smallest stand-in number (``_sentinel``)
+_STAND_IN = 100_000_000
+
+
 class _Template:
-    __slots__ = (
-        "build",
-        "comment",
-        "conv",
-        "ir",
-        "live",
-        "ok",
-        "rebuild",
-        "refs",
-        "stmts",
-        "subst_keys",
-    )
+    __slots__ = ("comment", "guards", "ir", "make", "match", "ok", "proof", "refs", "stmts",
+                 "subst_keys")
 
     def __init__(self, ir: J, subst_keys: list[J], ok: bool) -> None:
         self.ir = ir
@@ -117,48 +232,85 @@ class _Template:
         self.stmts: tuple[Any, ...] = ()
         self.refs: list[tuple[str, str]] = []
         self.comment: str | None = None
-        self.live: set[int] | None = None
-        self.rebuild: Any = None
-        #: the rule's statements from a value table (``_compile`` of ``rebuild``)
-        self.build: Callable[[dict[tuple[type, J], J]], Any] = _constant(())
-        self.conv: list[tuple[tuple[type, J], int, Callable[[str], J]]] = []
+        #: the checks of the holes' values (``_guards``)
+        self.guards: list[_Guard] = []
+        #: the compiled line pattern (``fullmatch``) and builder over its groups (_codegen);
+        #: ``proof``: the builder without the checks (for the proof parses' stand-ins)
+        self.match: Callable[[str], re.Match[str] | None] | None = None
+        self.make: Callable[[Sequence[str | None]], Any] | None = None
+        self.proof: Callable[[Sequence[str | None]], Any] | None = None
 
-    def plan(self, holes: list[tuple[str, str]]) -> None:
-        """Precompute which model leaves each hole fills and which nodes hold any."""
+    def compile_rule(self, key: str, holes: list[tuple[str, str]],
+                     keywords: frozenset[str]) -> bool:
+        """Make ``match``/``make`` for a proven rule template (False: cannot)."""
+        found = matcher(key, [cls for cls, _ in holes])
+        if found is None:
+            return False
+        pattern, atoms, names = found
         table = _model_table(self.subst_keys, self.subst_keys)
-        self.live = set()
-        _mark(self.stmts, table, self.live)
-        self.rebuild = _plan(self.stmts, table, self.live)
-        self.build = _compile(self.stmts, self.rebuild)
-        self.conv = []
-        i = 0
-        for cls, _ in holes:
-            for j, conv in enumerate(_CONVERTERS[cls]):
-                k = self.subst_keys[i + j]
-                self.conv.append(((type(k), k), i + j, conv))
-                if type(k) is str:
-                    try:
-                        a = _addr(k)
-                    except ValueError:
-                        continue
-                    self.conv.append(((type(a), a), i + j, _addr))
-            i += len(_CONVERTERS[cls])
+        live: set[int] = set()
+        _mark(self.stmts, table, live)
+        plan = _plan(self.stmts, table, live)
+        exprs: dict[tuple[type, J], str] = {}
+        for i, k in enumerate(self.subst_keys):
+            exprs[(type(k), k)] = atoms[i]
+            if type(k) is str:  # an address sentinel is also an address leaf
+                try:
+                    a = _addr(k)
+                except ValueError:
+                    continue
+                exprs[(type(a), a)] = f"_addr({atoms[i]})"
+        gen = Gen(exprs)
+        gen.ns["_addr"] = _addr
+        if plan is None:
+            stmts = f"list({gen.const(self.stmts)})"
+        else:
+            stmts = "[" + "".join(gen.model(v, p) + ", "
+                                  for v, p in zip(self.stmts, plan[1], strict=True)) + "]"
 
-    def table(self, holes: list[tuple[str, str]]) -> dict[tuple[type, J], J]:
-        values = [a for cls, word in holes for a in _atoms(cls, word)]
-        return {key: conv(values[i]) if conv is not _same else values[i]
-                for key, i, conv in self.conv}
+        def text(s: str) -> str:  # a name or comment: the hole's word if it is a sentinel
+            return gen.var((str, s)) if gen.has((str, s)) else gen.const(s)
+
+        refs = "[" + "".join(f"({gen.const(k)}, {text(n)}), " for k, n in self.refs) + "]"
+        result = f'{{"expr": {stmts}, "refs": {refs}'
+        if self.comment is not None:
+            result += f', "comment": {text(self.comment)}'
+        for guard in self.guards:
+            gen.guard(*guard)
+        self.make = gen.function(result + "}", names, keywords, "rule")
+        self.proof = gen.function(result + "}", names, keywords, "rule", guards=False)
+        self.match = pattern.fullmatch
+        return True
+
+    def compile_element(self, key: str, holes: list[tuple[str, str]],
+                        keywords: frozenset[str]) -> bool:
+        """Make ``match``/``make`` for a proven element template (False: cannot)."""
+        found = matcher(key, [cls for cls, _ in holes])
+        if found is None:
+            return False
+        pattern, atoms, names = found
+        gen = Gen({(type(k), k): atoms[i] for i, k in enumerate(self.subst_keys)})
+        result = gen.json(self.ir)
+        for guard in self.guards:
+            gen.guard(*guard)
+        self.make = gen.function(result, names, keywords, "element")
+        self.proof = gen.function(result, names, keywords, "element", guards=False)
+        self.match = pattern.fullmatch
+        return True
 
 
-def _same(v: J) -> J:
-    return v
+def _built(tpl: _Template, text: str, proof: bool = False) -> Any:
+    """What the template's compiled builder makes of ``text`` (None: no match); ``proof``:
+    the builder without value checks (``text`` is a proof parse's, with stand-ins)."""
+    make = tpl.proof if proof else tpl.make
+    if tpl.match is None or make is None:
+        return None
+    m = tpl.match(text)
+    return None if m is None else make(m.groups())
 
 
-#: per class, how each atom of _atoms() is made from... itself (atoms are already values)
-_CONVERTERS: dict[str, list[Callable[[J], J]]] = {
-    "int": [_same, _same], "hex": [_same, _same], "ipv4port": [_same, _same, _same],
-    "ipv4": [_same], "string": [_same], "name": [_same],
-}
+def _same_model(a: Any, b: Any) -> bool:
+    return bool(a == b) and repr(a) == repr(b)
 
 
 def _plan(x: Any, table: dict[tuple[type, J], J], live: set[int]) -> Any:
@@ -176,60 +328,6 @@ def _plan(x: Any, table: dict[tuple[type, J], J], live: set[int]) -> Any:
         names = _FIELDS[t] = tuple(f.name for f in attrs.fields(t))
     return ("node", [(n, p) for n in names
                      if (p := _plan(getattr(x, n), table, live)) is not None])
-
-
-Builder = Callable[[dict[tuple[type, J], J]], Any]
-
-
-def _constant(x: Any) -> Builder:
-    return lambda table: x
-
-
-def _compile(x: Any, plan: Any) -> Builder:
-    """A function of a value table that rebuilds ``x`` by ``plan`` (the nodes on the way to
-    a substituted leaf are made again, validators included; the rest is shared). The template
-    ``x`` is fixed, so its unchanged fields are read once here rather than for every rule."""
-    if plan is None:
-        return _constant(x)
-    kind, arg = plan
-    if kind == "leaf":
-        key = arg
-        return lambda table: table[key]
-    if kind == "tuple":
-        parts = [(None, v) if p is None else (_compile(v, p), None)
-                 for v, p in zip(x, arg, strict=True)]
-        return lambda table: tuple([v if f is None else f(table) for f, v in parts])
-    cls = type(x)
-    inits = _INITS.get(cls)
-    if inits is None:
-        inits = _INITS[cls] = _init_names(cls)
-    base = {alias: getattr(x, name) for name, alias in inits}
-    subs = [(n, _compile(getattr(x, n), p)) for n, p in arg]
-    if len(subs) == 1:  # the common case: one substituted field (no loop)
-        ((n1, f1),) = subs
-
-        def node1(table: dict[tuple[type, J], J]) -> Any:
-            kwargs = base.copy()
-            kwargs[n1] = f1(table)
-            return cls(**kwargs)  # validators run, as attrs.evolve would
-
-        return node1
-
-    def node(table: dict[tuple[type, J], J]) -> Any:
-        kwargs = base.copy()
-        for n, f in subs:
-            kwargs[n] = f(table)
-        return cls(**kwargs)  # validators run, as attrs.evolve would
-
-    return node
-
-
-def _init_names(t: type) -> tuple[tuple[str, str], ...]:
-    """(attribute name, __init__ argument name) of the init fields of attrs class ``t``."""
-    return tuple((f.name, f.alias or f.name) for f in attrs.fields(t) if f.init)
-
-
-_INITS: dict[type, tuple[tuple[str, str], ...]] = {}
 
 
 def _mark(x: Any, table: dict[tuple[type, J], J], live: set[int]) -> bool:
@@ -344,6 +442,14 @@ class FastListing:
         self.keywords = keywords
         self.rules: dict[str, _Template] = {}
         self.elems: dict[str, _Template] = {}
+        #: compiled templates: family -> first word of the line (or "\0": a hole) ->
+        #: [(fullmatch, make)]
+        self.rmatch: dict[str, dict[str, list[tuple[_Match, _Make]]]] = {}
+        self.ematch: list[tuple[_Match, _Make]] = []
+        #: template keys seen once (a template is made on the second line of its shape)
+        self.once: set[str] = set()
+        self.elems_once: set[str] = set()
+        _Recorder.install()
 
     # --- templates -------------------------------------------------------------------------
 
@@ -373,20 +479,41 @@ class FastListing:
         return "".join(out)
 
     def _template(self, cache: dict[str, _Template], holes: list[tuple[str, str]],
-                  key: str, parse: Callable[[str], J]) -> _Template:
+                  key: str, parse: Callable[[str, _Pairs | None], J]) -> _Template:
         tpl = cache.get(key)
         if tpl is not None:
             return tpl
-        ir_a = parse(self._fill(key, holes, 0))
+        text_a = self._fill(key, holes, 0)
+        pairs: _Pairs = []
+        ir_a = parse(text_a, pairs)
         keys_a = [a for k, (cls, _) in enumerate(holes) for a in _atoms(cls, _sentinel(cls, k, 0))]
         ok = not _has_node(ir_a)
+        proofs = [(text_a, ir_a)]
         if ok and holes:
-            ir_b = parse(self._fill(key, holes, 1))
+            text_b = self._fill(key, holes, 1)
+            ir_b = parse(text_b, [])
             keys_b = [a for k, (cls, _) in enumerate(holes)
                       for a in _atoms(cls, _sentinel(cls, k, 1))]
             swap = {(type(a), a): b for a, b in zip(keys_a, keys_b, strict=True)}
             ok = len(swap) == len(keys_a) and _substitute(ir_a, swap) == ir_b
+            proofs.append((text_b, _substitute(ir_a, swap)))
         tpl = cache[key] = _Template(ir_a, keys_a, ok)
+        if ok:
+            try:
+                guards = _guards(pairs, keys_a, holes)
+            except Exception:  # (an invalid constant: lark reports it)
+                guards = None
+            # (checked values are only checked by a compiled builder: see ``element``)
+            tpl.ok = guards is not None
+            tpl.guards = guards or []
+        if tpl.ok and len(self.ematch) < _BUCKET:
+            # the compiled matcher and builder must give what the proof parses gave
+            try:
+                if tpl.compile_element(key, holes, self.keywords) and all(
+                        _same_model(_built(tpl, t, proof=True), ir) for t, ir in proofs):
+                    self.ematch.append((tpl.match, tpl.make))  # type: ignore[arg-type]
+            except Exception:  # (a template too odd to compile: the scanner path stays)
+                pass
         return tpl
 
     def _instantiate(self, tpl: _Template, holes: list[tuple[str, str]]) -> J:
@@ -394,42 +521,38 @@ class FastListing:
         table = {(type(a), a): v for a, v in zip(tpl.subst_keys, values, strict=True)}
         return _substitute(tpl.ir, table)
 
-    def rule(self, text: str, family: str) -> dict[str, J]:
-        """One rule line as the Applier's rule item: decoded statements, ready to use."""
-        handle = None
-        m = _HANDLE.search(text)
-        if m:
-            handle = int(m.group(1))
-            text = text[: m.start()]
+    def _rule_scanned(self, text: str, family: str) -> dict[str, J]:
+        """A rule line through the template scanner (its template's first line, or a line
+        no compiled pattern matched), or through lark if its template is not reusable."""
         holes, key = self._split(text)
         tpl = self.rules.get(family + "\0" + key)
         if tpl is None:
+            if family + "\0" + key not in self.once:
+                # a template costs two parses, a proof and a compile: not worth it for a
+                # line whose shape never recurs (a rule with a set of 5,000 addresses)
+                self.once.add(family + "\0" + key)
+                return self._parse_rule(text)
             tpl = self.rules[family + "\0" + key] = self._rule_template(family, holes, key)
-        if not tpl.ok:
-            rule = self._parse_rule(text)
-            if handle is not None:
-                rule["handle"] = handle
-            return rule
-        table = tpl.table(holes)
-        out: dict[str, J] = {"expr": list(tpl.build(table)),
-                             "refs": [(k, table.get((str, n), n)) for k, n in tpl.refs]}
-        if tpl.comment is not None:
-            out["comment"] = table.get((str, tpl.comment), tpl.comment)
-        if handle is not None:
-            out["handle"] = handle
+        out = _built(tpl, text) if tpl.ok else None  # (Refused: a bad value, see _codegen)
+        if out is None:
+            out = self._parse_rule(text)
         return out
 
     def _rule_template(self, family: str, holes: list[tuple[str, str]], key: str
                        ) -> _Template:
-        """Parse and decode the template with sentinel set A; prove it with set B."""
+        """Parse and decode the template with sentinel set A; prove it with set B; compile
+        it and check that the compiled builder gives both decoded results."""
         text_a = self._fill(key, holes, 0)
-        rule_a = self._parse_rule(text_a)
+        pairs: _Pairs = []
+        rule_a = self._parse_rule(text_a, pairs)
         keys_a = [a for k, (cls, _) in enumerate(holes) for a in _atoms(cls, _sentinel(cls, k, 0))]
         tpl = _Template(rule_a, keys_a, False)
         try:
             model_a = self._decode(rule_a, family)
+            proofs = [(text_a, model_a, rule_a)]
             if holes:
-                rule_b = self._parse_rule(self._fill(key, holes, 1))
+                text_b = self._fill(key, holes, 1)
+                rule_b = self._parse_rule(text_b, [])
                 keys_b = [a for k, (cls, _) in enumerate(holes)
                           for a in _atoms(cls, _sentinel(cls, k, 1))]
                 if len({(type(a), a) for a in keys_a}) != len(keys_a):
@@ -441,13 +564,29 @@ class FastListing:
                                                        zip(keys_a, keys_b, strict=True)}) \
                         != rule_b.get("comment"):
                     return tpl
+                proofs.append((text_b, model_b, rule_b))
+            tpl.stmts = model_a.stmts
+            tpl.refs = _references(rule_a["expr"])
+            tpl.comment = rule_a.get("comment")
+            guards = _guards(pairs, keys_a, holes)  # (BadValue: a bad constant, not used)
+            if guards is None:
+                return tpl
+            tpl.guards = guards
+            if not tpl.compile_rule(key, holes, self.keywords):
+                return tpl
+            for text, model, rule in proofs:
+                out = _built(tpl, text, proof=True)
+                if out is None or not _same_model(out["expr"], list(model.stmts)) \
+                        or out["refs"] != _references(rule["expr"]) \
+                        or out.get("comment") != rule.get("comment"):
+                    return tpl
         except Exception:
             return tpl
-        tpl.stmts = model_a.stmts
-        tpl.plan(holes)
-        tpl.refs = _references(rule_a["expr"])
-        tpl.comment = rule_a.get("comment")
         tpl.ok = True
+        head = key.partition(" ")[0]
+        bucket = self.rmatch.setdefault(family, {}).setdefault("\0" if "\0" in head else head, [])
+        if len(bucket) < _BUCKET:
+            bucket.append((tpl.match, tpl.make))  # type: ignore[arg-type]
         return tpl
 
     @staticmethod
@@ -457,24 +596,45 @@ class FastListing:
             raise ValueError("bound chains are not templated")
         return decode_rule(JsonDecoder(), {"expr": expr, "comment": rule.get("comment")})
 
-    def _parse_rule(self, text: str) -> dict[str, J]:
-        (cmd,) = self.parse_items("add rule ip t c " + text)
+    def _parse_rule(self, text: str, pairs: _Pairs | None = None) -> dict[str, J]:
+        """A rule line through lark; ``pairs``: it is a template, note its checks."""
+        (cmd,) = _Recorder.parse(self.parse_items, "add rule ip t c " + text, pairs)
         return {k: v for k, v in cmd.obj.items() if k not in ("family", "table", "chain")}
 
     def element(self, text: str) -> J:
+        for match, make in self.ematch:
+            m = match(text)
+            if m is not None:
+                out = make(m.groups())
+                if out is not None:
+                    return out
+                break
         holes, key = self._split(text)
+        if key not in self.elems and key not in self.elems_once:  # (see _rule_scanned)
+            self.elems_once.add(key)
+            return self._parse_element(text)
         tpl = self._template(self.elems, holes, key, self._parse_element)
-        return self._instantiate(tpl, holes) if tpl.ok else self._parse_element(text)
+        if tpl.ok and not tpl.guards:
+            return self._instantiate(tpl, holes)
+        return self._parse_element(text)
 
-    def _parse_element(self, text: str) -> J:
-        (cmd,) = self.parse_items("add element ip t s { " + text + " }")
+    def _parse_element(self, text: str, pairs: _Pairs | None = None) -> J:
+        (cmd,) = _Recorder.parse(self.parse_items, "add element ip t s { " + text + " }",
+                                 pairs)
         (elem,) = cmd.extra
         return elem
 
     # --- structure -------------------------------------------------------------------------
 
     def parse(self, text: str) -> list[Any] | None:
-        """The items of a listing, or None when the text is not plain listing output."""
+        """The items of a listing, or None when the text is not plain listing output or holds
+        a value invalid for its datatype (lark, reading the whole text, locates the error)."""
+        try:
+            return self._listing(text)
+        except (_values.BadValue, Refused):
+            return None
+
+    def _listing(self, text: str) -> list[Any] | None:
         lines = text.split("\n")
         items: list[Any] = []
         i, n = 0, len(lines)
@@ -500,14 +660,16 @@ class FastListing:
                     table_items.extend(self._mini(family, name, line))
                     i += 1
                     continue
-                end = i + 1
-                while end < n and lines[end] != "\t}":
-                    if not lines[end].startswith("\t\t"):
-                        return None
-                    end += 1
-                if end >= n:
+                try:
+                    end = lines.index("\t}", i + 1)  # the block's end
+                except ValueError:
                     return None
                 b = _BLOCK.match(line)
+                if b is None or b.group(1) != "chain" or b.group(2) in self.keywords:
+                    # (a chain's lines are checked by _chain, which is stricter)
+                    for k in range(i + 1, end):
+                        if not lines[k].startswith("\t\t"):
+                            return None
                 item = None
                 if b is not None and b.group(2) not in self.keywords:
                     kind, bname = b.group(1), b.group(2)
@@ -533,29 +695,61 @@ class FastListing:
 
     def _mini(self, family: str, table: str, block: str) -> list[Any]:
         """Table-level lines parsed by lark inside a stand-in table."""
-        (tb,) = self.parse_items(f"table {family} {table} {{\n{block}\n}}")
+        (tb,) = _Recorder.parse(self.parse_items, f"table {family} {table} {{\n{block}\n}}",
+                                None)
         assert isinstance(tb, TableBlock)
         return tb.items
 
     def _chain(self, family: str, table: str, name: str, handle: int | None,
                body: list[str]) -> Any:
+        """A chain block's items: its rules (as ``rule`` makes them, inlined here: this loop
+        runs for every rule line) and, through lark, its type/policy/comment lines."""
         citems: list[Any] = []
         other: list[str] = []
+        append = citems.append
+        by_head = self.rmatch.get(family) or {}
+        anywhere = by_head.get("\0", ())
         for line in body:
             if not line.startswith("\t\t") or line.startswith("\t\t\t"):
                 return None
             text = line[2:]
-            head = text.split(" ", 1)[0]
-            if head in ("type", "comment", "policy", "devices", "flags") or ("{" in text and \
-                    text.rstrip().endswith("{")):
+            head = text.partition(" ")[0]
+            if head in _CHAIN_LINES or ("{" in text and text.rstrip().endswith("{")):
                 if text.rstrip().endswith("{"):
                     return None  # an anonymous chain spans lines: lark handles it
                 other.append(line)
                 continue
-            citems.append(self.rule(text, family))
+            handle_ = None
+            # (what `` # handle (\d+)$`` finds: only the last such suffix can end the line)
+            at = text.rfind(" # handle ")
+            if at >= 0 and text[at + 10:].isdecimal():
+                handle_ = int(text[at + 10:])
+                text = text[:at]
+            out: dict[str, J] | None = None
+            # a compiled template first, picked by the line's first word (or one whose
+            # first word is a hole); the scanner for the rest
+            for match, make in by_head.get(head, ()):
+                m = match(text)
+                if m is not None:
+                    out = make(m.groups())
+                    break
+            if out is None:
+                for match, make in anywhere:
+                    m = match(text)
+                    if m is not None:
+                        out = make(m.groups())
+                        break
+                if out is None:
+                    out = self._rule_scanned(text, family)
+                    by_head = self.rmatch.get(family) or {}  # (it may have added a template)
+                    anywhere = by_head.get("\0", ())
+            if handle_ is not None:
+                out["handle"] = handle_
+            append(out)
         if other:
-            (tb,) = self.parse_items(f"table {family} {table} {{\n\tchain {name} {{\n"
-                                     + "\n".join(other) + "\n\t}\n}")
+            (tb,) = _Recorder.parse(self.parse_items,
+                                    f"table {family} {table} {{\n\tchain {name} {{\n"
+                                    + "\n".join(other) + "\n\t}\n}", None)
             ((_, (_, (_, spec_items))),) = tb.items
             citems = list(spec_items) + citems
         return ("chain", (Token("WORD", name), (handle, citems)))
@@ -581,12 +775,63 @@ class FastListing:
             else:
                 other.append(line)
             i += 1
-        (tb,) = self.parse_items(f"table {family} {table} {{\n{header}\n"
-                                 + "\n".join(other) + f"\n{closing}\n}}")
+        (tb,) = _Recorder.parse(self.parse_items, f"table {family} {table} {{\n{header}\n"
+                                + "\n".join(other) + f"\n{closing}\n}}", None)
         ((skind, (sname, (shandle, sitems))),) = tb.items
         if elements is not None:
-            sitems = [*sitems, ("elem", elements)]
+            # checked against and normalised to the set's types, as lark's set blocks are
+            # (``nft -n``: ``6 . 80`` of ``inet_proto . inet_service`` is ``tcp . 80``)
+            sitems = [*sitems, ("elem", _set_elements(sitems, elements))]
         return (skind, (sname, (shandle, sitems)))
+
+
+def _set_elements(items: list[Any], elements: list[J]) -> list[J]:
+    """``_values.set_elements(items, elements)`` (the elements checked against and normalised
+    to the set's types), with the results for recurring values (protocols, ports) computed
+    once: the elements of a large map are mostly ``addr . proto . port : verdict``."""
+    types = [x[1] for x in items if isinstance(x, tuple) and len(x) == 2 and x[0] == "type"]
+    if not types or not isinstance(types[0], list) or not elements:
+        return elements
+    spec = types[0]
+    key = _normalizer(_values.set_datatype(spec[0]))
+    data = _normalizer(_values.set_datatype(spec[1]) if len(spec) > 1 else None)
+    return [(key(e[0]), data(e[1])) if isinstance(e, tuple) and len(e) == 2 else key(e)
+            for e in elements]
+
+
+def _normalizer(dt: Datatype | None) -> Callable[[J], J]:
+    """``v`` -> ``_values.normalize(v, dt)`` (what ``_values.apply`` gives outside a parse),
+    the result for a number or word (of a concatenation's part) cached."""
+    if dt is None:
+        return lambda v: v
+    if dt.kind == "concat":
+        parts = [_normalizer(p) for p in dt.parts]
+
+        def concat(v: J) -> J:
+            if type(v) is dict and len(v) == 1:
+                body = v.get("concat")
+                if type(body) is list and len(body) == len(parts):
+                    return {"concat": [f(x) for f, x in zip(parts, body, strict=True)]}
+            return _values.normalize(v, dt)
+
+        return concat
+    seen: dict[tuple[type, J], J] = {}
+    # (a canonical dotted quad is an ipv4_addr as it is: what ``normalize`` finds, without
+    # its ``ipaddress`` call per address, most of this function's cost in a large map)
+    dotted = _DOTTED.fullmatch if dt.name == "ipv4_addr" else None
+
+    def leaf(v: J) -> J:
+        t = type(v)
+        if t is str and dotted is not None and dotted(v):
+            return v
+        if t is int or t is str:
+            found = seen.get((t, v), seen)
+            if found is seen:
+                found = seen[(t, v)] = _values.normalize(v, dt)
+            return found
+        return _values.normalize(v, dt)
+
+    return leaf
 
 
 _ELEM_SPLIT = re.compile(r'(?:"[^"]*"|[^,"])+')

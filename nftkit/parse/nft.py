@@ -338,7 +338,9 @@ def parse(text: str, *, filename: str | None = None,
     """
     from ._apply import Applier
 
-    with gc_paused():  # see gc_paused: no cycles, only many long-lived objects
+    # no cycles, only many long-lived objects: the collector is off while they are made,
+    # and they join its oldest generation after (see gc_paused)
+    with gc_paused(long_lived=True):
         items = parse_commands(text, filename=filename, include_paths=include_paths)
         applier = Applier(text, filename)
         for item in items:

@@ -20,7 +20,10 @@ from typing import Any
 from lark import Token, Transformer
 
 from ..errors import ParseError
+from ..model.datatypes import BITMASKS, datatype
+from ..model.expressions import TUNNELS
 from ..model.priority import Priority
+from . import _values
 
 __all__ = ["Cmd", "Define", "NftTransformer", "TableBlock", "plain", "word_value"]
 
@@ -30,8 +33,12 @@ _INT = re.compile(r"\d+\Z")
 _HEX = re.compile(r"0x[0-9a-fA-F]+\Z")
 _TIME = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?\Z")
 #: Selectors whose datatype is a bitmask: an implicit match on them is ``in`` in JSON.
-_BITMASK = {("ct", "state"), ("ct", "status"), ("ct", "event"), ("tcp", "flags")}
+_BITMASK = {("ct", "state"), ("ct", "status"), ("ct", "event"), ("tcp", "flags"),
+            ("ct", "label")}
 _MAX_INT = 1 << 128
+#: TCP option kinds nft knows by name (``tcp option 2`` is ``tcp option maxseg``).
+_TCPOPT_KINDS = {0: "eol", 1: "nop", 2: "maxseg", 3: "window", 4: "sack-perm", 5: "sack",
+                 8: "timestamp", 19: "md5sig", 30: "mptcp", 34: "fastopen"}
 _VERDICT_KEYS = {"accept", "drop", "continue", "return", "jump", "goto", "queue"}
 
 
@@ -94,6 +101,118 @@ def _times(v: J) -> J:
     if isinstance(v, list):
         return [_times(x) for x in v]
     return v
+
+
+_BARE_VERDICTS = ("accept", "drop", "continue", "return")
+#: Tunnels whose own header nft >= 1.1 writes with ``"tunnel"`` set (``vxlan vni``; ``gre
+#: version`` has none: GRE is a plain header too).
+_OWN_TUNNEL = frozenset({"vxlan", "geneve"})
+
+
+def _split_verdicts(data: J) -> J:
+    """``{ 25:accept }``: nft's scanner reads ``25:accept`` as a key and a verdict, the WORD
+    token as one word; split such elements of a verdict map (the last ``:`` separates, so
+    ``aaaa:::accept`` is ``aaaa:: : accept``)."""
+    if not (isinstance(data, dict) and isinstance(data.get("set"), list)):
+        return data
+    elems: list[J] = []
+    for e in data["set"]:
+        if isinstance(e, str) and ":" in e:
+            key, _, verdict = e.rpartition(":")
+            if verdict in _BARE_VERDICTS and key:
+                e = (word_value(key), {verdict: None})
+        elems.append(e)
+    return {**data, "set": elems}
+
+
+#: An IPv6 NAT target: ``[addr]``, ``[low]-[high]``, each optionally with ``:port[-port]``.
+_NAT6 = re.compile(r"\[([^\]]*)\](?:-\[([^\]]*)\])?(?::(.+))?")
+
+
+def _unword(value: J) -> str | None:
+    """The WORD text ``word_value`` made ``value`` from (None for anything else)."""
+    if isinstance(value, str):
+        return value
+    if type(value) is int:
+        return str(value)
+    if isinstance(value, dict) and set(value) == {"range"}:
+        low, high = (_unword(x) for x in value["range"])
+        return None if low is None or high is None else f"{low}-{high}"
+    return None
+
+
+def _bitmask_selector(left: J) -> bool:
+    """Whether ``left`` is a selector of a bitmask type (``ct state``, ``tcp flags``)."""
+    if isinstance(left, dict) and len(left) == 1:
+        ((k, body),) = left.items()
+        if isinstance(body, dict):
+            sel = (k, body.get("key") if k == "ct" else body.get("field"))
+            if k == "payload":
+                sel = (body.get("protocol"), body.get("field"))
+            return sel in _BITMASK and "dir" not in body
+    return False
+
+
+def _or_terms(value: J) -> list[J] | None:
+    """The constants of an OR chain ``a | b | c`` (nested ``{"|": [...]}``), else None."""
+    if isinstance(value, dict) and set(value) == {"|"}:
+        terms: list[J] = []
+        for part in value["|"]:
+            sub = _or_terms(part)
+            if sub is None:
+                if isinstance(part, (dict, list)):
+                    return None
+                terms.append(part)
+            else:
+                terms.extend(sub)
+        return terms
+    return None
+
+
+def _flag_value(op: str, right: J) -> J:
+    """A flag list or OR chain on a bitmask selector, in the form the model keeps for ``op``.
+
+    nft reads ``ct state a,b`` and ``ct state a | b`` alike: implicit (``in``) and ``!`` are a
+    flag test, ``["a", "b"]`` in its JSON. With ``==``/``!=`` both are one value compared as
+    a whole, which nft's JSON writes as the OR chain ``{"|": ["a", "b"]}``; ``!=`` keeps what
+    was written (nft lists it as ``ct state != a | b``). ``==`` becomes the flag list, which
+    nftkit prints as ``ct state == a | b``: nft lists the OR chain without its ``==``, which
+    reads back as the flag test.
+    """
+    if op == "!=":
+        return right
+    terms = _or_terms(right)
+    return right if terms is None else terms
+
+
+def _nat_map_ports(body: dict[str, J]) -> None:
+    """The ports in the data of a NAT map are ports (``nft -S`` prints them as service names:
+    ``dnat to ip daddr map { 10.0.0.1 : 10.1.1.52 . "http" }``), as nft's NAT statement types
+    them: the map's data (``to :`` port maps), or the second part of ``addr . port`` data."""
+    service = datatype("inet_service")
+    port = body.get("port")
+    if isinstance(port, dict) and isinstance(port.get("map"), dict):
+        m = port["map"]
+        body["port"] = {"map": {**m, "data": _map_data(m["data"], lambda d: _values.apply(
+            d, service))}}
+    addr = body.get("addr")
+    if isinstance(addr, dict) and isinstance(addr.get("map"), dict):
+        def part(d: J) -> J:
+            if isinstance(d, dict) and isinstance(d.get("concat"), list) \
+                    and len(d["concat"]) == 2:
+                return {"concat": [d["concat"][0], _values.apply(d["concat"][1], service)]}
+            return d
+
+        m = addr["map"]
+        body["addr"] = {"map": {**m, "data": _map_data(m["data"], part)}}
+
+
+def _map_data(data: J, fn: Callable[[J], J]) -> J:
+    """An anonymous map's elements with ``fn`` applied to their data."""
+    if not (isinstance(data, dict) and isinstance(data.get("set"), list)):
+        return data
+    return {"set": [(e[0], fn(e[1])) if isinstance(e, tuple) and len(e) == 2 else e
+                    for e in data["set"]]}
 
 
 class Define:
@@ -233,19 +352,31 @@ class NftTransformer(Transformer[Token, Any]):
     # --- values ----------------------------------------------------------------------------
 
     def word(self, c: list[Token]) -> J:
-        return word_value(c[0])
+        v = word_value(c[0])
+        if type(v) is dict:  # a range or prefix: its ends are what a check may refuse
+            body = v.get("range") or [v["prefix"]["addr"]]
+            for x in body:
+                _values.remember(x, c[0])
+        else:
+            _values.remember(v, c[0])
+        return v
 
     def string(self, c: list[Token]) -> J:
-        return c[0][1:-1]
+        v = c[0][1:-1]
+        _values.remember(v, c[0])
+        return v
 
     def variable(self, c: list[Token]) -> J:
-        return self._var(c[0])
+        v = self._var(c[0])
+        _values.remember(v, c[0])
+        return v
 
     def setref(self, c: list[Token]) -> J:
         return str(c[0])
 
-    def boolean(self, c: list[Token]) -> J:
-        return c[0] == "exists"
+    def boolean(self, c: list[Any]) -> J:
+        # (boolean_kw below has already made its token a bool)
+        return c[0] is True or c[0] == "exists"
 
     def boolean_kw(self, c: list[Token]) -> J:
         return c[0] == "exists"
@@ -254,6 +385,8 @@ class NftTransformer(Transformer[Token, Any]):
         x = c[0]
         if isinstance(x, dict):  # meta_bare already built a selector: take its word back
             return x["meta"]["key"]
+        if isinstance(x, Token):
+            _values.remember(str(x), x)
         return str(x)
 
     def wildcard(self, c: list[Token]) -> J:
@@ -278,7 +411,13 @@ class NftTransformer(Transformer[Token, Any]):
 
     def binop(self, c: list[Any]) -> J:
         left, op, right = c
-        return {str(op): [left, right]}
+        op = str(op)
+        if op in ("&", "|", "^") and isinstance(left, dict) and _values.is_flags(left):
+            # a flag selector's mask has the selector's type: tcp flags & (syn | ack), and
+            # nft -n prints it in numbers (0x2 | 0x10); elsewhere the operand is a plain
+            # number (ct mark set ip dscp << 2 | 0x10 is not cs2)
+            right = self._typed(left, right)
+        return {op: [left, right]}
 
     def binop_kw(self, c: list[Token]) -> str:
         op = str(c[0])
@@ -291,8 +430,9 @@ class NftTransformer(Transformer[Token, Any]):
 
     def relop(self, c: list[Token]) -> str:
         op = str(c[0])
-        return {"eq": "==", "ne": "!=", "lt": "<", "gt": ">", "le": "<=", "ge": ">=",
-                "!": "!="}.get(op, op)
+        # ``!`` stays itself: nft's OP_NEG, "none of these flags" (``tcp flags ! fin,rst``),
+        # which its JSON writes as op "!"; it is not ``!=``.
+        return {"eq": "==", "ne": "!=", "lt": "<", "gt": ">", "le": "<=", "ge": ">="}.get(op, op)
 
     def set_expr(self, c: list[J]) -> J:
         elems: list[J] = []
@@ -339,7 +479,7 @@ class NftTransformer(Transformer[Token, Any]):
         return x
 
     def map_expr(self, c: list[J]) -> J:
-        return {"map": {"key": c[0], "data": c[1]}}
+        return {"map": {"key": c[0], "data": self._typed(c[0], c[1])}}
 
     # --- selectors -------------------------------------------------------------------------
 
@@ -349,11 +489,23 @@ class NftTransformer(Transformer[Token, Any]):
             return str(x["meta"]["key"])
         return str(x)
 
-    def proto(self, c: list[Token]) -> str:
-        return str(c[0])
+    def proto(self, c: list[Token]) -> Token:
+        return c[0]  # (a token: tunnel_payload's error points at it)
 
     def payload(self, c: list[Any]) -> J:
-        return {"payload": {"protocol": str(c[0]), "field": str(c[1])}}
+        proto = str(c[0])
+        if proto in _OWN_TUNNEL:  # vxlan vni: nft >= 1.1 marks the tunnel's own header too
+            return {"payload": {"protocol": proto, "field": str(c[1]), "tunnel": proto}}
+        return {"payload": {"protocol": proto, "field": str(c[1])}}
+
+    def tunnel_payload(self, c: list[Any]) -> J:
+        """``vxlan ip saddr``: a header inside a tunnel (nft >= 1.1)."""
+        tunnel, inner = str(c[0]), c[1]
+        if tunnel not in TUNNELS:
+            raise ParseError(f"{tunnel} is not a tunnel (one of: {', '.join(sorted(TUNNELS))})",
+                             line=getattr(c[0], "line", None),
+                             column=getattr(c[0], "column", None))
+        return {"payload": {**inner["payload"], "tunnel": tunnel}}
 
     def payload_ip(self, c: list[Token]) -> J:
         return {"payload": {"protocol": "ip", "field": str(c[0])}}
@@ -363,6 +515,10 @@ class NftTransformer(Transformer[Token, Any]):
 
     def payload_tcp(self, c: list[Token]) -> J:
         return {"payload": {"protocol": "tcp", "field": str(c[0])}}
+
+    def payload_arp(self, c: list[Token]) -> J:
+        """``arp saddr ip``: the field is two words, as in nft's JSON (``"saddr ip"``)."""
+        return {"payload": {"protocol": "arp", "field": " ".join(str(c[0]).split())}}
 
     def raw_payload(self, c: list[Token]) -> J:
         base, offset, length = c[0][1:].split(",")
@@ -396,7 +552,16 @@ class NftTransformer(Transformer[Token, Any]):
         return "ip6"
 
     def tcp_option(self, c: list[Token]) -> J:
-        body = {"name": str(c[0])}
+        name = str(c[0])
+        if _INT.match(name) and len(c) == 1:
+            # ``tcp option 6 exists``: a kind by number is its name where nft has one
+            # (``2`` is ``maxseg``), else the kind's first byte, as nft's JSON has it
+            kind = int(name)
+            if kind in _TCPOPT_KINDS:
+                return {"tcp option": {"name": _TCPOPT_KINDS[kind]}}
+            if kind <= 255:
+                return {"tcp option": {"base": kind, "offset": 0, "len": 8}}
+        body = {"name": name}
         if len(c) > 1:
             body["field"] = str(c[1])
         return {"tcp option": body}
@@ -437,12 +602,14 @@ class NftTransformer(Transformer[Token, Any]):
 
     def jhash(self, c: list[Any]) -> J:
         body: dict[str, J] = {"mod": self._int(c[1]), "expr": c[0]}
-        rest = c[2:]
-        if rest:
-            body["seed"] = self._int(rest[0])
-        if len(rest) > 1:
-            body["offset"] = self._int(rest[1])
+        body.update(c[2:])
         return {"jhash": body}
+
+    def hash_seed(self, c: list[Token]) -> tuple[str, J]:
+        return ("seed", self._int(c[0]))
+
+    def hash_offset(self, c: list[Token]) -> tuple[str, J]:
+        return ("offset", self._int(c[0]))
 
     def symhash(self, c: list[Token]) -> J:
         body: dict[str, J] = {"mod": self._int(c[0])}
@@ -494,24 +661,35 @@ class NftTransformer(Transformer[Token, Any]):
             return "=="
         if isinstance(right, str) and right.startswith("@"):
             return "=="
-        if isinstance(left, dict) and len(left) == 1:
-            ((k, body),) = left.items()
-            if isinstance(body, dict):
-                sel = (k, body.get("key") if k == "ct" else body.get("field"))
-                if k == "payload":
-                    sel = (body.get("protocol"), body.get("field"))
-                if sel in _BITMASK and "dir" not in body:
-                    return "in"
-        return "=="
+        return "in" if _bitmask_selector(left) else "=="
 
     def match_op(self, c: list[J]) -> J:
         left, op, right = c
+        if op == "!" and not _bitmask_selector(left):
+            dt = _values.lhs_datatype(left)
+            if dt is not None and dt.name not in BITMASKS:
+                # nft: "negation can only be used with singleton bitmask values"
+                tok = _values.locate(right)
+                raise ParseError(f"! (none of these flags) needs a bitmask type, not {dt.name}",
+                                 line=None if tok is None else tok.line,
+                                 column=None if tok is None else tok.column,
+                                 expected=("==", "!="))
         return self._match(left, op, right)
+
+    @staticmethod
+    def _typed(left: J, value: J) -> J:
+        """``value`` checked against the datatype of ``left`` and normalised as nft stores it
+        (``ssh`` -> ``22``; ``nft -n``'s numbers -> symbols): see ``nftkit.parse._values``."""
+        dt = _values.lhs_datatype(left)
+        return value if dt is None else _values.apply(value, dt)
 
     def _match(self, left: J, op: str, right: J) -> J:
         if isinstance(left, dict) and "ct" in left and left["ct"].get("key") == "expiration":
             right = _times(right)  # a time: nft's JSON has whole seconds
-        if isinstance(left, dict) and "fib" in left and isinstance(right, int) \
+        right = self._typed(left, right)
+        if _bitmask_selector(left):
+            right = _flag_value(op, right)
+        if isinstance(left, dict) and "fib" in left and type(right) is int \
                 and left["fib"].get("result") in ("oif", "iif"):
             right = str(right)  # an interface index: nft's JSON writes it as a string
         if isinstance(left, dict) and "ct" in left and left["ct"].get("key") == "count" \
@@ -525,11 +703,22 @@ class NftTransformer(Transformer[Token, Any]):
 
     def match_mask(self, c: list[J]) -> J:
         left, value, mask = c[0], c[1], c[2]
-        return {"match": {"op": "==", "left": {"&": [left, mask]}, "right": value}}
+        return self.match_mask_op([left, "==", value, mask])
 
     def match_mask_op(self, c: list[J]) -> J:
         left, op, value, mask = c
+        if op == "!":  # nft refuses ``! v / mask`` ("either == or != is allowed")
+            op = "!="
+        value, mask = self._typed(left, [value, mask])
         return {"match": {"op": op, "left": {"&": [left, mask]}, "right": value}}
+
+    def exthdr_bool(self, c: list[Token]) -> J:
+        """``exthdr hbh 1``: nft's older spelling of ``exthdr hbh exists`` (``0``: missing)."""
+        if str(c[1]) not in ("0", "1"):
+            raise ParseError(f"{str(c[1])[:40]!r} is not a boolean (exists, missing, 1 or 0)",
+                             line=c[1].line, column=c[1].column)
+        return {"match": {"op": "==", "left": {"exthdr": {"name": str(c[0])}},
+                          "right": str(c[1]) == "1"}}
 
     def match_exists(self, c: list[J]) -> J:
         left = c[0]
@@ -538,17 +727,19 @@ class NftTransformer(Transformer[Token, Any]):
 
     def mangle(self, c: list[J]) -> J:
         key, value = c
+        if isinstance(value, Token):  # SET_PROTO: ``ip protocol set icmp``
+            value = self.kw_value([value])
         if isinstance(key, dict) and "ct" in key and len(key["ct"]) == 1 \
                 and key["ct"]["key"] in ("helper", "timeout", "expectation"):
             return {f"ct {key['ct']['key']}": value}
-        return {"mangle": {"key": key, "value": value}}
+        return {"mangle": {"key": key, "value": self._typed(key, value)}}
 
     def mangle_list(self, c: list[J]) -> J:
         """``ct event set new,destroy``: a flag list."""
         return self.mangle([c[0], list(c[1:])])
 
     def vmap(self, c: list[J]) -> J:
-        return {"vmap": {"key": c[0], "data": c[1]}}
+        return {"vmap": {"key": c[0], "data": self._typed(c[0], _split_verdicts(c[1]))}}
 
     def var_stmt(self, c: list[Token]) -> J:
         """``$v`` where a statement stands: the define must hold a verdict."""
@@ -704,7 +895,11 @@ class NftTransformer(Transformer[Token, Any]):
         return str(c[0])
 
     def reject_with(self, c: list[Any]) -> J:
-        return {"reject": {"type": c[0], "expr": str(c[1])}}
+        code: J = str(c[1])
+        if code.isdigit():  # nft -n prints the code as a number: reject with icmpv6 4
+            dt = datatype(f"{'icmpx' if c[0] == 'icmpx' else c[0]}_code")
+            code = _values.apply(int(code), dt)
+        return {"reject": {"type": c[0], "expr": str(code)}}
 
     def reject_tcp(self, c: list[Any]) -> J:
         return {"reject": {"type": "tcp reset"}}
@@ -729,19 +924,25 @@ class NftTransformer(Transformer[Token, Any]):
 
     @staticmethod
     def _split_port(value: J) -> tuple[J, J]:
-        """``10.0.0.1:80`` -> (addr, port); ``[::1]:80`` too; maps and selectors unchanged."""
-        if isinstance(value, str):
-            if value.startswith("["):
-                addr, _, port = value[1:].partition("]")
-                return addr, word_value(port[1:]) if port.startswith(":") else None
-            if value.count(":") == 1:
-                addr, _, port = value.partition(":")
-                return word_value(addr) if addr else None, word_value(port)
-        if isinstance(value, dict) and "range" in value:
-            low, high = value["range"]
-            if isinstance(high, str) and high.count(":") == 1 and isinstance(low, str):
-                a2, _, p = high.partition(":")
-                return {"range": [low, a2]}, word_value(p)
+        """A NAT target as (addr, port): ``10.0.0.1:80``, ``10.0.0.1-10.0.0.5:80-100``,
+        ``[::1]:80``, ``[::1]-[::5]:80-100``; maps, selectors and bare addresses unchanged.
+
+        The target is one WORD token, which ``word_value`` may already have cut at its first
+        ``-`` (``10.0.0.1:80-100`` as the "range" ``10.0.0.1:80``..``100``): rejoin it first.
+        """
+        text = _unword(value)
+        if text is None:
+            return value, None
+        if text.startswith("["):
+            m = _NAT6.fullmatch(text)
+            if m is None:
+                return value, None
+            low, high, port = m.groups()
+            addr: J = {"range": [low, high]} if high is not None else low
+            return addr, None if port is None else word_value(port)
+        if text.count(":") == 1:
+            a, _, p = text.partition(":")
+            return word_value(a) if a else None, word_value(p)
         return value, None
 
     def nat_stmt(self, c: list[Any]) -> J:
@@ -770,6 +971,7 @@ class NftTransformer(Transformer[Token, Any]):
             body["flags"] = _maybe_list(flags)
         if "type_flags" in body:
             body["type_flags"] = _maybe_list(body["type_flags"])
+        _nat_map_ports(body)
         return {kind: body or None}
 
     def set_op(self, c: list[Token]) -> str:
@@ -913,18 +1115,30 @@ class NftTransformer(Transformer[Token, Any]):
             return {"last": None}
         return {"last": {"used": milliseconds(c[0])}}
 
+    def ct_over(self, c: list[Token]) -> str:
+        return str(c[0])
+
     def ct_count_stmt(self, c: list[Any]) -> J:
         if len(c) == 2:
             return {"ct count": {"val": self._int(c[1]), "inv": True}}
         return {"ct count": {"val": self._int(c[0])}}
 
     def reset_stmt(self, c: list[Token]) -> J:
-        return {"reset": {"tcp option": {"name": str(c[0])}}}
+        name = str(c[0])
+        if _INT.match(name) and int(name) <= 255:
+            # ``reset tcp option 2`` is ``maxseg``; a kind nft has no name for is the whole
+            # option, which nft's JSON writes as the kind with length 0
+            kind = int(name)
+            if kind not in _TCPOPT_KINDS:
+                return {"reset": {"tcp option": {"base": kind, "offset": 0, "len": 0}}}
+            name = _TCPOPT_KINDS[kind]
+        return {"reset": {"tcp option": {"name": name}}}
 
     def rule_comment(self, c: list[Token]) -> tuple[str, str]:
         return ("comment", _s(c[0]))
 
     def rule(self, c: list[Any]) -> dict[str, J]:
+        _values.forget()  # (the rule's values are checked: their tokens are not needed)
         stmts: list[J] = []
         rule: dict[str, J] = {}
         for x in c:
@@ -958,7 +1172,18 @@ class NftTransformer(Transformer[Token, Any]):
         return handle, [x for x in c if not isinstance(x, Token)]
 
     chain_body = table_body
-    set_body = table_body
+
+    def set_body(self, c: list[Any]) -> tuple[int | None, list[Any]]:
+        """A set's items, its elements checked against and normalised to its type (``type
+        inet_proto; elements = { 6 }`` from ``nft -n`` is ``tcp``, as nft prints it)."""
+        handle, items = self.table_body(c)
+        out: list[Any] = []
+        for x in items:
+            if isinstance(x, tuple) and x[0] == "elem":
+                x = ("elem", _values.set_elements(items, x[1]))
+            out.append(x)
+        return handle, out
+
     object_body = table_body
 
     def table_flags(self, c: list[list[str]]) -> tuple[str, J]:

@@ -352,12 +352,18 @@ class ExpressionText:
             rt = inet_ntoa(right.packed) if type(right) is IPv4Address else self.expr(right, dt)
             lt = self.expr(left, dt)
             if op == "==":
+                # nft reads an implicit flag list as a flag test (``in``): ``==`` is spelled out
+                if type(right) is ListExpr:
+                    return f"{lt} == {self._or_list(right, dt)}"
+                # (nft folds ``tcp flags == syn | ack`` into one value: ``==`` is kept for it)
                 if dt is not None and dt.name in BITMASKS and not isinstance(
-                        right, (SetExpr, SetRefExpr, ListExpr, RangeExpr, PrefixExpr)):
+                        right, (SetExpr, SetRefExpr, RangeExpr, PrefixExpr)):
                     return f"{lt} == {rt}"
                 return f"{lt} {rt}"
             if op == "in":
                 return f"{lt} {rt}"
+            if op == "!=" and type(right) is ListExpr:
+                return f"{lt} != {self._or_list(right, dt)}"
             return f"{lt} {op} {rt}"
         if isinstance(left, CtExpr) and left.family is None and left.key in ("saddr", "daddr"):
             # nft 1.0.6 JSON leaves the family out; the address on the right tells it
@@ -376,13 +382,25 @@ class ExpressionText:
             return f"{sel} {neg}{rt} / {mask}"
         lt = self.expr(left, dt)
         if op == "==":
+            if type(right) is ListExpr:
+                return f"{lt} == {self._or_list(right, dt)}"
+            # nft spells ``==`` out for a single value only: it lists the compare with an OR
+            # chain as ``ct state established | related`` (which it reads back as ``in``;
+            # a payload's OR chain, ``tcp flags``, nft folds into one value instead)
             if binop or (dt is not None and dt.name in BITMASKS and not isinstance(
-                    right, (SetExpr, SetRefExpr, ListExpr, RangeExpr, PrefixExpr))):
+                    right, (SetExpr, SetRefExpr, ListExpr, RangeExpr, PrefixExpr, BinopExpr))):
                 return f"{lt} == {rt}"
             return f"{lt} {rt}"
         if op == "in":
             return f"{lt} {rt}"
+        if op == "!=" and type(right) is ListExpr:
+            return f"{lt} != {self._or_list(right, dt)}"
         return f"{lt} {op} {rt}"
+
+    def _or_list(self, right: ListExpr, dt: Datatype | None) -> str:
+        """A flag list compared with ``==``/``!=``: ``established | related``, one value, as
+        nft lists it (``ct state a,b`` without ``==`` would be the flag test ``in``)."""
+        return " | ".join(self.expr(v, dt) for v in right.values)
 
     def binop_expr(self, e: BinopExpr, dt: Datatype | None) -> str:
         ldt = self.lhs_datatype(e.left) or dt  # constants take the type of their context
