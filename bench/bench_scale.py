@@ -598,6 +598,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="full syncs only (no updates, element paths or ordering)")
     ap.add_argument("--budget", type=float, default=20.0,
                     help="seconds per update measurement before stopping early (>= 1 rep)")
+    ap.add_argument("--iptables-max", type=int, default=None,
+                    help="largest N for the iptables rows (100k: ~2 min legacy, ~5 min nft)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "scale.json"))
     ap.add_argument("--plot", default=None, help="write a PNG plot here")
     ap.add_argument("--report", metavar="JSON", default=None,
@@ -640,8 +642,9 @@ def _run(args: argparse.Namespace) -> int:
             if n <= args.classic_max:
                 bench_nft_layout(res, "classic", n, svcs, min(args.reps, 10), args.budget,
                                  updates=not args.full_only)
-            bench_iptables(res, n, svcs, min(args.reps, 10), args.budget,
-                           updates=not args.full_only)
+            if args.iptables_max is None or n <= args.iptables_max:
+                bench_iptables(res, n, svcs, min(args.reps, 10), args.budget,
+                               updates=not args.full_only)
         for n in ordering if not args.full_only else ():
             bench_ordering(res, n, json_max=min(args.classic_max, 3000))
     finally:
