@@ -7,15 +7,12 @@ libnftnl) sends for the same rule text. ``rule_userdata(rule)`` returns
 ``NFTA_RULE_USERDATA`` (the comment). Anything outside the shapes below raises
 ``UnsupportedError``: the caller then goes through libnftables.
 
-Shapes (nft text; ``S`` is a selector listed below)::
+This module has the statements, the implicit dependencies and the entry points; the matches
+and the expressions they load (selectors, values, registers, lookups) are in ``_nl_exprs``.
 
-    S == v, S != v, S < v, S > v, S <= v, S >= v     load, cmp
-    S 1000-2000 / S != 1000-2000                    two cmps (nft < 1.1) / range
-    ip saddr 10.0.0.0/8, ip saddr != 10.128.0.0/10  short load + cmp / bitwise + cmp
-    ct state established,related, ct status dnat    bitwise + cmp neq 0 (flag match)
-    meta mark & 0x4000 == 0, ct status & dnat != 0  bitwise (mask/xor) + cmp
-    S @set, S != @set, a . b . c @set               lookup (concatenations in 32-bit regs)
-    S vmap @map                                     lookup into the verdict register
+Shapes (nft text; ``S`` is a selector of ``_nl_exprs``)::
+
+    S == v, S @set, S vmap @map, ...                see _nl_exprs (load, cmp, bitwise, lookup)
     accept, drop, return, continue, jump c, goto c  immediate
     counter, log prefix "x" [group 1] [level info], limit rate 10/second [burst 5 packets]
     quota [over] 25 mbytes [used 1 kbytes]
@@ -26,16 +23,10 @@ Shapes (nft text; ``S`` is a selector listed below)::
     snat/dnat ip to 10.0.0.1[:80], dnat ip to k map @m (data addr or addr . port)
     redirect to :8080, reject [with tcp reset]
 
-Selectors: payload fields of ip/ip6/tcp/udp/th (byte-aligned ones, and ``tcp flags``), meta
-mark/iifname/oifname/l4proto/nfproto/length/skuid/skgid/cpu, ct state/status/mark/zone/
-direction/[original|reply] ip[6] saddr/daddr, numgen, fib ... type/oifname, concatenations.
 Implicit dependencies: ``meta nfproto ipv4|ipv6`` before ip/ip6 fields in inet tables,
 ``meta l4proto tcp|udp`` before tcp/udp fields, unless the rule already matched them; the
 one of ``reject with tcp reset`` goes to the head of the rule, as nft puts it.
-
-Operators follow the model's JSON (what ``Nftables.run`` would send): ``in`` on a flag type
-is nft's implicit flag test, ``==``/``!=`` a plain cmp (``ct state == a,b`` compares with
-``a|b``). Families: ip, ip6, inet.
+Families: ip, ip6, inet.
 
 Refused (UnsupportedError), because nft rewrites them in ways that differ between releases
 or need other messages: anonymous sets and maps (``{ 22, 80 }``, inline vmaps: NEWSET
@@ -59,33 +50,21 @@ named sets. Pass the ids the batch gives its NEWSET messages to get nft's exact 
 
 from __future__ import annotations
 
-import functools
-import socket
 import struct
-import sys
 from collections.abc import Mapping, Sequence
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
-import attrs
-
-from ..errors import UnsupportedError
 from ..model.expressions import (
     BinopExpr,
-    BinopOp,
     ConcatExpr,
     CtExpr,
     ElemExpr,
-    FibExpr,
     ListExpr,
     MapExpr,
     MetaExpr,
-    NumgenExpr,
     PayloadExpr,
-    PrefixExpr,
     RangeExpr,
-    SetExpr,
-    SetRefExpr,
     VerdictExpr,
     VerdictKind,
 )
@@ -110,114 +89,30 @@ from ..model.statements import (
 )
 from ..render.context import installed_nft_version, parse_version
 from ._netlink import _attr, _nest
+from ._nl_exprs import (
+    _CT,
+    _META,
+    _PAYLOAD,
+    ExprLinearizer,
+    _data,
+    _expr,
+    _int_value,
+    _reg,
+    _Sel,
+    _selector,
+    _space,
+    _str,
+    _u32,
+    _u64,
+    _unsupported,
+)
 
 __all__ = ["rule_expressions", "rule_userdata"]
 
-_HOST = sys.byteorder
 _NFPROTO = {"ip": 2, "ip6": 10, "inet": 1}
 _VERDICTS = {VerdictKind.DROP: 0, VerdictKind.ACCEPT: 1, VerdictKind.CONTINUE: -1,
              VerdictKind.JUMP: -3, VerdictKind.GOTO: -4, VerdictKind.RETURN: -5}
-_CMP = {MatchOp.EQ: 0, MatchOp.IN: 0, MatchOp.NE: 1, MatchOp.LT: 2, MatchOp.LE: 3,
-        MatchOp.GT: 4, MatchOp.GE: 5}
 
-# --- attribute helpers (libnftnl writes integers in network byte order) --------------------
-
-
-@functools.lru_cache(maxsize=4096)
-def _u32(kind: int, value: int) -> bytes:
-    return _attr(kind, struct.pack(">I", value & 0xFFFFFFFF))
-
-
-def _u64(kind: int, value: int) -> bytes:
-    return _attr(kind, struct.pack(">Q", value))
-
-
-@functools.lru_cache(maxsize=4096)
-def _str(kind: int, value: str) -> bytes:
-    return _attr(kind, value.encode() + b"\0")
-
-
-def _data(kind: int, raw: bytes) -> bytes:
-    return _nest(kind, _attr(1, raw))  # NFTA_DATA_VALUE
-
-
-def _expr(name: str, *items: bytes) -> bytes:
-    # NFTA_LIST_ELEM { NFTA_EXPR_NAME, NFTA_EXPR_DATA { ... } }
-    return _nest(1, _str(1, name), _nest(2, *items))
-
-
-def _reg(slot: int) -> int:
-    """nft's register number for a 32-bit slot: 128-bit names (1-4) where aligned, else
-    the 32-bit names (NFT_REG32_00 = 8)."""
-    return 1 + slot // 4 if slot % 4 == 0 else 8 + slot
-
-
-def _space(bits: int) -> int:
-    return -(-bits // 32)
-
-
-# --- selectors: what a left-hand side loads, and how its values are encoded ----------------
-
-
-@attrs.frozen
-class _Sel:
-    """A loadable expression: its bit length, byte order and nft datatype."""
-
-    expr: Any
-    bits: int
-    order: str  # "big" or "host"
-    dtype: str
-    parts: tuple[_Sel, ...] = ()
-
-
-# (protocol, field) -> (base, offset in bits, length in bits, datatype)
-_PAYLOAD: dict[tuple[str, str], tuple[int, int, int, str]] = {
-    ("ip", "length"): (1, 16, 16, "integer"), ("ip", "id"): (1, 32, 16, "integer"),
-    ("ip", "frag-off"): (1, 48, 16, "integer"), ("ip", "ttl"): (1, 64, 8, "integer"),
-    ("ip", "protocol"): (1, 72, 8, "inet_proto"), ("ip", "checksum"): (1, 80, 16, "integer"),
-    ("ip", "saddr"): (1, 96, 32, "ipv4_addr"), ("ip", "daddr"): (1, 128, 32, "ipv4_addr"),
-    ("ip6", "length"): (1, 32, 16, "integer"), ("ip6", "nexthdr"): (1, 48, 8, "inet_proto"),
-    ("ip6", "hoplimit"): (1, 56, 8, "integer"), ("ip6", "saddr"): (1, 64, 128, "ipv6_addr"),
-    ("ip6", "daddr"): (1, 192, 128, "ipv6_addr"),
-    ("tcp", "sport"): (2, 0, 16, "inet_service"), ("tcp", "dport"): (2, 16, 16, "inet_service"),
-    ("tcp", "sequence"): (2, 32, 32, "integer"), ("tcp", "ackseq"): (2, 64, 32, "integer"),
-    ("tcp", "flags"): (2, 104, 8, "tcp_flag"), ("tcp", "window"): (2, 112, 16, "integer"),
-    ("tcp", "checksum"): (2, 128, 16, "integer"), ("tcp", "urgptr"): (2, 144, 16, "integer"),
-    ("udp", "sport"): (2, 0, 16, "inet_service"), ("udp", "dport"): (2, 16, 16, "inet_service"),
-    ("udp", "length"): (2, 32, 16, "integer"), ("udp", "checksum"): (2, 48, 16, "integer"),
-    ("th", "sport"): (2, 0, 16, "inet_service"), ("th", "dport"): (2, 16, 16, "inet_service"),
-}
-# meta key -> (NFT_META_*, bits, byte order, datatype)
-_META: dict[str, tuple[int, int, str, str]] = {
-    "length": (0, 32, "host", "integer"), "mark": (3, 32, "host", "mark"),
-    "iifname": (6, 128, "host", "ifname"), "oifname": (7, 128, "host", "ifname"),
-    "skuid": (10, 32, "host", "integer"), "skgid": (11, 32, "host", "integer"),
-    "nfproto": (15, 8, "host", "nfproto"), "l4proto": (16, 8, "host", "inet_proto"),
-    "cpu": (20, 32, "host", "integer"),
-}
-# ct key -> (NFT_CT_*, bits, byte order, datatype)
-_CT: dict[str, tuple[int, int, str, str]] = {
-    "state": (0, 32, "host", "ct_state"), "direction": (1, 8, "host", "ct_dir"),
-    "status": (2, 32, "host", "ct_status"), "mark": (3, 32, "host", "mark"),
-    "zone": (17, 16, "host", "integer"),
-    "ip saddr": (19, 32, "big", "ipv4_addr"), "ip daddr": (20, 32, "big", "ipv4_addr"),
-    "ip6 saddr": (21, 128, "big", "ipv6_addr"), "ip6 daddr": (22, 128, "big", "ipv6_addr"),
-}
-_SYMBOLS: dict[str, dict[str, int]] = {
-    "ct_state": {"invalid": 1, "established": 2, "related": 4, "new": 8, "untracked": 64},
-    "ct_status": {"expected": 1, "seen-reply": 2, "assured": 4, "confirmed": 8, "snat": 16,
-                  "dnat": 32, "dying": 512},
-    "ct_dir": {"original": 0, "reply": 1},
-    "nfproto": {"ipv4": 2, "ipv6": 10},
-    "tcp_flag": {"fin": 1, "syn": 2, "rst": 4, "psh": 8, "ack": 16, "urg": 32, "ecn": 64,
-                 "cwr": 128},
-    "fib_addrtype": {"unspec": 0, "unicast": 1, "local": 2, "broadcast": 3, "anycast": 4,
-                     "multicast": 5, "blackhole": 6, "unreachable": 7, "prohibit": 8},
-}
-_BITMASKS = frozenset({"ct_state", "ct_status", "tcp_flag"})
-_FIB_FLAGS = {"saddr": 1, "daddr": 2, "mark": 4, "iif": 8, "oif": 16}
-_FIB_RESULT = {"oif": (1, 32, "host", "ifindex"), "oifname": (2, 128, "host", "ifname"),
-               "type": (3, 32, "host", "fib_addrtype")}
 _REJECT_CODES: dict[str, dict[str, int]] = {
     "icmp": {"net-unreachable": 0, "host-unreachable": 1, "prot-unreachable": 2,
              "port-unreachable": 3, "net-prohibited": 9, "host-prohibited": 10,
@@ -230,157 +125,18 @@ _REJECT_CODES: dict[str, dict[str, int]] = {
 _NAT_FLAGS = {"random": 4, "persistent": 8, "fully-random": 16}
 
 
-def _unsupported(what: str) -> UnsupportedError:
-    return UnsupportedError(f"netlink rule encoder: {what} is not supported "
-                            "(use the libnftables path)")
+class _Linearizer(ExprLinearizer):
+    """The statements of one rule and their implicit dependencies."""
 
-
-def _selector(e: Any) -> _Sel:
-    """What ``e`` loads (cached: model nodes are frozen and hashable)."""
-    try:
-        return _selector_cached(e)
-    except TypeError:  # an unhashable value somewhere in a hand-built node
-        return _selector_of(e)
-
-
-@functools.lru_cache(maxsize=8192)
-def _selector_cached(e: Any) -> _Sel:
-    return _selector_of(e)
-
-
-def _selector_of(e: Any) -> _Sel:
-    if isinstance(e, PayloadExpr):
-        spec = _PAYLOAD.get((e.protocol or "", e.field or ""))
-        if spec is None or e.tunnel is not None:
-            raise _unsupported(f"payload {e.protocol} {e.field}")
-        return _Sel(e, spec[2], "big", spec[3])
-    if isinstance(e, MetaExpr):
-        m = _META.get(e.key)
-        if m is None:
-            raise _unsupported(f"meta {e.key}")
-        return _Sel(e, m[1], m[2], m[3])
-    if isinstance(e, CtExpr):
-        key = f"{e.family} {e.key}" if e.family else e.key
-        c = _CT.get(key)
-        if c is None or (e.dir is not None and key in ("state", "status", "direction")):
-            raise _unsupported(f"ct {key}")
-        return _Sel(e, c[1], c[2], c[3])
-    if isinstance(e, NumgenExpr):
-        return _Sel(e, 32, "host", "integer")
-    if isinstance(e, FibExpr):
-        r = _FIB_RESULT.get(e.result)
-        if r is None:
-            raise _unsupported(f"fib ... {e.result}")
-        return _Sel(e, r[1], r[2], r[3])
-    if isinstance(e, ConcatExpr):
-        parts = tuple(_selector(p) for p in e.exprs)
-        return _Sel(e, sum(_space(p.bits) * 32 for p in parts), "big", "concat", parts)
-    if isinstance(e, BinopExpr):
-        inner = _selector(e.left)
-        if e.op in (BinopOp.LSHIFT, BinopOp.RSHIFT):
-            raise _unsupported("shifts")
-        return _Sel(e, inner.bits, inner.order, inner.dtype)
-    raise _unsupported(f"the expression {type(e).__name__}")
-
-
-def _int_value(value: Any, sel: _Sel) -> int:
-    if isinstance(value, bool):
-        raise _unsupported(f"the value {value!r}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, ListExpr):
-        out = 0
-        for v in value.values:
-            out |= _int_value(v, sel)
-        return out
-    if isinstance(value, str):
-        table = _SYMBOLS.get(sel.dtype)
-        if table is not None and value in table:
-            return table[value]
-        try:
-            if sel.dtype == "inet_proto":
-                return socket.getprotobyname(value)
-            if sel.dtype == "inet_service":
-                return socket.getservbyname(value)
-        except OSError:
-            pass
-    raise _unsupported(f"the value {value!r} for {sel.dtype}")
-
-
-def _value(value: Any, sel: _Sel) -> bytes:
-    """The bytes of constant ``value`` compared with (or loaded into) ``sel``."""
-    if sel.dtype in ("ipv4_addr", "ipv6_addr"):
-        want = IPv4Address if sel.dtype == "ipv4_addr" else IPv6Address
-        if not isinstance(value, want):
-            raise _unsupported(f"the value {value!r} for {sel.dtype}")
-        return value.packed
-    if sel.dtype == "ifname":
-        if not isinstance(value, str) or value.endswith("*") or len(value.encode()) >= 16:
-            raise _unsupported(f"the interface name {value!r}")
-        return value.encode().ljust(16, b"\0")
-    if sel.dtype in ("concat", "ifindex"):
-        raise _unsupported(f"constant {sel.dtype} values")
-    n = _int_value(value, sel)
-    size = -(-sel.bits // 8)
-    if n < 0 or n >= 1 << (size * 8):
-        raise _unsupported(f"the value {value!r} (out of range)")
-    return n.to_bytes(size, "big" if sel.order == "big" else _HOST)
-
-
-@functools.lru_cache(maxsize=8192)
-def _load(e: Any, slot: int, bits: int) -> bytes:
-    """The expression loading selector ``e`` into register ``slot`` (``bits``: a shorter
-    payload load, for byte-aligned prefixes; 0 for the whole field)."""
-    _selector(e)  # validates: UnsupportedError for keys and fields not covered
-    reg = _reg(slot)
-    if isinstance(e, PayloadExpr):
-        base, off, full, _ = _PAYLOAD[(e.protocol or "", e.field or "")]
-        size = -(-(bits or full) // 8)
-        return _expr("payload", _u32(1, reg), _u32(2, base), _u32(3, off // 8), _u32(4, size))
-    if isinstance(e, MetaExpr):
-        return _expr("meta", _u32(2, _META[e.key][0]), _u32(1, reg))
-    if isinstance(e, CtExpr):
-        key = f"{e.family} {e.key}" if e.family else e.key
-        items = [_u32(2, _CT[key][0]), _u32(1, reg)]
-        if e.dir is not None:
-            items.append(_attr(3, bytes([_SYMBOLS["ct_dir"][e.dir]])))
-        return _expr("ct", *items)
-    if isinstance(e, NumgenExpr):
-        return _expr("numgen", _u32(1, reg), _u32(2, e.mod),
-                     _u32(3, 0 if e.mode == "inc" else 1), _u32(4, e.offset))
-    flags = sum(_FIB_FLAGS[f] for f in e.flags)
-    return _expr("fib", _u32(3, flags), _u32(2, _FIB_RESULT[e.result][0]), _u32(1, reg))
-
-
-# --- the linearizer -----------------------------------------------------------------------
-
-# (tuples, not ``A | B``: a union is built anew at each isinstance call on the hot path)
-_LEAVES = (PayloadExpr, MetaExpr, CtExpr, NumgenExpr, FibExpr)
-
-
-class _Linearizer:
     def __init__(self, family: str, table: Table | None, set_ids: Mapping[str, int],
                  version: tuple[int, int, int]) -> None:
         if family not in _NFPROTO:
             raise _unsupported(f"the {family} family")
+        super().__init__(set_ids, version)
         self.family = family
         self.table = table
-        self.set_ids = set_ids
-        self.version = version
-        self.out: list[bytes] = []
-        self.low = 0  # first free 32-bit register slot
         self.l3: str | None = None if family == "inet" else family
         self.l4: str | None = None
-
-    # registers, as nft's get_register/release_register
-    def get(self, sel: _Sel | None) -> int:
-        n = _space(sel.bits) if sel is not None and sel.dtype == "concat" else 4
-        slot = self.low
-        self.low += n
-        return slot
-
-    def release(self, sel: _Sel | None) -> None:
-        self.low -= _space(sel.bits) if sel is not None and sel.dtype == "concat" else 4
 
     # dependencies (src/payload.c): evaluated before the statement that needs them
     def deps(self, e: Any, before: list[bytes]) -> None:
@@ -426,78 +182,6 @@ class _Linearizer:
             elif name in ("tcp", "udp"):
                 self.l4 = name
 
-    # expressions
-    def gen(self, e: Any, slot: int, sel: _Sel | None = None) -> None:
-        """Load ``e`` into register ``slot`` (netlink_gen_expr)."""
-        if isinstance(e, _LEAVES):
-            self.out.append(_load(e, slot, sel.bits if sel is not None else 0))
-            return
-        if isinstance(e, ConcatExpr):
-            for part in e.exprs:
-                self.gen(part, slot)
-                slot += _space(_selector(part).bits)
-        elif isinstance(e, BinopExpr):
-            self.binop(e, slot)
-        elif isinstance(e, MapExpr):
-            self.map(e, slot)
-        else:
-            raise _unsupported(f"loading {type(e).__name__}")
-
-    def binop(self, e: BinopExpr, slot: int) -> None:
-        """``x & m``, ``x | v``, ``x ^ v`` chains with constant right sides: one bitwise
-        (mask, xor) as netlink_gen_bitwise_mask_xor folds them."""
-        chain: list[BinopExpr] = []
-        left: Any = e
-        while isinstance(left, BinopExpr):
-            if left.op in (BinopOp.LSHIFT, BinopOp.RSHIFT):
-                raise _unsupported("shifts")
-            chain.append(left)
-            left = left.left
-        sel = _selector(left)
-        self.gen(left, slot)
-        full = (1 << sel.bits) - 1
-        mask, xor = full, 0
-        for b in reversed(chain):
-            if isinstance(b.right, (ListExpr, str, int)) and not isinstance(b.right, bool):
-                val = _int_value(b.right, sel)
-            else:
-                raise _unsupported("bitwise operations with a non-constant right side")
-            m, x = {BinopOp.AND: (val, 0), BinopOp.OR: (full & ~val, val),
-                    BinopOp.XOR: (full, val)}[b.op]
-            xor = x ^ (xor & m)
-            mask &= m
-        size = -(-sel.bits // 8)
-        order = "big" if sel.order == "big" else _HOST
-        reg = _reg(slot)
-        self.out.append(_expr("bitwise", _u32(1, reg), _u32(2, reg), _u32(6, 0), _u32(3, size),
-                              _data(4, mask.to_bytes(size, order)),
-                              _data(5, xor.to_bytes(size, order))))
-
-    def set_id(self, name: str) -> int:
-        return self.set_ids.get(name, 0)
-
-    def named(self, ref: Any) -> str:
-        if isinstance(ref, SetExpr):
-            raise _unsupported("anonymous sets and maps")
-        if not isinstance(ref, SetRefExpr):
-            raise _unsupported(f"a {type(ref).__name__} as a set")
-        return ref.name
-
-    def map(self, e: MapExpr, dreg_slot: int | None) -> None:
-        """``key map @m`` into ``dreg_slot`` (None: the verdict register, ``vmap``)."""
-        name = self.named(e.data)
-        key = _selector(e.key)
-        slot = self.get(key) if dreg_slot is None else dreg_slot
-        extra = _space(key.bits) if key.dtype == "concat" else 0
-        self.low += extra  # nft reserves the key's registers while it loads it
-        self.gen(e.key, slot)
-        self.low -= extra
-        self.out.append(_expr("lookup", _u32(2, _reg(slot)),
-                              _u32(3, 0 if dreg_slot is None else _reg(dreg_slot)),
-                              _str(1, name), _u32(4, self.set_id(name))))
-        if dreg_slot is None:
-            self.release(key)
-
     # statements
     def stmt(self, st: Any) -> None:
         before: list[bytes] = []
@@ -542,96 +226,6 @@ class _Linearizer:
         if v.target is not None:
             items.append(_str(2, v.target))
         self.out.append(_expr("immediate", _u32(1, 0), _nest(2, _nest(2, *items))))
-
-    def match(self, st: MatchStmt) -> None:
-        left, op, right = st.left, st.op, st.right
-        sel = _selector(left)
-        if isinstance(right, (SetRefExpr, SetExpr)):
-            name = self.named(right)
-            if op not in (MatchOp.EQ, MatchOp.IN, MatchOp.NE):
-                raise _unsupported(f"{op} with a set")
-            slot = self.get(sel)
-            self.gen(left, slot)
-            items = [_u32(2, _reg(slot)), _str(1, name), _u32(4, self.set_id(name))]
-            if op == MatchOp.NE:
-                items.append(_u32(5, 1))  # NFT_LOOKUP_F_INV
-            self.out.append(_expr("lookup", *items))
-            self.release(sel)
-            return
-        if op == MatchOp.NEG:
-            raise _unsupported("the ! flag match")
-        if isinstance(right, ListExpr) and sel.dtype not in _BITMASKS:
-            raise _unsupported(f"a list of values for {sel.dtype}")
-        if isinstance(left, BinopExpr) and left.op != BinopOp.AND:
-            # nft folds ``x ^ c1 == c2`` into ``x == c1 ^ c2`` (binop transfer)
-            raise _unsupported(f"a match on x {left.op} c")
-        slot = self.get(sel)
-        reg = _reg(slot)
-        if isinstance(right, PrefixExpr):
-            self.prefix(left, sel, op, right, slot)
-        elif isinstance(right, RangeExpr):
-            if sel.order == "host" and sel.bits > 8:
-                raise _unsupported(f"a range of host-order {sel.dtype}")
-            lo, hi = _value(right.low, sel), _value(right.high, sel)
-            self.gen(left, slot)
-            if op in (MatchOp.EQ, MatchOp.IN):
-                if self.version >= (1, 1, 0):
-                    # not verified against nft 1.1's linearizer: let libnftables do it
-                    raise _unsupported("range matches with nft >= 1.1")
-                self.out.append(_expr("cmp", _u32(1, reg), _u32(2, 5), _data(3, lo)))
-                self.out.append(_expr("cmp", _u32(1, reg), _u32(2, 3), _data(3, hi)))
-            elif op == MatchOp.NE:
-                self.out.append(_expr("range", _u32(1, reg), _u32(2, 1), _data(3, lo),
-                                      _data(4, hi)))
-            else:
-                raise _unsupported(f"{op} with a range")
-        elif (op == MatchOp.IN and sel.dtype in _BITMASKS
-              and not isinstance(left, BinopExpr)):
-            # netlink_gen_flagcmp: (x & flags) != 0, no NFTA_BITWISE_OP
-            val = _value(right, sel)
-            zero = bytes(len(val))
-            self.gen(left, slot)
-            self.out.append(_expr("bitwise", _u32(1, reg), _u32(2, reg), _u32(3, len(val)),
-                                  _data(4, val), _data(5, zero)))
-            self.out.append(_expr("cmp", _u32(1, reg), _u32(2, 1), _data(3, zero)))
-        else:
-            if op not in (MatchOp.EQ, MatchOp.IN, MatchOp.NE) and sel.order == "host" and (
-                    sel.bits > 8):
-                # nft converts host-order values with a byteorder expression first
-                raise _unsupported(f"{op} on a host-order {sel.dtype}")
-            val = _value(right, sel)
-            self.gen(left, slot)
-            self.out.append(_expr("cmp", _u32(1, reg), _u32(2, _CMP[op]), _data(3, val)))
-        self.release(sel)
-
-    def prefix(self, left: Any, sel: _Sel, op: MatchOp, right: PrefixExpr, slot: int) -> None:
-        if op not in (MatchOp.EQ, MatchOp.IN, MatchOp.NE) or sel.dtype not in (
-                "ipv4_addr", "ipv6_addr"):
-            raise _unsupported(f"a prefix with {op} on {sel.dtype}")
-        addr = _value(right.addr, sel)
-        plen, reg = right.len, _reg(slot)
-        if plen and plen % 8 == 0:
-            # byte-aligned: load only the prefix bytes, compare them
-            self.gen(left, slot, _Sel(left, plen, sel.order, sel.dtype))
-            data = addr[:plen // 8]
-        else:
-            mask = ((1 << plen) - 1) << (sel.bits - plen)
-            masked = int.from_bytes(addr, "big") & mask
-            size = sel.bits // 8
-            self.gen(left, slot)
-            self.out.append(_expr("bitwise", _u32(1, reg), _u32(2, reg), _u32(3, size),
-                                  _data(4, mask.to_bytes(size, "big")), _data(5, bytes(size))))
-            data = masked.to_bytes(size, "big")
-        self.out.append(_expr("cmp", _u32(1, reg), _u32(2, _CMP[op]), _data(3, data)))
-
-    def load_value(self, value: Any, target: _Sel, slot: int) -> None:
-        """A statement's value into ``slot``: a constant (immediate) or an expression."""
-        if isinstance(value, (int, str, IPv4Address, IPv6Address)) and not isinstance(
-                value, bool):
-            self.out.append(_expr("immediate", _u32(1, _reg(slot)),
-                                  _data(2, _value(value, target))))
-        else:
-            self.gen(value, slot)
 
     def mangle(self, st: MangleStmt) -> None:
         key = st.key
@@ -889,3 +483,4 @@ def rule_userdata(rule: Rule) -> bytes | None:
     if len(raw) > 255:
         raise _unsupported("comments longer than 254 bytes")
     return bytes([0, len(raw)]) + raw
+
