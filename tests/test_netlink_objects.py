@@ -243,7 +243,7 @@ def test_same_ruleset_as_libnftables(namespaces: tuple[str, str], name: str,
                                      table: Table) -> None:
     nl_ns, lib_ns = namespaces
     reset(nl_ns, lib_ns)
-    with nftkit.Nftables(nl_ns) as nl:
+    with nftkit.Nftables(nl_ns, netlink=True) as nl:
         nl.run(Transaction().add(table), handles=False)
         assert nl.last_path == "netlink"
     nft(lib_ns, "-f", "-", stdin=nftkit.to_text(Ruleset(tables=[table])))
@@ -260,7 +260,7 @@ def test_resync_replaces_in_one_batch(namespaces: tuple[str, str]) -> None:
     reset(nl_ns, lib_ns)
     old, new = _no_rules(_grouped(20)), _no_rules(_grouped(30))
     bare = Table(family=old.family, name=old.name)
-    with nftkit.Nftables(nl_ns) as nl:
+    with nftkit.Nftables(nl_ns, netlink=True) as nl:
         nl.run(Transaction().add(old), handles=False)
         nl.run(Transaction().add(bare).delete(bare).add(new), handles=False)
         assert nl.last_path == "netlink"
@@ -335,7 +335,7 @@ def test_check_is_a_dry_run(namespaces: tuple[str, str]) -> None:
     nl_ns, _ = namespaces
     reset(nl_ns)
     table = _no_rules(_grouped(5))
-    with nftkit.Nftables(nl_ns) as nl:
+    with nftkit.Nftables(nl_ns, netlink=True) as nl:
         nl.check(Transaction().add(table))
         assert nl.last_path == "netlink"
         assert nft(nl_ns, "list", "ruleset") == ""
@@ -362,6 +362,37 @@ def test_forced_libnftables(namespaces: tuple[str, str]) -> None:
         ctx.run(Transaction().add(Chain(name="c"), table=table), netlink=False)
         assert ctx.last_path == "libnftables"
     assert "chain c" in nft(nl_ns, "list", "ruleset")
+
+
+def test_default_takes_netlink_for_sets_and_rules_only_on_verified_releases(
+        namespaces: tuple[str, str]) -> None:
+    """By default (``netlink=None``), a batch that creates a set or a rule goes through
+    libnftables unless the installed nft's release series is in ``NETLINK_VERIFIED``: the
+    set userdata and rule expressions are written as the verified releases write them.
+    Element updates go through netlink with any release."""
+    from nftkit.backend.libnftables import NETLINK_VERIFIED
+
+    nl_ns, _ = namespaces
+    reset(nl_ns)
+    grouped = _grouped(4)  # its svc-k2 set and the chain whose rule binds it, no DNAT map
+    svc = grouped.set("svc-k2")
+    rule = Rule(stmts=[grouped.chain("services").rules[0].stmts[0]])
+    table = Table(family="ip", name=grouped.name, sets=[svc],
+                  chains=[Chain(name="services", rules=[rule])])
+    with nftkit.Nftables(nl_ns) as ctx:
+        verified = ctx.version[:2] in NETLINK_VERIFIED
+        ctx.run(Transaction().add(table), handles=False)
+        assert ctx.last_path == ("netlink" if verified else "libnftables")
+        ctx._version = (99, 0, 0)  # as if another nft were installed
+        reset(nl_ns)
+        ctx.run(Transaction().add(table), handles=False)
+        assert ctx.last_path == "libnftables"
+        key = c(IPv4Address("10.96.9.9"), "tcp", 80)
+        ctx.run(Transaction().add_elements("svc-k2", [key], table=("ip", table.name)))
+        assert ctx.last_path == "netlink"
+        ctx.run(Transaction().add(table), handles=False, netlink=True)  # forced
+        assert ctx.last_path == "netlink"
+    assert "10.96.9.9 . tcp . 80" in nft(nl_ns, "list", "ruleset")
 
 
 def _handle_cases() -> list[tuple[str, list[Transaction]]]:
@@ -398,7 +429,7 @@ def test_handles_match_libnftables(name: str, txns: list[Transaction]) -> None:
 
 
 def _compare_handles(nl_ns: str, lib_ns: str, txns: list[Transaction]) -> None:
-    with nftkit.Nftables(nl_ns) as nl, nftkit.Nftables(lib_ns, netlink=False) as lib:
+    with nftkit.Nftables(nl_ns, netlink=True) as nl, nftkit.Nftables(lib_ns, netlink=False) as lib:
         for n, txn in enumerate(txns):
             got = nl.run(txn)
             if HAVE_RULES:
@@ -440,7 +471,7 @@ def test_rules_fall_back_or_encode(namespaces: tuple[str, str]) -> None:
     reset(nl_ns, lib_ns)
     table = Table(family="inet", name="r", chains=[
         Chain(name="c", rules=[Rule(stmts=[VerdictExpr(kind="accept")], comment="ok")])])
-    with nftkit.Nftables(nl_ns) as ctx:
+    with nftkit.Nftables(nl_ns, netlink=True) as ctx:
         ctx.run(Transaction().add(table), handles=False)
     nft(lib_ns, "-f", "-", stdin=nftkit.to_text(Ruleset(tables=[table])))
     assert text_listing(nl_ns) == text_listing(lib_ns)
@@ -490,7 +521,7 @@ def test_verbs_match_libnftables(namespaces: tuple[str, str]) -> None:
         lambda ns: Transaction().flush("table", table=t),
         lambda ns: Transaction().flush("ruleset"),
     ]
-    with nftkit.Nftables(nl_ns) as nl, nftkit.Nftables(lib_ns, netlink=False) as lib:
+    with nftkit.Nftables(nl_ns, netlink=True) as nl, nftkit.Nftables(lib_ns, netlink=False) as lib:
         for n, step in enumerate(steps):
             nl.run(step(nl_ns), handles=False)
             # rules placed by position go through libnftables (its index semantics)
@@ -518,7 +549,7 @@ def test_destroy_matches_libnftables(namespaces: tuple[str, str]) -> None:
         Transaction().destroy(Table(family="ip", name="absent")),
     ]
     paths = []
-    with nftkit.Nftables(nl_ns) as nl, nftkit.Nftables(lib_ns, netlink=False) as lib:
+    with nftkit.Nftables(nl_ns, netlink=True) as nl, nftkit.Nftables(lib_ns, netlink=False) as lib:
         for n, txn in enumerate(steps):
             nl.run(txn, handles=False)
             paths.append(nl.last_path)

@@ -66,7 +66,7 @@ from ._nl_objects import errno_error
 from ._nl_txn import MissingSet, NetlinkPath
 from ._positions import replay
 
-__all__ = ["Nftables", "OutputFlag"]
+__all__ = ["NETLINK_VERIFIED", "Nftables", "OutputFlag"]
 
 _ffi, _lib, _libc = load()
 
@@ -185,6 +185,15 @@ def _inside(fd: int | None, netns: object) -> Iterator[None]:
         os.close(home)
 
 
+#: nft release series (major, minor) whose set userdata and rule expressions the netlink path
+#: was checked against byte for byte (tests/test_nl_rules.py, tests/test_netlink_objects.py).
+#: With another installed nft, batches that create sets, maps or rules go through its
+#: libnftables; element updates, tables, chains and deletes use netlink with any release.
+NETLINK_VERIFIED = frozenset({(1, 0)})
+_UDATA_KINDS = frozenset({Kind.SET, Kind.MAP, Kind.RULE})
+_CREATING = frozenset({Verb.ADD, Verb.CREATE, Verb.INSERT, Verb.REPLACE})
+
+
 class Nftables:
     """A libnftables context bound to one network namespace; safe to share between threads.
 
@@ -197,8 +206,11 @@ class Nftables:
         optimize: let nft merge rules of text commands (``nft -o``, nft >= 1.0.3).
         netlink: let ``run``/``check`` send a transaction as one nfnetlink batch built
             directly from the model, without libnftables, when every op can be encoded
-            (see ``_try_netlink``); False: always libnftables. Also
-            settable per call (``run(txn, netlink=False)``) and as the attribute.
+            (see ``_try_netlink``). None (the default): where the installed nft's release
+            series was verified (``NETLINK_VERIFIED``), and for element updates, tables,
+            chains and deletes with any release; True: whenever every op can be encoded;
+            False: always libnftables. Also settable per call (``run(txn,
+            netlink=False)``) and as the attribute.
     """
 
     def __init__(
@@ -208,7 +220,7 @@ class Nftables:
         include_paths: Iterable[str] = (),
         variables: Mapping[str, str] | None = None,
         optimize: bool = False,
-        netlink: bool = True,
+        netlink: bool | None = None,
     ) -> None:
         self.netns = netns
         self.netlink = netlink
@@ -366,8 +378,8 @@ class Nftables:
 
         Without libnftables: when every op can be encoded, the batch goes to the kernel as
         nfnetlink messages built from the model, handles echoed by the kernel (``netlink``:
-        None for the context's setting, False to force libnftables); ``self.last_path``
-        says which path ran.
+        None for the context's setting, True or False to force either path; see the
+        constructor); ``self.last_path`` says which path ran.
         """
         return self._apply(txn, dry=False, want_handles=handles, ordered=ordered,
                            netlink=netlink)
@@ -432,12 +444,13 @@ class Nftables:
         return TransactionResult(ops=ops, handles=tuple(handles))
 
     def _try_netlink(self, txn: Transaction, *, dry: bool, want_handles: bool, ordered: bool,
-                     use: bool) -> TransactionResult | None:
+                     use: bool | None) -> TransactionResult | None:
         """Apply (or dry-run) ``txn`` as one nfnetlink batch built from the model; None when
         libnftables must do it instead (nothing was changed then).
 
-        Taken when ``use`` is set and ``NetlinkPath.encode`` can write every op exactly as nft
-        would (else UnsupportedError: libnftables). Handles: the creating messages carry
+        Taken when ``use`` allows it (None: the release check below) and
+        ``NetlinkPath.encode`` can write every op exactly as nft would (else
+        UnsupportedError: libnftables). Handles: the creating messages carry
         NLM_F_ECHO and the kernel echoes each object it makes, with its handle, at commit
         (``NetlinkPath.handles``); ``handles=False`` skips that. The kernel's first refusal
         is reported against the op that sent the refused message: ENOENT, EEXIST, EBUSY and
@@ -448,7 +461,12 @@ class Nftables:
         ops = txn.ops
         if self._nl is not None:
             self._nl.forget(ops)  # whatever runs it, deleted sets are no longer known
-        if not use or not ops or any(op.verb is Verb.RESET for op in ops):
+        if use is False or not ops or any(op.verb is Verb.RESET for op in ops):
+            return None
+        if use is None and self.version[:2] not in NETLINK_VERIFIED and any(
+                op.kind in _UDATA_KINDS and op.verb in _CREATING for op in ops):
+            # set userdata and rule expressions are written as the verified nft releases
+            # write them; another release may list them differently: its libnftables does it
             return None
         echo = want_handles and not dry and any(op.creates for op in ops)
         if any(op.verb is Verb.DESTROY for op in ops) and not self.native_destroy:
