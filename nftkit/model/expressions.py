@@ -334,13 +334,27 @@ CT_KEYS = frozenset({
 @attrs.frozen(kw_only=True)
 class CtExpr(Expression):
     """Conntrack data. Text: ``ct state``, ``ct original ip saddr``, ``ct reply proto-dst``.
-    JSON: ``{"ct": {"key": "saddr", "family": "ip", "dir": "original"}}``."""
+    JSON: ``{"ct": {"key": "ip saddr", "dir": "original"}}``.
+
+    An address of a stated family (nft's ``src_ip``/``dst_ip6``... keys) is ``key="saddr",
+    family="ip"`` whichever way it is written (``key="ip saddr"`` is normalised to it); nft's
+    JSON spells it ``"key": "ip saddr"`` (1.0.6 and 1.1 alike; nft's JSON reader ignores a
+    ``"family"`` member). ``key="saddr"`` without a family is nft's family-neutral ``src``
+    key (``"key": "saddr"``; nft prints the table's family, or the address's, in text)."""
 
     json_key = "ct"
     key: str = attrs.field(validator=_one_of(CT_KEYS))
     family: str | None = attrs.field(default=None, validator=_one_of(_FAMILIES, optional=True))
     dir: str | None = attrs.field(
         default=None, validator=_one_of(frozenset({"original", "reply"}), optional=True))
+
+    def __attrs_post_init__(self) -> None:
+        if " " in self.key:  # "ip saddr": one concept, one form (frozen: set once, here)
+            family, key = self.key.split(" ", 1)
+            if self.family not in (None, family):
+                raise invalid(self, "family", f"{self.family!r} contradicts key {self.key!r}")
+            object.__setattr__(self, "key", key)
+            object.__setattr__(self, "family", family)
 
 
 @attrs.frozen(kw_only=True)

@@ -373,9 +373,12 @@ def _value(v: J, dt: Datatype | None, ranges: bool, convert: bool, numbers: bool
     if concat:
         return v
     if k == "range" and isinstance(body, list):
-        # nft prints ranges of symbolic types by number (``icmp type 1-5``): check the ends,
-        # never turn them into symbols
-        return {"range": [_value(x, dt, ranges, convert, False) for x in body]}
+        # nft prints ranges of symbolic types by number (``arp operation 1-2``) but its JSON
+        # names each end that has a name, as for a single value (``["request", "reply"]``,
+        # ``["addr-unreachable", 66]``): the model holds that one form from both readers.
+        # (Not protocols nor flags: nft's JSON keeps ``[6, 17]`` and ``ct state`` ``[1, 2]``.)
+        named = numbers and dt.name != "inet_proto" and dt.name not in BITMASKS
+        return {"range": [_value(x, dt, ranges, convert, named) for x in body]}
     if k == "prefix" and isinstance(body, dict) and "addr" in body:
         return {"prefix": {**body, "addr": _value(body["addr"], dt, ranges, convert,
                                                   numbers)}}

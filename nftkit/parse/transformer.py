@@ -69,6 +69,19 @@ def word_value(s: str) -> J:
     return str(s)
 
 
+#: ``aaaa:::accept``: an IPv6 address ending in ``::`` glued to ``:verdict`` (one WORD)
+_GLUED_VERDICT = re.compile(r"(.*::):(accept|drop|continue|return)")
+
+
+def _glued_verdict(s: str) -> J:
+    """``{1234::aaaa:::accept}``: nft reads an element word ending in ``:::verdict`` as the
+    address ``1234::aaaa::`` mapped to the verdict (the lexer keeps the word whole)."""
+    m = _GLUED_VERDICT.fullmatch(s)
+    if m is None:
+        return s
+    return (m[1], {m[2]: None})
+
+
 def seconds(s: str) -> int:
     """A duration word (``1h30m``, ``45s``, ``500ms``) in whole seconds (ms truncated)."""
     return milliseconds(s) // 1000
@@ -440,6 +453,8 @@ class NftTransformer(Transformer[Token, Any]):
             # a set-valued define inside a set is merged, as nft does: { $ports, 8080 }
             if isinstance(e, dict) and "set" in e and len(e) == 1:
                 elems.extend(e["set"])
+            elif type(e) is str and ":::" in e:
+                elems.append(_glued_verdict(e))
             else:
                 elems.append(e)
         return {"set": elems}
@@ -1084,6 +1099,16 @@ class NftTransformer(Transformer[Token, Any]):
         if rest and rest[0] in ("ip", "ip6"):
             body["family"] = rest.pop(0)
         body["port"] = rest[0]
+        return {"tproxy": body}
+
+    def tproxy_addr_port(self, c: list[Any]) -> J:
+        """``tproxy ip to 127.0.0.1:symhash mod 2 map { 0 : 23, 1 : 42 }``."""
+        body: dict[str, J] = {}
+        rest = list(c)
+        if rest and rest[0] in ("ip", "ip6"):
+            body["family"] = rest.pop(0)
+        body["addr"] = word_value(str(rest[0])[:-1].strip("[]"))
+        body["port"] = rest[1]
         return {"tproxy": body}
 
     def synproxy_stmt(self, c: list[tuple[str, J]]) -> J:

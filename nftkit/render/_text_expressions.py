@@ -290,8 +290,10 @@ class ExpressionText:
 
     def range_bound(self, v: Any, dt: Datatype | None) -> str:
         """nft prints the bounds of a range of a symbolic type by number:
-        ``arp operation 1-2``, ``meta l4proto 33-45``."""
-        if isinstance(v, str) and dt is not None and dt.name in NUMERIC_RANGES:
+        ``arp operation 1-2``, ``meta l4proto 33-45``, ``ether type 0x0800-0x0806`` (nft's
+        JSON names them: ``["ip", "arp"]``)."""
+        if isinstance(v, str) and dt is not None and (dt.name in NUMERIC_RANGES
+                                                      or dt.name in SYMBOLS):
             v = SYMBOLS.get(dt.name, {}).get(v, v)
         if isinstance(v, int) and not isinstance(v, bool):
             return self.value(v, dt, symbolic=False)

@@ -20,6 +20,7 @@ from ..model.enums import ChainPolicy, SetFlag, SetPolicy, SynproxyFlag
 from ..model.expressions import (
     BinopExpr,
     ConcatExpr,
+    CtExpr,
     ElemExpr,
     Expr,
     ListExpr,
@@ -269,6 +270,21 @@ def _verdict(enc: JsonEncoder, node: VerdictExpr) -> JSON:
     if node.target is not None:
         return {kind: {"target": node.target}}
     return {kind: None}
+
+
+@special(CtExpr)
+def _ct(enc: JsonEncoder, node: CtExpr) -> JSON:
+    # nft's JSON names an address of a stated family by one key, "ip saddr" (1.0.6 and 1.1
+    # write it so; its reader ignores a "family" member and, in inet, rejects a bare "saddr")
+    body: dict[str, JSON] = {"key": node.key}
+    if node.family is not None:
+        if node.key in ("saddr", "daddr"):
+            body["key"] = f"{node.family} {node.key}"
+        else:  # (no such key in nft: kept as a member, so that it reads back)
+            body["family"] = node.family
+    if node.dir is not None:
+        body["dir"] = node.dir
+    return {"ct": body}
 
 
 # --- containers: they carry family/table/chain from their parents ---------------------------
