@@ -56,6 +56,7 @@ __all__ = [
     "is_flags",
     "lhs_datatype",
     "normalize",
+    "plain",
     "remember",
     "set_datatype",
     "set_elements",

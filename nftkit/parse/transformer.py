@@ -264,15 +264,8 @@ class TableBlock:
         self.items = items
 
 
-def plain(v: Any) -> Any:
-    """Plain JSON values all the way down: tokens become str, tuples lists."""
-    if isinstance(v, Token):
-        return str(v)
-    if isinstance(v, dict):
-        return {str(k): plain(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [plain(x) for x in v]
-    return v
+#: JSON values all the way down (tokens become str, tuples lists); one definition, in _values
+plain = _values.plain
 
 
 def _s(tok: Token | str) -> str:
