@@ -444,6 +444,8 @@ class FastListing:
         self.elems: dict[str, _Template] = {}
         #: compiled templates: family -> first word of the line (or "\0": a hole) ->
         #: [(fullmatch, make)]
+        #: (templates are per table: a table's first line of each shape goes through lark
+        #: and JSON, which is where from_json learns which sets that table's rules write)
         self.rmatch: dict[str, dict[str, list[tuple[_Match, _Make]]]] = {}
         self.ematch: list[tuple[_Match, _Make]] = []
         #: template keys seen once (a template is made on the second line of its shape)
@@ -521,24 +523,25 @@ class FastListing:
         table = {(type(a), a): v for a, v in zip(tpl.subst_keys, values, strict=True)}
         return _substitute(tpl.ir, table)
 
-    def _rule_scanned(self, text: str, family: str) -> dict[str, J]:
+    def _rule_scanned(self, text: str, family: str, table: str) -> dict[str, J]:
         """A rule line through the template scanner (its template's first line, or a line
         no compiled pattern matched), or through lark if its template is not reusable."""
         holes, key = self._split(text)
-        tpl = self.rules.get(family + "\0" + key)
+        scoped = f"{family}\0{table}\0{key}"
+        tpl = self.rules.get(scoped)
         if tpl is None:
-            if family + "\0" + key not in self.once:
+            if scoped not in self.once:
                 # a template costs two parses, a proof and a compile: not worth it for a
                 # line whose shape never recurs (a rule with a set of 5,000 addresses)
-                self.once.add(family + "\0" + key)
+                self.once.add(scoped)
                 return self._parse_rule(text)
-            tpl = self.rules[family + "\0" + key] = self._rule_template(family, holes, key)
+            tpl = self.rules[scoped] = self._rule_template(family, table, holes, key)
         out = _built(tpl, text) if tpl.ok else None  # (Refused: a bad value, see _codegen)
         if out is None:
             out = self._parse_rule(text)
         return out
 
-    def _rule_template(self, family: str, holes: list[tuple[str, str]], key: str
+    def _rule_template(self, family: str, table: str, holes: list[tuple[str, str]], key: str
                        ) -> _Template:
         """Parse and decode the template with sentinel set A; prove it with set B; compile
         it and check that the compiled builder gives both decoded results."""
@@ -584,7 +587,8 @@ class FastListing:
             return tpl
         tpl.ok = True
         head = key.partition(" ")[0]
-        bucket = self.rmatch.setdefault(family, {}).setdefault("\0" if "\0" in head else head, [])
+        bucket = self.rmatch.setdefault(f"{family}\0{table}", {}).setdefault(
+            "\0" if "\0" in head else head, [])
         if len(bucket) < _BUCKET:
             bucket.append((tpl.match, tpl.make))  # type: ignore[arg-type]
         return tpl
@@ -707,7 +711,8 @@ class FastListing:
         citems: list[Any] = []
         other: list[str] = []
         append = citems.append
-        by_head = self.rmatch.get(family) or {}
+        scope = f"{family}\0{table}"
+        by_head = self.rmatch.get(scope) or {}
         anywhere = by_head.get("\0", ())
         for line in body:
             if not line.startswith("\t\t") or line.startswith("\t\t\t"):
@@ -740,8 +745,8 @@ class FastListing:
                         out = make(m.groups())
                         break
                 if out is None:
-                    out = self._rule_scanned(text, family)
-                    by_head = self.rmatch.get(family) or {}  # (it may have added a template)
+                    out = self._rule_scanned(text, family, table)
+                    by_head = self.rmatch.get(scope) or {}  # (it may have added a template)
                     anywhere = by_head.get("\0", ())
             if handle_ is not None:
                 out["handle"] = handle_
