@@ -17,15 +17,14 @@ echoing whole 64 KiB element messages back.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import socket
 import struct
 import threading
 from collections.abc import Sequence
-from typing import Any
 
 from ..errors import BackendError, NotFoundError, PermissionDeniedError
+from ._netns import call_in
 
 __all__ = ["NLMSG_DONE", "NLMSG_ERROR", "NetlinkSocket", "parse_attrs"]
 
@@ -37,56 +36,29 @@ NLMSG_ERROR, NLMSG_DONE = 2, 3
 SOL_NETLINK = 270
 NETLINK_CAP_ACK = 10
 SO_SNDBUFFORCE, SO_RCVBUFFORCE = 32, 33
-CLONE_NEWNET = 0x40000000
 _HEAD = struct.Struct("=IHHII")
 _NFGEN = struct.Struct("=BBH")
 
 
-def _libc_setns(fd: int) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.setns(fd, CLONE_NEWNET) != 0:
-        err = ctypes.get_errno()
-        if err == 1:
-            raise PermissionDeniedError(f"setns: {os.strerror(err)}")
-        raise BackendError(f"setns failed: {os.strerror(err)}")
-
-
 def _open_in(netns: str | int | None) -> socket.socket:
     """A netfilter netlink socket created inside ``netns`` (None: here; a name under
-    /run/netns, a path, or an fd) by a helper thread, so no caller thread ever switches."""
-    box: dict[str, Any] = {}
-
-    def make() -> None:
-        home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            if netns is not None:
-                if isinstance(netns, int):
-                    _libc_setns(netns)
-                else:
-                    path = netns if "/" in netns else f"/run/netns/{netns}"
-                    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-                    try:
-                        _libc_setns(fd)
-                    finally:
-                        os.close(fd)
-            box["sock"] = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
-            if netns is not None:
-                _libc_setns(home)
-        except (OSError, BackendError) as exc:
-            box["error"] = exc
-        finally:
-            os.close(home)
-
-    worker = threading.Thread(target=make, name="nftkit-netlink-setns")
-    worker.start()
-    worker.join()
-    if "error" in box:
-        exc = box["error"]
-        if isinstance(exc, BackendError):
-            raise exc
-        raise BackendError(f"cannot open a netfilter netlink socket: {exc}")
-    sock: socket.socket = box["sock"]
-    return sock
+    /run/netns, a path, or an fd) by a helper thread (``_netns.call_in``)."""
+    fd = None
+    try:
+        if isinstance(netns, int):
+            fd = netns
+        elif netns is not None:
+            fd = os.open(netns if "/" in netns else f"/run/netns/{netns}",
+                         os.O_RDONLY | os.O_CLOEXEC)
+        return call_in(fd, lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW,
+                                                 NETLINK_NETFILTER))
+    except OSError as exc:
+        if exc.errno == 1:  # EPERM
+            raise PermissionDeniedError(f"setns: {os.strerror(exc.errno)}") from None
+        raise BackendError(f"cannot open a netfilter netlink socket: {exc}") from None
+    finally:
+        if fd is not None and not isinstance(netns, int):
+            os.close(fd)
 
 
 def message(kind: int, flags: int, seq: int, family: int, body: bytes,

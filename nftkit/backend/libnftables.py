@@ -62,6 +62,7 @@ from ._batch import PERMISSION_HINT, classify, clean_message, handles_from_echo,
 from ._element_json import element_command, element_only
 from ._ffi import load
 from ._limits import refuse_rename_then_delete
+from ._netns import CLONE_NEWNET, call_in
 from ._nl_objects import errno_error
 from ._nl_txn import MissingSet, NetlinkPath
 from ._positions import replay
@@ -70,7 +71,6 @@ __all__ = ["NETLINK_VERIFIED", "Nftables", "OutputFlag"]
 
 _ffi, _lib, _libc = load()
 
-CLONE_NEWNET = 0x40000000
 
 
 class OutputFlag:
@@ -120,32 +120,11 @@ def _setns_error(netns: object, err: int) -> BackendError:
 
 def _new_context(fd: int | None, netns: object) -> Any:
     """``nft_ctx_new`` in the current namespace, or in the namespace ``fd`` via a helper
-    thread (which enters it, creates the context, goes back and ends: no caller thread is
-    ever left in a foreign namespace)."""
-    if fd is None:
-        ctx = _lib.nft_ctx_new(0)
-        if ctx == _ffi.NULL:
-            raise BackendError("nft_ctx_new failed")
-        return ctx
-    box: dict[str, Any] = {}
-
-    def enter_and_create() -> None:
-        home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            if _libc.setns(fd, CLONE_NEWNET) != 0:
-                box["errno"] = _ffi.errno
-                return
-            box["ctx"] = _lib.nft_ctx_new(0)
-            _libc.setns(home, CLONE_NEWNET)
-        finally:
-            os.close(home)
-
-    worker = threading.Thread(target=enter_and_create, name="nftkit-setns")
-    worker.start()
-    worker.join()
-    if "errno" in box:
-        raise _setns_error(netns, box["errno"])
-    ctx = box.get("ctx")
+    thread (``_netns.call_in``: no caller thread is ever left in a foreign namespace)."""
+    try:
+        ctx = call_in(fd, lambda: _lib.nft_ctx_new(0))
+    except OSError as exc:
+        raise _setns_error(netns, exc.errno or 0) from None
     if ctx is None or ctx == _ffi.NULL:
         raise BackendError("nft_ctx_new failed")
     return ctx

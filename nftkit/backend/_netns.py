@@ -1,0 +1,57 @@
+"""One call inside another network namespace, made by a helper thread.
+
+A netlink socket and a libnftables context belong to the network namespace they are created
+in. To create one in another namespace without ever leaving a caller's thread there, a short
+helper thread enters the namespace (``setns(fd, CLONE_NEWNET)``), makes the object, goes back
+and ends. Both the libnftables context (``Nftables``) and the direct netlink socket use this.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+__all__ = ["CLONE_NEWNET", "call_in"]
+
+CLONE_NEWNET = 0x40000000
+T = TypeVar("T")
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _setns(fd: int) -> None:
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"setns: {os.strerror(err)}")
+
+
+def call_in(fd: int | None, make: Callable[[], T]) -> T:
+    """``make()`` run inside the network namespace ``fd`` (an open namespace file; None: here,
+    in the calling thread). Raises ``OSError`` (with its errno) when the namespace cannot be
+    entered, and whatever ``make`` raises."""
+    if fd is None:
+        return make()
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            _setns(fd)
+            try:
+                box["value"] = make()
+            finally:
+                _setns(home)  # (the thread ends anyway; back home for tidiness)
+        except BaseException as exc:  # handed to the caller's thread
+            box["error"] = exc
+        finally:
+            os.close(home)
+
+    worker = threading.Thread(target=work, name="nftkit-setns")
+    worker.start()
+    worker.join()
+    if "error" in box:
+        raise box["error"]
+    value: T = box["value"]
+    return value
