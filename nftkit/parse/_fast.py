@@ -40,7 +40,6 @@ from __future__ import annotations
 import functools
 import re
 import socket
-import threading
 from collections.abc import Callable, Sequence
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any
@@ -129,46 +128,18 @@ _Pairs = list[tuple[J, Datatype]]
 
 
 class _Recorder:
-    """Notes the ``(value, datatype)`` of every ``_values.apply`` call the transformer makes
-    while a parse of this module runs (in this thread): the checks a value went through.
+    """Parses with the ``(value, datatype)`` of every ``_values.apply`` call noted
+    (``_values.recording``): the checks a template's values went through."""
 
-    ``_values.apply`` is wrapped once, process-wide; the wrapper only calls the original and,
-    when this thread is recording, notes the call (other parses are unaffected)."""
-
-    _local = threading.local()
-    _lock = threading.Lock()
-
-    @classmethod
-    def install(cls) -> None:
-        with cls._lock:
-            inner = _values.apply
-            if getattr(inner, "_nftkit_recorded", False):
-                return
-            local = cls._local
-
-            def apply(v: J, dt: Datatype | None) -> J:
-                out = inner(v, dt)
-                pairs: _Pairs | None = getattr(local, "pairs", None)
-                if pairs is not None and dt is not None:
-                    pairs.append((v, dt))
-                return out
-
-            apply._nftkit_recorded = True  # type: ignore[attr-defined]
-            _values.apply = apply
-
-    @classmethod
-    def parse(cls, parse_items: Callable[[str], list[Any]], text: str,
+    @staticmethod
+    def parse(parse_items: Callable[[str], list[Any]], text: str,
               pairs: _Pairs | None) -> list[Any]:
         """``parse_items(text)``; the checks of its values are added to ``pairs``, or, with
         None (the text is a real line, not a template), made again with range checks (what
         lark outside a template does: BadValue here makes the fast path give up)."""
         rec: _Pairs = []
-        prev = getattr(cls._local, "pairs", None)
-        cls._local.pairs = rec
-        try:
+        with _values.recording(rec):
             items = parse_items(text)
-        finally:
-            cls._local.pairs = prev
         if pairs is None:
             for v, dt in rec:
                 _values.check(v, dt)
@@ -451,7 +422,6 @@ class FastListing:
         #: template keys seen once (a template is made on the second line of its shape)
         self.once: set[str] = set()
         self.elems_once: set[str] = set()
-        _Recorder.install()
 
     # --- templates -------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ token that produced it (``remember`` notes them; see ``error``).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import grp
 import ipaddress
@@ -31,6 +32,7 @@ import pwd
 import re
 import socket
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
@@ -57,6 +59,7 @@ __all__ = [
     "lhs_datatype",
     "normalize",
     "plain",
+    "recording",
     "remember",
     "set_datatype",
     "set_elements",
@@ -642,8 +645,34 @@ class TemplateNumber(ParseError):
         super().__init__("a number of a symbolic type in a fast-path template")
 
 
+#: Per thread: where ``apply`` notes the ``(value, datatype)`` of each call, while the listing
+#: fast path records the checks a template's values go through (``recording``).
+_recording = threading.local()
+
+
+@contextlib.contextmanager
+def recording(pairs: list[tuple[J, Datatype]]) -> Iterator[None]:
+    """Within the block, each successful ``apply(v, dt)`` of this thread with a datatype
+    appends ``(v, dt)`` to ``pairs`` (nested blocks: the innermost list)."""
+    prev = getattr(_recording, "pairs", None)
+    _recording.pairs = pairs
+    try:
+        yield
+    finally:
+        _recording.pairs = prev
+
+
 def apply(v: J, dt: Datatype | None) -> J:
     """``v`` checked against and normalised to ``dt``; a located ParseError if invalid."""
+    out = _apply(v, dt)
+    if dt is not None:
+        pairs = getattr(_recording, "pairs", None)
+        if pairs is not None:
+            pairs.append((v, dt))
+    return out
+
+
+def _apply(v: J, dt: Datatype | None) -> J:
     if dt is None or dt.name in _FREE:
         return v
     try:
