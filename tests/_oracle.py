@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 __all__ = [
     "CORPUS",
     "Listing",
+    "cases_ruleset",
     "corpus_dumps",
     "have_netns",
     "load_and_list",
@@ -106,3 +108,19 @@ def normalize_json(doc: dict[str, Any]) -> list[Any]:
 def corpus_dumps() -> list[Path]:
     """Every upstream shell-test dump, found by glob (empty when ../shared is absent)."""
     return sorted(CORPUS.glob("shell/testcases/**/dumps/*.nft"))
+
+
+def cases_ruleset(cases: Sequence[tuple[str, str, str]], chains: Mapping[str, str]) -> str:
+    """nft text holding each ``(family, chain, rule)`` in ``table <family> t``, chain by chain
+    in the order of ``chains`` (name -> the chain's declaration, "" for a regular chain)."""
+    out: list[str] = []
+    for family in dict.fromkeys(f for f, _, _ in cases):
+        out.append(f"table {family} t {{")
+        for chain, spec in chains.items():
+            body = [r for f, c, r in cases if f == family and c == chain]
+            if body:
+                out.append(f"  chain {chain} {{ {spec}")
+                out.extend(f"    {r}" for r in body)
+                out.append("  }")
+        out.append("}")
+    return "\n".join(out) + "\n"

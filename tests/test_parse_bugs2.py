@@ -32,7 +32,7 @@ import nftkit
 from nftkit.model.expressions import BinopExpr, BinopOp, CtExpr, ListExpr, PayloadExpr
 from nftkit.model.statements import MatchOp, MatchStmt
 from nftkit.render.json import to_json
-from tests._oracle import NFT, have_netns, normalize_json
+from tests._oracle import NFT, cases_ruleset, have_netns, normalize_json
 
 pytestmark = pytest.mark.skipif(not have_netns(), reason="needs root, nft and unshare -n")
 
@@ -123,18 +123,8 @@ def _run(script: str, data: str, *, json_input: bool = False) -> dict[str, Any]:
 
 def _ruleset(rules: list[str]) -> str:
     """A ruleset with rule ``i`` of ``CASES`` replaced by ``rules[i]``, chain by chain."""
-    out: list[str] = []
-    for family in dict.fromkeys(f for f, _, _ in CASES):
-        out.append(f"table {family} t {{")
-        for chain, spec in _CHAINS.items():
-            body = [r for (f, c, _), r in zip(CASES, rules, strict=True)
-                    if f == family and c == chain]
-            if body:
-                out.append(f"  chain {chain} {{ {spec}")
-                out.extend(f"    {r}" for r in body)
-                out.append("  }")
-        out.append("}")
-    return "\n".join(out) + "\n"
+    return cases_ruleset([(f, c, r) for (f, c, _), r in zip(CASES, rules, strict=True)],
+                         _CHAINS)
 
 
 def _split(listing: dict[str, Any]) -> list[tuple[str, list[Any]]]:

@@ -26,7 +26,7 @@ from nftkit.model.expressions import CtExpr, RangeExpr
 from nftkit.model.ruleset import Rule
 from nftkit.model.statements import MatchStmt
 from nftkit.parse.json import JsonDecoder, decode_rule
-from tests._oracle import have_netns, load_and_list, normalize_json
+from tests._oracle import cases_ruleset, have_netns, load_and_list, normalize_json
 
 # (family, chain, rule as written). Chain "pre" is a prerouting filter chain (tproxy).
 CASES: list[tuple[str, str, str]] = [
@@ -61,17 +61,7 @@ _CHAINS = {"plain": "", "pre": "type filter hook prerouting priority 0;"}
 
 
 def _ruleset(cases: list[tuple[str, str, str]]) -> str:
-    out: list[str] = []
-    for family in dict.fromkeys(f for f, _, _ in cases):
-        out.append(f"table {family} t {{")
-        for chain, spec in _CHAINS.items():
-            body = [r for f, c, r in cases if f == family and c == chain]
-            if body:
-                out.append(f"  chain {chain} {{ {spec}")
-                out.extend(f"    {r}" for r in body)
-                out.append("  }")
-        out.append("}")
-    return "\n".join(out) + "\n"
+    return cases_ruleset(cases, _CHAINS)
 
 
 @functools.cache
