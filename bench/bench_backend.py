@@ -160,7 +160,7 @@ class TimedLib:
 
 
 def instrument() -> TimedLib:
-    from nftkit.backend import libnftables
+    from nftkit.backend.libnftables import _context as libnftables
 
     if not isinstance(libnftables._lib, TimedLib):
         libnftables._lib = TimedLib(libnftables._lib)

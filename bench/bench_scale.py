@@ -19,8 +19,7 @@ full sync
     for the same services.
 element updates
     the grouped one-service update (3 elements) and one classic verdict-map element, through
-    ``Nftables.run(netlink=False)`` (libnftables), ``Nftables.run()`` (its netlink path) and
-    the stand-alone ``NetlinkElements``.
+    ``Nftables.run(netlink=False)`` (libnftables) and ``Nftables.run()`` (its netlink path).
 one-service update (add one service, then delete it; median over repetitions)
     ``nftkit run()``: ``Nftables.run(Transaction)`` (it asks libnftables to echo what it
     created, to return handles, only when an op creates something other than elements);
@@ -203,7 +202,7 @@ def nftkit_netlink_full(ns: str, build: Callable[[], Any]) -> tuple[float, dict[
 
 def encode_only(build: Callable[[], Any]) -> float:
     """The time to encode the layout's batch (no apply), for the parts table."""
-    from nftkit.backend._nl_txn import NetlinkPath
+    from nftkit.backend.netlink import NetlinkPath
     from nftkit.parse.json import gc_paused
 
     txn = Transaction().add(build())
@@ -361,13 +360,11 @@ def bench_updates(res: Results, layout: str, n: int, ns: str, reps: int,
 def bench_element_paths(res: Results, layout: str, n: int, ns: str, nft: Any, reps: int,
                         budget: float) -> None:
     """Element-only updates through libnftables and through the direct netlink path
-    (nftkit.backend._netlink): the grouped one-service update (3 elements), or one verdict-map
+    (nftkit.backend.netlink): the grouped one-service update (3 elements), or one verdict-map
     element in the classic layout (``service-ips``: a new key going to an existing chain)."""
     import nftkit.model as m
-    from nftkit.backend._netlink import NetlinkElements
 
     svc = L.make_services(1, start=n + 9)[0]
-    fam, table = L.TABLE
     if layout == "grouped":
         keys, pairs = L.grouped_service_elements(svc)
         tmodel = L.grouped_model([svc]).tables[0]
@@ -394,22 +391,6 @@ def bench_element_paths(res: Results, layout: str, n: int, ns: str, nft: Any, re
 
     res.add("element", layout, n, f"{label}: Nftables.run(netlink=False)",
             repeat(lib, reps=reps, budget=budget))
-    link = NetlinkElements(ns)
-
-    adds = [("add", fam, table, s, elems) for s, elems in batches]
-    dels = [("delete", fam, table, s, elems) for s, elems in reversed(batches)]
-
-    def netlink() -> float:
-        t = time.perf_counter()
-        link.batch(adds)
-        dt = time.perf_counter() - t
-        link.batch(dels)
-        return dt
-
-    res.add("element", layout, n, f"{label}: netlink (experimental)",
-            repeat(netlink, reps=max(reps, 30), budget=budget))
-    link.close()
-
     def via_run_netlink() -> float:
         t = time.perf_counter()
         nft.run(add, netlink=True)
@@ -527,14 +508,13 @@ def summarize(rows: list[dict[str, Any]]) -> str:
     element = sorted({r["n"] for r in rows if r["section"] == "element"})
     if element:
         cols = [("grouped", "3 elements: Nftables.run(netlink=False)"),
-                ("grouped", "3 elements: netlink (experimental)"),
                 ("grouped", "3 elements: Nftables.run() via netlink"),
                 ("classic", "1 vmap element: Nftables.run(netlink=False)"),
-                ("classic", "1 vmap element: netlink (experimental)")]
+                ("classic", "1 vmap element: Nftables.run() via netlink")]
         out += ["", "**Element updates: libnftables vs direct netlink** (median)", "",
-                "| services | grouped, 3 elements: libnftables | ... NetlinkElements | ... "
-                "Nftables.run() via netlink | classic, 1 verdict-map element: libnftables | "
-                "... NetlinkElements |", "|---:|---:|---:|---:|---:|---:|"]
+                "| services | grouped, 3 elements: libnftables | ... Nftables.run() via "
+                "netlink | classic, 1 verdict-map element: libnftables | ... via netlink |",
+                "|---:|---:|---:|---:|---:|"]
         for n in element:
             out.append(f"| {n:,} | " + " | ".join(_fmt(get("element", lay, n, tool))
                                                    for lay, tool in cols) + " |")

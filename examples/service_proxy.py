@@ -29,9 +29,9 @@ quadratic shape (see ``nftkit.lint``). Features:
   @no-endpoints reject``) in prerouting and output, before NAT.
 
 Syncs: ``full_sync`` replaces the whole table in one atomic batch; ``sync`` sends only the
-elements that changed (one atomic ``Transaction``, or one direct netlink batch when the proxy
-is given a ``NetlinkElements``), after creating, in a batch of its own, the empty sets, maps
-and rules of a group when a service is the first with its endpoint count.
+elements that changed (one atomic ``Transaction``, which ``Nftables`` sends as one direct
+netlink batch when it can), after creating, in a batch of its own, the empty sets, maps and
+rules of a group when a service is the first with its endpoint count.
 
 Run it (root; builds the ruleset for a few services and prints it, nothing is applied)::
 
@@ -271,6 +271,9 @@ class SyncStats:
     affinity_flushed: int = 0
     seconds: float = 0.0
     transaction: Transaction | None = None
+    #: How the element updates went (``TransactionResult.path``): "netlink" or
+    #: "libnftables-json"; None when nothing was sent or the backend does not say.
+    path: str | None = None
 
 
 class ServiceProxy:
@@ -281,9 +284,10 @@ class ServiceProxy:
 
     def __init__(self, backend: Backend, *, table: str = "nftkit-proxy",
                  cluster_cidr: IPv4Network | str = "10.128.0.0/10",
-                 affinity_timeout: int = 10_800, netlink: Any = None) -> None:
-        """``netlink``: a ``nftkit.backend._netlink.NetlinkElements`` for the same namespace
-        sends the element updates of ``sync`` directly (experimental; one atomic batch too)."""
+                 affinity_timeout: int = 10_800, netlink: bool | None = None) -> None:
+        """``netlink``: given to ``Nftables.run(txn, netlink=...)`` for the element updates
+        of ``sync``: None lets ``Nftables`` choose (netlink where it can), True or False
+        forces a path."""
         self.nft = backend
         self.netlink = netlink
         self.table = table
@@ -350,25 +354,17 @@ class ServiceProxy:
                 stats.added += len(new)
         for name, elems in adds:
             txn.add_elements(name, elems, table=where)
-        if len(txn) and self.netlink is not None:
-            self._send_netlink(txn)
-        elif len(txn):
-            self.nft.run(txn)
+        if len(txn):
+            # (netlink= only when set: another Backend, e.g. FakeNftables, has no paths)
+            force = {} if self.netlink is None else {"netlink": self.netlink}
+            result = self.nft.run(txn, **force)
+            stats.path = getattr(result, "path", None)
         stats.transaction = txn
         stats.affinity_flushed = self._forget_affinity(services)
         self._applied = want
         self._services = {s.key: s for s in services}
         stats.seconds = time.perf_counter() - start
         return stats
-
-    def _send_netlink(self, txn: Transaction) -> None:
-        """The transaction's element ops as one netlink batch (the direct path needs each
-        set's definition for its datatypes: the proxy knows them)."""
-        known = {s.name: s for k in self._groups for s in group_sets(k)}
-        known["no-endpoints"] = Set(name="no-endpoints", type=_SVC_TYPE)
-        ops = [(op.verb.value, "ip", self.table, known[op.name or ""], op.elements)
-               for op in txn.ops]
-        self.netlink.batch(ops)
 
     def _create_groups(self, groups: list[int]) -> None:
         """Add the empty sets, maps and rules of new groups (the rules go at the end of

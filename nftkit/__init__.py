@@ -35,7 +35,7 @@ from .render.text import to_script, to_text
 from .transaction import Transaction, TransactionResult
 
 if TYPE_CHECKING:
-    from .backend.libnftables import Nftables
+    from .backend.router import Nftables
 
 __version__ = "0.1.0"
 
@@ -74,7 +74,7 @@ __all__ = [
 # Loaded on first use: the libnftables backend needs libnftables.so.1, `import nftkit` does not.
 # (Hidden from type checkers, which see the TYPE_CHECKING import above instead: a module
 # __getattr__ would make every unknown attribute of nftkit look valid to them.)
-_LAZY = {"Nftables": ".backend.libnftables"}
+_LAZY = {"Nftables": ".backend.router"}
 
 if not TYPE_CHECKING:
 

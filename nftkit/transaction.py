@@ -57,7 +57,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from enum import StrEnum
 from ipaddress import IPv4Address, IPv6Address
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -76,6 +76,7 @@ __all__ = [
     "Op",
     "TableRef",
     "Transaction",
+    "TransactionPath",
     "TransactionResult",
     "Verb",
     "element_json",
@@ -142,6 +143,8 @@ ALLOWED: dict[Verb, frozenset[Kind]] = {
 
 #: Where an object lives: a ``Table`` or a ``(family, table name)`` pair.
 TableRef = Table | tuple[Family | str, str]
+#: How ``Nftables.run`` sent a transaction (``TransactionResult.path``).
+TransactionPath = Literal["netlink", "libnftables-json"]
 
 
 # Converters that return members as they are: calling an enum class costs about a
@@ -304,7 +307,7 @@ def element_json(element: Any, family: str, version: str | tuple[int, ...] | Non
     """One set element, or a map element ``(key, data)`` as the JSON pair ``[key, data]``.
 
     (The libnftables backend writes the common shapes directly, in
-    ``nftkit/backend/_element_json.py``: what it writes must stay what this gives.)
+    ``nftkit/backend/libnftables/_element_json.py``: what it writes must stay what this gives.)
     """
     if isinstance(element, tuple):
         return [element_json(e, family, version) for e in element]
@@ -323,10 +326,15 @@ class TransactionResult:
 
     ``handles[i]`` is the handle the kernel assigned to what ``ops[i]`` created (a table,
     chain, rule, set, map, flowtable or named object), None for other ops.
+
+    ``path`` is how ``Nftables.run`` sent the batch: ``"netlink"`` (nfnetlink messages built
+    from the model) or ``"libnftables-json"`` (one JSON command batch); None from a backend
+    without paths (``FakeNftables``). See docs/architecture.md, "Backends".
     """
 
     ops: tuple[Op, ...]
     handles: tuple[int | None, ...]
+    path: TransactionPath | None = None
 
     def created(self) -> list[tuple[Op, int]]:
         """``(op, handle)`` for every op that created something."""
@@ -335,14 +343,18 @@ class TransactionResult:
 
 _set_result_ops = TransactionResult.__dict__["ops"].__set__
 _set_result_handles = TransactionResult.__dict__["handles"].__set__
+_set_result_path = TransactionResult.__dict__["path"].__set__
 
 
-def result_without_handles(ops: tuple[Op, ...]) -> TransactionResult:
-    """``TransactionResult(ops=ops, handles=(None,) * len(ops))``, built without attrs'
-    ``__init__`` (a third of the cost; the fast path of an element update returns this)."""
+def result_without_handles(ops: tuple[Op, ...],
+                           path: TransactionPath | None = None) -> TransactionResult:
+    """``TransactionResult(ops=ops, handles=(None,) * len(ops), path=path)``, built without
+    attrs' ``__init__`` (a third of the cost; the fast path of an element update returns
+    this)."""
     result: TransactionResult = object.__new__(TransactionResult)
     _set_result_ops(result, ops)
     _set_result_handles(result, (None,) * len(ops))
+    _set_result_path(result, path)
     return result
 
 

@@ -26,7 +26,7 @@ def backend_skip_reason() -> str | None:
     if not shutil.which("ip"):
         return "needs iproute2's ip (apt-get install iproute2)"
     try:
-        import nftkit.backend.libnftables  # noqa: F401
+        import nftkit.backend.router  # noqa: F401
     except ImportError as exc:
         return str(exc)
     with netns() as name:

@@ -20,7 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 from nftkit import parse, parse_rule
-from nftkit.backend._nl_rules import rule_expressions, rule_userdata
+from nftkit.backend.netlink._rules import rule_expressions, rule_userdata
 from nftkit.errors import NftkitError, UnsupportedError
 from tests._oracle import CORPUS
 from tests.test_nl_rules import NEWRULE, NEWSET, mnl_messages, pretty, tlvs

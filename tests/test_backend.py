@@ -537,7 +537,7 @@ def test_error_names_the_failing_op(nft: nftkit.Nftables, shape: Any) -> None:
 
 def test_reads_parse_only_what_was_asked(nft: nftkit.Nftables,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    import nftkit.backend.libnftables as backend
+    import nftkit.backend.libnftables._reads as backend
 
     seen: list[tuple[str, str]] = []
     real = backend.from_json

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import nftkit
 from nftkit import Chain, Rule, Table, Transaction, VerdictExpr
-from nftkit.backend import _batch, _cdef, _ffi
+from nftkit.backend.libnftables import _cdef, _errors, _ffi, _handles
 
 T = ("inet", "t")
 
@@ -24,16 +24,16 @@ def test_classify_nft_messages() -> None:
         "internal:0:0-0: Error: Unknown statement object 'x'.\n": nftkit.InvalidError,
     }
     for text, cls in cases.items():
-        assert _batch.classify(text) is cls, text
-    assert _batch.clean_message(next(iter(cases))) == (
+        assert _errors.classify(text) is cls, text
+    assert _errors.clean_message(next(iter(cases))) == (
         "Could not process rule: No such file or directory")
 
 
 def test_json_index() -> None:
     err = ("internal:0:0-0: Error: Unknown statement object 'juump'.\n\n"
            "internal:0:0-0: Error: Parsing command array at index 3 failed.\n")
-    assert _batch.json_index(err) == 3
-    assert _batch.json_index("Error: Could not process rule: File exists") is None
+    assert _errors.json_index(err) == 3
+    assert _errors.json_index("Error: Could not process rule: File exists") is None
 
 
 def test_handles_from_echo_matches_by_kind_and_name() -> None:
@@ -48,7 +48,7 @@ def test_handles_from_echo_matches_by_kind_and_name() -> None:
                           "expr": [{"accept": None}]}}},
         {"add": {"element": {"family": "inet", "table": "t", "name": "s", "elem": [1]}}},
     ]}
-    assert _batch.handles_from_echo(list(txn.ops), echo) == [None, 4, 9, None, None]
+    assert _handles.handles_from_echo(list(txn.ops), echo) == [None, 4, 9, None, None]
 
 
 def test_generated_module_is_stamped(tmp_path: Path) -> None:

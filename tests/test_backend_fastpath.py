@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nftkit.backend._element_json import element_command, element_only
+from nftkit.backend.libnftables._element_json import element_command, element_only
 from nftkit.errors import ValidationError
 from nftkit.model.datatypes import DATATYPES, SYMBOLS
 from nftkit.model.enums import Family

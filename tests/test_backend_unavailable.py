@@ -11,10 +11,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 CHILD = r"""
 import sys
-import nftkit.backend._ffi as ffi
+import nftkit.backend.libnftables._ffi as ffi
 ffi.LIBRARY = "libnftables-nftkit-test-missing.so.1"
 import nftkit
-assert "nftkit.backend.libnftables" not in sys.modules
+assert "nftkit.backend.router" not in sys.modules
+assert "nftkit.backend.libnftables._context" not in sys.modules
 txn = nftkit.Transaction().add(nftkit.Table(family="inet", name="t"))  # no backend needed
 try:
     nftkit.Nftables
@@ -34,7 +35,8 @@ def test_missing_library_names_the_package() -> None:
 
 
 def test_import_nftkit_does_not_load_the_backend() -> None:
-    code = "import sys, nftkit; print('nftkit.backend.libnftables' in sys.modules)"
+    code = ("import sys, nftkit; print(any(m in sys.modules for m in ("
+            "'nftkit.backend.router', 'nftkit.backend.libnftables._context')))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
     assert r.stdout.strip() == "False", r.stdout + r.stderr

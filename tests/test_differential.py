@@ -437,7 +437,7 @@ def kernel() -> Iterator[Kernel]:
     if not have_netns():
         pytest.skip("needs root, nft and network namespaces")
     try:
-        from nftkit.backend.libnftables import Nftables
+        from nftkit import Nftables
     except ImportError as exc:
         pytest.skip(f"libnftables backend unavailable: {exc}")
     fd = _new_netns_fd()

@@ -1,4 +1,4 @@
-"""The direct netlink element path (nftkit.backend._netlink) against the libnftables path:
+"""The direct netlink element path (nftkit.backend.netlink) against the libnftables path:
 for every supported key and data type, adding and deleting the same elements both ways must
 leave the kernel with exactly the same elements (listed by the installed nft)."""
 
@@ -100,7 +100,6 @@ def listing(ns: str, table: str, s: Set) -> str:
 def test_same_elements_as_libnftables(netns: str, name: str, s: Set, added: list[Any],
                                       deleted: list[Any]) -> None:
     import nftkit
-    from nftkit.backend._netlink import NetlinkElements
     from nftkit.render.text import to_text
 
     body = to_text(s, family="ip")
@@ -109,20 +108,24 @@ def test_same_elements_as_libnftables(netns: str, name: str, s: Set, added: list
         table = f"{name}-{path}"
         tables[path] = table
         nft(netns, "-f", "-", stdin=f"table ip {table} {{\n chain x {{\n }}\n{body}}}\n")
-    link = NetlinkElements(netns)
-    lib = nftkit.Nftables(netns=netns)
+    link = nftkit.Nftables(netns=netns, netlink=True)
+    lib = nftkit.Nftables(netns=netns, netlink=False)
     try:
-        link.add("ip", tables["nl"], s, added)
-        lib.run(Transaction().add_elements(s, added, table=("ip", tables["lib"])))
+        done = link.run(Transaction().add_elements(s, added, table=("ip", tables["nl"])))
+        assert done.path == "netlink"
+        done = lib.run(Transaction().add_elements(s, added, table=("ip", tables["lib"])))
+        assert done.path == "libnftables-json"
         assert listing(netns, tables["nl"], s) == listing(netns, tables["lib"], s)
         if deleted:
             keys = [d[0] if isinstance(d, tuple) else d for d in deleted]
-            link.delete("ip", tables["nl"], s, keys)
+            done = link.run(Transaction().delete_elements(s, keys, table=("ip", tables["nl"])))
+            assert done.path == "netlink"
             lib.run(Transaction().delete_elements(s, keys, table=("ip", tables["lib"])))
             assert listing(netns, tables["nl"], s) == listing(netns, tables["lib"], s)
             # deleting what is gone fails the same way on both paths
             with pytest.raises(NotFoundError):
-                link.delete("ip", tables["nl"], s, keys)
+                link.run(Transaction().delete_elements(s, keys, table=("ip", tables["nl"])))
+            assert link.last_path == "netlink"
             with pytest.raises(NotFoundError):
                 lib.run(Transaction().delete_elements(s, keys, table=("ip", tables["lib"])))
         # and the kernel really holds what is left (the listings are not both empty)
@@ -133,7 +136,7 @@ def test_same_elements_as_libnftables(netns: str, name: str, s: Set, added: list
 
 
 def test_unsupported_is_refused_before_sending() -> None:
-    from nftkit.backend._netlink import encode_value
+    from nftkit.backend.netlink._elements import encode_value
 
     with pytest.raises(UnsupportedError):
         encode_value(PrefixExpr(addr=A4, len=8), ("ipv4_addr",))
@@ -146,21 +149,27 @@ def test_unsupported_is_refused_before_sending() -> None:
 
 
 def test_batch_is_atomic(netns: str) -> None:
-    from nftkit.backend._netlink import NetlinkElements
+    import nftkit
 
     a = Set(name="a", type="inet_service")
     b = Map(name="b", type="ipv4_addr", data_type="mark")
     nft(netns, "-f", "-", stdin="table ip atomic {\n set a { type inet_service; }\n"
                                 "map b { type ipv4_addr : mark; }\n}\n")
-    link = NetlinkElements(netns)
+    t = ("ip", "atomic")
+    link = nftkit.Nftables(netns=netns, netlink=True)
     try:
-        link.batch([("add", "ip", "atomic", a, [1, 2]), ("add", "ip", "atomic", b, [(A4, 3)])])
+        done = link.run(Transaction().add_elements(a, [1, 2], table=t)
+                        .add_elements(b, [(A4, 3)], table=t))
+        assert done.path == "netlink"
         assert "elements = { 1, 2 }" in nft(netns, "list", "set", "ip", "atomic", "a")
         before = nft(netns, "list", "table", "ip", "atomic")
         with pytest.raises(NotFoundError):
-            link.batch([("add", "ip", "atomic", a, [3]), ("delete", "ip", "atomic", b, [B4])])
+            link.run(Transaction().add_elements(a, [3], table=t)
+                     .delete_elements(b, [B4], table=t))
+        assert link.last_path == "netlink"
         assert nft(netns, "list", "table", "ip", "atomic") == before
         with pytest.raises(NotFoundError):
-            link.add("ip", "no-such-table", a, [1])
+            link.run(Transaction().add_elements(a, [1], table=("ip", "no-such-table")))
+        assert link.last_path == "netlink"
     finally:
         link.close()

@@ -14,11 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nftkit import Map, Set
-from nftkit.backend._netlink import element_nest
-from nftkit.backend._nl_elements import MAX_NEST, chunks
-from nftkit.backend._nl_objects import element_messages, set_info
-from nftkit.backend._nl_txn import _decode_spec, _udata_records
-from nftkit.backend._nl_types import set_udata
+from nftkit.backend.netlink._elements import MAX_NEST, chunks, element_nest
+from nftkit.backend.netlink._objects import element_messages, set_info
+from nftkit.backend.netlink._txn import _decode_spec, _udata_records
+from nftkit.backend.netlink._types import set_udata
 from nftkit.errors import UnsupportedError
 from nftkit.model.expressions import ConcatExpr, MetaExpr, NumgenExpr, PayloadExpr
 

@@ -1,4 +1,4 @@
-"""Differential tests of the netlink path of ``Nftables.run`` (nftkit.backend._nl_*): the same
+"""Differential tests of the netlink path of ``Nftables.run`` (nftkit.backend.netlink): the same
 model applied as ONE nfnetlink batch built by nftkit, in one throwaway namespace, and through
 libnftables (``nft -f`` text), in another, must list back identically (``nft list ruleset``
 and ``nft -j list ruleset``, elements compared as sets since hash sets list in hash order),
@@ -37,7 +37,7 @@ from nftkit.model.expressions import (
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("oracle")]
 ROOT = Path(__file__).resolve().parents[1]
-HAVE_RULES = importlib.util.find_spec("nftkit.backend._nl_rules") is not None
+HAVE_RULES = importlib.util.find_spec("nftkit.backend.netlink._rules") is not None
 
 A4, B4 = IPv4Address("10.0.0.1"), IPv4Address("192.168.1.2")
 A6 = IPv6Address("2001:db8::1")
@@ -219,7 +219,7 @@ _SKIP_ATTRS = {16, 19, 20}  # handle; kernel-internal attributes newer kernels a
 
 def raw_sets(ns: str) -> dict[str, list[tuple[int, bytes]]]:
     """Every set's GETSET attributes, as the kernel dumps them (handles left out)."""
-    from nftkit.backend._nl_socket import NetlinkSocket
+    from nftkit.backend.netlink._socket import NetlinkSocket
 
     sock = NetlinkSocket(ns)
     try:
@@ -370,7 +370,7 @@ def test_default_takes_netlink_for_sets_and_rules_only_on_verified_releases(
     libnftables unless the installed nft's release series is in ``NETLINK_VERIFIED``: the
     set userdata and rule expressions are written as the verified releases write them.
     Element updates go through netlink with any release."""
-    from nftkit.backend.libnftables import NETLINK_VERIFIED
+    from nftkit.backend.router import NETLINK_VERIFIED
 
     nl_ns, _ = namespaces
     reset(nl_ns)
@@ -383,7 +383,7 @@ def test_default_takes_netlink_for_sets_and_rules_only_on_verified_releases(
         verified = ctx.version[:2] in NETLINK_VERIFIED
         ctx.run(Transaction().add(table), handles=False)
         assert ctx.last_path == ("netlink" if verified else "libnftables")
-        ctx._version = (99, 0, 0)  # as if another nft were installed
+        ctx._lib._version = (99, 0, 0)  # as if another nft were installed
         reset(nl_ns)
         ctx.run(Transaction().add(table), handles=False)
         assert ctx.last_path == "libnftables"
@@ -562,7 +562,7 @@ def test_destroy_matches_libnftables(namespaces: tuple[str, str]) -> None:
 def test_native_destroy_messages(namespaces: tuple[str, str]) -> None:
     """The DESTROY* messages themselves (what the netlink path sends where libnftables is
     native): missing objects in an existing table are no error, present ones go."""
-    from nftkit.backend._nl_txn import NetlinkPath
+    from nftkit.backend.netlink._txn import NetlinkPath
 
     nl_ns, _ = namespaces
     reset(nl_ns)

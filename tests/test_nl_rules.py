@@ -1,4 +1,4 @@
-"""nftkit.backend._nl_rules against the installed nft, byte for byte.
+"""nftkit.backend.netlink._rules against the installed nft, byte for byte.
 
 For every rule text in ``CASES`` the test loads a table skeleton plus the rule with
 ``nft --debug=mnl -f`` inside a throwaway network namespace. That debug output is the exact
@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 
 from nftkit import Table, parse, parse_rule
-from nftkit.backend._nl_rules import rule_expressions, rule_userdata
+from nftkit.backend.netlink._rules import rule_expressions, rule_userdata
 from nftkit.errors import UnsupportedError
 from nftkit.render.context import installed_nft_version
 

@@ -261,12 +261,11 @@ def test_full_resync_gives_the_same_elements(lab: Lab, proxy: Any) -> None:
 
 
 def test_incremental_sync_through_netlink(lab: Lab, proxy: Any) -> None:
-    from nftkit.backend._netlink import NetlinkElements
-
-    proxy.netlink = NetlinkElements(lab.node)
+    proxy.netlink = True
     try:
         # web: 1 endpoint -> 3 (a new group, created by text; its elements by netlink)
         stats = proxy.sync(services(web_eps=(0, 1, 2), db_eps=(0, 1), empty_eps=(1,)))
+        assert stats.path == "netlink"
         assert 3 in stats.groups_created and stats.added > 0 and stats.deleted > 0
         assert set(who(lab.connect("10.96.0.10", 80, 45))) == {"ep0", "ep1", "ep2"}
         assert set(who(lab.connect("10.96.0.12", 80, 3))) == {"ep1"}
@@ -274,5 +273,4 @@ def test_incremental_sync_through_netlink(lab: Lab, proxy: Any) -> None:
         proxy.sync(services(web_eps=(), db_eps=(0, 1), empty_eps=(1,)))
         assert lab.connect("10.96.0.10", 80, 1) == ["error ConnectionRefusedError"]
     finally:
-        proxy.netlink.close()
         proxy.netlink = None

@@ -1,7 +1,8 @@
 """Backends that apply transactions and read rulesets back.
 
-- ``nftkit.backend.libnftables.Nftables``: the kernel, through libnftables (cffi). Importing
-  that module needs libnftables.so.1 (Debian: ``libnftables1``) and raises
+- ``nftkit.Nftables`` (``nftkit.backend.router``): the kernel, through its two sibling paths
+  ``backend.netlink`` and ``backend.libnftables`` (see docs/architecture.md, "Backends").
+  Importing the router needs libnftables.so.1 (Debian: ``libnftables1``) and raises
   ``BackendUnavailableError`` naming the package otherwise.
 - ``nftkit.backend.fake.FakeNftables``: the same semantics in memory, for tests without root.
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from ._ffi import LIBRARY, BackendUnavailableError
+from .libnftables._ffi import LIBRARY, BackendUnavailableError
 
 if TYPE_CHECKING:
     from ..model.enums import Family

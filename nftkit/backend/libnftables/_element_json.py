@@ -33,9 +33,9 @@ from typing import Any
 
 import attrs
 
-from ..model.datatypes import format_addr
-from ..model.expressions import ConcatExpr, VerdictExpr
-from ..transaction import Kind, Op, Verb, element_json
+from ...model.datatypes import format_addr
+from ...model.expressions import ConcatExpr, VerdictExpr
+from ...transaction import Kind, Op, Verb, element_json
 
 __all__ = ["FAST_VERBS", "element_command", "element_only"]
 

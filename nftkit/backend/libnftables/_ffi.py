@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..errors import NftkitError
+from ...errors import NftkitError
 from ._cdef import CDEF, HEADER, MODULE, STAMP
 
 __all__ = ["LIBRARY", "BackendUnavailableError", "load"]

@@ -1,6 +1,6 @@
 """A rule's expressions and matches, encoded as nft's linearizer builds them.
 
-The expression half of the netlink rule encoder (``_nl_rules`` has the statements and the
+The expression half of the netlink rule encoder (``_rules`` has the statements and the
 entry points): libnftnl's attribute builders, the selectors a left-hand side loads (their
 length, byte order and datatype), the constants they are compared with, nft's register
 allocation, and the relational matches. Anything outside the shapes below raises
@@ -43,8 +43,8 @@ from typing import Any
 
 import attrs
 
-from ..errors import UnsupportedError
-from ..model.expressions import (
+from ...errors import UnsupportedError
+from ...model.expressions import (
     BinopExpr,
     BinopOp,
     ConcatExpr,
@@ -60,8 +60,8 @@ from ..model.expressions import (
     SetExpr,
     SetRefExpr,
 )
-from ..model.statements import MatchOp, MatchStmt
-from ._netlink import _attr, _nest
+from ...model.statements import MatchOp, MatchStmt
+from ._tlv import _attr, _nest
 
 __all__ = ["ExprLinearizer"]
 
@@ -299,7 +299,7 @@ _LEAVES = (PayloadExpr, MetaExpr, CtExpr, NumgenExpr, FibExpr)
 
 class ExprLinearizer:
     """Registers and expressions of one rule (netlink_gen_expr and friends); the
-    statements are ``_nl_rules._Linearizer``, a subclass."""
+    statements are ``_rules._Linearizer``, a subclass."""
 
     def __init__(self, set_ids: Mapping[str, int], version: tuple[int, int, int]) -> None:
         self.set_ids = set_ids

@@ -12,10 +12,10 @@ NEWTABLE          NAME, FLAGS, USERDATA (comment: userdata record 0)
 NEWCHAIN          TABLE, NAME, HOOK {HOOKNUM, PRIORITY, DEV | DEVS}, POLICY, TYPE, USERDATA
 NEWSET            TABLE, NAME, FLAGS, KEY_TYPE, KEY_LEN, DATA_TYPE, DATA_LEN, POLICY,
                   DESC {SIZE, CONCAT {ELEM {FIELD_LEN}...}}, ID, TIMEOUT, GC_INTERVAL,
-                  USERDATA (see ``_nl_types``)
+                  USERDATA (see ``_types``)
 NEWSETELEM        TABLE, SET, SET_ID (a set created in the same batch), ELEMENTS {ELEM...}:
                   split over several messages so that no ELEMENTS nest passes 64 KiB
-NEWRULE           TABLE, CHAIN, POSITION, EXPRESSIONS (``_nl_rules``), USERDATA
+NEWRULE           TABLE, CHAIN, POSITION, EXPRESSIONS (``_rules``), USERDATA
 DEL*              TABLE, NAME or HANDLE; ``flush table``/``flush chain`` are a DELRULE of
                   the table (or chain) without a handle, ``flush set`` a DELSETELEM without
                   elements, ``flush ruleset`` a DELTABLE without a name
@@ -27,14 +27,13 @@ DEL*              TABLE, NAME or HANDLE; ``flush table``/``flush chain`` are a D
 from __future__ import annotations
 
 import errno
-import importlib
 import os
 import struct
 from collections.abc import Sequence
 from typing import Any
 
-from ..check import chain_problems
-from ..errors import (
+from ...check import chain_problems
+from ...errors import (
     BackendError,
     BusyError,
     ExistsError,
@@ -44,13 +43,14 @@ from ..errors import (
     PermissionDeniedError,
     UnsupportedError,
 )
-from ..model.enums import ChainPolicy, Family, Hook, SetFlag, SetPolicy, TableFlag
-from ..model.ruleset import Chain, Rule, Table
-from ..model.sets import Map, Set
-from ._batch import PERMISSION_HINT
-from ._netlink import _attr, _nest
-from ._nl_elements import ElementPacker, chunks
-from ._nl_types import KeySpec, data_spec, key_spec, set_udata, udata
+from ...model.enums import ChainPolicy, Family, Hook, SetFlag, SetPolicy, TableFlag
+from ...model.ruleset import Chain, Rule, Table
+from ...model.sets import Map, Set
+from .._netns import PERMISSION_HINT
+from ._elements import ElementPacker, chunks
+from ._rules import rule_expressions, rule_userdata
+from ._tlv import _attr, _nest
+from ._types import KeySpec, data_spec, key_spec, set_udata, udata
 
 __all__ = [
     "FAMILIES",
@@ -234,12 +234,8 @@ def rule_message(verb: str, family: Family, table: str, chain: str, rule: Rule,
     """NEWRULE: ``add`` appends (after ``position``), ``insert`` prepends (before
     ``position``), ``replace`` replaces rule ``handle``."""
     try:
-        rules: Any = importlib.import_module("nftkit.backend._nl_rules")
-    except ImportError:  # pragma: no cover - the rule encoder is another helper's module
-        raise UnsupportedError("no netlink rule encoder") from None
-    try:
-        exprs = rules.rule_expressions(rule, family=family.value, table=model)
-        user = rules.rule_userdata(rule)
+        exprs = rule_expressions(rule, family=family.value, table=model)
+        user = rule_userdata(rule)
     except NftkitError:
         raise
     except Exception as exc:  # a bug there must not break run(): libnftables takes over

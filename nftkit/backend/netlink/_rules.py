@@ -8,11 +8,11 @@ libnftnl) sends for the same rule text. ``rule_userdata(rule)`` returns
 ``UnsupportedError``: the caller then goes through libnftables.
 
 This module has the statements, the implicit dependencies and the entry points; the matches
-and the expressions they load (selectors, values, registers, lookups) are in ``_nl_exprs``.
+and the expressions they load (selectors, values, registers, lookups) are in ``_exprs``.
 
-Shapes (nft text; ``S`` is a selector of ``_nl_exprs``)::
+Shapes (nft text; ``S`` is a selector of ``_exprs``)::
 
-    S == v, S @set, S vmap @map, ...                see _nl_exprs (load, cmp, bitwise, lookup)
+    S == v, S @set, S vmap @map, ...                see _exprs (load, cmp, bitwise, lookup)
     accept, drop, return, continue, jump c, goto c  immediate
     counter, log prefix "x" [group 1] [level info], limit rate 10/second [burst 5 packets]
     quota [over] 25 mbytes [used 1 kbytes]
@@ -55,7 +55,7 @@ from collections.abc import Mapping, Sequence
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
-from ..model.expressions import (
+from ...model.expressions import (
     BinopExpr,
     ConcatExpr,
     CtExpr,
@@ -68,9 +68,9 @@ from ..model.expressions import (
     VerdictExpr,
     VerdictKind,
 )
-from ..model.ruleset import Rule, Table
-from ..model.sets import Map, Set
-from ..model.statements import (
+from ...model.ruleset import Rule, Table
+from ...model.sets import Map, Set
+from ...model.statements import (
     CounterStmt,
     LimitStmt,
     LimitUnit,
@@ -87,9 +87,8 @@ from ..model.statements import (
     SetStmt,
     VerdictMapStmt,
 )
-from ..render.context import installed_nft_version, parse_version
-from ._netlink import _attr, _nest
-from ._nl_exprs import (
+from ...render.context import installed_nft_version, parse_version
+from ._exprs import (
     _CT,
     _META,
     _PAYLOAD,
@@ -106,6 +105,7 @@ from ._nl_exprs import (
     _u64,
     _unsupported,
 )
+from ._tlv import _attr, _nest
 
 __all__ = ["rule_expressions", "rule_userdata"]
 

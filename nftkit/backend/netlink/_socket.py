@@ -17,14 +17,15 @@ echoing whole 64 KiB element messages back.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import socket
 import struct
 import threading
 from collections.abc import Sequence
 
-from ..errors import BackendError, NotFoundError, PermissionDeniedError
-from ._netns import call_in
+from ...errors import BackendError, NotFoundError, PermissionDeniedError
+from .._netns import PERMISSION_HINT, call_in, netns_path
 
 __all__ = ["NLMSG_DONE", "NLMSG_ERROR", "NetlinkSocket", "parse_attrs"]
 
@@ -48,17 +49,25 @@ def _open_in(netns: str | int | None) -> socket.socket:
         if isinstance(netns, int):
             fd = netns
         elif netns is not None:
-            fd = os.open(netns if "/" in netns else f"/run/netns/{netns}",
-                         os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(netns_path(netns), os.O_RDONLY | os.O_CLOEXEC)
         return call_in(fd, lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW,
                                                  NETLINK_NETFILTER))
     except OSError as exc:
-        if exc.errno == 1:  # EPERM
-            raise PermissionDeniedError(f"setns: {os.strerror(exc.errno)}") from None
+        if exc.errno in (errno.EPERM, errno.EACCES):
+            raise PermissionDeniedError(f"netlink socket in {netns!r}: {PERMISSION_HINT}"
+                                        ) from None
         raise BackendError(f"cannot open a netfilter netlink socket: {exc}") from None
     finally:
         if fd is not None and not isinstance(netns, int):
             os.close(fd)
+
+
+def _refused(what: str, err: int) -> BackendError:
+    """The error for a refused request: PermissionDeniedError naming CAP_NET_ADMIN, as the
+    libnftables path raises it, for EPERM and EACCES."""
+    if err in (errno.EPERM, errno.EACCES):
+        return PermissionDeniedError(PERMISSION_HINT, nft_message=f"{what}: {os.strerror(err)}")
+    return BackendError(f"{what}: {os.strerror(err)}")
 
 
 def message(kind: int, flags: int, seq: int, family: int, body: bytes,
@@ -207,9 +216,9 @@ class NetlinkSocket:
                     length, mtype, _flags, rseq, _pid = _HEAD.unpack_from(data, off)
                     if rseq == seq and mtype == NLMSG_ERROR:
                         (err,) = struct.unpack_from("=i", data, off + 16)
-                        if err == -2:
+                        if err == -errno.ENOENT:
                             raise NotFoundError("not found")
-                        raise BackendError(f"netlink get: {os.strerror(-err)}")
+                        raise _refused("netlink get", -err)
                     if rseq == seq:
                         return parse_attrs(data, off + 20, off + length)
                     off += (length + 3) & ~3
@@ -232,7 +241,7 @@ class NetlinkSocket:
                     if mtype == NLMSG_ERROR:
                         (err,) = struct.unpack_from("=i", data, off + 16)
                         if err:
-                            raise BackendError(f"netlink dump: {os.strerror(-err)}")
+                            raise _refused("netlink dump", -err)
                         return out
                     out.append(parse_attrs(data, off + 20, off + length))
                     off += (length + 3) & ~3

@@ -1,11 +1,12 @@
 """A whole ``Transaction`` as one nfnetlink batch, without libnftables (``Nftables``' netlink
 path).
 
-``NetlinkPath.encode`` turns the ops of a batch into nf_tables messages (``_nl_objects``) and
-raises ``UnsupportedError`` for anything it cannot reproduce exactly as nft would send it;
-``Nftables`` then uses libnftables for the whole transaction, as before. ``send`` applies the
-messages as one atomic batch (or validates them, for a dry run) and maps the first refused
-message back to the op of the transaction it came from.
+``NetlinkPath.apply`` runs (or dry-runs) a transaction: ``encode`` turns the ops of its batch
+into nf_tables messages (``_objects``) and raises ``UnsupportedError`` for anything it cannot
+reproduce exactly as nft would send it; ``apply`` then returns None and ``Nftables`` uses
+libnftables for the whole transaction. ``send`` applies the messages as one atomic batch (or
+validates them, for a dry run) and maps the first refused message back to the op of the
+transaction it came from.
 
 Element ops name their set; its key and data types come from a set op earlier in the same
 batch, else from what this path remembers of sets it has seen, else from the kernel (one
@@ -16,30 +17,39 @@ its sets, whichever path ran it.
 
 from __future__ import annotations
 
+import errno
 import struct
 from collections.abc import Sequence
 
-from ..check import set_refs, set_use_problem
-from ..errors import NotFoundError, UnsupportedError, ValidationError
-from ..model.ruleset import Chain, Rule, Table
-from ..model.sets import Map, Set
-from ..transaction import Kind, Op, Verb
-from ._netlink import _attr
-from ._nl_objects import (
+from ...check import set_refs, set_use_problem
+from ...errors import NotFoundError, UnsupportedError, ValidationError
+from ...model.ruleset import Chain, Rule, Table
+from ...model.sets import Map, Set
+from ...transaction import (
+    Kind,
+    Op,
+    Transaction,
+    TransactionResult,
+    Verb,
+    result_without_handles,
+)
+from ._objects import (
     FAMILIES,
     Msg,
     SetInfo,
     chain_message,
     delete_message,
     element_messages,
+    errno_error,
     flush_message,
     rule_message,
     set_info,
     set_message,
     table_message,
 )
-from ._nl_socket import NetlinkSocket
-from ._nl_types import DATATYPES, VERDICT_TYPE, KeySpec, Part
+from ._socket import NetlinkSocket
+from ._tlv import _attr
+from ._types import DATATYPES, VERDICT_TYPE, KeySpec, Part
 
 __all__ = ["MissingSet", "NetlinkPath"]
 
@@ -49,6 +59,9 @@ _NLM_F_ECHO = 0x8
 _BY_ID = {tid: (name, size, order) for name, (tid, size, order) in DATATYPES.items()}
 _EXPR_NUMGEN = 23
 _Where = tuple[str, str]
+#: The kernel's refusals reported as they are; others (EINVAL...) make libnftables run the
+#: transaction again, so that the error carries nft's own explanation.
+_REPORTED = frozenset({errno.ENOENT, errno.EEXIST, errno.EBUSY, errno.EPERM, errno.EACCES})
 
 
 def _udata_records(data: bytes) -> dict[int, bytes]:
@@ -343,3 +356,47 @@ class NetlinkPath:
     def send(self, messages: list[Msg], *, commit: bool) -> tuple[int, int] | None:
         """See ``NetlinkSocket.batch``."""
         return self.sock.batch(messages, commit=commit)
+
+    # --- running a transaction ------------------------------------------------------------
+
+    def apply(self, txn: Transaction, *, dry: bool, want_handles: bool, ordered: bool
+              ) -> TransactionResult | None:
+        """Apply (or dry-run) ``txn`` as one batch; None when libnftables must do it instead
+        (nothing was changed then).
+
+        Handles: the creating messages carry NLM_F_ECHO and the kernel echoes each object it
+        makes, with its handle, at commit (``handles``); ``want_handles=False`` skips that.
+        The kernel's first refusal is reported against the op that sent the refused message:
+        ENOENT, EEXIST, EBUSY and EPERM as NotFoundError, ExistsError, BusyError and
+        PermissionDeniedError; other errors (EINVAL...) return None, so that libnftables runs
+        the transaction again, atomically and from scratch, and the error carries nft's own
+        explanation.
+        """
+        ops = txn.ops
+        echo = want_handles and not dry and any(op.creates for op in ops)
+        try:
+            batch = txn.batch(ordered=ordered)
+            messages, owners = self.encode(ops, batch, echo=echo)
+        except UnsupportedError:
+            return None
+        except MissingSet as missing:
+            # an earlier op may fail first: the kernel decides, with a dry run of the batch
+            # up to the element op
+            messages, owners = missing.messages, missing.owners
+            failed = self.send(messages, commit=False) if messages else None
+            if failed is None:
+                raise missing.error() from None
+        else:
+            failed = self.send(messages, commit=not dry)
+            if failed is None:
+                if not dry:
+                    self.committed(ops)
+                if not echo:
+                    return result_without_handles(ops, "netlink")
+                return TransactionResult(ops=ops, handles=tuple(self.handles(ops, batch)),
+                                         path="netlink")
+        pos, err = failed
+        if err not in _REPORTED:
+            return None
+        index = owners[min(pos, len(owners) - 1)]
+        raise errno_error(err, ops[index].describe(), index=index, operation=ops[index])

@@ -31,9 +31,9 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import UnsupportedError
-from ..model.expressions import ConcatExpr, CtExpr, MetaExpr, NumgenExpr, PayloadExpr
-from ..model.sets import Map, Set
+from ...errors import UnsupportedError
+from ...model.expressions import ConcatExpr, CtExpr, MetaExpr, NumgenExpr, PayloadExpr
+from ...model.sets import Map, Set
 
 __all__ = ["DATATYPES", "KeySpec", "Part", "data_spec", "key_spec", "set_udata", "udata"]
 

@@ -1,0 +1,268 @@
+"""``Nftables``: the kernel's nftables in one network namespace, each transaction sent by the
+path that carries it exactly.
+
+::
+
+    nft = Nftables()                       # the current network namespace
+    nft = Nftables(netns="blue")           # /run/netns/blue (as made by `ip netns add blue`)
+    result = nft.run(txn)                  # one atomic batch; result.handles[i] for txn.ops[i]
+    result.path                            # "netlink" or "libnftables-json": how it went
+    nft.check(txn)                         # the same, as a dry run: nothing changes
+    table = nft.list_table("inet", "t")    # model objects, read back from the kernel
+
+The router only decides; the paths are siblings that do not know about each other:
+
+- ``backend.netlink``: nfnetlink messages built from the model, one batch (``NetlinkPath``);
+- ``backend.libnftables``: nft's library, with a JSON command batch for transactions
+  (``run_json``) and text for scripts (``run_text``/``run_file``), and the reads.
+
+Per transaction: netlink when the ``netlink`` gate allows it (see ``Nftables``) and the
+netlink encoders can write every op exactly as nft would, else libnftables' JSON path. See
+docs/architecture.md, "Backends".
+
+Importing this module raises ``BackendUnavailableError`` (an ``ImportError``) naming the
+Debian package when libnftables.so.1 is missing; ``import nftkit`` does not need it.
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from collections.abc import Iterable, Mapping
+
+from ..errors import BackendError
+from ..model.enums import Family
+from ..model.objects import Counter, Quota
+from ..model.ruleset import Chain, Ruleset, Table
+from ..model.sets import Map, Set
+from ..transaction import Kind, Op, Transaction, TransactionResult, Verb
+from ._netns import open_netns
+from .libnftables import _reads as reads
+from .libnftables._context import Context, OutputFlag
+from .libnftables._json import run_json
+from .libnftables._text import run_file, run_text
+from .netlink import NetlinkPath
+
+__all__ = ["NETLINK_VERIFIED", "Nftables", "OutputFlag"]
+
+#: nft release series (major, minor) whose set userdata and rule expressions the netlink path
+#: was checked against byte for byte (tests/test_nl_rules.py, tests/test_netlink_objects.py).
+#: With another installed nft, batches that create sets, maps or rules go through its
+#: libnftables; element updates, tables, chains and deletes use netlink with any release.
+NETLINK_VERIFIED = frozenset({(1, 0)})
+_UDATA_KINDS = frozenset({Kind.SET, Kind.MAP, Kind.RULE})
+_CREATING = frozenset({Verb.ADD, Verb.CREATE, Verb.INSERT, Verb.REPLACE})
+
+
+class _Owned:
+    """What one ``Nftables`` owns (the libnftables context with the namespace fd, the netlink
+    socket), released once: by ``close()``, or when the handle is garbage-collected
+    (``weakref.finalize``: a handle dropped without ``close()`` leaks no fd)."""
+
+    __slots__ = ("lib", "nl")
+
+    def __init__(self, lib: Context) -> None:
+        self.lib = lib
+        self.nl: NetlinkPath | None = None
+
+    def release(self) -> None:
+        with self.lib.lock:
+            if self.nl is not None:
+                self.nl.close()
+                self.nl = None
+            self.lib.close()
+
+
+class Nftables:
+    """nftables in one network namespace; safe to share between threads.
+
+    Args:
+        netns: None for the current namespace, a name (``/run/netns/NAME``), a path, or an open
+            file descriptor of a network namespace (duplicated: the caller keeps its own).
+        include_paths: where ``include`` looks, for scripts run with ``run_file``/``run_text``.
+        variables: ``define`` s for scripts run with ``run_file`` (libnftables applies them
+            to files only): ``{"ports": "{ 22, 80 }"}``.
+        optimize: let nft merge rules of text commands (``nft -o``, nft >= 1.0.3).
+        netlink: let ``run``/``check`` send a transaction as one nfnetlink batch built
+            directly from the model, without libnftables, when every op can be encoded.
+            None (the default): where the installed nft's release series was verified
+            (``NETLINK_VERIFIED``), and for element updates, tables, chains and deletes with
+            any release; True: whenever every op can be encoded; False: always libnftables.
+            Also settable per call (``run(txn, netlink=False)``) and as the attribute.
+    """
+
+    def __init__(
+        self,
+        netns: str | os.PathLike[str] | int | None = None,
+        *,
+        include_paths: Iterable[str] = (),
+        variables: Mapping[str, str] | None = None,
+        optimize: bool = False,
+        netlink: bool | None = None,
+    ) -> None:
+        self.netns = netns
+        self.netlink = netlink
+        #: Which path the last ``run``/``check`` took: "netlink" or "libnftables" (the
+        #: result's ``path`` says it per transaction, and names the libnftables input).
+        self.last_path = ""
+        fd = None if netns is None else open_netns(netns)
+        # (the context owns fd from here on, and closes it if it cannot be made)
+        self._lib = Context(fd, netns, include_paths=include_paths, variables=variables,
+                            optimize=optimize)
+        self._owned = _Owned(self._lib)
+        self._release = weakref.finalize(self, self._owned.release)
+
+    # --- the handle ---------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Free the libnftables context, the netlink socket and the namespace fd now (also
+        done when the handle is garbage-collected)."""
+        self._release()
+
+    def __enter__(self) -> Nftables:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        where = "current netns" if self.netns is None else f"netns={self.netns!r}"
+        return f"Nftables({where})"
+
+    @property
+    def version(self) -> tuple[int, int, int]:
+        """The libnftables version (from its JSON metainfo), e.g. ``(1, 0, 6)``."""
+        return self._lib.version
+
+    @property
+    def native_destroy(self) -> bool:
+        """Whether libnftables and the kernel run ``destroy`` natively (probed once)."""
+        return self._lib.native_destroy
+
+    # --- transactions -------------------------------------------------------------------
+
+    def run(self, txn: Transaction, *, handles: bool = True, ordered: bool = True,
+            netlink: bool | None = None) -> TransactionResult:
+        """Apply ``txn`` atomically; the handles the kernel assigned, per op.
+
+        The batch is sent in the order that costs the kernel least (``txn.batch()``: tables,
+        objects, sets, chains, rules, then elements); ``ordered=False`` sends ``txn.ops`` as
+        they are.
+
+        Raises NotFoundError, ExistsError, BusyError, InvalidError or PermissionDeniedError
+        with ``index`` and ``operation`` naming the op that failed, as written in
+        ``txn.ops`` (also when the batch was reordered); nothing is changed then.
+
+        Handles come from the kernel's echo (netlink) or nft's echo output (libnftables,
+        which then loads the whole table, rules included, first: about 10x slower at 1,000
+        services). So echo is only used when an op creates something that gets a handle (not
+        for element ops), and ``handles=False`` skips it (``result.handles`` is then all
+        None).
+
+        ``netlink``: None for the handle's setting, True or False to force either path (see
+        the class); ``result.path`` says which path ran (``self.last_path`` too).
+        """
+        return self._apply(txn, dry=False, want_handles=handles, ordered=ordered,
+                           netlink=netlink)
+
+    def check(self, txn: Transaction, *, ordered: bool = True,
+              netlink: bool | None = None) -> None:
+        """Dry-run ``txn``: the kernel validates the whole batch, then discards it."""
+        self._apply(txn, dry=True, ordered=ordered, netlink=netlink)
+
+    def _apply(self, txn: Transaction, *, dry: bool, want_handles: bool = True,
+               ordered: bool = True, netlink: bool | None = None) -> TransactionResult:
+        if not isinstance(txn, Transaction):
+            raise TypeError(f"expected a Transaction, got {type(txn).__name__}")
+        ops = txn.ops
+        owned = self._owned
+        if owned.nl is not None:
+            owned.nl.forget(ops)  # whatever runs it, deleted sets are no longer known
+        if self._netlink_allowed(ops, self.netlink if netlink is None else netlink):
+            lib = self._lib
+            with lib.lock:
+                if lib.closed:
+                    raise BackendError("this Nftables context is closed")
+                self.last_path = "netlink"  # also when encode finds a missing set
+                nl = owned.nl
+                if nl is None:
+                    nl = owned.nl = NetlinkPath(lib.fd)
+                done = nl.apply(txn, dry=dry, want_handles=want_handles, ordered=ordered)
+            if done is not None:
+                return done
+        self.last_path = "libnftables"
+        return run_json(self._lib, txn, dry=dry, want_handles=want_handles, ordered=ordered)
+
+    def _netlink_allowed(self, ops: tuple[Op, ...], use: bool | None) -> bool:
+        """Whether the netlink path may try ``ops`` (it may still leave them to
+        libnftables: ``NetlinkPath.apply`` returns None for what it cannot encode exactly)."""
+        if use is False or not ops or any(op.verb is Verb.RESET for op in ops):
+            return False
+        if use is None and self.version[:2] not in NETLINK_VERIFIED and any(
+                op.kind in _UDATA_KINDS and op.verb in _CREATING for op in ops):
+            # set userdata and rule expressions are written as the verified nft releases
+            # write them; another release may list them differently: its libnftables does it
+            return False
+        # the kernel's DESTROY fails when the table is missing; libnftables' emulation
+        # (nft < 1.0.7) succeeds: keep one semantics per handle, libnftables'
+        return not (any(op.verb is Verb.DESTROY for op in ops) and not self.native_destroy)
+
+    # --- text commands (the libnftables text path) --------------------------------------
+
+    def run_text(self, commands: str, *, handles: bool = False, json_output: bool = False,
+                 dry: bool = False) -> str:
+        """Run nft text commands (``"list ruleset"``, an ``nft -f`` script); their output.
+
+        Errors are mapped like ``run``'s, without an operation index.
+        """
+        self._forget_sets(dry)
+        return run_text(self._lib, commands, handles=handles, json_output=json_output, dry=dry)
+
+    def run_file(self, path: str | os.PathLike[str], *, dry: bool = False) -> str:
+        """Run an nft script file (``nft -f``): the only input where libnftables applies
+        ``variables`` (``define`` s given to the constructor) and ``include_paths``."""
+        self._forget_sets(dry)
+        return run_file(self._lib, path, dry=dry)
+
+    def _forget_sets(self, dry: bool) -> None:
+        nl = self._owned.nl
+        if nl is not None and not dry:
+            nl.forget_all()  # a script may replace any set
+
+    # --- reads (through libnftables) ----------------------------------------------------
+
+    def list_ruleset(self) -> Ruleset:
+        """Every table of the namespace (``nft list ruleset``)."""
+        return reads.list_ruleset(self._lib)
+
+    def list_table(self, family: Family | str, name: str) -> Table:
+        """One table with everything in it; NotFoundError if absent. Other tables are not
+        read."""
+        return reads.list_table(self._lib, family, name)
+
+    def list_chain(self, family: Family | str, table: str, name: str) -> Chain:
+        """One chain with its rules (``nft list chain``)."""
+        return reads.list_chain(self._lib, family, table, name)
+
+    def list_tables(self) -> list[Table]:
+        """The tables without their contents (``nft list tables``)."""
+        return reads.list_tables(self._lib)
+
+    def list_set(self, family: Family | str, table: str, name: str) -> Set:
+        """One set with its elements (``nft list set``); NotFoundError if absent or a map."""
+        return reads.list_set(self._lib, family, table, name)
+
+    def list_map(self, family: Family | str, table: str, name: str) -> Map:
+        """One map with its elements (``nft list map``); NotFoundError if absent or a set."""
+        return reads.list_map(self._lib, family, table, name)
+
+    def list_counters(self, family: Family | str | None = None,
+                      table: str | None = None) -> list[Counter]:
+        """Named counters with their values, of one table, one family or all
+        (``nft list counters [table inet t]``)."""
+        return reads.list_counters(self._lib, family, table)
+
+    def list_quotas(self, family: Family | str | None = None,
+                    table: str | None = None) -> list[Quota]:
+        """Named quotas with their usage, of one table, one family or all."""
+        return reads.list_quotas(self._lib, family, table)
