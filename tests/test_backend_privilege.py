@@ -27,10 +27,16 @@ ROOT = Path(__file__).resolve().parent.parent
 CHILD = r"""
 import sys
 import nftkit
-from nftkit import Table, Transaction
+from nftkit import Set, Table, Transaction
+mode = sys.argv[2]
 try:
-    nft = nftkit.Nftables(netns=sys.argv[1])
-    nft.run(Transaction().add(Table(family="inet", name="x")))
+    nft = nftkit.Nftables(netns=sys.argv[1], netlink=mode != "libnftables")
+    if mode == "netlink-get":  # the netlink path first asks the kernel for the set's types
+        done = nft.run(Transaction().add_elements(Set(name="s", type="inet_service"), [1],
+                                                  table=("inet", "x")))
+    else:
+        done = nft.run(Transaction().add(Table(family="inet", name="x")))
+    print("path:", done.path)
 except nftkit.PermissionDeniedError as exc:
     print("PermissionDeniedError:", exc)
     sys.exit(0)
@@ -49,26 +55,33 @@ def kernel() -> None:
         pytest.skip(reason)
 
 
-def _child(prefix: list[str], name: str) -> subprocess.CompletedProcess[str]:
+#: Each way in: libnftables' JSON path, the netlink batch, a netlink GET (an element op on a
+#: set the handle has not seen).
+MODES = ["libnftables", "netlink", "netlink-get"]
+
+
+def _child(prefix: list[str], name: str, mode: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([*prefix, sys.executable, "-c", CHILD, name], env=env,
+    return subprocess.run([*prefix, sys.executable, "-c", CHILD, name, mode], env=env,
                           capture_output=True, text=True, timeout=60, cwd=ROOT)
 
 
-def test_capability_dropped(kernel: None) -> None:
+@pytest.mark.parametrize("mode", MODES)
+def test_capability_dropped(kernel: None, mode: str) -> None:
     capsh = shutil.which("capsh") or shutil.which("capsh", path="/usr/sbin:/sbin")
     if capsh is None:
         pytest.skip("capsh not installed (Debian: libcap2-bin)")
     with netns() as name:
-        r = _child([capsh, "--drop=cap_net_admin", "--", "-c", 'exec "$0" "$@"'], name)
+        r = _child([capsh, "--drop=cap_net_admin", "--", "-c", 'exec "$0" "$@"'], name, mode)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "CAP_NET_ADMIN" in r.stdout
 
 
-def test_user_namespace_without_capability(kernel: None) -> None:
+@pytest.mark.parametrize("mode", MODES)
+def test_user_namespace_without_capability(kernel: None, mode: str) -> None:
     if subprocess.run(["unshare", "-U", "true"], capture_output=True).returncode != 0:
         pytest.skip("unprivileged user namespaces are disabled here")
     with netns() as name:
-        r = _child(["unshare", "-U"], name)
+        r = _child(["unshare", "-U"], name, mode)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "CAP_NET_ADMIN" in r.stdout
