@@ -329,12 +329,13 @@ class TransactionResult:
 
     ``path`` is how ``Nftables.run`` sent the batch: ``"netlink"`` (nfnetlink messages built
     from the model) or ``"libnftables-json"`` (one JSON command batch); None from a backend
-    without paths (``FakeNftables``). See docs/architecture.md, "Backends".
+    without paths (``FakeNftables``); left out of equality, so results compare the same
+    whichever path ran. See docs/architecture.md, "Backends".
     """
 
     ops: tuple[Op, ...]
     handles: tuple[int | None, ...]
-    path: TransactionPath | None = None
+    path: TransactionPath | None = attrs.field(default=None, eq=False)
 
     def created(self) -> list[tuple[Op, int]]:
         """``(op, handle)`` for every op that created something."""
