@@ -159,7 +159,9 @@ def _diagnose(args: argparse.Namespace) -> int:
     """``check`` or ``lint`` one file: print every finding, return the exit status."""
     from .check import problems
     from .lint import LintLimits, lint
+    from .model.ruleset import Ruleset
     from .parse.json import from_json
+    from .parse.nft import parse
     from .parse.positions import parse_with_positions
 
     try:
@@ -167,6 +169,14 @@ def _diagnose(args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         print(f"nftkit {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    def findings(ruleset: Ruleset) -> list[Diagnostic]:
+        if args.command == "check":
+            return problems(ruleset)
+        return lint(ruleset, limits=LintLimits(anonymous_sets=args.max_anonymous_sets,
+                                               map_bindings=args.max_map_bindings,
+                                               jump_edges=args.max_jump_edges))
+
+    where = SourceMap(name)
     try:
         if text.lstrip().startswith("{"):  # JSON has no positions to report: the file only
             try:
@@ -175,10 +185,20 @@ def _diagnose(args: argparse.Namespace) -> int:
                 raise ParseError(f"invalid JSON: {exc.args[0]}", filename=name,
                                  line=getattr(exc, "lineno", None),
                                  column=getattr(exc, "colno", None)) from None
-            ruleset, where = from_json(doc), SourceMap(name)
+            found = findings(from_json(doc))
         else:
-            ruleset, where = parse_with_positions(text, filename=name,
-                                                  include_paths=args.includepath)
+            # the plain parse, with its fast paths, is many times quicker than one that keeps
+            # positions: a clean file is done with it, a file with findings is read again
+            quick: list[Diagnostic] | None
+            try:
+                quick = findings(parse(text, filename=name, include_paths=args.includepath))
+            except ParseError:  # (it refuses a missing jump target or @set; check reports it)
+                quick = None
+            found = []
+            if quick is None or quick:
+                ruleset, where = parse_with_positions(text, filename=name,
+                                                      include_paths=args.includepath)
+                found = findings(ruleset)
     except ParseError as exc:
         _print_parse_error(exc, name)
         return EXIT_USAGE
@@ -186,12 +206,6 @@ def _diagnose(args: argparse.Namespace) -> int:
         print(Diagnostic(severity=Severity.ERROR, code="E-parse", message=str(exc),
                          file=name))
         return EXIT_USAGE
-    if args.command == "check":
-        found = problems(ruleset)
-    else:
-        found = lint(ruleset, limits=LintLimits(anonymous_sets=args.max_anonymous_sets,
-                                                map_bindings=args.max_map_bindings,
-                                                jump_edges=args.max_jump_edges))
     for d in where.locate(found):
         print(d)
         for note in d.notes():
