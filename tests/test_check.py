@@ -7,6 +7,8 @@ kernel test below hold it to the installed nft.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import nftkit
@@ -232,6 +234,20 @@ def test_positions_of_rules_tables_chains_and_sets() -> None:
     assert [where.position(r) for r in c.rules] == [(8, 20), (5, 3), (5, 28)]
     assert where.position(Rule(stmts=[VerdictExpr(kind="drop")])) is None
     assert where.file == "p.nft"
+
+
+def test_objects_of_included_files_have_no_position(tmp_path: Path) -> None:
+    (tmp_path / "chains.nft").write_text("table inet t {\n\tchain b {\n\t\tjump gone\n"
+                                         "\t}\n}\n")
+    main = "include \"chains.nft\"\ntable inet t {\n\tchain a {\n\t\tjump nope\n\t}\n}\n"
+    rs, where = parse_with_positions(main, filename="main.nft", include_paths=[tmp_path])
+    found = where.locate(problems(rs))
+    # the included chain's lines are another file's: named by the object path instead
+    assert [str(p) for p in found] == [
+        "main.nft: inet t chain b rule 1: error: jump to chain 'gone', which does not exist "
+        "[E-undefined-chain]",
+        "main.nft:4:3: error: jump to chain 'nope', which does not exist [E-undefined-chain]",
+    ]
 
 
 # --- the kernel agrees --------------------------------------------------------------------
