@@ -32,9 +32,9 @@ batch ordering
     ``nft -f`` with the map's elements sent with the map and after the rules; the classic
     layout as one ``Transaction`` (JSON), as built and reordered by ``order_ops``.
 
-Results go to stdout as markdown and to ``--out`` as JSON; ``--plot PNG`` draws them when
-matplotlib is installed. Wall-clock numbers on a shared machine: the load average before and
-after is recorded, check it before trusting a run.
+Results go to stdout as markdown and to ``--out`` as JSON (a temporary file unless given);
+``--plot PNG`` draws them when matplotlib is installed. Wall-clock numbers on a shared
+machine: the load average before and after is recorded, check it before trusting a run.
 """
 
 from __future__ import annotations
@@ -580,7 +580,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="seconds per update measurement before stopping early (>= 1 rep)")
     ap.add_argument("--iptables-max", type=int, default=None,
                     help="largest N for the iptables rows (100k: ~2 min legacy, ~5 min nft)")
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "scale.json"))
+    # raw rows stay out of the repository: docs/performance.md keeps the tables and the plot
+    ap.add_argument("--out", default=os.path.join(tempfile.gettempdir(), "nftkit-bench-scale.json"),
+                    help="write the raw rows (JSON) here (default %(default)s)")
     ap.add_argument("--plot", default=None, help="write a PNG plot here")
     ap.add_argument("--report", metavar="JSON", default=None,
                     help="only print the summary (and --plot) of an earlier run's results")

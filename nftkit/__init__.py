@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .backend.fake import FakeNftables
-from .check import CheckError, Problem, check, problems
+from .check import CheckError, check, problems
+from .diagnostics import Diagnostic, Severity
 from .errors import (
     BackendError,
     BusyError,
@@ -25,7 +26,7 @@ from .errors import (
     UnsupportedError,
     ValidationError,
 )
-from .lint import LintWarning, lint
+from .lint import lint
 from .model import *  # noqa: F403
 from .model import __all__ as _model_all
 from .parse.json import from_json, gc_paused
@@ -59,13 +60,13 @@ __all__ = [
     "to_script",
     "to_text",
     "lint",
-    "LintWarning",
+    "Diagnostic",
+    "Severity",
     "Transaction",
     "TransactionResult",
     "Nftables",
     "FakeNftables",
     "CheckError",
-    "Problem",
     "check",
     "problems",
     *_model_all,

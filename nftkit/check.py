@@ -16,15 +16,16 @@ nft's own rules:
 - base chains: ``type``/``hook``/``family`` combinations the kernel supports, ``device`` only on
   netdev and inet ingress chains, and a device on those.
 
-``problems(obj)`` returns every ``Problem``; ``check(obj)`` raises ``CheckError`` (a
-``ValidationError`` with the list in ``problems``) for the errors. For example::
+``problems(obj)`` returns every finding as a ``nftkit.diagnostics.Diagnostic`` (codes in
+``ProblemCode``); ``check(obj)`` raises ``CheckError`` (a ``ValidationError`` with the list in
+``problems``) for the errors. For example::
 
     >>> t = Table(family="inet", name="t", chains=[Chain(name="a", rules=[
     ...     Rule(stmts=[VerdictExpr(kind="jump", target="b")])])])
     >>> check(t)
     Traceback (most recent call last):
-    nftkit.check.CheckError: Table: inet t chain a rule 1: jump to chain 'b', which does not \
-exist
+    nftkit.check.CheckError: Table: inet t chain a rule 1: error: jump to chain 'b', which \
+does not exist [E-undefined-chain]
 """
 
 from __future__ import annotations
@@ -32,9 +33,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from enum import StrEnum
 
-import attrs
-
 from ._node import Node
+from .diagnostics import Diagnostic, Severity
 from .errors import ValidationError
 from .model.datatypes import expr_datatype
 from .model.enums import VALID_HOOKS, ChainType, Family, Hook
@@ -47,7 +47,6 @@ from .model.statements import MatchStmt
 __all__ = [
     "JUMP_STACK_SIZE",
     "CheckError",
-    "Problem",
     "ProblemCode",
     "SetUse",
     "Severity",
@@ -65,40 +64,21 @@ __all__ = [
 JUMP_STACK_SIZE = 16
 
 
-class Severity(StrEnum):
-    ERROR = "error"  # the kernel or nft refuses it
-    WARNING = "warning"  # accepted, but likely a mistake or refused later
-
-
 class ProblemCode(StrEnum):
-    """What kind of problem a ``Problem`` is."""
+    """The ``code`` of a check's ``Diagnostic``: the first letter is its severity."""
 
-    MISSING_CHAIN = "missing-chain"
-    JUMP_TO_BASE_CHAIN = "jump-to-base-chain"
-    JUMP_LOOP = "jump-loop"
-    JUMP_TOO_DEEP = "jump-too-deep"
-    MISSING_SET = "missing-set"
-    SET_KIND = "set-kind"
-    SET_KEY_TYPE = "set-key-type"
-    MISSING_OBJECT = "missing-object"
-    CHAIN_TYPE = "chain-type"
-    CHAIN_HOOK = "chain-hook"
-    CHAIN_DEVICE = "chain-device"
-
-
-@attrs.frozen(kw_only=True)
-class Problem:
-    """One finding. ``where`` names the object (``inet t chain a rule 1``); ``node`` is the node
-    at fault (the rule, chain or set element holding the bad reference)."""
-
-    code: ProblemCode
-    severity: Severity
-    where: str
-    message: str
-    node: object = attrs.field(default=None, eq=False, repr=False)
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.message}"
+    MISSING_CHAIN = "E-undefined-chain"
+    JUMP_TO_BASE_CHAIN = "E-jump-to-base-chain"
+    JUMP_LOOP = "E-jump-loop"  # reachable from a base chain: the kernel refuses it
+    JUMP_LOOP_UNREACHED = "W-jump-loop"  # accepted until a base chain jumps in
+    JUMP_TOO_DEEP = "E-jump-too-deep"
+    MISSING_SET = "E-undefined-set"
+    SET_KIND = "E-set-kind"
+    SET_KEY_TYPE = "E-set-key-type"
+    MISSING_OBJECT = "E-undefined-object"
+    CHAIN_TYPE = "E-chain-type"
+    CHAIN_HOOK = "E-chain-hook"
+    CHAIN_DEVICE = "E-chain-device"
 
 
 # --- what a node refers to -------------------------------------------------------------------
@@ -210,18 +190,18 @@ def _needs_device(family: Family, hook: Hook) -> bool:
     return family is Family.NETDEV or (family is Family.INET and hook is Hook.INGRESS)
 
 
-def chain_problems(family: Family | str, chain: Chain, where: str = "") -> list[Problem]:
+def chain_problems(family: Family | str, chain: Chain, where: str = "") -> list[Diagnostic]:
     """Problems of a base chain's type/hook/family/devices (none for a regular chain)."""
     fam = Family(family)
     where = where or f"{fam} chain {chain.name}"
-    out: list[Problem] = []
+    out: list[Diagnostic] = []
     if not chain.is_base:
         return out
     assert chain.type is not None and chain.hook is not None
 
     def bad(code: ProblemCode, message: str) -> None:
-        out.append(Problem(code=code, severity=Severity.ERROR, where=where, message=message,
-                           node=chain))
+        out.append(Diagnostic(code=code, severity=Severity.ERROR, where=where, message=message,
+                              node=chain))
 
     if chain.hook not in VALID_HOOKS[fam]:
         bad(ProblemCode.CHAIN_HOOK, f"hook {chain.hook} is not valid in the {fam} family")
@@ -246,16 +226,16 @@ def _rules(table: Table) -> Iterator[tuple[str, Chain, Rule]]:
             yield f"{prefix} chain {chain.name} rule {i}", chain, rule
 
 
-def _table_problems(table: Table) -> list[Problem]:
+def _table_problems(table: Table) -> list[Diagnostic]:
     prefix = f"{table.family} {table.name}"
-    out: list[Problem] = []
+    out: list[Diagnostic] = []
     chains = {c.name: c for c in table.chains}
     sets = {s.name: s for s in table.sets}
     objects = {(o.json_key, str(getattr(o, "name", ""))) for o in table.objects}
 
     def err(code: ProblemCode, where: str, message: str, node: object) -> None:
-        out.append(Problem(code=code, severity=Severity.ERROR, where=where, message=message,
-                           node=node))
+        out.append(Diagnostic(code=code, severity=Severity.ERROR, where=where, message=message,
+                              node=node))
 
     for chain in table.chains:
         out += chain_problems(table.family, chain, f"{prefix} chain {chain.name}")
@@ -387,7 +367,7 @@ def _depths(edges: dict[str, list[str]], cyclic: set[str]) -> dict[str, list[str
     return longest
 
 
-def _loop_problems(table: Table) -> list[Problem]:
+def _loop_problems(table: Table) -> list[Diagnostic]:
     """Loops and too-deep jumps, as the kernel's validation walks them from each base chain."""
     prefix = f"{table.family} {table.name}"
     edges = _edges(table)
@@ -399,50 +379,53 @@ def _loop_problems(table: Table) -> list[Problem]:
             if target in edges and target not in reached:
                 reached.add(target)
                 todo.append(target)
-    out: list[Problem] = []
+    chains = {c.name: c for c in table.chains}
+    out: list[Diagnostic] = []
     cyclic: set[str] = set()
     for cycle in _cycles(edges):
         cyclic.update(cycle)
         text = " -> ".join(cycle)
+        where, node = f"{prefix} chain {cycle[-2]}", chains[cycle[-2]]
         if cycle[0] in reached:
-            out.append(Problem(code=ProblemCode.JUMP_LOOP, severity=Severity.ERROR,
-                               where=f"{prefix} chain {cycle[-2]}",
-                               message=f"jump loop reachable from a base chain: {text}"))
+            out.append(Diagnostic(code=ProblemCode.JUMP_LOOP, severity=Severity.ERROR,
+                                  where=where, node=node,
+                                  message=f"jump loop reachable from a base chain: {text}"))
         else:
-            out.append(Problem(code=ProblemCode.JUMP_LOOP, severity=Severity.WARNING,
-                               where=f"{prefix} chain {cycle[-2]}",
-                               message="jump loop (no base chain reaches it yet; the kernel "
-                                       f"refuses the jump that would): {text}"))
+            out.append(Diagnostic(code=ProblemCode.JUMP_LOOP_UNREACHED,
+                                  severity=Severity.WARNING, where=where, node=node,
+                                  message="jump loop (no base chain reaches it yet; the kernel "
+                                          f"refuses the jump that would): {text}"))
     longest = _depths(edges, cyclic)
     for base in bases:
         path = longest.get(base, [base])
         # the kernel refuses a chain 16 jumps away from a base chain (measured: 15 loads)
         if len(path) > JUMP_STACK_SIZE:
-            out.append(Problem(code=ProblemCode.JUMP_TOO_DEEP, severity=Severity.ERROR,
-                               where=f"{prefix} chain {base}",
-                               message=f"jumps nest deeper than the kernel's limit of "
-                                       f"{JUMP_STACK_SIZE}: " + " -> ".join(path)))
+            out.append(Diagnostic(code=ProblemCode.JUMP_TOO_DEEP, severity=Severity.ERROR,
+                                  where=f"{prefix} chain {base}", node=chains[base],
+                                  message=f"jumps nest deeper than the kernel's limit of "
+                                          f"{JUMP_STACK_SIZE}: " + " -> ".join(path)))
     return out
 
 
 class CheckError(ValidationError):
     """``check`` found errors; ``problems`` lists them all."""
 
-    def __init__(self, node: str, problems: list[Problem]) -> None:
+    def __init__(self, node: str, problems: list[Diagnostic]) -> None:
         self.problems = problems
         super().__init__(node, None, "\n".join(str(p) for p in problems))
 
 
-def problems(obj: Ruleset | Table) -> list[Problem]:
-    """Every problem in ``obj``, errors and warnings, in table order."""
+def problems(obj: Ruleset | Table) -> list[Diagnostic]:
+    """Every finding in ``obj``, errors and warnings, in table order (without positions: see
+    ``nftkit.diagnostics.SourceMap.locate``)."""
     tables = obj.tables if isinstance(obj, Ruleset) else (obj,)
-    out: list[Problem] = []
+    out: list[Diagnostic] = []
     for table in tables:
         out += _table_problems(table)
     return out
 
 
-def check(obj: Ruleset | Table, *, warnings: bool = False) -> list[Problem]:
+def check(obj: Ruleset | Table, *, warnings: bool = False) -> list[Diagnostic]:
     """Raise ``ValidationError`` naming every error in ``obj`` (and every warning too when
     ``warnings`` is true); otherwise return the warnings."""
     found = problems(obj)

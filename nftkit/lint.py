@@ -1,27 +1,27 @@
 """A scaling and reachability lint for rulesets: shapes the kernel handles in quadratic time, and
 rules that can never match.
 
-``nftkit.lint(ruleset)`` returns ``LintWarning`` s, each with the reason and what to do instead.
-It finds (codes in ``LintCode``):
+``nftkit.lint(ruleset)`` returns warnings as ``nftkit.diagnostics.Diagnostic`` s, each with the
+reason and what to do instead. It finds (codes in ``LintCode``):
 
-``anonymous-sets``
+``W-anonymous-sets``
     many anonymous sets in one table, e.g. one ``numgen random mod 2 vmap { 0 : goto a, 1 :
     goto b }`` per service chain. The kernel names each anonymous set ``__set%d`` by scanning
     every set of the table for a free number, so loading N of them costs O(N^2): 10k such
     services took 63-75 s to load here, against 0.56 s for the equivalent iptables rules.
-``map-bindings``
+``W-map-bindings``
     a named set or map referenced by many rules (``... dnat ip to ip daddr map @m`` in every
     service chain). Each new binding, and each element added to the map, walks the map's
     bindings: 10k rules binding one map took 10 s, 30k took 118 s.
-``jump-graph``
+``W-jump-graph``
     many ``jump``/``goto`` edges (rules and verdict-map elements) in one table. Every commit
     that touches a chain re-validates loops over the chains it reaches (O(edges) per commit,
     quadratic over a full load).
-``unreachable``
+``W-unreachable``
     rules after a rule that always ends the chain: ``counter accept`` (no match, so every
     packet takes the verdict), ``drop``, ``goto x``, ``return``, an unconditional NAT or
     ``reject``.
-``shadowed``
+``W-shadowed``
     a rule every packet of which an earlier rule already decided: ``tcp dport { 22, 80 }
     accept`` before ``ip saddr 10.0.0.1 tcp dport 22 drop``. Decided only where it is exact:
     the earlier rule has nothing but ``==``/``in`` matches on values, prefixes and ranges (plus
@@ -41,18 +41,15 @@ The thresholds are ``LintLimits``; the command line is ``python -m nftkit lint F
 
 from __future__ import annotations
 
-import argparse
 import ipaddress
-import json
-import sys
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from enum import StrEnum
 
 import attrs
 
 from ._node import Node
-from .errors import NftkitError
+from .diagnostics import Diagnostic, Severity
 from .model.expressions import (
     MapExpr,
     PrefixExpr,
@@ -65,15 +62,17 @@ from .model.expressions import (
 from .model.ruleset import Chain, Rule, Ruleset, Table
 from .model.statements import MatchOp, MatchStmt
 
-__all__ = ["LintCode", "LintLimits", "LintWarning", "lint", "main"]
+__all__ = ["LintCode", "LintLimits", "lint"]
 
 
 class LintCode(StrEnum):
-    ANONYMOUS_SETS = "anonymous-sets"
-    MAP_BINDINGS = "map-bindings"
-    JUMP_GRAPH = "jump-graph"
-    UNREACHABLE = "unreachable"
-    SHADOWED = "shadowed"
+    """The ``code`` of a lint's ``Diagnostic`` (all warnings)."""
+
+    ANONYMOUS_SETS = "W-anonymous-sets"
+    MAP_BINDINGS = "W-map-bindings"
+    JUMP_GRAPH = "W-jump-graph"
+    UNREACHABLE = "W-unreachable"
+    SHADOWED = "W-shadowed"
 
 
 @attrs.frozen(kw_only=True)
@@ -89,43 +88,29 @@ class LintLimits:
     jump_edges: int = 1024
 
 
-_DEFAULTS = LintLimits()
-
-
-@attrs.frozen(kw_only=True)
-class LintWarning:
-    """One finding: ``where`` names the object (``ip t chain c rule 3``), ``message`` what was
-    found, ``reason`` why it matters and ``suggestion`` what to do instead. ``node`` is the
-    rule, set or table concerned."""
-
-    code: LintCode
-    where: str
-    message: str
-    reason: str
-    suggestion: str
-    node: object = attrs.field(default=None, eq=False, repr=False)
-
-    def __str__(self) -> str:
-        return (f"{self.where}: {self.code}: {self.message}\n  why: {self.reason}\n"
-                f"  instead: {self.suggestion}")
-
-
 _GROUPED = ("group the objects by shape and use one named set of keys and one named map per "
             "group, each bound by a single rule (e.g. `ip daddr . meta l4proto . th dport "
             "@svc-k2 dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 2 map "
             "@ep-k2`), so that adding an object only adds elements")
 
 
-def lint(obj: Ruleset | Table, *, limits: LintLimits | None = None) -> list[LintWarning]:
-    """Every ``LintWarning`` for a ruleset or a table, tables in order."""
+def lint(obj: Ruleset | Table, *, limits: LintLimits | None = None) -> list[Diagnostic]:
+    """Every lint warning for a ruleset or a table, tables in order (without positions: see
+    ``nftkit.diagnostics.SourceMap.locate``)."""
     lim = limits or LintLimits()
     tables = obj.tables if isinstance(obj, Ruleset) else (obj,)
-    out: list[LintWarning] = []
+    out: list[Diagnostic] = []
     for t in tables:
         out += _scale(t, lim)
         for chain in t.chains:
             out += _reachability(t, chain)
     return out
+
+
+def _warning(*, code: LintCode, where: str, node: object, message: str, reason: str,
+             suggestion: str) -> Diagnostic:
+    return Diagnostic(severity=Severity.WARNING, code=code, where=where, node=node,
+                      message=message, reason=reason, suggestion=suggestion)
 
 
 # --- scaling -------------------------------------------------------------------------------
@@ -167,8 +152,8 @@ def _rule_shape(rule: Rule) -> tuple[int, set[str], int]:
     return anon, bound, jumps
 
 
-def _scale(t: Table, lim: LintLimits) -> list[LintWarning]:
-    out: list[LintWarning] = []
+def _scale(t: Table, lim: LintLimits) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
     anon = 0
     first_anon: str | None = None
     bindings: Counter[str] = Counter()
@@ -187,7 +172,7 @@ def _scale(t: Table, lim: LintLimits) -> list[LintWarning]:
                 if isinstance(part, VerdictExpr):
                     edges += part.kind in (VerdictKind.JUMP, VerdictKind.GOTO)
     if anon > lim.anonymous_sets:
-        out.append(LintWarning(
+        out.append(_warning(
             code=LintCode.ANONYMOUS_SETS, where=_where(t), node=t,
             message=f"{anon} anonymous sets (maps, vmaps and `{{ ... }}` sets in rules; the "
                     f"first at {first_anon})",
@@ -200,7 +185,7 @@ def _scale(t: Table, lim: LintLimits) -> list[LintWarning]:
             break
         target = next((s for s in t.sets if s.name == name), None)
         size = f" with {len(target.elements)} elements" if target is not None else ""
-        out.append(LintWarning(
+        out.append(_warning(
             code=LintCode.MAP_BINDINGS, where=f"{_where(t)} set {name}", node=target,
             message=f"@{name}{size} is bound by {count} rules",
             reason="each rule that binds a set or map, and each element added to it, walks "
@@ -210,7 +195,7 @@ def _scale(t: Table, lim: LintLimits) -> list[LintWarning]:
                        "into the key (a concatenation); " + _GROUPED))
     if edges > lim.jump_edges:
         chains = sum(1 for c in t.chains if not c.is_base)
-        out.append(LintWarning(
+        out.append(_warning(
             code=LintCode.JUMP_GRAPH, where=_where(t), node=t,
             message=f"{edges} jump/goto edges between {chains} regular chains",
             reason="the kernel validates jump loops over every chain a changed chain reaches, "
@@ -321,13 +306,13 @@ def _implied(cond: MatchStmt, later: Rule) -> bool:
     return False
 
 
-def _reachability(t: Table, chain: Chain) -> Iterator[LintWarning]:
+def _reachability(t: Table, chain: Chain) -> Iterator[Diagnostic]:
     rules = chain.rules
     deciders: list[tuple[int, list[MatchStmt]]] = []
     for i, rule in enumerate(rules, 1):
         for j, conds in deciders:
             if all(_implied(c, rule) for c in conds):
-                yield LintWarning(
+                yield _warning(
                     code=LintCode.SHADOWED, where=_where(t, chain, i), node=rule,
                     message=f"rule {i} can never match: rule {j} matches every packet it "
                             "would and ends the chain first",
@@ -337,10 +322,11 @@ def _reachability(t: Table, chain: Chain) -> Iterator[LintWarning]:
                 break
         if _always_ends(rule):
             if i < len(rules):
-                yield LintWarning(
+                yield _warning(
                     code=LintCode.UNREACHABLE, where=_where(t, chain, i + 1), node=rules[i],
-                    message=f"rules {i + 1}..{len(rules)} are unreachable: rule {i} ends the "
-                            "chain for every packet",
+                    message=(f"rule {i + 1} is" if i + 1 == len(rules) else
+                             f"rules {i + 1}..{len(rules)} are") + f" unreachable: rule {i} "
+                            "ends the chain for every packet",
                     reason="a rule without matches applies its verdict to every packet",
                     suggestion="remove the rules after it, or add a match to it")
             return
@@ -348,53 +334,3 @@ def _reachability(t: Table, chain: Chain) -> Iterator[LintWarning]:
             found = _conditions(rule)
             if found is not None:
                 deciders.append((i, found))
-
-
-# --- command line --------------------------------------------------------------------------
-
-
-def add_arguments(ap: argparse.ArgumentParser) -> None:
-    """The ``lint`` subcommand's arguments (shared with ``python -m nftkit lint``)."""
-    ap.add_argument("file", help="nft text (`nft list ruleset`, an nft -f script) or "
-                                 "libnftables JSON (`nft -j list ruleset`); - reads stdin")
-    ap.add_argument("--max-anonymous-sets", type=int, default=_DEFAULTS.anonymous_sets,
-                    help="per table (default %(default)s)")
-    ap.add_argument("--max-map-bindings", type=int, default=_DEFAULTS.map_bindings,
-                    help="rules binding one set or map (default %(default)s)")
-    ap.add_argument("--max-jump-edges", type=int, default=_DEFAULTS.jump_edges,
-                    help="jump/goto edges per table (default %(default)s)")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Lint ``args.file``: print the warnings; exit status 1 if there are any, 2 if the file
-    cannot be read."""
-    from .parse.json import from_json
-
-    try:
-        if args.file == "-":
-            text, name = sys.stdin.read(), "<stdin>"
-        else:
-            with open(args.file, encoding="utf-8") as f:
-                text, name = f.read(), args.file
-        if text.lstrip().startswith("{"):
-            ruleset = from_json(json.loads(text))
-        else:
-            from .parse.nft import parse
-
-            ruleset = parse(text, filename=name)
-    except (OSError, ValueError, NftkitError) as exc:
-        print(f"nftkit lint: {exc}", file=sys.stderr)
-        return 2
-    limits = LintLimits(anonymous_sets=args.max_anonymous_sets,
-                        map_bindings=args.max_map_bindings, jump_edges=args.max_jump_edges)
-    warnings = lint(ruleset, limits=limits)
-    for w in warnings:
-        print(w)
-    return 1 if warnings else 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m nftkit lint FILE`` on its own (argv without the ``lint`` word)."""
-    ap = argparse.ArgumentParser(prog="nftkit lint", description=__doc__.split("\n\n")[0])
-    add_arguments(ap)
-    return run(ap.parse_args(argv))

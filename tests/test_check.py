@@ -1,4 +1,5 @@
-"""Tests of nftkit.check: cross-object problems, named and located, and CheckError.
+"""Tests of nftkit.check: cross-object problems as Diagnostics, named and located, and
+CheckError.
 
 Where a check claims the kernel or nft refuses something, tests/test_differential.py and the
 kernel test below hold it to the installed nft.
@@ -6,8 +7,11 @@ kernel test below hold it to the installed nft.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+import nftkit
 from nftkit import (
     Chain,
     CheckError,
@@ -29,6 +33,7 @@ from nftkit import (
     to_text,
 )
 from nftkit.check import JUMP_STACK_SIZE, ProblemCode, Severity, chain_problems
+from nftkit.parse.positions import parse_with_positions
 from tests._oracle import have_netns, load_and_list
 
 SADDR = PayloadExpr(protocol="ip", field="saddr")
@@ -75,7 +80,8 @@ def test_missing_jump_target_names_the_rule() -> None:
         check(t)
     assert isinstance(info.value, ValidationError)
     assert info.value.problems == [p]
-    assert "inet t chain a rule 2: jump to chain 'nope'" in str(info.value)
+    assert "inet t chain a rule 2: error: jump to chain 'nope'" in str(info.value)
+    assert str(info.value).endswith("[E-undefined-chain]")
 
 
 def test_jump_to_base_chain_and_from_map_elements() -> None:
@@ -91,7 +97,7 @@ def test_loops_reachable_from_a_base_chain_are_errors() -> None:
     loop = (Chain(name="a", rules=[jump("b")]), Chain(name="b", rules=[jump("a")]))
     # no base chain reaches it: the kernel accepts it, a warning
     (p,) = problems(table(*loop))
-    assert p.code is ProblemCode.JUMP_LOOP and p.severity is Severity.WARNING
+    assert p.code is ProblemCode.JUMP_LOOP_UNREACHED and p.severity is Severity.WARNING
     assert check(table(*loop)) == [p]
     with pytest.raises(CheckError):
         check(table(*loop), warnings=True)
@@ -171,6 +177,77 @@ def test_base_chain_rules(family: str, chain: Chain, code: ProblemCode) -> None:
 ])
 def test_valid_base_chains(family: str, chain: Chain) -> None:
     assert chain_problems(family, chain) == []
+
+
+def test_codes_are_stable_ids_led_by_their_severity() -> None:
+    for code in ProblemCode:
+        assert code.value[:2] in ("E-", "W-") and code.value[2:].replace("-", "").isalpha()
+    loop = (Chain(name="a", rules=[jump("b")]), Chain(name="b", rules=[jump("a")]))
+    for p in problems(table(Chain(name="c", rules=[jump("x")]), *loop)):
+        assert p.code[0] == p.severity.value[0].upper()
+
+
+LOCATED = """\
+table inet t {
+	set s4 { type ipv4_addr; }
+	chain input {
+		type filter hook input priority 0;
+		jump a
+		ip saddr @nope accept
+	}
+	chain a { jump b }
+	chain b { jump a }
+}
+add rule inet t a tcp dport @s4 accept
+"""
+
+
+def test_every_problem_of_a_parsed_file_has_its_line_and_column() -> None:
+    rs, where = parse_with_positions(LOCATED, filename="fw.nft")
+    found = where.locate(problems(rs))
+    assert [str(p) for p in found] == [
+        "fw.nft:6:3: error: @nope does not exist [E-undefined-set]",
+        "fw.nft:11:19: error: datatype mismatch: @s4 has keys of type ipv4_addr, the "
+        "expression has type inet_service [E-set-key-type]",
+        "fw.nft:9:8: error: jump loop reachable from a base chain: a -> b -> a [E-jump-loop]",
+    ]
+    assert [(p.code, p.where) for p in found] == [(p.code, p.where) for p in problems(rs)]
+
+
+def test_positions_of_rules_tables_chains_and_sets() -> None:
+    text = ("define ports = { 22, 80 }\n"
+            "table ip t {\n"
+            "\tset s { type ipv4_addr; }\n"
+            "\tchain c {\n"
+            "\t\ttcp dport $ports accept; drop\n"
+            "\t}\n"
+            "}\n"
+            "insert rule ip t c counter\n")
+    rs, where = parse_with_positions(text, filename="p.nft")
+    # a side table: the nodes are the ones parse() builds
+    assert rs == nftkit.parse(text)
+    (t,) = rs.tables
+    (c,) = t.chains
+    assert where.position(t) == (2, 10)
+    assert where.position(c) == (4, 8)
+    assert where.position(t.sets[0]) == (3, 6)
+    assert [where.position(r) for r in c.rules] == [(8, 20), (5, 3), (5, 28)]
+    assert where.position(Rule(stmts=[VerdictExpr(kind="drop")])) is None
+    assert where.file == "p.nft"
+
+
+def test_objects_of_included_files_have_no_position(tmp_path: Path) -> None:
+    (tmp_path / "chains.nft").write_text("table inet t {\n\tchain b {\n\t\tjump gone\n"
+                                         "\t}\n}\n")
+    main = "include \"chains.nft\"\ntable inet t {\n\tchain a {\n\t\tjump nope\n\t}\n}\n"
+    rs, where = parse_with_positions(main, filename="main.nft", include_paths=[tmp_path])
+    found = where.locate(problems(rs))
+    # the included chain's lines are another file's: named by the object path instead
+    assert [str(p) for p in found] == [
+        "main.nft: inet t chain b rule 1: error: jump to chain 'gone', which does not exist "
+        "[E-undefined-chain]",
+        "main.nft:4:3: error: jump to chain 'nope', which does not exist [E-undefined-chain]",
+    ]
 
 
 # --- the kernel agrees --------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""``python -m nftkit``: fmt, json, text, check (and --help on each)."""
+"""``python -m nftkit``: fmt, json, text, check, lint (and --help on each)."""
 
 from __future__ import annotations
 
@@ -48,15 +48,42 @@ def test_json_and_text_round_trip(tmp_path: Path) -> None:
     assert nftkit.parse(back.stdout) == nftkit.parse(RULESET)
 
 
-def test_check_ok_and_located_error(tmp_path: Path) -> None:
-    assert run("check", "-", stdin=RULESET).returncode == 0
+def test_check_ok_and_located_parse_error(tmp_path: Path) -> None:
+    r = run("check", "-", stdin=RULESET)
+    assert (r.returncode, r.stdout) == (0, "")
     bad = tmp_path / "bad.nft"
     bad.write_text(RULESET.replace("accept", "frobnicate"))
     r = run("check", str(bad))
-    assert r.returncode == 1
-    assert f"{bad}:4:" in r.stderr and "^" in r.stderr
-    r = run("check", "-", stdin="table inet t { chain c { jump nowhere } }\n")
-    assert r.returncode == 1 and "nowhere" in r.stderr
+    assert r.returncode == 2  # nothing was checked
+    assert r.stdout.startswith(f"{bad}:4:") and "error: unexpected" in r.stdout
+    assert "[E-parse]" in r.stdout and "^" in r.stdout
+
+
+def test_check_prints_every_finding_with_its_position() -> None:
+    r = run("check", "-", stdin="table inet t {\n"
+                                "\tchain c {\n"
+                                "\t\tjump nowhere\n"
+                                "\t\tip saddr @nothing accept\n"
+                                "\t}\n"
+                                "}\n")
+    assert r.returncode == 1, r.stderr
+    assert r.stdout.splitlines() == [
+        "<stdin>:3:3: error: jump to chain 'nowhere', which does not exist "
+        "[E-undefined-chain]",
+        "<stdin>:4:3: error: @nothing does not exist [E-undefined-set]",
+    ]
+
+
+def test_lint_findings_and_exit_status(tmp_path: Path) -> None:
+    path = tmp_path / "fw.nft"
+    path.write_text(RULESET.replace("accept\n", "accept\n\t\tdrop\n\t\taccept\n"))
+    r = run("lint", str(path))
+    assert r.returncode == 1, r.stderr
+    assert r.stdout.splitlines()[0] == (
+        f"{path}:6:3: warning: rule 3 is unreachable: rule 2 ends the chain for every packet "
+        "[W-unreachable]")
+    assert run("lint", "-", stdin=RULESET).returncode == 0
+    assert run("lint", "--max-jump-edges", "x", "-").returncode == 2  # usage
 
 
 def test_unreadable_file_is_a_usage_error(tmp_path: Path) -> None:
@@ -64,7 +91,9 @@ def test_unreadable_file_is_a_usage_error(tmp_path: Path) -> None:
     assert r.returncode == 2 and "missing.nft" in r.stderr
 
 
-@pytest.mark.parametrize("command", [[], ["fmt"], ["json"], ["text"], ["check"]])
+@pytest.mark.parametrize("command", [[], ["fmt"], ["json"], ["text"], ["check"], ["lint"]])
 def test_help(command: list[str]) -> None:
     r = run(*command, "--help")
     assert r.returncode == 0 and "usage:" in r.stdout
+    if command in (["check"], ["lint"]):
+        assert "exit status: 0 nothing to report, 1 findings" in " ".join(r.stdout.split())

@@ -7,7 +7,8 @@ from ipaddress import IPv4Address
 import pytest
 
 from nftkit import Chain, Map, Rule, Set, Table
-from nftkit.lint import LintCode, LintLimits, LintWarning, lint
+from nftkit.diagnostics import Diagnostic, Severity
+from nftkit.lint import LintCode, LintLimits, lint
 from nftkit.model.expressions import (
     ConcatExpr,
     MetaExpr,
@@ -34,8 +35,9 @@ def table(*chains: Chain, sets: tuple[Set, ...] = ()) -> Table:
     return Table(family="ip", name="t", chains=chains, sets=sets)
 
 
-def codes(warnings: list[LintWarning]) -> list[LintCode]:
-    return [w.code for w in warnings]
+def codes(warnings: list[Diagnostic]) -> list[LintCode]:
+    assert all(w.severity is Severity.WARNING for w in warnings)
+    return [LintCode(w.code) for w in warnings]
 
 
 def chain(*rules: tuple[object, ...]) -> Chain:
@@ -140,11 +142,19 @@ def test_dense_jump_graph_counts_rules_and_vmap_elements() -> None:
     assert codes(found) == [LintCode.JUMP_GRAPH] and "6 jump/goto edges" in found[0].message
 
 
-def test_str_shows_reason_and_suggestion() -> None:
+def test_str_and_notes_show_reason_and_suggestion() -> None:
     found = lint(table(chain((DROP,), (ACCEPT,))))
     text = str(found[0])
-    assert text.startswith("ip t chain c rule 2: unreachable:")
-    assert "why:" in text and "instead:" in text
+    assert text.startswith("ip t chain c rule 2: warning: rule 2 is unreachable:")
+    assert text.endswith(" [W-unreachable]")
+    why, instead = found[0].notes()
+    assert why.startswith("ip t chain c rule 2: note: why: ")
+    assert instead.startswith("ip t chain c rule 2: note: instead: ")
+
+
+def test_codes_are_stable_ids() -> None:
+    assert all(c.value.startswith("W-") and c.value[2:].replace("-", "").isalpha()
+               for c in LintCode)
 
 
 def test_match_op_in_is_like_eq() -> None:
@@ -170,22 +180,27 @@ def test_cli_text_and_json(tmp_path: object, capsys: pytest.CaptureFixture[str])
     from pathlib import Path
 
     import nftkit
-    from nftkit.lint import main
+    from nftkit.cli import main
 
     path = Path(str(tmp_path)) / "rules.nft"
     path.write_text(SCRIPT)
-    assert main([str(path)]) == 1
+    assert main(["lint", str(path)]) == 1
     out = capsys.readouterr().out
-    assert "ip t chain c rule 2: shadowed" in out
-    assert "ip t chain c rule 4: unreachable" in out
+    assert f"{path}:4:3: warning: rule 2 can never match" in out
+    assert f"{path}:6:3: warning: rule 4 is unreachable" in out
+    assert f"{path}:6:3: note: why:" in out
+    # JSON has no line numbers: the object path says where
     as_json = Path(str(tmp_path)) / "rules.json"
     import json
 
     as_json.write_text(json.dumps(nftkit.to_json(nftkit.parse(SCRIPT))))
-    assert main([str(as_json)]) == 1
-    assert capsys.readouterr().out == out
+    assert main(["lint", str(as_json)]) == 1
+    out = capsys.readouterr().out
+    assert f"{as_json}: ip t chain c rule 2: warning: rule 2 can never match" in out
+    assert f"{as_json}: ip t chain c rule 4: warning: rule 4 is unreachable" in out
     clean = Path(str(tmp_path)) / "clean.nft"
     clean.write_text("table ip t {\n\tchain c {\n\t\ttcp dport 22 accept\n\t}\n}\n")
-    assert main([str(clean)]) == 0
-    assert main([str(Path(str(tmp_path)) / "missing.nft")]) == 2
+    assert main(["lint", str(clean)]) == 0
+    assert capsys.readouterr().out == ""
+    assert main(["lint", str(Path(str(tmp_path)) / "missing.nft")]) == 2
     assert "nftkit lint:" in capsys.readouterr().err

@@ -19,7 +19,7 @@ import glob
 import os
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -100,7 +100,7 @@ def _make(strict: bool) -> tuple[Lark, NftTransformer]:
     return parser, transformer
 
 
-def _cache_file() -> str | bool:
+def _cache_file(name: str = "grammar.lark-cache") -> str | bool:
     """Where lark may keep the analysed grammar (about 1.2 s of CPU to rebuild, 0.2 s to load).
 
     ``$NFTKIT_CACHE_DIR`` or ``$XDG_CACHE_HOME/nftkit`` (``~/.cache/nftkit``); the directory
@@ -123,7 +123,7 @@ def _cache_file() -> str | bool:
         return False
     if st.st_uid != os.getuid() or st.st_mode & 0o022:
         return False
-    return os.path.join(where, "grammar.lark-cache")
+    return os.path.join(where, name)
 
 
 def _parser() -> Lark:
@@ -220,13 +220,20 @@ def _from_lark(parser: Lark, text: str, filename: str | None, exc: UnexpectedInp
     return _error(text, filename, str(exc).splitlines()[0], line, column)
 
 
-def _run(text: str, ctx: _Context) -> list[Any]:
-    """Parse ``text`` in ``ctx``; every failure becomes a located ParseError."""
+def _run(text: str, ctx: _Context,
+         run: Callable[[str], list[Any]] | None = None) -> list[Any]:
+    """Parse ``text`` in ``ctx``; every failure becomes a located ParseError.
+
+    ``run`` replaces the process-wide parser's ``parse`` (``parse_with_positions`` parses to a
+    tree first, to learn where each rule starts).
+    """
     parser = _parser()
     stack: list[_Context] = getattr(_local, "stack", None) or []
     _local.stack = stack
     stack.append(ctx)
     try:
+        if run is not None:
+            return run(text)
         result: list[Any] = parser.parse(text)  # type: ignore[assignment]
         return result
     except UnexpectedInput as exc:
