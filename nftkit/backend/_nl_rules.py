@@ -89,7 +89,7 @@ from ..model.statements import (
 )
 from ..nft.families import INET_FAMILIES, NFPROTO
 from ..nft.releases import parse_version
-from ..nft.symbols import LOG_LEVELS, NAT_FLAGS, SYMBOLS
+from ..nft.symbols import LOG_LEVELS, NAT_FLAGS, PROTO_KEYWORDS, SYMBOLS
 from ..nft.units import TIME_UNITS
 from ..render.context import installed_nft_version
 from ._netlink import _attr, _nest
@@ -120,6 +120,10 @@ _VERDICTS = {VerdictKind.DROP: 0, VerdictKind.ACCEPT: 1, VerdictKind.CONTINUE: -
 _REJECT_CODES: dict[str, dict[str, int]] = {
     kind: SYMBOLS[f"{kind}_code"] for kind in ("icmp", "icmpv6", "icmpx")}
 _NAT_FLAGS = NAT_FLAGS
+#: protocol numbers (``meta l4proto``, ``ip protocol``) and families (``meta nfproto``) whose
+#: match satisfies a later dependency
+_DEP_NAMES: dict[int, str] = {
+    **{PROTO_KEYWORDS[p]: p for p in ("tcp", "udp")}, **{NFPROTO[f]: f for f in ("ip", "ip6")}}
 
 
 class _Linearizer(ExprLinearizer):
@@ -169,11 +173,10 @@ class _Linearizer(ExprLinearizer):
         if st.op not in (MatchOp.EQ, MatchOp.IN) or not isinstance(st.right, (str, int)):
             return
         left = st.left
-        names = {6: "tcp", 17: "udp", 2: "ip", 10: "ip6"}
         if (isinstance(left, MetaExpr) and left.key in ("l4proto", "nfproto")) or (
                 isinstance(left, PayloadExpr) and left.field in ("protocol", "nexthdr")):
             sel = _selector(left)
-            name = names.get(_int_value(st.right, sel))
+            name = _DEP_NAMES.get(_int_value(st.right, sel))
             if sel.dtype == "nf_proto":
                 self.l3 = name if name in ("ip", "ip6") else self.l3
             elif name in ("tcp", "udp"):

@@ -115,8 +115,9 @@ def _datatype_name(e: Expr) -> str | None:
 def _ct(e: CtExpr) -> str:
     if e.key in ("saddr", "daddr"):
         return _ADDR.get(e.family or "", "integer")
-    if e.key in ("ip saddr", "ip daddr", "ip6 saddr", "ip6 daddr"):
-        return _ADDR[e.key.split()[0]]
+    family, _, field = e.key.partition(" ")
+    if field:  # "ip saddr", "ip6 daddr"
+        return _ADDR[family]
     return CT.get(e.key, "integer")
 
 

@@ -40,6 +40,7 @@ from ..model.priority import Priority
 from ..model.ruleset import Flowtable, Rule, Ruleset, Table
 from ..model.sets import Map, Set
 from ..model.statements import Statement, Stmt
+from ..nft.symbols import BINOP_WORDS
 from ..nft.units import BYTE_UNITS
 from ._json_fast import ENABLED, FAST_STMTS, MISS, fast_expr, immediate_string, new_chain, new_rule
 
@@ -382,7 +383,7 @@ def _binop(op: str) -> ExprDecoder:
     return decode
 
 
-for _op in ("&", "|", "^", "<<", ">>"):
+for _op in BINOP_WORDS.values():
     SPECIAL_EXPR[_op] = _binop(_op)
 
 
