@@ -47,6 +47,7 @@ from ..model.statements import (
     VerdictMapStmt,
     XtStmt,
 )
+from ..nft.families import ADDRESS_TYPES
 from ..nft.units import byte_unit
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ def _quoted(name: str) -> str:
 _IFNAME = datatype("ifname")
 _STRING = datatype("string")
 _SERVICE = datatype("inet_service")
-_ADDR = {"ip": datatype("ipv4_addr"), "ip6": datatype("ipv6_addr")}
+_ADDR = {family: datatype(name) for family, name in ADDRESS_TYPES.items()}
 
 #: The reject code each family uses when none is given: printed as a bare ``reject``.
 _DEFAULT_REJECT = {
