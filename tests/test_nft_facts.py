@@ -253,6 +253,10 @@ def test_units() -> None:
     assert units.byte_unit(0) == (0, "bytes")
     assert units.byte_unit(1024**4) == (1024**2, "mbytes")
     assert all(units.BYTE_UNITS[u] == units.RATE_BYTE_UNITS[u] for u in units.RATE_BYTE_UNITS)
+    sizes = [size for _unit, size in units.DURATION_UNITS]
+    assert sizes == sorted(sizes, reverse=True) and sizes[-1] == 1
+    assert dict(units.DURATION_UNITS)["s"] * units.TIME_UNITS["day"] == dict(
+        units.DURATION_UNITS)["d"]
 
 
 # --- release profiles ----------------------------------------------------------------------

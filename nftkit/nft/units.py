@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["BYTE_UNITS", "PRINTED_BYTE_UNITS", "RATE_BYTE_UNITS", "TIME_UNITS", "byte_unit"]
+__all__ = [
+    "BYTE_UNITS",
+    "DURATION_UNITS",
+    "PRINTED_BYTE_UNITS",
+    "RATE_BYTE_UNITS",
+    "TIME_UNITS",
+    "byte_unit",
+]
 
 #: Byte units nft reads (``25 mbytes``) -> bytes.
 BYTE_UNITS: Final[dict[str, int]] = {"bytes": 1, "kbytes": 1024, "mbytes": 1024**2,
@@ -20,6 +27,9 @@ RATE_BYTE_UNITS: Final[dict[str, int]] = {u: BYTE_UNITS[u] for u in PRINTED_BYTE
 #: The ``per`` units of a limit rate (``rate 10/minute``) -> seconds.
 TIME_UNITS: Final[dict[str, int]] = {"second": 1, "minute": 60, "hour": 3600, "day": 86400,
                                      "week": 604800}
+#: Duration suffixes nft prints and reads (``1d2h3m4s500ms``), largest first -> milliseconds.
+DURATION_UNITS: Final = (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000),
+                         ("ms", 1))
 
 
 def byte_unit(value: int) -> tuple[int, str]:

@@ -57,6 +57,7 @@ from ..model.expressions import (
 from ..nft.datatypes import BITMASKS, NUMERIC_RANGES
 from ..nft.selectors import META_BARE
 from ..nft.symbols import SYMBOLS, SYSTEM_TABLES
+from ..nft.units import DURATION_UNITS
 
 if TYPE_CHECKING:
     from .context import RenderContext
@@ -71,12 +72,16 @@ _PRECEDENCE = {BinopOp.LSHIFT: 3, BinopOp.RSHIFT: 3, BinopOp.AND: 2, BinopOp.XOR
                BinopOp.OR: 0}
 
 
+#: Duration suffixes down to whole seconds -> seconds.
+_SECOND_UNITS = tuple((unit, ms // 1000) for unit, ms in DURATION_UNITS if ms >= 1000)
+
+
 def seconds(value: int) -> str:
     """Seconds as nft prints a relative time: ``90`` -> ``1m30s``, ``0`` -> ``0s``."""
     if value == 0:
         return "0s"
     out = []
-    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
+    for unit, size in _SECOND_UNITS:
         if value >= size:
             out.append(f"{value // size}{unit}")
             value %= size

@@ -48,7 +48,7 @@ from ..model.statements import (
     XtStmt,
 )
 from ..nft.families import ADDRESS_TYPES
-from ..nft.units import byte_unit
+from ..nft.units import DURATION_UNITS, byte_unit
 
 if TYPE_CHECKING:
     from ..model.ruleset import Rule
@@ -62,8 +62,7 @@ def time_text(ms: int) -> str:
     if ms == 0:
         return "0s"
     out = []
-    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000),
-                       ("ms", 1)):
+    for unit, size in DURATION_UNITS:
         if ms >= size:
             out.append(f"{ms // size}{unit}")
             ms %= size
