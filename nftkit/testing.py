@@ -56,7 +56,6 @@ from .model import (
     Table,
     TableFlag,
 )
-from .model._keywords import KEYWORDS
 from .model.enums import VALID_HOOKS
 from .model.expressions import (
     BinopExpr,
@@ -78,7 +77,6 @@ from .model.expressions import (
     VerdictExpr,
 )
 from .model.objects import NamedObject
-from .model.priority import BRIDGE_PRIORITIES, STANDARD_PRIORITIES
 from .model.statements import (
     ConnlimitStmt,
     CounterStmt,
@@ -100,6 +98,10 @@ from .model.statements import (
     SynproxyStmt,
     VerdictMapStmt,
 )
+from .nft.families import BRIDGE_PRIORITIES, STANDARD_PRIORITIES
+from .nft.keywords import KEYWORDS
+from .nft.symbols import SYMBOLS
+from .nft.units import TIME_UNITS
 
 __all__ = [
     "NFT_KEYWORDS",
@@ -202,7 +204,7 @@ _PORT = st.integers(1, 65535)
 _MARK = st.integers(0, 2**32 - 1)
 _V4 = st.integers(1, 2**32 - 2).map(ipaddress.IPv4Address)
 _V6 = st.integers(1, 2**128 - 2).map(ipaddress.IPv6Address)
-_CT_STATES = ["invalid", "established", "related", "new", "untracked"]
+_CT_STATES = list(SYMBOLS["ct_state"])
 
 
 def _v4_prefix() -> S[PrefixExpr]:
@@ -312,7 +314,7 @@ def statements(
     opts: list[S[Any]] = [
         st.builds(CounterStmt, packets=st.integers(0, 2**40), bytes=st.integers(0, 2**50)),
         st.builds(LimitStmt, rate=st.integers(1, 10_000),
-                  per=st.sampled_from(["second", "minute", "hour", "day"])),
+                  per=st.sampled_from(list(TIME_UNITS)[:4])),  # no week
         st.builds(QuotaStmt, bytes=st.integers(1, 2**40), inv=st.booleans()),
         # nft's text parser expands "$x" in a log prefix as a variable: JSON only, not drawn.
         st.builds(LogStmt, prefix=st.none() | comments().filter(
@@ -629,7 +631,7 @@ def named_objects(*, kernel: bool = False) -> S[NamedObject]:
         st.builds(Quota, name=name, bytes=st.integers(1, 2**40), inv=st.booleans()),
         # A packet limit's burst 0 is nft's default (5): the model stores it as 5.
         st.builds(Limit, name=name, rate=st.integers(1, 10_000),
-                  per=st.sampled_from(["second", "minute", "hour"]), burst=st.integers(0, 100)),
+                  per=st.sampled_from(list(TIME_UNITS)[:3]), burst=st.integers(0, 100)),
     ]
     if not kernel:
         opts += [

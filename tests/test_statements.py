@@ -58,7 +58,7 @@ from nftkit import (
     VerdictMapStmt,
     XtStmt,
 )
-from nftkit.model._keywords import CONTEXT_KEYWORDS, KEYWORDS
+from nftkit.nft.keywords import CONTEXT_KEYWORDS, KEYWORDS
 from nftkit.parse.json import JsonDecoder
 from nftkit.render.context import RenderContext
 from nftkit.render.json import JsonEncoder

@@ -31,7 +31,7 @@ from nftkit import (
     VerdictExpr,
 )
 from nftkit.model import objects as _objects
-from nftkit.model._keywords import CONTEXT_KEYWORDS, KEYWORDS, NEWER_KEYWORDS
+from nftkit.nft.keywords import CONTEXT_KEYWORDS, KEYWORDS, NEWER_KEYWORDS
 from tests._oracle import load_and_list
 
 IP = ipaddress.ip_address("10.0.0.1")

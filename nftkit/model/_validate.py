@@ -7,7 +7,7 @@ No user string may change the meaning of generated text. nft prints object names
 - names must be what nft's scanner reads as one identifier: a letter, ``_`` or ``.`` first,
   then letters, digits, ``_``, ``.``, ``-`` or ``/``; at most 255 bytes (NFT_NAME_MAXLEN is
   256 including the NUL); and not one of nft's scanner keywords (``accept``, ``counter``,
-  ``ip``, ...: see ``_keywords``), nor a lone ``.``;
+  ``ip``, ...: see ``nftkit.nft.keywords``), nor a lone ``.``;
 - comments and other quoted strings must not contain ``"`` (nft has no escape for it) or
   control characters; comments are at most 128 bytes (NFT_USERDATA_MAXLEN);
 - interface names are 1-15 bytes (IFNAMSIZ - 1) of letters, digits, ``_``, ``.`` and ``-``,
@@ -25,7 +25,7 @@ import attrs
 
 from .._node import invalid
 from ..errors import ValidationError
-from ._keywords import keyword_reason
+from ..nft.keywords import keyword_reason
 
 E = TypeVar("E", bound=StrEnum)
 

@@ -20,7 +20,9 @@ from typing import Any, ClassVar, Final
 import attrs
 
 from .._node import EXPR, EXPRS, Node, flags, invalid
-from ._keywords import keyword_reason
+from ..nft import selectors
+from ..nft.families import ADDRESS_FAMILIES
+from ..nft.keywords import keyword_reason
 
 __all__ = [
     "VALUE",
@@ -122,43 +124,20 @@ def _count(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
         raise invalid(inst, attribute.name, f"must be a non-negative integer, got {value!r}")
 
 
-_FAMILIES = frozenset({"ip", "ip6"})
+_FAMILIES = ADDRESS_FAMILIES
 
 # --- packet payload -----------------------------------------------------------------------
 
 #: Raw payload bases: link layer, network header, transport header, inner header (nft >= 1.1).
-PAYLOAD_BASES = frozenset({"ll", "nh", "th", "ih"})
+PAYLOAD_BASES = selectors.PAYLOAD_BASES
 
-
-_PORTS = frozenset({"sport", "dport"})
 #: Header fields nft knows, by protocol (nft's proto.c). Tunnel headers (nft >= 1.1) are not
 #: checked field by field.
 PAYLOAD_FIELDS: dict[str, frozenset[str]] = {
-    "ether": frozenset({"daddr", "saddr", "type"}),
-    "vlan": frozenset({"id", "dei", "cfi", "pcp", "type"}),
-    "arp": frozenset({"htype", "ptype", "hlen", "plen", "operation", "saddr ether",
-                      "daddr ether", "saddr ip", "daddr ip"}),
-    "ip": frozenset({"version", "hdrlength", "dscp", "ecn", "length", "id", "frag-off", "ttl",
-                     "protocol", "checksum", "saddr", "daddr"}),
-    "icmp": frozenset({"type", "code", "checksum", "id", "sequence", "gateway", "mtu"}),
-    "igmp": frozenset({"type", "mrt", "checksum", "group"}),
-    "ip6": frozenset({"version", "dscp", "ecn", "flowlabel", "length", "nexthdr", "hoplimit",
-                      "saddr", "daddr"}),
-    "icmpv6": frozenset({"type", "code", "checksum", "parameter-problem", "mtu", "id",
-                         "sequence", "max-delay", "taddr", "daddr"}),
-    "ah": frozenset({"nexthdr", "hdrlength", "reserved", "spi", "sequence"}),
-    "esp": frozenset({"spi", "sequence"}),
-    "comp": frozenset({"nexthdr", "flags", "cpi"}),
-    "udp": _PORTS | {"length", "checksum"},
-    "udplite": _PORTS | {"csumcov", "checksum"},
-    "tcp": _PORTS | {"sequence", "ackseq", "doff", "reserved", "flags", "window", "checksum",
-                     "urgptr"},
-    "dccp": _PORTS | {"type"},
-    "sctp": _PORTS | {"vtag", "checksum"},
-    "th": _PORTS,
+    proto: frozenset(fields) for proto, fields in selectors.PAYLOAD.items()
 }
 #: Tunnel protocols whose headers nft >= 1.1 matches (and whose inner headers it reaches).
-TUNNELS = frozenset({"vxlan", "geneve", "gre", "gretap"})
+TUNNELS = selectors.TUNNELS
 
 
 @attrs.frozen(kw_only=True)
@@ -201,7 +180,7 @@ class PayloadExpr(Expression):
 
 
 #: IPv6 extension headers nft knows (``exthdr`` names).
-EXTHDR_NAMES = frozenset({"hbh", "rt", "rt0", "rt2", "srh", "frag", "dst", "mh"})
+EXTHDR_NAMES = selectors.EXTHDR_NAMES
 
 
 @attrs.frozen(kw_only=True)
@@ -220,9 +199,7 @@ class ExthdrExpr(Expression):
 
 
 #: TCP options nft knows by name (others are given by kind number, ``"123"``).
-TCP_OPTIONS = frozenset({"eol", "nop", "maxseg", "window", "sack-perm", "sack", "sack0",
-                         "sack1", "sack2", "sack3", "timestamp", "md5sig", "mptcp",
-                         "fastopen"})
+TCP_OPTIONS = selectors.TCP_OPTIONS
 
 
 @attrs.frozen(kw_only=True)
@@ -260,15 +237,12 @@ class IpoptExpr(Expression):
     """
 
     json_key = "ip option"
-    name: str = attrs.field(validator=_one_of(frozenset({"lsrr", "rr", "ssrr", "ra"})))
+    name: str = attrs.field(validator=_one_of(selectors.IP_OPTIONS))
     field: str | None = None
 
 
 #: SCTP chunk types nft knows (nft >= 1.0.1).
-SCTP_CHUNKS = frozenset({"data", "init", "init-ack", "sack", "heartbeat", "heartbeat-ack",
-                         "abort", "shutdown", "shutdown-ack", "error", "cookie-echo",
-                         "cookie-ack", "ecne", "cwr", "shutdown-complete", "asconf-ack",
-                         "forward-tsn", "asconf"})
+SCTP_CHUNKS = selectors.SCTP_CHUNKS
 
 
 @attrs.frozen(kw_only=True)
@@ -296,17 +270,11 @@ class DccpoptExpr(Expression):
 # --- metadata -----------------------------------------------------------------------------
 
 #: Meta keys nft knows (up to 1.1). ``ibrname``/``obrname`` are ``ibriport``/``obriport``.
-META_KEYS = frozenset({
-    "length", "nfproto", "l4proto", "protocol", "priority", "mark", "iif", "iifname",
-    "iiftype", "oif", "oifname", "oiftype", "skuid", "skgid", "nftrace", "rtclassid",
-    "ibrname", "obrname", "ibrvproto", "ibrpvid", "pkttype", "cpu", "iifgroup", "oifgroup",
-    "cgroup", "random", "ipsec", "iifkind", "oifkind", "time", "day", "hour", "secmark",
-    "sdif", "sdifname", "broute",
-})
+META_KEYS = frozenset(selectors.META)
 
 
 #: Other spellings nft accepts for meta keys, and the one it lists.
-META_ALIASES = {"secpath": "ipsec", "ibriport": "ibrname", "obriport": "obrname"}
+META_ALIASES = selectors.META_ALIASES
 
 
 def _meta_key(key: str) -> str:
@@ -324,11 +292,7 @@ class MetaExpr(Expression):
 
 
 #: Conntrack keys nft knows (up to 1.1); ``saddr``/``daddr`` take a family.
-CT_KEYS = frozenset({
-    "state", "direction", "status", "mark", "expiration", "helper", "l3proto", "protocol",
-    "saddr", "daddr", "proto-src", "proto-dst", "bytes", "packets", "avgpkt", "zone", "label",
-    "event", "secmark", "id", "ip saddr", "ip daddr", "ip6 saddr", "ip6 daddr",
-})
+CT_KEYS = frozenset(selectors.CT)
 
 
 @attrs.frozen(kw_only=True)
@@ -364,7 +328,7 @@ class RtExpr(Expression):
 
     json_key = "rt"
     key: str = attrs.field(
-        validator=_one_of(frozenset({"classid", "nexthop", "mtu", "ipsec"})))
+        validator=_one_of(frozenset(selectors.RT)))
     family: str | None = attrs.field(default=None, validator=_one_of(_FAMILIES, optional=True))
 
 
@@ -375,7 +339,7 @@ class SocketExpr(Expression):
 
     json_key = "socket"
     key: str = attrs.field(
-        validator=_one_of(frozenset({"transparent", "mark", "wildcard", "cgroupv2"})))
+        validator=_one_of(frozenset(selectors.SOCKET)))
     level: int | None = attrs.field(default=None, validator=_non_negative)
 
 
@@ -390,7 +354,7 @@ class OsfExpr(Expression):
         default=None, validator=_one_of(frozenset({"loose", "skip"}), optional=True))
 
 
-IPSEC_KEYS = frozenset({"reqid", "spi", "saddr", "daddr"})
+IPSEC_KEYS = selectors.IPSEC_KEYS
 
 
 @attrs.frozen(kw_only=True)
@@ -475,7 +439,7 @@ class FibExpr(Expression):
     json_key = "fib"
     #: ``check`` (nft >= 1.1) tests whether a route exists: ``fib daddr check missing``.
     result: str = attrs.field(
-        validator=_one_of(frozenset({"oif", "oifname", "type", "check"})))
+        validator=_one_of(frozenset(selectors.FIB)))
     flags: frozenset[FibFlag] = attrs.field(factory=frozenset, converter=_fib_flags)
 
     def __attrs_post_init__(self) -> None:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 
 from .._node import Node, flags, invalid
+from ..nft.units import TIME_UNITS
 from . import _validate
 from .enums import SynproxyFlag
 
@@ -96,7 +97,7 @@ def _synproxy_flags(value: Iterable[SynproxyFlag | str] | str | None) -> frozens
 
 
 #: The time units of a limit (``rate 10/minute``).
-LIMIT_PER = ("second", "minute", "hour", "day", "week")
+LIMIT_PER = tuple(TIME_UNITS)
 
 
 @attrs.frozen(kw_only=True)

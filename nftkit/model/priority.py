@@ -11,21 +11,10 @@ import re
 import attrs
 
 from .._node import Node, invalid
+from ..nft.families import BRIDGE_PRIORITIES, STANDARD_PRIORITIES
 from .enums import Family, Hook
 
 __all__ = ["BRIDGE_PRIORITIES", "STANDARD_PRIORITIES", "Priority"]
-
-#: Standard priorities of the ip, ip6, inet, arp and netdev families (nft(8) "PRIORITY").
-STANDARD_PRIORITIES: dict[str, int] = {
-    "raw": -300,
-    "mangle": -150,
-    "dstnat": -100,
-    "filter": 0,
-    "security": 50,
-    "srcnat": 100,
-}
-#: Standard priorities of the bridge family.
-BRIDGE_PRIORITIES: dict[str, int] = {"dstnat": -300, "filter": -200, "out": 100, "srcnat": 300}
 
 _PRIO = re.compile(r"^\s*([a-z]+)\s*(?:([+-])\s*(\d+))?\s*$")
 

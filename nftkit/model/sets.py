@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 
 from .._node import EXPR, Node, flags, invalid
+from ..nft import objects
 from . import _validate
 from .enums import SetFlag, SetPolicy
 from .expressions import ElemExpr, Expr
@@ -19,10 +20,7 @@ __all__ = ["OBJECT_TYPES", "Map", "Set"]
 #: Datatype names are printed bare: lower-case identifiers only.
 _TYPE_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
 #: Data types of object maps (their data are object names).
-OBJECT_TYPES = frozenset(
-    {"counter", "quota", "limit", "ct helper", "ct timeout", "ct expectation", "synproxy",
-     "secmark"}
-)
+OBJECT_TYPES = objects.OBJECT_TYPES
 
 
 def _optional_count(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:

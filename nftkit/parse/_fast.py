@@ -49,6 +49,7 @@ from lark import Token
 
 from .._node import Node
 from ..model.datatypes import Datatype
+from ..nft.families import FAMILIES
 from . import _values
 from ._apply import _references, _reject_defaults
 from ._codegen import Gen, Refused, matcher
@@ -87,7 +88,8 @@ _CHAIN_LINES = frozenset({"type", "comment", "policy", "devices", "flags"})
 _BUCKET = 16
 _Match = Callable[[str], "re.Match[str] | None"]
 _Make = Callable[[Sequence["str | None"]], Any]
-_TABLE = re.compile(rf"^table (ip6|ip|inet|arp|bridge|netdev) ({_WORD})"
+_FAMILY = "|".join(sorted(FAMILIES, key=len, reverse=True))  # ip6 before ip
+_TABLE = re.compile(rf"^table ({_FAMILY}) ({_WORD})"
                     r" \{(?: # handle (\d+))?$")
 _OPENS = re.compile(r"\{(?: # handle \d+)?$")
 _BLOCK = re.compile(rf"^\t(chain|set|map) ({_WORD}) " r"\{(?: # handle (\d+))?$")

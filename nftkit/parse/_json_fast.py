@@ -59,6 +59,7 @@ from ..model.statements import (
     Stmt,
     VerdictMapStmt,
 )
+from ..nft.families import ADDRESS_FAMILIES
 
 __all__ = ["ENABLED", "FAST_STMTS", "MISS", "fast_expr", "fast_stmt", "immediate_string",
            "new_chain", "new_rule"]
@@ -422,7 +423,7 @@ def _vmap(body: JSON) -> Stmt | _Miss:
 
 
 _NAT_MEMBERS: Final = frozenset({"addr", "port", "family"})
-_NAT_FAMILIES: Final = frozenset({"ip", "ip6"})
+_NAT_FAMILIES: Final = ADDRESS_FAMILIES
 
 
 def _nat(kind: NatType) -> Any:

@@ -34,11 +34,12 @@ from ..model.statements import (
     SynproxyStmt,
     XtStmt,
 )
+from ..nft.units import RATE_BYTE_UNITS
 from .json import JSON, JsonDecoder, special_stmt
 
 __all__ = ["scale_bytes"]
 
-_SCALE = {"bytes": 1, "kbytes": 1024, "mbytes": 1024 * 1024}
+_SCALE = RATE_BYTE_UNITS
 
 
 def scale_bytes(dec: JsonDecoder, value: JSON, unit: JSON) -> int:

@@ -40,7 +40,9 @@ import attrs
 from lark import Token
 
 from ..errors import ParseError
-from ..model.datatypes import BITMASKS, SYMBOLS, Datatype, datatype, expr_datatype
+from ..model.datatypes import Datatype, datatype, expr_datatype
+from ..nft.datatypes import BITMASKS, DESCRIPTIONS, FREE
+from ..nft.symbols import ACCEPTED, PROTO_KEYWORDS
 from .json import JsonDecoder
 
 __all__ = [
@@ -69,58 +71,11 @@ __all__ = [
 
 J = Any
 
-#: Symbols nft accepts besides the ones it prints (``nft describe``: aliases listed after the
-#: canonical name of the same number) and the tables the model's SYMBOLS leaves out.
-_EXTRA: Final[dict[str, dict[str, int]]] = {
-    "ethertype": {"vlan": 0x8100},
-    "pkt_type": {"unicast": 0},
-    "dscp": {"df": 0, "be": 0, "lephb": 1, "va": 0x2C},
-    "icmpv6_type": {"mld-listener-reduction": 132},
-    "fib_addrtype": {"unspec": 0, "unicast": 1, "local": 2, "broadcast": 3, "anycast": 4,
-                     "multicast": 5, "blackhole": 6, "unreachable": 7, "prohibit": 8},
-    "iface_type": {"ether": 1, "ppp": 0x200, "ipip": 0x300, "ipip6": 0x301,
-                   "loopback": 0x304, "sit": 0x308, "ipgre": 0x30A},
-    "dccp_pkttype": {"request": 0, "response": 1, "data": 2, "ack": 3, "dataack": 4,
-                     "closereq": 5, "close": 6, "reset": 7, "sync": 8, "syncack": 9},
-    "igmp_type": {"membership-query": 17, "membership-report-v1": 18,
-                  "membership-report-v2": 22, "membership-report-v3": 34, "leave-group": 23},
-    "mh_type": {"binding-refresh-request": 0, "home-test-init": 1, "careof-test-init": 2,
-                "home-test": 3, "careof-test": 4, "binding-update": 5,
-                "binding-acknowledgement": 6, "binding-error": 7, "fast-binding-update": 8,
-                "fast-binding-acknowledgement": 9, "fast-binding-advertisement": 10,
-                "experimental-mobility-header": 11, "home-agent-switch-message": 12},
-}
-
 #: What a value of each checked datatype may be (for the error's "expected ...").
-EXPECTED: Final[dict[str, str]] = {
-    "inet_service": "an inet_service: a port number or service name",
-    "inet_proto": "an inet_proto: a protocol number or name",
-    "ipv4_addr": "an ipv4_addr: an IPv4 address (nftkit does not resolve host names)",
-    "ipv6_addr": "an ipv6_addr: an IPv6 address (nftkit does not resolve host names)",
-    "ether_addr": "an ether_addr: a link-layer address such as 00:11:22:33:44:55",
-    "mark": "a mark: a number",
-    "integer": "an integer: a number",
-    "hex_integer": "an integer: a number",
-    "uid": "a uid: a user id or user name",
-    "gid": "a gid: a group id or group name",
-    "devgroup": "a devgroup: a number or a name from /etc/iproute2/group",
-    "realm": "a realm: a number or a name from /etc/iproute2/rt_realms",
-    "relative_time": "a relative_time: a duration such as 30s or 1h2m",
-}
-
-#: nft's scanner reads these words as protocol keywords, and its grammar turns them into
-#: protocol numbers wherever a value stands (``meta l4proto icmpv6`` with no such alias in
-#: /etc/protocols).
-_PROTO_KEYWORDS: Final = {"tcp": 6, "udp": 17, "udplite": 136, "esp": 50, "ah": 51,
-                          "icmp": 1, "igmp": 2, "icmpv6": 58, "comp": 108, "dccp": 33,
-                          "sctp": 132}
+EXPECTED: Final = DESCRIPTIONS
 _ETHER = re.compile(r"[0-9a-fA-F]{1,2}(?::[0-9a-fA-F]{1,2}){5}\Z")
 _TIME = re.compile(r"(?:\d+d)?(?:\d+h)?(?:\d+m(?!s))?(?:\d+s)?(?:\d+ms)?\Z")
-#: datatypes whose strings are free (names, quoted strings) or that nft reads in ways this
-#: module does not model: never checked
-_FREE: Final = frozenset({"string", "ifname", "iface_index", "ifkind", "ct_helper", "osf_name",
-                          "cgroupsv2", "tc_handle", "ct_label", "time", "hour", "day_time",
-                          "boolean", "verdict"})
+_FREE: Final = FREE  # values never checked (free strings, or not modelled)
 
 
 class BadValue(Exception):
@@ -146,10 +101,9 @@ def describe(dt: Datatype) -> str:
 
 @functools.cache
 def symbol_tables() -> dict[str, dict[str, int]]:
-    """name -> number per symbolic datatype: the model's SYMBOLS plus nft's aliases."""
-    out = {k: dict(v) for k, v in SYMBOLS.items()}
-    for k, v in _EXTRA.items():
-        out.setdefault(k, {}).update(v)
+    """name -> number per symbolic datatype: nft's symbols and aliases, and the host's
+    device groups and realms."""
+    out = {k: dict(v) for k, v in ACCEPTED.items()}
     for name, path in (("devgroup", "group"), ("realm", "rt_realms")):
         out[name] = _iproute2(path)
     return out
@@ -158,7 +112,7 @@ def symbol_tables() -> dict[str, dict[str, int]]:
 @functools.cache
 def _print_names() -> dict[str, dict[int, str]]:
     """number -> the name nft prints, per symbolic datatype (the first name of a number in
-    nft's table order; for the model's tables the order SYMBOLS has)."""
+    nft's table order; for ``nftkit.nft.symbols.SYMBOLS`` the order it has)."""
     out: dict[str, dict[int, str]] = {}
     for dt, table in symbol_tables().items():
         names: dict[int, str] = {}
@@ -216,7 +170,7 @@ def _protocol(name: str) -> int | None:
         except (OSError, ValueError, UnicodeError):
             number = None
     if number is None:
-        number = _PROTO_KEYWORDS.get(name)
+        number = PROTO_KEYWORDS.get(name)
     return number
 
 

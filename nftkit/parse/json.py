@@ -40,6 +40,8 @@ from ..model.priority import Priority
 from ..model.ruleset import Flowtable, Rule, Ruleset, Table
 from ..model.sets import Map, Set
 from ..model.statements import Statement, Stmt
+from ..nft.symbols import BINOP_WORDS
+from ..nft.units import BYTE_UNITS
 from ._json_fast import ENABLED, FAST_STMTS, MISS, fast_expr, immediate_string, new_chain, new_rule
 
 __all__ = ["SPECIAL_EXPR", "SPECIAL_STMT", "JsonDecoder", "flat_class", "from_json", "gc_paused",
@@ -381,7 +383,7 @@ def _binop(op: str) -> ExprDecoder:
     return decode
 
 
-for _op in ("&", "|", "^", "<<", ">>"):
+for _op in BINOP_WORDS.values():
     SPECIAL_EXPR[_op] = _binop(_op)
 
 
@@ -759,7 +761,7 @@ def decode_object(dec: JsonDecoder, key: str, body: dict[str, Any]) -> NamedObje
     return result
 
 
-_UNIT_FACTOR = {"bytes": 1, "kbytes": 1024, "mbytes": 1024**2, "gbytes": 1024**3}
+_UNIT_FACTOR = BYTE_UNITS
 
 
 def _limit_members(dec: JsonDecoder, body: dict[str, Any]) -> dict[str, Any]:

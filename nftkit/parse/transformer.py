@@ -20,9 +20,12 @@ from typing import Any
 from lark import Token, Transformer
 
 from ..errors import ParseError
-from ..model.datatypes import BITMASKS, datatype
+from ..model.datatypes import datatype
 from ..model.expressions import TUNNELS
 from ..model.priority import Priority
+from ..nft.datatypes import BITMASKS
+from ..nft.selectors import BITMASK_SELECTORS
+from ..nft.symbols import BARE_VERDICTS, BINOP_WORDS, RELOP_WORDS, TCP_OPTION_KINDS, VERDICTS
 from . import _values
 
 __all__ = ["Cmd", "Define", "NftTransformer", "TableBlock", "plain", "word_value"]
@@ -33,13 +36,11 @@ _INT = re.compile(r"\d+\Z")
 _HEX = re.compile(r"0x[0-9a-fA-F]+\Z")
 _TIME = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?\Z")
 #: Selectors whose datatype is a bitmask: an implicit match on them is ``in`` in JSON.
-_BITMASK = {("ct", "state"), ("ct", "status"), ("ct", "event"), ("tcp", "flags"),
-            ("ct", "label")}
+_BITMASK = BITMASK_SELECTORS
 _MAX_INT = 1 << 128
 #: TCP option kinds nft knows by name (``tcp option 2`` is ``tcp option maxseg``).
-_TCPOPT_KINDS = {0: "eol", 1: "nop", 2: "maxseg", 3: "window", 4: "sack-perm", 5: "sack",
-                 8: "timestamp", 19: "md5sig", 30: "mptcp", 34: "fastopen"}
-_VERDICT_KEYS = {"accept", "drop", "continue", "return", "jump", "goto", "queue"}
+_TCPOPT_KINDS = TCP_OPTION_KINDS
+_VERDICT_KEYS = frozenset(VERDICTS) | {"queue"}
 
 
 def _valueish(s: str) -> bool:
@@ -116,7 +117,7 @@ def _times(v: J) -> J:
     return v
 
 
-_BARE_VERDICTS = ("accept", "drop", "continue", "return")
+_BARE_VERDICTS = BARE_VERDICTS
 #: Tunnels whose own header nft >= 1.1 writes with ``"tunnel"`` set (``vxlan vni``; ``gre
 #: version`` has none: GRE is a plain header too).
 _OWN_TUNNEL = frozenset({"vxlan", "geneve"})
@@ -427,7 +428,7 @@ class NftTransformer(Transformer[Token, Any]):
 
     def binop_kw(self, c: list[Token]) -> str:
         op = str(c[0])
-        return {"and": "&", "or": "|", "xor": "^", "lshift": "<<", "rshift": ">>"}.get(op, op)
+        return BINOP_WORDS.get(op, op)
 
     or_kw = xor_kw = and_kw = shift_kw = binop_kw
 
@@ -438,7 +439,7 @@ class NftTransformer(Transformer[Token, Any]):
         op = str(c[0])
         # ``!`` stays itself: nft's OP_NEG, "none of these flags" (``tcp flags ! fin,rst``),
         # which its JSON writes as op "!"; it is not ``!=``.
-        return {"eq": "==", "ne": "!=", "lt": "<", "gt": ">", "le": "<=", "ge": ">="}.get(op, op)
+        return RELOP_WORDS.get(op, op)
 
     def set_expr(self, c: list[J]) -> J:
         elems: list[J] = []

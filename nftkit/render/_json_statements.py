@@ -38,7 +38,7 @@ from ..model.statements import (
     SynproxyStmt,
     XtStmt,
 )
-from ._text_statements import byte_unit
+from ..nft.units import byte_unit
 from .json import JSON, JsonEncoder, special
 
 __all__ = ["collapse"]
@@ -197,7 +197,7 @@ def _set_stmt(enc: JsonEncoder, node: SetStmt) -> JSON:
 
 @special(MapStmt)
 def _map_stmt(enc: JsonEncoder, node: MapStmt) -> JSON:
-    if not enc.ctx.at_least(1, 0, 9):
+    if not enc.ctx.release.json_map_stmt:
         # nft < 1.0.9 has no JSON form for the map statement: it prints the text.
         from .text import TextRenderer
 

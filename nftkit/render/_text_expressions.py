@@ -16,9 +16,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import UnsupportedError
 from ..model.datatypes import (
-    BITMASKS,
-    NUMERIC_RANGES,
-    SYMBOLS,
     Datatype,
     datatype,
     expr_datatype,
@@ -57,6 +54,10 @@ from ..model.expressions import (
     TcpoptExpr,
     VerdictExpr,
 )
+from ..nft.datatypes import BITMASKS, NUMERIC_RANGES
+from ..nft.selectors import META_BARE
+from ..nft.symbols import SYMBOLS, SYSTEM_TABLES
+from ..nft.units import DURATION_UNITS
 
 if TYPE_CHECKING:
     from .context import RenderContext
@@ -64,11 +65,15 @@ if TYPE_CHECKING:
 __all__ = ["UNQUALIFIED_META", "ExpressionText", "seconds"]
 
 #: Meta keys nft prints without the ``meta`` keyword (nft's ``meta_key_is_unqualified``).
-UNQUALIFIED_META = frozenset({"iif", "oif", "iifname", "oifname", "iifgroup", "oifgroup"})
+UNQUALIFIED_META = META_BARE
 
 # nft's binop precedence: shifts bind tighter than &, then ^, then |.
 _PRECEDENCE = {BinopOp.LSHIFT: 3, BinopOp.RSHIFT: 3, BinopOp.AND: 2, BinopOp.XOR: 1,
                BinopOp.OR: 0}
+
+
+#: Duration suffixes down to whole seconds -> seconds.
+_SECOND_UNITS = tuple((unit, ms // 1000) for unit, ms in DURATION_UNITS if ms >= 1000)
 
 
 def seconds(value: int) -> str:
@@ -76,7 +81,7 @@ def seconds(value: int) -> str:
     if value == 0:
         return "0s"
     out = []
-    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
+    for unit, size in _SECOND_UNITS:
         if value >= size:
             out.append(f"{value // size}{unit}")
             value %= size
@@ -409,7 +414,7 @@ class ExpressionText:
         shifted = isinstance(e.left, BinopExpr) and e.left.op in (BinopOp.LSHIFT, BinopOp.RSHIFT)
         if shifted and ldt is not None and (
                 ldt.kind in ("symbol", "symhex", "qsymbol")
-                or (ldt.kind == "hex" and self.ctx.at_least(1, 1))):
+                or (ldt.kind == "hex" and self.ctx.release.shifted_hex_integer)):
             # a shifted value is a plain hex integer (``ip dscp << 2 | 0x10``); nft 1.0.6
             # still types a shifted mark as a mark (``meta mark >> 8 & 0x0000000f``)
             ldt = datatype("hex_integer")
@@ -506,11 +511,7 @@ def _symbol(dt: Datatype | None, value: int) -> str | None:
 
 
 #: Datatypes whose symbols come from a system file: (paths, name column first?).
-_SYSTEM_TABLES: dict[str, tuple[tuple[str, ...], bool]] = {
-    "inet_proto": (("/etc/protocols",), True),
-    "devgroup": (("/etc/iproute2/group", "/usr/share/iproute2/group"), False),
-    "realm": (("/etc/iproute2/rt_realms", "/usr/share/iproute2/rt_realms"), False),
-}
+_SYSTEM_TABLES = SYSTEM_TABLES
 
 
 @functools.cache

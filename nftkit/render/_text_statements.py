@@ -47,6 +47,8 @@ from ..model.statements import (
     VerdictMapStmt,
     XtStmt,
 )
+from ..nft.families import ADDRESS_TYPES
+from ..nft.units import DURATION_UNITS, byte_unit
 
 if TYPE_CHECKING:
     from ..model.ruleset import Rule
@@ -54,27 +56,13 @@ if TYPE_CHECKING:
 
 __all__ = ["StatementText", "byte_unit", "time_text"]
 
-_UNITS = ("bytes", "kbytes", "mbytes")
-
-
-def byte_unit(amount: int) -> tuple[int, str]:
-    """A byte amount the way nft prints it: the largest exact unit (``get_rate()``):
-    ``2048`` -> ``(2, "kbytes")``, ``1025`` -> ``(1025, "bytes")``."""
-    unit = 0
-    while amount and amount % 1024 == 0 and unit < len(_UNITS) - 1:
-        amount //= 1024
-        unit += 1
-    return amount, _UNITS[unit]
-
-
 def time_text(ms: int) -> str:
     """Milliseconds as nft's ``time_print()`` writes them: ``90500`` -> ``1m30s500ms``
     (nft >= 1.1 writes 0 as ``0s``)."""
     if ms == 0:
         return "0s"
     out = []
-    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000),
-                       ("ms", 1)):
+    for unit, size in DURATION_UNITS:
         if ms >= size:
             out.append(f"{ms // size}{unit}")
             ms %= size
@@ -94,7 +82,7 @@ def _quoted(name: str) -> str:
 _IFNAME = datatype("ifname")
 _STRING = datatype("string")
 _SERVICE = datatype("inet_service")
-_ADDR = {"ip": datatype("ipv4_addr"), "ip6": datatype("ipv6_addr")}
+_ADDR = {family: datatype(name) for family, name in ADDRESS_TYPES.items()}
 
 #: The reject code each family uses when none is given: printed as a bare ``reject``.
 _DEFAULT_REJECT = {
@@ -180,8 +168,8 @@ class StatementText:
         over = "over " if s.inv else ""
         if s.unit == LimitUnit.PACKETS:
             out = f"limit rate {over}{s.rate}/{s.per.value}"
-            # nft >= 1.0.9 always shows the burst; before, the default 5 was left out.
-            if self.ctx.at_least(1, 0, 9) or s.burst not in (0, 5):
+            # the default 5 is left out where the release does not print it
+            if self.ctx.release.limit_default_burst or s.burst not in (0, 5):
                 out += f" burst {s.burst} packets"
             return out
         rate, unit = byte_unit(s.rate)
@@ -323,8 +311,8 @@ class StatementText:
                 out += f" [{s.addr}]"
             else:
                 out += " " + self.expr(s.addr, _ADDR.get(s.family or ""))
-        # nft < 1.0.10 prints the port only when it is a plain number.
-        if s.port is not None and (isinstance(s.port, int) or self.ctx.at_least(1, 0, 10)):
+        if s.port is not None and (isinstance(s.port, int)
+                                   or self.ctx.release.tproxy_port_expressions):
             out += ("" if s.addr is not None else " ") + ":" + self.expr(s.port, _SERVICE)
         return out
 

@@ -2,13 +2,13 @@
 
 nft's text and JSON output drift between releases (1.0.6 prints JSON flags as lists, 1.1 prints
 a single flag as a string; 1.1 wraps map elements one per line, ...). Renderers target the
-installed nft's version by default; pass ``version=`` to choose another.
+installed nft's version by default; pass ``version=`` to choose another. What differs per
+release is read from the release profile (``ctx.release``, see ``nftkit.nft.releases``).
 """
 
 from __future__ import annotations
 
 import functools
-import re
 import shutil
 import subprocess
 from collections.abc import Mapping
@@ -16,22 +16,9 @@ from typing import Any
 
 import attrs
 
+from ..nft.releases import DEFAULT_VERSION, ReleaseProfile, parse_version, profile
+
 __all__ = ["DEFAULT_VERSION", "RenderContext", "installed_nft_version", "parse_version"]
-
-#: Used when no nft is installed and none was chosen: the newest release nftkit knows.
-DEFAULT_VERSION: tuple[int, int, int] = (1, 1, 3)
-
-
-def parse_version(text: str | tuple[int, ...]) -> tuple[int, int, int]:
-    """``"1.0.6"`` or ``"nftables v1.1.3 (Commodore Bullmoose #4)"`` -> ``(1, 1, 3)``."""
-    if isinstance(text, tuple):
-        padded = (*text, 0, 0, 0)
-        return (padded[0], padded[1], padded[2])
-    m = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text)
-    if not m:
-        raise ValueError(f"not an nft version: {text!r}")
-    return (int(m.group(1)), int(m.group(2)), int(m.group(3) or 0))
-
 
 @functools.cache
 def installed_nft_version() -> tuple[int, int, int] | None:
@@ -70,6 +57,11 @@ class RenderContext:
     #: The sets and maps of the table being rendered, by name: a ``map`` statement needs the
     #: map's data type to print its constants (``update @m { ip saddr : 0x00000002 }``).
     sets: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
+    #: What the target release prints differently (derived from ``version``).
+    release: ReleaseProfile = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "release", profile(self.version))
 
     def at_least(self, *version: int) -> bool:
         """Whether the target nft is at least ``version`` (``ctx.at_least(1, 1)``)."""
@@ -93,4 +85,4 @@ class RenderContext:
 
 _FIELD_NAMES: tuple[str, ...] = tuple(a.name for a in attrs.fields(RenderContext))
 #: The fields ``scoped`` copies without running ``__init__`` (none has a converter).
-_SCOPED = frozenset(_FIELD_NAMES) - {"version"}
+_SCOPED = frozenset(_FIELD_NAMES) - {"version", "release"}

@@ -39,6 +39,7 @@ from ..model.objects import (
 from ..model.ruleset import Chain, Flowtable, Rule, Ruleset, Table
 from ..model.sets import Map, Set
 from ..model.statements import CounterStmt
+from ..nft.units import byte_unit
 from .context import RenderContext
 
 __all__ = ["SPECIAL", "JsonEncoder", "to_json"]
@@ -78,7 +79,7 @@ class JsonEncoder:
         """A flag set: in declaration order; nft >= 1.1 writes a single flag as a string."""
         members = sorted(value, key=_enum_order)
         out = [m.value if isinstance(m, StrEnum) else m for m in members]
-        if len(out) == 1 and self.ctx.at_least(1, 1):
+        if len(out) == 1 and self.ctx.release.json_single_flag_string:
             return out[0]
         return out
 
@@ -252,7 +253,7 @@ def _list(enc: JsonEncoder, node: ListExpr) -> JSON:
 
 @special(BinopExpr)
 def _binop(enc: JsonEncoder, node: BinopExpr) -> JSON:
-    if enc.ctx.at_least(1, 1):
+    if enc.ctx.release.json_flat_binop:
         # nft 1.1 flattens chains of one operator: {"|": [a, b, c]}
         return {node.op.value: _binop_operands(enc, node, node.op)}
     return {node.op.value: [enc.value(node.left), enc.value(node.right)]}
@@ -332,7 +333,7 @@ def _chain(enc: JsonEncoder, node: Chain) -> JSON:
 def _set(enc: JsonEncoder, node: Set) -> JSON:
     """Members in nft's order: family, name, table, type, handle, comment, map, policy, size,
     flags, timeout, gc-interval, auto-merge, elem, stmt (json.c set_print_json)."""
-    newer = enc.ctx.at_least(1, 1)
+    release = enc.ctx.release
     body: dict[str, JSON] = {"family": enc.ctx.family, "name": node.name, "table": enc.ctx.table}
     body["type"] = _key_type(enc, node.type, node.typeof)
     if enc.ctx.handles and node.handle is not None:
@@ -341,7 +342,8 @@ def _set(enc: JsonEncoder, node: Set) -> JSON:
         body["comment"] = node.comment
     if isinstance(node, Map):
         data = _key_type(enc, node.data_type, node.data_typeof)
-        if isinstance(data, list) and not newer:  # 1.0.6: "ipv4_addr . inet_service"
+        if isinstance(data, list) and not release.json_concat_map_list:
+            # 1.0.6: "ipv4_addr . inet_service"
             data = " . ".join(data)
         body["map"] = data
     if node.policy is not None and node.policy is not SetPolicy.PERFORMANCE:
@@ -349,7 +351,7 @@ def _set(enc: JsonEncoder, node: Set) -> JSON:
     if node.size:
         body["size"] = node.size
     # nft 1.0.6 does not report the dynamic flag in JSON.
-    shown = node.flags if newer else node.flags - {SetFlag.DYNAMIC}
+    shown = node.flags if release.json_dynamic_flag else node.flags - {SetFlag.DYNAMIC}
     if shown:
         body["flags"] = enc.flags(frozenset(shown))
     if node.timeout:
@@ -400,7 +402,7 @@ def _key_type(enc: JsonEncoder, types: tuple[str, ...], typeof: Expr | None) -> 
     writes a typeof key by its datatype names."""
     if typeof is None:
         return _types(types)
-    if enc.ctx.at_least(1, 1):
+    if enc.ctx.release.json_typeof:
         return {"typeof": enc.value(typeof)}
     parts: tuple[Expr, ...] = typeof.exprs if isinstance(typeof, ConcatExpr) else (typeof,)
     names = []
@@ -442,13 +444,13 @@ def _object_members(enc: JsonEncoder, node: NamedObject) -> dict[str, JSON]:
     if isinstance(node, Limit):
         out: dict[str, JSON] = {}
         if node.unit == "bytes":
-            rate, rate_unit = _byte_unit(node.rate)
+            rate, rate_unit = byte_unit(node.rate)
             out = {"rate": rate, "per": node.per}
             if node.inv:
                 out["inv"] = True
             out["rate_unit"] = rate_unit
             if node.burst:
-                burst, burst_unit = _byte_unit(node.burst)
+                burst, burst_unit = byte_unit(node.burst)
                 out["burst"] = burst
                 out["burst_unit"] = burst_unit
             return out
@@ -471,16 +473,6 @@ def _object_members(enc: JsonEncoder, node: NamedObject) -> dict[str, JSON]:
     return enc.fields(node, skip=("name", "comment", "handle"))
 
 
-def _byte_unit(n: int) -> tuple[int, str]:
-    """Bytes as nft's get_rate() gives them: the largest unit that divides exactly."""
-    units = ("bytes", "kbytes", "mbytes")
-    i = 0
-    while n and n % 1024 == 0 and i < len(units) - 1:
-        n //= 1024
-        i += 1
-    return n, units[i]
-
-
 @special(Table)
 def _table(enc: JsonEncoder, node: Table) -> JSON:
     body: dict[str, JSON] = {"family": node.family.value, "name": node.name}
@@ -499,12 +491,12 @@ def table_items(enc: JsonEncoder, table: Table) -> list[JSON]:
                                      sets={s.name: s for s in table.sets}))
     items = [sub.node(table)]
     chains = [sub.node(c) for c in table.chains]
-    if enc.ctx.at_least(1, 1):  # nft 1.1 lists chains first: maps and rules refer to them
+    if enc.ctx.release.json_chains_first:  # maps and rules refer to the chains
         items += chains
     items += [_object(sub, o) for o in table.objects]
     items += [sub.node(s) for s in table.sets]
     items += [sub.node(f) for f in table.flowtables]
-    if not enc.ctx.at_least(1, 1):
+    if not enc.ctx.release.json_chains_first:
         items += chains
     for chain in table.chains:
         name = chain.name

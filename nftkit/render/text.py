@@ -1,14 +1,15 @@
 """Model -> nft text: the block form ``nft list ruleset`` prints, and ``nft -f`` commands.
 
 ``TextRenderer`` combines the expression and statement mixins with the containers defined
-here. Output targets the installed nft's version (see ``RenderContext``); where nft 1.0.6 and
-1.1 differ the renderer branches on ``ctx.at_least(1, 1)``:
+here. Output targets the installed nft's version (see ``RenderContext``); where releases
+differ the renderer reads the release profile ``ctx.release`` (``nftkit.nft.releases``):
 
-- 1.1 quotes names in ``devices = { "eth0", "eth1" }``; 1.0.6 prints them bare;
-- 1.1 prints elements one per line for maps, sets with timeouts, statements, concatenated keys
-  or element comments, and appends ``# count N`` to ``size``; otherwise both wrap by the key's
-  datatype (5 integers, 2 IPv4 addresses or 1 of anything else per line);
-- 1.1 prints ct timeout policies as durations (``15s``), 1.0.6 as seconds (``15``).
+- ``quoted_devices``: 1.1 quotes names in ``devices = { "eth0", "eth1" }``; 1.0.6 does not;
+- ``element_per_line``, ``set_size_count``: 1.1 prints elements one per line for maps, sets
+  with timeouts, statements, concatenated keys or element comments, and appends ``# count N``
+  to ``size``; otherwise both wrap by the key's datatype (5 integers, 2 IPv4 addresses or 1 of
+  anything else per line);
+- ``ct_timeout_durations``: 1.1 prints ct timeout policies as ``15s``, 1.0.6 as ``15``.
 
 Block form (``to_text``)::
 
@@ -68,6 +69,7 @@ from ..model.objects import (
 )
 from ..model.ruleset import Chain, Flowtable, Rule, Ruleset, Table
 from ..model.sets import Map, Set
+from ..nft.datatypes import FIVE_PER_LINE, TWO_PER_LINE
 from ._text_expressions import ExpressionText, _plain_int
 from ._text_statements import StatementText, byte_unit, time_text
 from .context import RenderContext
@@ -148,7 +150,7 @@ class TextRenderer(ExpressionText, StatementText):
 
     def device_list(self, devices: tuple[str, ...]) -> str:
         """nft >= 1.1 quotes the names in ``devices = { ... }``; 1.0.6 prints them bare."""
-        if self.ctx.at_least(1, 1):
+        if self.ctx.release.quoted_devices:
             return ", ".join(f'"{d}"' for d in devices)
         return ", ".join(devices)
 
@@ -201,7 +203,7 @@ class TextRenderer(ExpressionText, StatementText):
             if s.size:
                 size = f"size {s.size}"
                 # nft 1.1 appends the kernel's element count; ours is the elements we hold.
-                if count and self.ctx.at_least(1, 1) and s.elements:
+                if count and self.ctx.release.set_size_count and s.elements:
                     size += f"\t# count {len(s.elements)}"
                 props.append(size)
         # A lone "timeout" flag is implied by a default timeout, and nft leaves the line out
@@ -235,7 +237,7 @@ class TextRenderer(ExpressionText, StatementText):
         """``{ a, b }`` wrapped the way expression.c set_expr_print/calculate_delim does."""
         keys = self.key_datatypes(s)
         data = self.data_datatypes(s) if isinstance(s, Map) else ()
-        if self.ctx.at_least(1, 1) and _force_newline(s):
+        if self.ctx.release.element_per_line and _force_newline(s):
             per_line = 1
         else:
             per_line = _per_line(keys[0].name if len(keys) == 1 and keys[0] else None)
@@ -389,7 +391,7 @@ class TextRenderer(ExpressionText, StatementText):
             return [f'type "{o.type}" protocol {o.protocol}', f"l3proto {o.l3proto or 'ip'}"]
         if isinstance(o, CtTimeout):
             # nft 1.1 prints durations (15s); 1.0.6 prints and reads plain seconds (15).
-            plain = not self.ctx.at_least(1, 1)
+            plain = not self.ctx.release.ct_timeout_durations
             policy = ", ".join(f"{k} : {v if plain else time_text(v * 1000)}" for k, v in o.policy)
             return [f"protocol {o.protocol}", f"l3proto {o.l3proto or 'ip'}",
                     f"policy = {{ {policy} }}"]
@@ -505,12 +507,8 @@ def _braces(props: list[str]) -> str:
 
 #: nft prints set flags in this order (JSON uses SetFlag's declaration order).
 _SET_FLAG_TEXT_ORDER = (SetFlag.CONSTANT, SetFlag.DYNAMIC, SetFlag.INTERVAL, SetFlag.TIMEOUT)
-#: calculate_delim: datatypes printed 5 per line, and 2 per line; all others one per line.
-_FIVE_PER_LINE = frozenset({
-    "nf_proto", "integer", "arp_op", "inet_proto", "inet_service", "tcp_flag", "dccp_pkttype",
-    "mark", "iface_index", "classid", "uid", "gid", "ct_dir",
-})
-_TWO_PER_LINE = frozenset({"ipv4_addr", "ct_state", "ct_status", "pkt_type"})
+_FIVE_PER_LINE = FIVE_PER_LINE
+_TWO_PER_LINE = TWO_PER_LINE
 
 
 def _per_line(type_name: str | None) -> int:

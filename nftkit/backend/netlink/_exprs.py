@@ -61,6 +61,10 @@ from ...model.expressions import (
     SetRefExpr,
 )
 from ...model.statements import MatchOp, MatchStmt
+from ...nft import selectors
+from ...nft.datatypes import BITMASKS
+from ...nft.releases import profile
+from ...nft.symbols import ACCEPTED, FIB_FLAGS
 from ._tlv import _attr, _nest
 
 __all__ = ["ExprLinearizer"]
@@ -119,54 +123,23 @@ class _Sel:
     parts: tuple[_Sel, ...] = ()
 
 
+# What each selector loads: its netlink encoding (nftkit.nft.selectors) and its datatype.
 # (protocol, field) -> (base, offset in bits, length in bits, datatype)
 _PAYLOAD: dict[tuple[str, str], tuple[int, int, int, str]] = {
-    ("ip", "length"): (1, 16, 16, "integer"), ("ip", "id"): (1, 32, 16, "integer"),
-    ("ip", "frag-off"): (1, 48, 16, "integer"), ("ip", "ttl"): (1, 64, 8, "integer"),
-    ("ip", "protocol"): (1, 72, 8, "inet_proto"), ("ip", "checksum"): (1, 80, 16, "integer"),
-    ("ip", "saddr"): (1, 96, 32, "ipv4_addr"), ("ip", "daddr"): (1, 128, 32, "ipv4_addr"),
-    ("ip6", "length"): (1, 32, 16, "integer"), ("ip6", "nexthdr"): (1, 48, 8, "inet_proto"),
-    ("ip6", "hoplimit"): (1, 56, 8, "integer"), ("ip6", "saddr"): (1, 64, 128, "ipv6_addr"),
-    ("ip6", "daddr"): (1, 192, 128, "ipv6_addr"),
-    ("tcp", "sport"): (2, 0, 16, "inet_service"), ("tcp", "dport"): (2, 16, 16, "inet_service"),
-    ("tcp", "sequence"): (2, 32, 32, "integer"), ("tcp", "ackseq"): (2, 64, 32, "integer"),
-    ("tcp", "flags"): (2, 104, 8, "tcp_flag"), ("tcp", "window"): (2, 112, 16, "integer"),
-    ("tcp", "checksum"): (2, 128, 16, "integer"), ("tcp", "urgptr"): (2, 144, 16, "integer"),
-    ("udp", "sport"): (2, 0, 16, "inet_service"), ("udp", "dport"): (2, 16, 16, "inet_service"),
-    ("udp", "length"): (2, 32, 16, "integer"), ("udp", "checksum"): (2, 48, 16, "integer"),
-    ("th", "sport"): (2, 0, 16, "inet_service"), ("th", "dport"): (2, 16, 16, "inet_service"),
-}
+    k: (*v, selectors.payload_datatype(*k)) for k, v in selectors.PAYLOAD_NETLINK.items()}
 # meta key -> (NFT_META_*, bits, byte order, datatype)
+# (not ``meta protocol``: nft drops it where the table's family implies it; ``iif``/``oif``:
+# not verified against nft's bytes)
 _META: dict[str, tuple[int, int, str, str]] = {
-    "length": (0, 32, "host", "integer"), "mark": (3, 32, "host", "mark"),
-    "iifname": (6, 128, "host", "ifname"), "oifname": (7, 128, "host", "ifname"),
-    "skuid": (10, 32, "host", "integer"), "skgid": (11, 32, "host", "integer"),
-    "nfproto": (15, 8, "host", "nfproto"), "l4proto": (16, 8, "host", "inet_proto"),
-    "cpu": (20, 32, "host", "integer"),
-}
+    k: (*v, selectors.META[k]) for k, v in selectors.META_NETLINK.items()
+    if k not in ("protocol", "iif", "oif")}
 # ct key -> (NFT_CT_*, bits, byte order, datatype)
 _CT: dict[str, tuple[int, int, str, str]] = {
-    "state": (0, 32, "host", "ct_state"), "direction": (1, 8, "host", "ct_dir"),
-    "status": (2, 32, "host", "ct_status"), "mark": (3, 32, "host", "mark"),
-    "zone": (17, 16, "host", "integer"),
-    "ip saddr": (19, 32, "big", "ipv4_addr"), "ip daddr": (20, 32, "big", "ipv4_addr"),
-    "ip6 saddr": (21, 128, "big", "ipv6_addr"), "ip6 daddr": (22, 128, "big", "ipv6_addr"),
-}
-_SYMBOLS: dict[str, dict[str, int]] = {
-    "ct_state": {"invalid": 1, "established": 2, "related": 4, "new": 8, "untracked": 64},
-    "ct_status": {"expected": 1, "seen-reply": 2, "assured": 4, "confirmed": 8, "snat": 16,
-                  "dnat": 32, "dying": 512},
-    "ct_dir": {"original": 0, "reply": 1},
-    "nfproto": {"ipv4": 2, "ipv6": 10},
-    "tcp_flag": {"fin": 1, "syn": 2, "rst": 4, "psh": 8, "ack": 16, "urg": 32, "ecn": 64,
-                 "cwr": 128},
-    "fib_addrtype": {"unspec": 0, "unicast": 1, "local": 2, "broadcast": 3, "anycast": 4,
-                     "multicast": 5, "blackhole": 6, "unreachable": 7, "prohibit": 8},
-}
-_BITMASKS = frozenset({"ct_state", "ct_status", "tcp_flag"})
-_FIB_FLAGS = {"saddr": 1, "daddr": 2, "mark": 4, "iif": 8, "oif": 16}
-_FIB_RESULT = {"oif": (1, 32, "host", "ifindex"), "oifname": (2, 128, "host", "ifname"),
-               "type": (3, 32, "host", "fib_addrtype")}
+    k: (*v, selectors.CT[k]) for k, v in selectors.CT_NETLINK.items()}
+_SYMBOLS = ACCEPTED
+_BITMASKS = BITMASKS
+_FIB_FLAGS = FIB_FLAGS
+_FIB_RESULT = {k: (*v, selectors.FIB[k]) for k, v in selectors.FIB_NETLINK.items()}
 
 
 def _unsupported(what: str) -> UnsupportedError:
@@ -257,7 +230,7 @@ def _value(value: Any, sel: _Sel) -> bytes:
         if not isinstance(value, str) or value.endswith("*") or len(value.encode()) >= 16:
             raise _unsupported(f"the interface name {value!r}")
         return value.encode().ljust(16, b"\0")
-    if sel.dtype in ("concat", "ifindex"):
+    if sel.dtype in ("concat", "iface_index"):
         raise _unsupported(f"constant {sel.dtype} values")
     n = _int_value(value, sel)
     size = -(-sel.bits // 8)
@@ -304,6 +277,7 @@ class ExprLinearizer:
     def __init__(self, set_ids: Mapping[str, int], version: tuple[int, int, int]) -> None:
         self.set_ids = set_ids
         self.version = version
+        self.nft_release = profile(version)
         self.out: list[bytes] = []
         self.low = 0  # first free 32-bit register slot
 
@@ -422,7 +396,7 @@ class ExprLinearizer:
             lo, hi = _value(right.low, sel), _value(right.high, sel)
             self.gen(left, slot)
             if op in (MatchOp.EQ, MatchOp.IN):
-                if self.version >= (1, 1, 0):
+                if not self.nft_release.netlink_range_cmps:
                     # not verified against nft 1.1's linearizer: let libnftables do it
                     raise _unsupported("range matches with nft >= 1.1")
                 self.out.append(_expr("cmp", _u32(1, reg), _u32(2, 5), _data(3, lo)))

@@ -46,6 +46,7 @@ from ...errors import (
 from ...model.enums import ChainPolicy, Family, Hook, SetFlag, SetPolicy, TableFlag
 from ...model.ruleset import Chain, Rule, Table
 from ...model.sets import Map, Set
+from ...nft.families import NFPROTO
 from .._netns import PERMISSION_HINT
 from ._elements import ElementPacker, chunks
 from ._rules import rule_expressions, rule_userdata
@@ -72,7 +73,7 @@ Msg = tuple[int, int, int, bytes]
 NEWTABLE, DELTABLE, NEWCHAIN, DELCHAIN, NEWRULE, DELRULE = 0, 2, 3, 5, 6, 8
 NEWSET, DELSET, NEWSETELEM, DELSETELEM = 9, 11, 12, 14
 F_REPLACE, F_EXCL, F_CREATE, F_APPEND = 0x100, 0x200, 0x400, 0x800
-FAMILIES = {"ip": 2, "ip6": 10, "inet": 1, "arp": 3, "bridge": 7, "netdev": 5}
+FAMILIES = NFPROTO
 
 _HOOKS = {Hook.PREROUTING: 0, Hook.INPUT: 1, Hook.FORWARD: 2, Hook.OUTPUT: 3,
           Hook.POSTROUTING: 4, Hook.INGRESS: 5}

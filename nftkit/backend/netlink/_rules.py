@@ -87,7 +87,11 @@ from ...model.statements import (
     SetStmt,
     VerdictMapStmt,
 )
-from ...render.context import installed_nft_version, parse_version
+from ...nft.families import INET_FAMILIES, NFPROTO
+from ...nft.releases import parse_version
+from ...nft.symbols import LOG_LEVELS, NAT_FLAGS, PROTO_KEYWORDS, SYMBOLS
+from ...nft.units import TIME_UNITS
+from ...render.context import installed_nft_version
 from ._exprs import (
     _CT,
     _META,
@@ -109,20 +113,17 @@ from ._tlv import _attr, _nest
 
 __all__ = ["rule_expressions", "rule_userdata"]
 
-_NFPROTO = {"ip": 2, "ip6": 10, "inet": 1}
+_NFPROTO = {f: NFPROTO[f] for f in INET_FAMILIES}
 _VERDICTS = {VerdictKind.DROP: 0, VerdictKind.ACCEPT: 1, VerdictKind.CONTINUE: -1,
              VerdictKind.JUMP: -3, VerdictKind.GOTO: -4, VerdictKind.RETURN: -5}
 
 _REJECT_CODES: dict[str, dict[str, int]] = {
-    "icmp": {"net-unreachable": 0, "host-unreachable": 1, "prot-unreachable": 2,
-             "port-unreachable": 3, "net-prohibited": 9, "host-prohibited": 10,
-             "admin-prohibited": 13},
-    "icmpv6": {"no-route": 0, "admin-prohibited": 1, "addr-unreachable": 3,
-               "port-unreachable": 4, "policy-fail": 5, "reject-route": 6},
-    "icmpx": {"no-route": 0, "port-unreachable": 1, "host-unreachable": 2,
-              "admin-prohibited": 3},
-}
-_NAT_FLAGS = {"random": 4, "persistent": 8, "fully-random": 16}
+    kind: SYMBOLS[f"{kind}_code"] for kind in ("icmp", "icmpv6", "icmpx")}
+_NAT_FLAGS = NAT_FLAGS
+#: protocol numbers (``meta l4proto``, ``ip protocol``) and families (``meta nfproto``) whose
+#: match satisfies a later dependency
+_DEP_NAMES: dict[int, str] = {
+    **{PROTO_KEYWORDS[p]: p for p in ("tcp", "udp")}, **{NFPROTO[f]: f for f in ("ip", "ip6")}}
 
 
 class _Linearizer(ExprLinearizer):
@@ -172,12 +173,11 @@ class _Linearizer(ExprLinearizer):
         if st.op not in (MatchOp.EQ, MatchOp.IN) or not isinstance(st.right, (str, int)):
             return
         left = st.left
-        names = {6: "tcp", 17: "udp", 2: "ip", 10: "ip6"}
         if (isinstance(left, MetaExpr) and left.key in ("l4proto", "nfproto")) or (
                 isinstance(left, PayloadExpr) and left.field in ("protocol", "nexthdr")):
             sel = _selector(left)
-            name = names.get(_int_value(st.right, sel))
-            if sel.dtype == "nfproto":
+            name = _DEP_NAMES.get(_int_value(st.right, sel))
+            if sel.dtype == "nf_proto":
                 self.l3 = name if name in ("ip", "ip6") else self.l3
             elif name in ("tcp", "udp"):
                 self.l4 = name
@@ -395,16 +395,13 @@ class _Linearizer(ExprLinearizer):
                 raise _unsupported("log group with level")
             items.append(_attr(1, struct.pack(">H", st.group)))
         elif st.level is not None:
-            levels = ["emerg", "alert", "crit", "err", "warn", "notice", "info", "debug",
-                      "audit"]
-            items.append(_u32(5, levels.index(str(st.level))))
+            items.append(_u32(5, LOG_LEVELS.index(str(st.level))))
         self.out.append(_expr("log", *items))
 
     def limit(self, st: LimitStmt) -> None:
         if st.unit != LimitUnit.PACKETS:
             raise _unsupported("byte-rate limits")
-        per = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
-        items = [_u64(1, st.rate), _u64(2, per[str(st.per)])]
+        items = [_u64(1, st.rate), _u64(2, TIME_UNITS[str(st.per)])]
         if st.burst:
             items.append(_u32(3, st.burst))
         items += [_u32(4, 0), _u32(5, 1 if st.inv else 0)]

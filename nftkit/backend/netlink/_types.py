@@ -19,10 +19,11 @@ Userdata is a list of ``(type u8, length u8, value)`` records; integers in host 
 records (``enum nftnl_udata_set_types``): 0 key byte order, 1 data byte order, 2 merge
 adjacent intervals, 3 key typeof, 4 data typeof, 6 data interval, 7 comment. A typeof record
 nests ``(0: expression kind, 1: the kind's own records)``; a concatenation lists its parts as
-records 0, 1, 2, ... each nesting ``(0: kind, 1: records)``. The ids below are nft's
-(``enum datatypes``, ``enum expr_types``, ``enum proto_desc_id``, the header field enums) and
-the kernel's (``enum nft_meta_keys``, ``enum nft_ct_keys``); checked against what nft 1.0.6
-writes by ``tests/test_netlink_objects.py``.
+records 0, 1, 2, ... each nesting ``(0: kind, 1: records)``. The ids are nft's (``enum
+datatypes``, ``enum expr_types``, ``enum proto_desc_id``, the header field enums: in
+``nftkit.nft.datatypes.NETLINK`` and ``nftkit.nft.selectors``) and the kernel's (``enum
+nft_meta_keys``, ``enum nft_ct_keys``); checked against what nft 1.0.6 writes by
+``tests/test_netlink_objects.py``.
 """
 
 from __future__ import annotations
@@ -34,52 +35,19 @@ from typing import Any
 from ...errors import UnsupportedError
 from ...model.expressions import ConcatExpr, CtExpr, MetaExpr, NumgenExpr, PayloadExpr
 from ...model.sets import Map, Set
+from ...nft import selectors
+from ...nft.datatypes import BIG, HOST, NETLINK, NETLINK_NAMES, NONE
 
 __all__ = ["DATATYPES", "KeySpec", "Part", "data_spec", "key_spec", "set_udata", "udata"]
 
-BIG, HOST, NONE = 2, 1, 0  # enum byteorder (0: invalid, as nft writes for concatenations)
+#: datatype name -> (nft type id, size in bytes, byte order)
+DATATYPES = NETLINK
+
 VERDICT_TYPE = 0xFFFFFF00  # NFT_DATA_VERDICT
 _EXPR_PAYLOAD, _EXPR_META, _EXPR_CT, _EXPR_CONCAT, _EXPR_NUMGEN = 7, 9, 12, 13, 23
-
-#: datatype name -> (nft type id, size in bytes, byte order)
-DATATYPES: dict[str, tuple[int, int, int]] = {
-    "nf_proto": (2, 1, HOST),
-    "integer": (4, 4, HOST),
-    "ipv4_addr": (7, 4, BIG),
-    "ipv6_addr": (8, 16, BIG),
-    "ether_addr": (9, 6, BIG),
-    "ether_type": (10, 2, BIG),
-    "inet_proto": (12, 1, NONE),
-    "inet_service": (13, 2, BIG),
-    "mark": (19, 4, HOST),
-    "iface_index": (20, 4, HOST),
-    "uid": (24, 4, HOST),
-    "gid": (25, 4, HOST),
-    "ct_state": (26, 4, HOST),
-    "ifname": (41, 16, HOST),
-}
-
-# proto_desc_id and header field ids per payload protocol: field -> (id, datatype)
-_PAYLOAD: dict[str, tuple[int, dict[str, tuple[int, str]]]] = {
-    "ip": (12, {"protocol": (9, "inet_proto"), "saddr": (11, "ipv4_addr"),
-                "daddr": (12, "ipv4_addr")}),
-    "ip6": (13, {"nexthdr": (6, "inet_proto"), "saddr": (8, "ipv6_addr"),
-                 "daddr": (9, "ipv6_addr")}),
-    "th": (11, {"sport": (1, "inet_service"), "dport": (2, "inet_service")}),
-    "udp": (6, {"sport": (1, "inet_service"), "dport": (2, "inet_service")}),
-    "tcp": (8, {"sport": (1, "inet_service"), "dport": (2, "inet_service")}),
-    "ether": (17, {"daddr": (1, "ether_addr"), "saddr": (2, "ether_addr"),
-                   "type": (3, "ether_type")}),
-}
-# meta key -> (nft_meta_keys id, datatype, byte order of the expression)
-_META: dict[str, tuple[int, str, int]] = {
-    "protocol": (1, "ether_type", BIG), "mark": (3, "mark", HOST),
-    "iif": (4, "iface_index", HOST), "oif": (5, "iface_index", HOST),
-    "iifname": (6, "ifname", HOST), "oifname": (7, "ifname", HOST),
-    "skuid": (10, "uid", HOST), "skgid": (11, "gid", HOST),
-    "nfproto": (15, "nf_proto", HOST), "l4proto": (16, "inet_proto", HOST),
-}
-_CT: dict[str, tuple[int, str]] = {"state": (0, "ct_state"), "mark": (3, "mark")}
+_ORDER = {"big": BIG, "host": HOST}
+#: meta keys whose typeof userdata is not checked against nft's: left to libnftables
+_UNVERIFIED_META = ("length", "cpu")
 
 
 def _u32(value: int) -> bytes:
@@ -122,23 +90,38 @@ class KeySpec:
         return tuple(p.name for p in self.parts)
 
 
+def _kernel_type(name: str, bits: int) -> tuple[str, int, int, int] | None:
+    """(nft's name, type id, size, byte order) of datatype ``name`` for a ``bits`` wide
+    selector, or None where the kernel type is unknown or of another width."""
+    name = NETLINK_NAMES.get(name, name)
+    spec = DATATYPES.get(name)
+    if spec is None or spec[1] * 8 != bits:
+        return None
+    return (name, *spec)
+
+
 def _typeof_part(e: Any) -> Part:
-    if isinstance(e, PayloadExpr) and e.protocol in _PAYLOAD and e.base is None:
-        desc, fields = _PAYLOAD[e.protocol]
+    if isinstance(e, PayloadExpr) and e.protocol in selectors.PAYLOAD_UDATA and e.base is None:
+        desc, fields = selectors.PAYLOAD_UDATA[e.protocol]
         if e.field in fields and getattr(e, "tunnel", None) is None:
-            fid, name = fields[e.field]
+            dt = selectors.payload_datatype(e.protocol, e.field)
+            name = NETLINK_NAMES.get(dt, dt)
             tid, size, _order = DATATYPES[name]
             return Part(name, tid, size, BIG,
-                        (_EXPR_PAYLOAD, udata(0, _u32(desc)) + udata(1, _u32(fid))))
-    if isinstance(e, MetaExpr) and e.key in _META:
-        key, name, order = _META[e.key]
-        tid, size, _order = DATATYPES[name]
-        return Part(name, tid, size, order, (_EXPR_META, udata(0, _u32(key))))
-    if isinstance(e, CtExpr) and e.key in _CT and e.dir is None and e.family is None:
-        key, name = _CT[e.key]
-        tid, size, order = DATATYPES[name]
-        return Part(name, tid, size, order,
-                    (_EXPR_CT, udata(0, _u32(key)) + udata(1, _u32(0xFFFFFFFF))))
+                        (_EXPR_PAYLOAD, udata(0, _u32(desc)) + udata(1, _u32(fields[e.field]))))
+    meta = (selectors.META_NETLINK.get(e.key)
+            if isinstance(e, MetaExpr) and e.key not in _UNVERIFIED_META else None)
+    if meta is not None:
+        kt = _kernel_type(selectors.META[e.key], meta[1])
+        if kt is not None:
+            return Part(kt[0], kt[1], kt[2], _ORDER[meta[2]],
+                        (_EXPR_META, udata(0, _u32(meta[0]))))
+    ct = selectors.CT_NETLINK.get(e.key) if isinstance(e, CtExpr) else None
+    if ct is not None and e.dir is None and e.family is None:
+        kt = _kernel_type(selectors.CT[e.key], ct[1])
+        if kt is not None:
+            return Part(kt[0], kt[1], kt[2], kt[3],
+                        (_EXPR_CT, udata(0, _u32(ct[0])) + udata(1, _u32(0xFFFFFFFF))))
     if isinstance(e, NumgenExpr):
         mode = {"inc": 0, "random": 1}[e.mode]
         return Part("integer", 4, 4, HOST,
