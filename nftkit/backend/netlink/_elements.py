@@ -224,13 +224,14 @@ def _part_code(name: str, var: str, padded: bool, env: dict[str, Any], i: str,
         return f"{var}._ip.to_bytes(4, 'big')"
     if name == "ipv6_addr":
         return f"{var}._ip.to_bytes(16, 'big')"
-    if name in ("inet_service", "inet_proto", "ether_addr", "ifname"):
-        cache = f"C{i}"
-        env[cache] = _Cache(ENCODERS[name], 4 if padded else 1)
-        return f"{cache}[{var}]"
     if name in ("mark", "integer"):
         env["ORDER"] = "little" if struct.pack("=I", 1)[0] == 1 else "big"
         return f"{var}.to_bytes(4, ORDER)"
+    if name in ENCODERS:
+        # the other datatypes: few distinct values (ports, protocols, MACs, names), cached
+        cache = f"C{i}"
+        env[cache] = _Cache(ENCODERS[name], 4 if padded else 1)
+        return f"{cache}[{var}]"
     raise UnsupportedError(f"datatype {name} is not supported by the netlink path")
 
 
