@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Final
 import attrs
 
 from .._node import EXPR, EXPRS, Node, flags, invalid
+from . import _validate
 from ._keywords import keyword_reason
 
 __all__ = [
@@ -96,17 +97,7 @@ def _name(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
         raise invalid(inst, attribute.name, why)
 
 
-def _one_of(choices: frozenset[str], *, optional: bool = False) -> Any:
-    """An attrs validator: the value is one of ``choices`` (the spellings nft accepts)."""
-
-    def check(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
-        if value is None and optional:
-            return
-        if value not in choices:
-            raise invalid(inst, attribute.name,
-                          f"{value!r} is not one of: {', '.join(sorted(choices))}")
-
-    return check
+_one_of = _validate.one_of
 
 
 def _non_negative(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -202,6 +193,10 @@ class PayloadExpr(Expression):
 
 #: IPv6 extension headers nft knows (``exthdr`` names).
 EXTHDR_NAMES = frozenset({"hbh", "rt", "rt0", "rt2", "srh", "frag", "dst", "mh"})
+#: Their fields, all headers together (nft's exthdr.c; ``addr``/``sid`` take an index).
+EXTHDR_FIELDS = frozenset({
+    "nexthdr", "hdrlength", "type", "seg-left", "reserved", "reserved2", "addr", "last-entry",
+    "flags", "tag", "sid", "frag-off", "more-fragments", "id", "checksum"})
 
 
 @attrs.frozen(kw_only=True)
@@ -215,7 +210,8 @@ class ExthdrExpr(Expression):
 
     json_key = "exthdr"
     name: str = attrs.field(validator=_one_of(EXTHDR_NAMES))
-    field: str | None = None
+    field: str | None = attrs.field(default=None, validator=_validate.selector_field(
+        EXTHDR_FIELDS))
     offset: int | None = attrs.field(default=None, validator=_non_negative)
 
 
@@ -223,6 +219,9 @@ class ExthdrExpr(Expression):
 TCP_OPTIONS = frozenset({"eol", "nop", "maxseg", "window", "sack-perm", "sack", "sack0",
                          "sack1", "sack2", "sack3", "timestamp", "md5sig", "mptcp",
                          "fastopen"})
+#: Their fields, all options together (nft's tcpopt.c).
+TCP_OPTION_FIELDS = frozenset({"kind", "length", "size", "count", "left", "right", "tsval",
+                               "tsecr", "subtype"})
 
 
 @attrs.frozen(kw_only=True)
@@ -237,7 +236,8 @@ class TcpoptExpr(Expression):
 
     json_key = "tcp option"
     name: str | None = None
-    field: str | None = None
+    field: str | None = attrs.field(default=None, validator=_validate.selector_field(
+        TCP_OPTION_FIELDS))
     base: int | None = attrs.field(default=None, validator=_non_negative)
     offset: int | None = attrs.field(default=None, validator=_non_negative)
     len: int | None = attrs.field(default=None, validator=_non_negative)
@@ -246,7 +246,9 @@ class TcpoptExpr(Expression):
         raw = self.base is not None
         if raw == (self.name is not None) or (raw and (self.offset is None or self.len is None)):
             raise invalid(self, "name", "give an option name, or base (kind), offset and len")
-        if self.name is not None and self.name not in TCP_OPTIONS and not self.name.isdigit():
+        if self.name is not None and not (self.name in TCP_OPTIONS or (
+                isinstance(self.name, str) and self.name.isascii() and self.name.isdigit()
+                and len(self.name) <= 3)):
             raise invalid(self, "name", f"unknown TCP option {self.name!r} (one of: "
                           f"{', '.join(sorted(TCP_OPTIONS))}, or a kind number)")
 
@@ -261,7 +263,9 @@ class IpoptExpr(Expression):
 
     json_key = "ip option"
     name: str = attrs.field(validator=_one_of(frozenset({"lsrr", "rr", "ssrr", "ra"})))
-    field: str | None = None
+    #: nft's ipopt.c: ``type``, ``length``, ``ptr`` and ``addr`` (source routes), ``value`` (ra).
+    field: str | None = attrs.field(default=None, validator=_validate.selector_field(
+        frozenset({"type", "length", "ptr", "addr", "value"})))
 
 
 #: SCTP chunk types nft knows (nft >= 1.0.1).
@@ -269,6 +273,11 @@ SCTP_CHUNKS = frozenset({"data", "init", "init-ack", "sack", "heartbeat", "heart
                          "abort", "shutdown", "shutdown-ack", "error", "cookie-echo",
                          "cookie-ack", "ecne", "cwr", "shutdown-complete", "asconf-ack",
                          "forward-tsn", "asconf"})
+#: Their fields, all chunks together (nft's sctp_chunk.c).
+SCTP_CHUNK_FIELDS = frozenset({
+    "type", "flags", "length", "tsn", "stream", "ssn", "ppid", "init-tag", "a-rwnd",
+    "num-outbound-streams", "num-inbound-streams", "initial-tsn", "cum-tsn-ack",
+    "num-gap-ack-blocks", "num-dup-tsns", "lowest-tsn", "seqno", "new-cum-tsn"})
 
 
 @attrs.frozen(kw_only=True)
@@ -281,7 +290,8 @@ class SctpChunkExpr(Expression):
 
     json_key = "sctp chunk"
     name: str = attrs.field(validator=_one_of(SCTP_CHUNKS))
-    field: str | None = None
+    field: str | None = attrs.field(default=None, validator=_validate.selector_field(
+        SCTP_CHUNK_FIELDS))
 
 
 @attrs.frozen(kw_only=True)
@@ -593,8 +603,12 @@ class ElemExpr(Expression):
     val: Expr = attrs.field(metadata=VALUE)
     timeout: int | None = attrs.field(default=None, validator=_non_negative)
     expires: int | None = attrs.field(default=None, validator=_non_negative)
-    comment: str | None = None
+    comment: str | None = attrs.field(default=None, validator=_validate.comment)
     stmts: tuple[Any, ...] = attrs.field(default=(), converter=_tuple)
+
+    def __attrs_post_init__(self) -> None:
+        if isinstance(self.val, ElemExpr):  # libnftables aborts on an element in an element
+            raise invalid(self, "val", "an element cannot hold another element")
 
 
 class VerdictKind(StrEnum):
@@ -613,6 +627,7 @@ class VerdictExpr(Expression):
     ``{"jump": {"target": "other"}}``."""
 
     kind: VerdictKind = attrs.field(converter=VerdictKind)
+    #: A chain name (nft's identifier rules; NFT_CHAIN_MAXNAMELEN is 256 with the NUL).
     target: str | None = None
 
     def __attrs_post_init__(self) -> None:
@@ -620,3 +635,14 @@ class VerdictExpr(Expression):
         if needs_target != (self.target is not None):
             need = "needs" if needs_target else "takes no"
             raise invalid(self, "target", f"{self.kind} {need} target")
+        if self.target is not None and (
+                type(self.target) is not str or self.target not in _GOOD_TARGETS):
+            # a keyword is let through: the chain may be another program's (JSON-created)
+            _validate.check_name("VerdictExpr", "target", self.target, keywords=False)
+            if len(_GOOD_TARGETS) >= 4096:
+                _GOOD_TARGETS.clear()
+            _GOOD_TARGETS.add(self.target)
+
+
+#: Jump targets already checked (a kube-proxy-style ruleset repeats a few thousand of them).
+_GOOD_TARGETS: set[str] = set()

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 
 from .._node import Node, flags, invalid
+from ..errors import ValidationError
 from . import _validate
 from .enums import SynproxyFlag
 
@@ -81,10 +82,33 @@ def _count() -> Any:
     return attrs.field(default=0, validator=_non_negative)
 
 
+#: What nft reads after ``l3proto``: a family keyword (the kernel decides which it supports).
+L3PROTOS = frozenset({"ip", "ip6", "inet", "arp", "bridge", "netdev"})
+#: What nft reads after a ct timeout's or expectation's ``protocol`` (parser.y ct_l4protoname).
+CT_L4PROTOS = frozenset({"tcp", "udp"})
+#: The states a ct timeout policy may name, by protocol (nft's ct.c timeout protocol table).
+CT_TIMEOUT_STATES: dict[str, frozenset[str]] = {
+    "tcp": frozenset({"syn_sent", "syn_recv", "established", "fin_wait", "close_wait",
+                      "last_ack", "time_wait", "close", "syn_sent2", "retrans", "unack"}),
+    "udp": frozenset({"unreplied", "replied"}),
+}
+
+
+def _l3proto() -> Any:
+    return attrs.field(default=None, validator=_validate.one_of(L3PROTOS, optional=True))
+
+
 def _policy(value: Mapping[str, int] | Iterable[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
     """``{"established": 120}`` or ``[("established", 120)]`` -> pairs, in the given order."""
-    pairs = value.items() if isinstance(value, Mapping) else value
-    return tuple((str(k), int(v)) for k, v in pairs)
+    try:
+        pairs = tuple((k, int(v)) for k, v in (
+            value.items() if isinstance(value, Mapping) else value))
+        if all(isinstance(k, str) and v >= 0 for k, v in pairs):
+            return pairs
+    except (TypeError, ValueError):
+        pass
+    raise ValidationError("CtTimeout", "policy",
+                          f"expected (state, seconds) pairs, got {value!r}") from None
 
 
 _to_synproxy_flags = flags(SynproxyFlag)
@@ -176,7 +200,7 @@ class CtHelper(NamedObject):
     handle: int | None = _handle()
     type: str = attrs.field(validator=_validate.quoted_string)
     protocol: str = attrs.field(default="tcp", validator=attrs.validators.in_(("tcp", "udp")))
-    l3proto: str | None = None
+    l3proto: str | None = _l3proto()
 
 
 @attrs.frozen(kw_only=True)
@@ -192,9 +216,16 @@ class CtTimeout(NamedObject):
     name: str = _name()
     comment: str | None = _comment()
     handle: int | None = _handle()
-    protocol: str = "tcp"
-    l3proto: str | None = None
+    protocol: str = attrs.field(default="tcp", validator=_validate.one_of(CT_L4PROTOS))
+    l3proto: str | None = _l3proto()
     policy: tuple[tuple[str, int], ...] = attrs.field(default=(), converter=_policy)
+
+    def __attrs_post_init__(self) -> None:
+        states = CT_TIMEOUT_STATES[self.protocol]
+        for state, _ in self.policy:
+            if state not in states:
+                raise invalid(self, "policy", f"{state!r} is not a {self.protocol} state (one "
+                              f"of: {', '.join(sorted(states))})")
 
 
 @attrs.frozen(kw_only=True)
@@ -210,11 +241,11 @@ class CtExpectation(NamedObject):
     name: str = _name()
     comment: str | None = _comment()
     handle: int | None = _handle()
-    protocol: str = "tcp"
+    protocol: str = attrs.field(default="tcp", validator=_validate.one_of(CT_L4PROTOS))
     dport: int = _count()
     timeout: int = _count()
     size: int = _count()
-    l3proto: str | None = None
+    l3proto: str | None = _l3proto()
 
 
 @attrs.frozen(kw_only=True)

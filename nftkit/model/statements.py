@@ -15,6 +15,7 @@ Units are semantic: byte amounts are in bytes (JSON and text scale them to ``kby
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -767,6 +768,14 @@ class ChainStmt(Statement):
             raise invalid(self, "kind", f"must be 'jump' or 'goto', got {self.kind!r}")
 
 
+def _xt_name(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not (isinstance(value, str) and _XT_NAME.match(value)):
+        raise invalid(inst, attribute.name, f"{value!r} is not an xtables extension name")
+
+
+_XT_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,28}\Z")
+
+
 @attrs.frozen(kw_only=True)
 class XtStmt(Statement):
     """An xtables (iptables-nft) match or target that nft cannot translate.
@@ -777,5 +786,7 @@ class XtStmt(Statement):
     """
 
     json_key = "xt"
-    type: str | None = None
-    name: str | None = None
+    type: str | None = attrs.field(default=None, validator=_validate.one_of(
+        frozenset({"match", "target", "watcher"}), optional=True))
+    #: An xtables extension name (XT_EXTENSION_MAXNAMELEN is 29 with the NUL).
+    name: str | None = attrs.field(default=None, validator=_xt_name)
