@@ -38,6 +38,7 @@ from typing import Any, Final
 
 import attrs
 
+from ..errors import ValidationError
 from ..model.datatypes import Datatype, expr_datatype
 from ..model.expressions import (
     ConcatExpr,
@@ -223,10 +224,10 @@ def _verdict(key: str, body: JSON) -> Expr | _Miss:
         kind = _VERDICT_KINDS[key]
         if (kind in _TARGETED) != (target is not None):
             return MISS  # the generic decoder raises the ValidationError
-        # what VerdictExpr.__attrs_post_init__ checks is the line above
-        found = _new(VerdictExpr)
-        _set(found, "kind", kind)
-        _set(found, "target", target)
+        try:  # once per (verdict, target): the target's name rule runs here too
+            found = VerdictExpr(kind=kind, target=target)
+        except ValidationError:
+            return MISS  # the generic decoder raises it
         if len(_VERDICTS) >= 4096:
             _VERDICTS.clear()
         _VERDICTS[(key, target)] = found
