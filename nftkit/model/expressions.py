@@ -21,7 +21,6 @@ import attrs
 
 from .._node import EXPR, EXPRS, Node, flags, invalid
 from . import _validate
-from ._keywords import keyword_reason
 
 __all__ = [
     "VALUE",
@@ -88,13 +87,8 @@ def _tuple(value: Iterable[Any]) -> tuple[Any, ...]:
     return tuple(value)
 
 
-def _name(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
-    """A set or map name: non-empty, no whitespace, quote or control character."""
-    if not isinstance(value, str) or not value or any(
-            c.isspace() or c in '"{};#' or ord(c) < 32 for c in value):
-        raise invalid(inst, attribute.name, f"{value!r} is not a valid set name")
-    if (why := keyword_reason(type(inst).__name__, value)) is not None:
-        raise invalid(inst, attribute.name, why)
+#: A set or map name: the rule of every other name (nft prints it bare, after ``@``).
+_name = _validate.name
 
 
 _one_of = _validate.one_of

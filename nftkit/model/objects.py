@@ -15,6 +15,7 @@ Their JSON is ``{"<kind>": {"family": ..., "name": ..., "table": ..., "handle": 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -94,6 +95,15 @@ CT_TIMEOUT_STATES: dict[str, frozenset[str]] = {
 }
 
 
+_HELPER = re.compile(r"[A-Za-z0-9_.\-]{1,15}\Z")
+
+
+def _helper_type(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, str) or not _HELPER.match(value):
+        raise invalid(inst, attribute.name, f"{value!r} is not a conntrack helper name "
+                      "(1-15 letters, digits, '_', '.' or '-')")
+
+
 def _l3proto() -> Any:
     return attrs.field(default=None, validator=_validate.one_of(L3PROTOS, optional=True))
 
@@ -171,8 +181,9 @@ class Limit(NamedObject):
     comment: str | None = _comment()
     handle: int | None = _handle()
     rate: int = attrs.field(validator=_non_negative)
-    per: str = attrs.field(default="second", validator=attrs.validators.in_(LIMIT_PER))
-    unit: str = attrs.field(default="packets", validator=attrs.validators.in_(("packets", "bytes")))
+    per: str = attrs.field(default="second", validator=_validate.one_of(frozenset(LIMIT_PER)))
+    unit: str = attrs.field(default="packets",
+                            validator=_validate.one_of(frozenset({"packets", "bytes"})))
     #: nft's default burst is 5 packets, and 0 for byte limits. A packet burst of 0 is stored
     #: as 5: nft reads it as its default (``"burst": 0`` in JSON and ``burst 0 packets`` in a
     #: limit object load as 5) and lists 5 back.
@@ -198,8 +209,9 @@ class CtHelper(NamedObject):
     name: str = _name()
     comment: str | None = _comment()
     handle: int | None = _handle()
-    type: str = attrs.field(validator=_validate.quoted_string)
-    protocol: str = attrs.field(default="tcp", validator=attrs.validators.in_(("tcp", "udp")))
+    #: A kernel helper name (NF_CT_HELPER_NAME_LEN is 16 with the NUL): ``ftp``, ``Q.931``.
+    type: str = attrs.field(validator=_helper_type)
+    protocol: str = attrs.field(default="tcp", validator=_validate.one_of(CT_L4PROTOS))
     l3proto: str | None = _l3proto()
 
 
