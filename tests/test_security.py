@@ -64,3 +64,110 @@ def test_single_set_flag_reaches_the_kernel(flag: str) -> None:
     assert f"flags {flag}" in listed
     back = nftkit.parse(listed).table("ip", "t").sets[0]
     assert {f.value for f in back.flags} == {flag}
+
+
+# --- issue 12 items 1, 2 and 6: strings that would change the text are refused --------------
+
+INJECT = "c2; add table ip pwned"
+
+
+def _doc(*items: dict[str, Any]) -> dict[str, Any]:
+    return {"nftables": [{"metainfo": {"json_schema_version": 1}}, *items]}
+
+
+def _rule_doc(*exprs: Any) -> dict[str, Any]:
+    return _doc({"table": {"family": "inet", "name": "t"}},
+                {"chain": {"family": "inet", "table": "t", "name": "c"}},
+                {"rule": {"family": "inet", "table": "t", "chain": "c", "expr": list(exprs)}})
+
+
+@pytest.mark.parametrize("build", [
+    lambda: nftkit.VerdictExpr(kind="jump", target=INJECT),
+    lambda: nftkit.VerdictExpr(kind="goto", target="c2 }"),
+    lambda: nftkit.VerdictExpr(kind="jump", target="c" * 256),
+    lambda: nftkit.CtHelper(name="h", type="ftp", l3proto="ip; add table ip pwned"),
+    lambda: nftkit.CtTimeout(name="t", protocol="tcp }"),
+    lambda: nftkit.CtTimeout(name="t", l3proto="ip\n"),
+    lambda: nftkit.CtTimeout(name="t", policy={"established; add table ip pwned": 1}),
+    lambda: nftkit.CtExpectation(name="e", protocol="tcp;"),
+    lambda: nftkit.CtExpectation(name="e", l3proto="ip #"),
+    lambda: nftkit.ExthdrExpr(name="frag", field="id; add"),
+    lambda: nftkit.TcpoptExpr(name="maxseg", field="size }"),
+    lambda: nftkit.IpoptExpr(name="rr", field="ptr\n"),
+    lambda: nftkit.SctpChunkExpr(name="data", field="tsn;"),
+    lambda: nftkit.ElemExpr(val=80, comment='x" }'),
+    lambda: nftkit.ElemExpr(val=nftkit.ElemExpr(val=80)),
+    lambda: nftkit.SetExpr(elements=[nftkit.ElemExpr(val=80, comment="a\nb")]),
+], ids=lambda _: "")
+def test_unvalidated_fields_now_refuse_injection(build: Any) -> None:
+    with pytest.raises(nftkit.ValidationError):
+        build()
+
+
+def test_rendered_jump_cannot_inject() -> None:
+    # before: ``add rule inet t c jump c2; add table ip pwned`` through to_script
+    with pytest.raises(nftkit.ValidationError, match=r"VerdictExpr\.target"):
+        nftkit.Rule(stmts=[nftkit.VerdictExpr(kind="jump", target=INJECT)])
+
+
+def test_second_order_names_from_json_are_refused() -> None:
+    # another program created the chain and the jump through the JSON API
+    with pytest.raises((nftkit.ParseError, nftkit.ValidationError), match="target"):
+        nftkit.from_json(_rule_doc({"jump": {"target": INJECT}}))
+    with pytest.raises((nftkit.ParseError, nftkit.ValidationError), match="target"):
+        nftkit.from_json(_rule_doc({"vmap": {"key": {"meta": {"key": "mark"}},
+                                             "data": {"set": [[1, {"goto": {"target": "x}"}}]]}}}))
+    with pytest.raises((nftkit.ParseError, nftkit.ValidationError)):
+        nftkit.from_json(_doc({"table": {"family": "inet", "name": "t"}},
+                              {"chain": {"family": "inet", "table": "t", "name": INJECT}}))
+
+
+@pytest.mark.parametrize("bad", [INJECT, "a b", "é", "x" * 256, "a\x00b", "accept"])
+def test_transaction_names_follow_the_model(bad: str) -> None:
+    t = nftkit.Transaction()
+    with pytest.raises(nftkit.ValidationError, match=r"Transaction\.new_name"):
+        t.rename("c", bad, table=("inet", "t"))
+    if bad != "accept":  # a keyword may name another program's object to delete
+        with pytest.raises(nftkit.ValidationError, match="Transaction"):
+            t.delete("chain", table=("inet", "t"), name=bad)
+        with pytest.raises(nftkit.ValidationError, match="Transaction"):
+            t.flush("set", table=("inet", "t"), name=bad)
+        with pytest.raises(nftkit.ValidationError, match="Transaction"):
+            t.add_elements(bad, [1], table=("inet", "t"))
+        with pytest.raises(nftkit.ValidationError, match="Transaction"):
+            t.delete("chain", table=("inet", bad), name="c")
+    assert len(t) == 0
+
+
+# --- issue 12 item 3: one meaning on every path -------------------------------------------
+
+
+def _iifname(value: Any) -> nftkit.Rule:
+    return nftkit.Rule(stmts=[nftkit.MatchStmt(left=nftkit.MetaExpr(key="iifname"),
+                                               right=value)])
+
+
+@pytest.mark.parametrize("value", ["@x", "a\x00b", "lo\x00"])
+def test_ifname_value_with_two_meanings_is_refused(value: str) -> None:
+    # "@x": a literal in text and netlink, a lookup in set x in libnftables' JSON; a NUL: the
+    # kernel keeps the part before it. Refused when the node is built, on every path.
+    with pytest.raises(nftkit.ValidationError, match=r"MatchStmt\.right"):
+        _iifname(value)
+    with pytest.raises(nftkit.ValidationError, match=r"MatchStmt\.right"):
+        _iifname(nftkit.SetExpr(elements=[value, "lo"]))
+    with pytest.raises(nftkit.ValidationError, match=r"ElemExpr\.val"):
+        nftkit.ElemExpr(val=value)
+
+
+def test_ifname_with_nul_from_json_is_refused() -> None:
+    for right in ["a\x00b", {"set": ["a\x00b", "lo"]}]:
+        with pytest.raises(nftkit.ParseError, match="NUL"):
+            nftkit.from_json(_rule_doc({"match": {"op": "==", "left": {"meta": {"key": "iifname"}},
+                                                  "right": right}}))
+
+
+def test_set_reference_is_the_way_to_name_a_set() -> None:
+    rule = _iifname(nftkit.SetRefExpr(name="x"))
+    doc = nftkit.to_json(nftkit.Ruleset(tables=[nftkit.Table(family="inet", name="t", chains=[
+        nftkit.Chain(name="c", rules=[rule])])]))
+    assert '"@x"' in json.dumps(doc)

@@ -60,6 +60,15 @@ __all__ = [
 ]
 
 
+def check_literal(node: object, field: str, value: str) -> None:
+    """Refuse a string value that would mean something else on another path: one starting with
+    ``@`` (libnftables' JSON reads ``"@x"`` as a reference to set ``x``; text and netlink carry
+    the literal) or holding a NUL (the kernel would keep the part before it)."""
+    if value[:1] == "@" or "\x00" in value:
+        raise invalid(node, field, f"{value!r}: a string value cannot start with '@' (nft's JSON "
+                      "reads a set reference) or hold a NUL byte; use SetRefExpr for a set")
+
+
 class Expression(Node):
     """Base class of expression nodes. ``registry`` maps JSON keys to classes."""
 
@@ -603,6 +612,8 @@ class ElemExpr(Expression):
     def __attrs_post_init__(self) -> None:
         if isinstance(self.val, ElemExpr):  # libnftables aborts on an element in an element
             raise invalid(self, "val", "an element cannot hold another element")
+        if type(self.val) is str:
+            check_literal(self, "val", self.val)
 
 
 class VerdictKind(StrEnum):

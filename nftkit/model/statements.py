@@ -27,7 +27,7 @@ from ..errors import ValidationError
 from . import _validate
 from .datatypes import expr_datatype
 from .enums import SynproxyFlag
-from .expressions import Expr, SetExpr, VerdictExpr
+from .expressions import Expr, SetExpr, VerdictExpr, check_literal
 
 if TYPE_CHECKING:
     from .ruleset import Rule
@@ -162,6 +162,9 @@ class MatchStmt(Statement):
         # ``"*"`` would match every name, and nft refuses it in text and JSON alike
         # ("All-wildcard strings are not supported"). ``"\\*"`` is a literal star.
         values = self.right.elements if isinstance(self.right, SetExpr) else (self.right,)
+        for v in values:
+            if type(v) is str and (v[:1] == "@" or "\x00" in v):
+                check_literal(self, "right", v)
         if "*" in values:
             dt = expr_datatype(self.left)
             if dt is not None and dt.kind == "string":

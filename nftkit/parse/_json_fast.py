@@ -389,11 +389,12 @@ def _match(body: JSON) -> Stmt | _Miss:
         right = fast_expr(right, hint)
         if right is MISS:
             return MISS
-    # MatchStmt.__attrs_post_init__ refuses a lone "*" for string datatypes: left to it.
-    # (Only a str equals "*": the other values fast_expr gives never do, and comparing an
-    # ipaddress object with a str costs it an exception.)
-    if (right == "*" if type(right) is str
-            else type(right) is SetExpr and "*" in right.elements):
+    # MatchStmt.__attrs_post_init__ refuses a lone "*" for string datatypes and a NUL byte:
+    # left to it. (Only a str equals "*": the other values fast_expr gives never do, and
+    # comparing an ipaddress object with a str costs it an exception.)
+    if (right == "*" or "\x00" in right if type(right) is str
+            else type(right) is SetExpr and ("*" in right.elements or any(
+                type(e) is str and "\x00" in e for e in right.elements))):
         return MISS
     node = _new(MatchStmt)
     _set(node, "left", left)
