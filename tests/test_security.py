@@ -171,3 +171,107 @@ def test_set_reference_is_the_way_to_name_a_set() -> None:
     doc = nftkit.to_json(nftkit.Ruleset(tables=[nftkit.Table(family="inet", name="t", chains=[
         nftkit.Chain(name="c", rules=[rule])])]))
     assert '"@x"' in json.dumps(doc)
+
+
+# --- issue 12 item 5: bounded recursion, no internal reprs -------------------------------
+
+
+@pytest.mark.parametrize("operands", [246, 1000, 20_000])
+def test_long_operator_chain_is_a_located_parse_error(operands: int) -> None:
+    ops = " | ".join(f"0x{i:x}" for i in range(1, operands + 1))
+    with pytest.raises(nftkit.ParseError, match="nested too deeply") as err:
+        nftkit.parse(f"table ip t {{\n chain c {{\n  meta mark set meta mark | {ops}\n }}\n}}\n")
+    assert err.value.line == 3 and err.value.column is not None
+
+
+def test_operator_chain_within_the_bound_round_trips() -> None:
+    ops = " | ".join(f"0x{i:x}" for i in range(1, 101))
+    rs = nftkit.parse(f"table ip t {{\n chain c {{\n  meta mark set meta mark | {ops}\n }}\n}}\n")
+    assert nftkit.parse(nftkit.to_text(rs)) == rs
+    assert nftkit.from_json(nftkit.to_json(rs)) == rs
+
+
+def test_deep_json_is_a_parse_error() -> None:
+    e: Any = {"meta": {"key": "mark"}}
+    for i in range(5000):
+        e = {"|": [e, i]}
+    with pytest.raises(nftkit.ParseError, match="nested too deeply"):
+        nftkit.from_json(_rule_doc({"mangle": {"key": {"meta": {"key": "mark"}}, "value": e}}))
+    with pytest.raises(nftkit.ParseError, match="nested too deeply"):
+        nftkit.from_json("[" * 100_000 + "]" * 100_000)
+
+
+@pytest.mark.parametrize("text", [
+    "table ip t { set s { type ipv4_addr; timeout 5x; } }",
+    "table ip t { set s { type ipv4_addr; flags timeout; elements = { 10.0.0.1 timeout 5x } } }",
+])
+def test_parse_errors_show_no_token_repr(text: str) -> None:
+    with pytest.raises(nftkit.ParseError) as err:
+        nftkit.parse(text)
+    assert "Token(" not in str(err.value)
+    assert err.value.line == 1 and err.value.column is not None
+
+
+def test_parse_error_messages_never_carry_a_token_repr() -> None:
+    from lark import Token
+
+    tok, key = Token("WORD", "x"), KeyError(Token("NUM", "1"))
+    err = nftkit.ParseError(f"cannot read {tok!r} in {key!r}")
+    assert "Token(" not in str(err) and "'x'" in str(err)
+
+
+# --- issue 11 case 6: from_json errors name the node and member, not a Python signature ----
+
+
+def test_prefix_without_addr_names_the_member() -> None:
+    with pytest.raises(nftkit.ParseError) as err:
+        nftkit.from_json(_rule_doc({"match": {"op": "==", "left": {"payload": {
+            "protocol": "ip", "field": "saddr"}}, "right": {"prefix": {"len": 8}}}}))
+    assert "__init__" not in str(err.value)
+    assert "PrefixExpr" in str(err.value) and "'addr'" in str(err.value)
+
+
+def _sites(o: Any, path: tuple[Any, ...] = ()) -> Any:
+    if isinstance(o, dict):
+        for k in o:
+            yield path, k
+        for k, v in o.items():
+            yield from _sites(v, (*path, k))
+    elif isinstance(o, list):
+        for i, v in enumerate(o):
+            yield from _sites(v, (*path, i))
+
+
+def test_json_with_a_member_dropped_or_renamed_gives_parse_errors(corpus: None) -> None:
+    """Every member of a few corpus documents, dropped or renamed: the document is read, or
+    refused with a ParseError that names no Python internals."""
+    import copy
+    import random
+
+    from tests._oracle import CORPUS
+
+    files = sorted(CORPUS.glob("shell/testcases/**/dumps/*.json-nft"))[::40]
+    rng = random.Random(0)
+    checked = 0
+    for f in files:
+        doc = json.loads(f.read_text())
+        try:
+            nftkit.from_json(doc)
+        except nftkit.NftkitError:
+            continue
+        sites = list(_sites(doc))
+        for path, key in rng.sample(sites, min(60, len(sites))):
+            for rename in (False, True):
+                mutated = copy.deepcopy(doc)
+                node = mutated
+                for p in path:
+                    node = node[p]
+                value = node.pop(key)
+                if rename:
+                    node[key + "x"] = value
+                checked += 1
+                try:
+                    nftkit.from_json(mutated)
+                except nftkit.ParseError as exc:
+                    assert "__init__" not in str(exc) and "Token(" not in str(exc), str(exc)
+    assert checked > 100

@@ -82,6 +82,27 @@ def _glued_verdict(s: str) -> J:
     return (m[1], {m[2]: None})
 
 
+#: The most binary operators nested in one expression (``a | b | c ...``; nft's own listings
+#: stay far below it).
+MAX_EXPR_DEPTH = 128
+_BINOPS = frozenset({"&", "|", "^", "<<", ">>"})
+
+
+def _nested_too_deep(*operands: Any) -> bool:
+    """Whether the operands hold more than ``MAX_EXPR_DEPTH - 1`` nested binary operations
+    (stops looking there, so a long chain costs O(MAX_EXPR_DEPTH) per operator)."""
+    todo = [(x, 1) for x in operands]
+    while todo:
+        x, depth = todo.pop()
+        if type(x) is dict and len(x) == 1:
+            ((key, val),) = x.items()
+            if key in _BINOPS and type(val) is list:
+                if depth >= MAX_EXPR_DEPTH:
+                    return True
+                todo.extend((v, depth + 1) for v in val)
+    return False
+
+
 def seconds(s: str) -> int:
     """A duration word (``1h30m``, ``45s``, ``500ms``) in whole seconds (ms truncated)."""
     return milliseconds(s) // 1000
@@ -92,7 +113,9 @@ def milliseconds(s: str) -> int:
         return int(s) * 1000
     m = _TIME.match(s)
     if not m or not s:
-        raise ValueError(f"not a time: {s!r}")
+        if isinstance(s, Token):  # located, and without the token's repr
+            raise ParseError(f"not a time: {str(s)[:40]!r}", line=s.line, column=s.column)
+        raise ValueError(f"not a time: {str(s)[:40]!r}")
     d, h, mi, sec, ms = (int(g) if g else 0 for g in m.groups())
     return (((d * 24 + h) * 60 + mi) * 60 + sec) * 1000 + ms
 
@@ -417,6 +440,12 @@ class NftTransformer(Transformer[Token, Any]):
 
     def binop(self, c: list[Any]) -> J:
         left, op, right = c
+        if _nested_too_deep(left, right):
+            # nft has no limit, but the model, the renderers and the JSON codecs recurse once
+            # per level: a bound here keeps a hostile rule from exhausting the stack later
+            raise ParseError(f"expression nested too deeply (more than {MAX_EXPR_DEPTH} "
+                             "operators in a row)", line=getattr(op, "line", None),
+                             column=getattr(op, "column", None))
         op = str(op)
         if op in ("&", "|", "^") and isinstance(left, dict) and _values.is_flags(left):
             # a flag selector's mask has the selector's type: tcp flags & (syn | ack), and
@@ -427,7 +456,8 @@ class NftTransformer(Transformer[Token, Any]):
 
     def binop_kw(self, c: list[Token]) -> str:
         op = str(c[0])
-        return {"and": "&", "or": "|", "xor": "^", "lshift": "<<", "rshift": ">>"}.get(op, op)
+        op = {"and": "&", "or": "|", "xor": "^", "lshift": "<<", "rshift": ">>"}.get(op, op)
+        return Token.new_borrow_pos("BINOP", op, c[0])  # a str that knows where it was
 
     or_kw = xor_kw = and_kw = shift_kw = binop_kw
 
