@@ -37,6 +37,7 @@ E = TypeVar("E", bound=StrEnum)
 
 __all__ = [
     "COMMENT_MAX",
+    "IDENTIFIER",
     "IFNAME_MAX",
     "NAME_MAX",
     "as_tuple",
@@ -59,11 +60,16 @@ IFNAME_MAX = 15
 
 #: nft's scanner: ``string ({letter}|[_.])({letter}|{digit}|[/\-_\.])*``.
 _IDENTIFIER = re.compile(r"[A-Za-z_.][A-Za-z0-9_./\-]*\Z")
+#: A whole name in one match: an identifier of at most NAME_MAX bytes (ASCII: chars = bytes).
+IDENTIFIER = re.compile(rf"[A-Za-z_.][A-Za-z0-9_./\-]{{0,{NAME_MAX - 1}}}\Z")
 _IFNAME = re.compile(r"[A-Za-z_.][A-Za-z0-9_.\-]*\Z")
 
 
+_UNQUOTABLE = re.compile(r'["\x00-\x1f\x7f]')
+
+
 def _unquotable(value: str) -> bool:
-    return '"' in value or any(ord(c) < 32 or ord(c) == 127 for c in value)
+    return _UNQUOTABLE.search(value) is not None
 
 
 def check_name(node: str, field: str, value: object, *, keywords: bool = True) -> None:

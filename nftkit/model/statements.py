@@ -162,10 +162,11 @@ class MatchStmt(Statement):
         # ``"*"`` would match every name, and nft refuses it in text and JSON alike
         # ("All-wildcard strings are not supported"). ``"\\*"`` is a literal star.
         values = self.right.elements if isinstance(self.right, SetExpr) else (self.right,)
-        for v in values:
-            if type(v) is str and (v[:1] == "@" or "\x00" in v):
+        for v in values:  # only strings: comparing an address with a str costs an exception
+            if not isinstance(v, str) or not (v == "*" or v[:1] == "@" or "\x00" in v):
+                continue
+            if v != "*":
                 check_literal(self, "right", v)
-        if "*" in values:
             dt = expr_datatype(self.left)
             if dt is not None and dt.kind == "string":
                 raise invalid(self, "right", f"{dt.name} value '*' (an all-wildcard string) "

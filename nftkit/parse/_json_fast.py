@@ -38,7 +38,7 @@ from typing import Any, Final
 
 import attrs
 
-from ..errors import ValidationError
+from ..model._validate import IDENTIFIER
 from ..model.datatypes import Datatype, expr_datatype
 from ..model.expressions import (
     ConcatExpr,
@@ -224,10 +224,12 @@ def _verdict(key: str, body: JSON) -> Expr | _Miss:
         kind = _VERDICT_KINDS[key]
         if (kind in _TARGETED) != (target is not None):
             return MISS  # the generic decoder raises the ValidationError
-        try:  # once per (verdict, target): the target's name rule runs here too
-            found = VerdictExpr(kind=kind, target=target)
-        except ValidationError:
-            return MISS  # the generic decoder raises it
+        # what VerdictExpr.__attrs_post_init__ checks: the line above, and the target's name
+        if target is not None and not IDENTIFIER.match(target):
+            return MISS  # the generic decoder raises the ValidationError
+        found = _new(VerdictExpr)
+        _set(found, "kind", kind)
+        _set(found, "target", target)
         if len(_VERDICTS) >= 4096:
             _VERDICTS.clear()
         _VERDICTS[(key, target)] = found
