@@ -300,6 +300,12 @@ def test_hostile_strings_in_every_field(world: Ruleset, capsys: pytest.CaptureFi
     with capsys.disabled():
         print(f"\nhostile strings: {len({k for k, _ in outcome})} fields x {len(PAYLOADS)} "
               f"payloads = {len(outcome)} cases: {dict(sorted(table.items()))}")
+        kept: dict[str, list[str]] = collections.defaultdict(list)
+        for (field, payload), result in outcome.items():
+            if result != "refused":
+                kept[f"{field} ({result})"].append(payload)
+        for field, payloads in sorted(kept.items()):
+            print(f"  {field}: {', '.join(payloads)}")
     bad = {k: v for k, v in outcome.items() if v not in (
         "refused", "refused at render", "unchanged", "unchanged (parser)")}
     assert not bad, "\n".join(f"{k}: {v}" for k, v in sorted(bad.items()))
