@@ -12,6 +12,8 @@ Hierarchy::
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
     "BackendError",
     "BusyError",
@@ -47,6 +49,10 @@ class UnsupportedError(NftkitError):
     """Valid nftables that cannot be expressed in the requested form (e.g. ``xt`` to text)."""
 
 
+#: A lark token's repr, ``Token('WORD', 'x')``: a message shows the token's text, ``'x'``.
+_TOKEN_REPR = re.compile(r"""Token\('[A-Za-z0-9_$]+', ('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\)""")
+
+
 class ParseError(NftkitError, ValueError):
     """Input text or JSON that nftkit cannot read.
 
@@ -63,7 +69,7 @@ class ParseError(NftkitError, ValueError):
         source_line: str | None = None,
         expected: tuple[str, ...] = (),
     ) -> None:
-        self.message = message
+        self.message = _TOKEN_REPR.sub(r"\1", message)
         self.filename = filename
         self.line = line
         self.column = column

@@ -63,6 +63,7 @@ import attrs
 
 from ._node import Node
 from .errors import ValidationError
+from .model._validate import check_name
 from .model.datatypes import format_addr
 from .model.enums import Family
 from .model.objects import NamedObject
@@ -202,6 +203,9 @@ class Op:
     def __attrs_post_init__(self) -> None:
         if self.kind not in ALLOWED[self.verb]:
             raise ValidationError("Op", "kind", f"cannot {self.verb} a {self.kind}")
+        for field in ("table", "name", "chain", "new_name"):
+            if (value := getattr(self, field)) is not None:
+                _check_name(field, value)
 
     def __repr__(self) -> str:
         return f"<Op {self.describe()}>"
@@ -405,11 +409,13 @@ def _checked_table_ref_of(table: TableRef | None, what: str) -> tuple[Family, st
 
 
 def _check_name(field: str, value: object) -> str:
-    if value.__class__ is str and value in _GOOD_NAMES:
+    if value.__class__ is str and value in _GOOD_NAMES and field != "new_name":
         return value
-    if not isinstance(value, str) or not value or len(value.encode()) > 255 or any(
-            ord(c) < 32 or c == '"' for c in value):
-        raise ValidationError("Transaction", field, f"invalid name {value!r}")
+    # the model's rule for names (an nft identifier): nft prints names bare. A new name must
+    # also not be a keyword (nft could not list it back); a name referring to an existing
+    # object may be one, as another program can create it through JSON.
+    check_name("Transaction", field, value, keywords=field == "new_name")
+    assert isinstance(value, str)  # check_name refuses anything else
     if value.__class__ is str:
         if len(_GOOD_NAMES) >= _CACHE_MAX:
             _GOOD_NAMES.clear()

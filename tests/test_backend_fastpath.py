@@ -30,6 +30,7 @@ from nftkit.model.expressions import (
     VerdictExpr,
 )
 from nftkit.model.sets import Map, Set
+from nftkit.testing import comments, identifiers
 from nftkit.transaction import (
     Kind,
     Op,
@@ -75,7 +76,7 @@ def _of_kind(name: str) -> st.SearchStrategy[Any]:
 _VALUE = st.one_of([_of_kind(name) for name in sorted(DATATYPES)])
 _VERDICT = st.builds(VerdictExpr, kind=st.sampled_from(["accept", "drop", "continue", "return"]),
                      target=st.none()) | st.builds(
-    VerdictExpr, kind=st.sampled_from(["jump", "goto"]), target=_TEXT)
+    VerdictExpr, kind=st.sampled_from(["jump", "goto"]), target=identifiers())
 _CONCAT = st.builds(lambda parts: ConcatExpr(exprs=tuple(parts)),
                     st.lists(_VALUE, min_size=2, max_size=5))
 # what the fast path leaves to the general one: it must still come out identical
@@ -84,7 +85,7 @@ _OTHER = st.one_of(
     st.builds(lambda lo, hi: RangeExpr(low=lo, high=hi), st.integers(0, 65535),
               st.integers(0, 65535)),
     st.builds(lambda v, c, t: ElemExpr(val=v, comment=c, timeout=t),
-              _VALUE | _CONCAT, st.none() | _TEXT, st.none() | st.integers(0, 10**6).map(
+              _VALUE | _CONCAT, st.none() | comments(), st.none() | st.integers(0, 10**6).map(
                   lambda s: s * 1000)),
     st.builds(lambda parts: ConcatExpr(exprs=tuple(parts)),
               st.lists(_VALUE | _VERDICT | st.builds(
@@ -95,8 +96,8 @@ _KEY = _VALUE | _CONCAT | _OTHER
 _ELEMENT = _KEY | st.tuples(_KEY, _KEY | _VERDICT)
 # what only a hand-made Op can hold (Transaction refuses it): still written the same
 _ODD = st.tuples(_KEY) | st.tuples(_KEY, _KEY, _VERDICT) | st.tuples(_KEY, st.tuples(_KEY, _KEY))
-_NAME = st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters='"'),
-                min_size=1, max_size=10)
+# names, jump targets and element comments are validated where they enter (the model's rules)
+_NAME = identifiers()
 _OP = st.builds(
     lambda verb, family, table, name, elems: Op(verb=verb, kind=Kind.ELEMENT, family=family,
                                                 table=table, name=name, elements=elems),

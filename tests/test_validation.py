@@ -155,8 +155,9 @@ def test_comment_length_limit() -> None:
 def test_comments_nft_cannot_quote(bad: str) -> None:
     _raises("Chain", "comment", lambda: Chain(name="c", comment=bad))
     _raises("Set", "comment", lambda: Set(name="s", type="ipv4_addr", comment=bad))
-    _raises("Set", "elements", lambda: Set(name="s", type="ipv4_addr",
-                                           elements=[ElemExpr(val=IP, comment=bad)]))
+    # an element checks its own comment, wherever it is (a named set, an anonymous set)
+    _raises("ElemExpr", "comment", lambda: Set(name="s", type="ipv4_addr",
+                                               elements=[ElemExpr(val=IP, comment=bad)]))
 
 
 @pytest.mark.parametrize("bad", ["", "a" * 16, "a b", "a/b", 'a"b', ".", "..", "a:b", "0eth"])

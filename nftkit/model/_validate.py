@@ -11,7 +11,13 @@ No user string may change the meaning of generated text. nft prints object names
 - comments and other quoted strings must not contain ``"`` (nft has no escape for it) or
   control characters; comments are at most 128 bytes (NFT_USERDATA_MAXLEN);
 - interface names are 1-15 bytes (IFNAMSIZ - 1) of letters, digits, ``_``, ``.`` and ``-``,
-  starting with a letter, ``_`` or ``.``, and are not ``.`` or ``..``.
+  starting with a letter, ``_`` or ``.``, and are not ``.`` or ``..``;
+- keywords (a ct timeout's ``protocol``, an exthdr ``field``, ...) are one of a closed set of
+  spellings nft reads (``one_of``, ``selector_field``).
+
+Every string field of a node has one of these validators, and so does every name a
+``Transaction`` takes and every value read back from the kernel or from JSON (the readers build
+nodes): docs/security.md.
 """
 
 from __future__ import annotations
@@ -31,13 +37,17 @@ E = TypeVar("E", bound=StrEnum)
 
 __all__ = [
     "COMMENT_MAX",
+    "IDENTIFIER",
     "IFNAME_MAX",
     "NAME_MAX",
     "as_tuple",
+    "check_name",
     "comment",
     "device_names",
     "name",
+    "one_of",
     "quoted_string",
+    "selector_field",
     "to_enum",
 ]
 
@@ -50,28 +60,73 @@ IFNAME_MAX = 15
 
 #: nft's scanner: ``string ({letter}|[_.])({letter}|{digit}|[/\-_\.])*``.
 _IDENTIFIER = re.compile(r"[A-Za-z_.][A-Za-z0-9_./\-]*\Z")
+#: A whole name in one match: an identifier of at most NAME_MAX bytes (ASCII: chars = bytes).
+IDENTIFIER = re.compile(rf"[A-Za-z_.][A-Za-z0-9_./\-]{{0,{NAME_MAX - 1}}}\Z")
 _IFNAME = re.compile(r"[A-Za-z_.][A-Za-z0-9_.\-]*\Z")
 
 
+_UNQUOTABLE = re.compile(r'["\x00-\x1f\x7f]')
+
+
 def _unquotable(value: str) -> bool:
-    return '"' in value or any(ord(c) < 32 or ord(c) == 127 for c in value)
+    return _UNQUOTABLE.search(value) is not None
 
 
-def name(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
-    """A table, chain, set, map, flowtable or object name nft reads back as one identifier."""
+def check_name(node: str, field: str, value: object, *, keywords: bool = True) -> None:
+    """Raise ValidationError(node, field) unless ``value`` is a name nft reads back as one
+    identifier (``chain my-chain``, ``jump my-chain``, ``@my_set``).
+
+    ``keywords=False`` lets a keyword through (``delete chain ... missing`` of a chain another
+    program created through JSON): it cannot change the structure of the text either."""
     if not isinstance(value, str) or not value:
-        raise invalid(inst, attribute.name, f"must be a non-empty string, got {value!r}")
+        raise ValidationError(node, field, f"must be a non-empty string, got {value!r}")
     if len(value.encode()) > NAME_MAX:
-        raise invalid(inst, attribute.name, f"{value[:20]!r}... is longer than {NAME_MAX} bytes")
+        raise ValidationError(node, field, f"{value[:20]!r}... is longer than {NAME_MAX} bytes")
     if not _IDENTIFIER.match(value):
-        raise invalid(
-            inst, attribute.name,
+        raise ValidationError(
+            node, field,
             f"{value!r} is not an nft identifier (a letter, '_' or '.' first, then letters, "
             "digits, '_', '.', '-' or '/')",
         )
     # nft prints names bare and nft 1.0.6 cannot quote them: a keyword would not read back.
-    if (why := keyword_reason(type(inst).__name__, value)) is not None:
-        raise invalid(inst, attribute.name, why)
+    if keywords and (why := keyword_reason(node, value)) is not None:
+        raise ValidationError(node, field, why)
+
+
+def name(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    """A table, chain, set, map, flowtable or object name nft reads back as one identifier."""
+    check_name(type(inst).__name__, attribute.name, value)
+
+
+def one_of(choices: frozenset[str], *, optional: bool = False) -> Any:
+    """An attrs validator: the value is one of ``choices`` (the keywords nft reads there)."""
+
+    def check(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value is None and optional:
+            return
+        if value not in choices:
+            raise invalid(inst, attribute.name,
+                          f"{value!r} is not one of: {', '.join(sorted(choices))}")
+
+    return check
+
+
+_INDEX = re.compile(r"([a-z][a-z0-9\-]*)(?:\[[0-9]{1,3}\])?\Z")
+
+
+def selector_field(choices: frozenset[str]) -> Any:
+    """An attrs validator of an optional header field name: one of ``choices``, optionally
+    indexed (``addr[1]``, ``sid[2]``, as nft spells them in text and JSON)."""
+
+    def check(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value is None:
+            return
+        m = _INDEX.match(value) if isinstance(value, str) else None
+        if m is None or m.group(1) not in choices:
+            raise invalid(inst, attribute.name,
+                          f"{value!r} is not one of: {', '.join(sorted(choices))}")
+
+    return check
 
 
 def quoted_string(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:

@@ -22,7 +22,7 @@ import attrs
 from .._node import EXPR, EXPRS, Node, flags, invalid
 from ..nft import selectors
 from ..nft.families import ADDRESS_FAMILIES
-from ..nft.keywords import keyword_reason
+from . import _validate
 
 __all__ = [
     "VALUE",
@@ -62,6 +62,15 @@ __all__ = [
 ]
 
 
+def check_literal(node: object, field: str, value: str) -> None:
+    """Refuse a string value that would mean something else on another path: one starting with
+    ``@`` (libnftables' JSON reads ``"@x"`` as a reference to set ``x``; text and netlink carry
+    the literal) or holding a NUL (the kernel would keep the part before it)."""
+    if value[:1] == "@" or "\x00" in value:
+        raise invalid(node, field, f"{value!r}: a string value cannot start with '@' (nft's JSON "
+                      "reads a set reference) or hold a NUL byte; use SetRefExpr for a set")
+
+
 class Expression(Node):
     """Base class of expression nodes. ``registry`` maps JSON keys to classes."""
 
@@ -89,26 +98,11 @@ def _tuple(value: Iterable[Any]) -> tuple[Any, ...]:
     return tuple(value)
 
 
-def _name(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
-    """A set or map name: non-empty, no whitespace, quote or control character."""
-    if not isinstance(value, str) or not value or any(
-            c.isspace() or c in '"{};#' or ord(c) < 32 for c in value):
-        raise invalid(inst, attribute.name, f"{value!r} is not a valid set name")
-    if (why := keyword_reason(type(inst).__name__, value)) is not None:
-        raise invalid(inst, attribute.name, why)
+#: A set or map name: the rule of every other name (nft prints it bare, after ``@``).
+_name = _validate.name
 
 
-def _one_of(choices: frozenset[str], *, optional: bool = False) -> Any:
-    """An attrs validator: the value is one of ``choices`` (the spellings nft accepts)."""
-
-    def check(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
-        if value is None and optional:
-            return
-        if value not in choices:
-            raise invalid(inst, attribute.name,
-                          f"{value!r} is not one of: {', '.join(sorted(choices))}")
-
-    return check
+_one_of = _validate.one_of
 
 
 def _non_negative(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -181,6 +175,7 @@ class PayloadExpr(Expression):
 
 #: IPv6 extension headers nft knows (``exthdr`` names).
 EXTHDR_NAMES = selectors.EXTHDR_NAMES
+EXTHDR_FIELDS = selectors.EXTHDR_FIELDS
 
 
 @attrs.frozen(kw_only=True)
@@ -194,12 +189,14 @@ class ExthdrExpr(Expression):
 
     json_key = "exthdr"
     name: str = attrs.field(validator=_one_of(EXTHDR_NAMES))
-    field: str | None = None
+    field: str | None = attrs.field(default=None, validator=_validate.selector_field(
+        EXTHDR_FIELDS))
     offset: int | None = attrs.field(default=None, validator=_non_negative)
 
 
 #: TCP options nft knows by name (others are given by kind number, ``"123"``).
 TCP_OPTIONS = selectors.TCP_OPTIONS
+TCP_OPTION_FIELDS = selectors.TCP_OPTION_FIELDS
 
 
 @attrs.frozen(kw_only=True)
@@ -214,7 +211,8 @@ class TcpoptExpr(Expression):
 
     json_key = "tcp option"
     name: str | None = None
-    field: str | None = None
+    field: str | None = attrs.field(default=None, validator=_validate.selector_field(
+        TCP_OPTION_FIELDS))
     base: int | None = attrs.field(default=None, validator=_non_negative)
     offset: int | None = attrs.field(default=None, validator=_non_negative)
     len: int | None = attrs.field(default=None, validator=_non_negative)
@@ -223,7 +221,9 @@ class TcpoptExpr(Expression):
         raw = self.base is not None
         if raw == (self.name is not None) or (raw and (self.offset is None or self.len is None)):
             raise invalid(self, "name", "give an option name, or base (kind), offset and len")
-        if self.name is not None and self.name not in TCP_OPTIONS and not self.name.isdigit():
+        if self.name is not None and not (self.name in TCP_OPTIONS or (
+                isinstance(self.name, str) and self.name.isascii() and self.name.isdigit()
+                and len(self.name) <= 3)):
             raise invalid(self, "name", f"unknown TCP option {self.name!r} (one of: "
                           f"{', '.join(sorted(TCP_OPTIONS))}, or a kind number)")
 
@@ -238,11 +238,13 @@ class IpoptExpr(Expression):
 
     json_key = "ip option"
     name: str = attrs.field(validator=_one_of(selectors.IP_OPTIONS))
-    field: str | None = None
+    field: str | None = attrs.field(default=None, validator=_validate.selector_field(
+        selectors.IP_OPTION_FIELDS))
 
 
 #: SCTP chunk types nft knows (nft >= 1.0.1).
 SCTP_CHUNKS = selectors.SCTP_CHUNKS
+SCTP_CHUNK_FIELDS = selectors.SCTP_CHUNK_FIELDS
 
 
 @attrs.frozen(kw_only=True)
@@ -255,7 +257,8 @@ class SctpChunkExpr(Expression):
 
     json_key = "sctp chunk"
     name: str = attrs.field(validator=_one_of(SCTP_CHUNKS))
-    field: str | None = None
+    field: str | None = attrs.field(default=None, validator=_validate.selector_field(
+        SCTP_CHUNK_FIELDS))
 
 
 @attrs.frozen(kw_only=True)
@@ -557,8 +560,14 @@ class ElemExpr(Expression):
     val: Expr = attrs.field(metadata=VALUE)
     timeout: int | None = attrs.field(default=None, validator=_non_negative)
     expires: int | None = attrs.field(default=None, validator=_non_negative)
-    comment: str | None = None
+    comment: str | None = attrs.field(default=None, validator=_validate.comment)
     stmts: tuple[Any, ...] = attrs.field(default=(), converter=_tuple)
+
+    def __attrs_post_init__(self) -> None:
+        if isinstance(self.val, ElemExpr):  # libnftables aborts on an element in an element
+            raise invalid(self, "val", "an element cannot hold another element")
+        if type(self.val) is str:
+            check_literal(self, "val", self.val)
 
 
 class VerdictKind(StrEnum):
@@ -577,6 +586,7 @@ class VerdictExpr(Expression):
     ``{"jump": {"target": "other"}}``."""
 
     kind: VerdictKind = attrs.field(converter=VerdictKind)
+    #: A chain name (nft's identifier rules; NFT_CHAIN_MAXNAMELEN is 256 with the NUL).
     target: str | None = None
 
     def __attrs_post_init__(self) -> None:
@@ -584,3 +594,14 @@ class VerdictExpr(Expression):
         if needs_target != (self.target is not None):
             need = "needs" if needs_target else "takes no"
             raise invalid(self, "target", f"{self.kind} {need} target")
+        if self.target is not None and (
+                type(self.target) is not str or self.target not in _GOOD_TARGETS):
+            # a keyword is let through: the chain may be another program's (JSON-created)
+            _validate.check_name("VerdictExpr", "target", self.target, keywords=False)
+            if len(_GOOD_TARGETS) >= 4096:
+                _GOOD_TARGETS.clear()
+            _GOOD_TARGETS.add(self.target)
+
+
+#: Jump targets already checked (a kube-proxy-style ruleset repeats a few thousand of them).
+_GOOD_TARGETS: set[str] = set()

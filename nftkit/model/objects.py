@@ -15,12 +15,15 @@ Their JSON is ``{"<kind>": {"family": ..., "name": ..., "table": ..., "handle": 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
 from .._node import Node, flags, invalid
+from ..errors import ValidationError
+from ..nft import objects as objfacts
 from ..nft.units import TIME_UNITS
 from . import _validate
 from .enums import SynproxyFlag
@@ -82,10 +85,35 @@ def _count() -> Any:
     return attrs.field(default=0, validator=_non_negative)
 
 
+L3PROTOS = objfacts.L3PROTOS
+CT_L4PROTOS = objfacts.CT_L4PROTOS
+CT_TIMEOUT_STATES = objfacts.CT_TIMEOUT_STATES
+
+
+_HELPER = re.compile(r"[A-Za-z0-9_.\-]{1,15}\Z")
+
+
+def _helper_type(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, str) or not _HELPER.match(value):
+        raise invalid(inst, attribute.name, f"{value!r} is not a conntrack helper name "
+                      "(1-15 letters, digits, '_', '.' or '-')")
+
+
+def _l3proto() -> Any:
+    return attrs.field(default=None, validator=_validate.one_of(L3PROTOS, optional=True))
+
+
 def _policy(value: Mapping[str, int] | Iterable[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
     """``{"established": 120}`` or ``[("established", 120)]`` -> pairs, in the given order."""
-    pairs = value.items() if isinstance(value, Mapping) else value
-    return tuple((str(k), int(v)) for k, v in pairs)
+    try:
+        pairs = tuple((k, int(v)) for k, v in (
+            value.items() if isinstance(value, Mapping) else value))
+        if all(isinstance(k, str) and v >= 0 for k, v in pairs):
+            return pairs
+    except (TypeError, ValueError):
+        pass
+    raise ValidationError("CtTimeout", "policy",
+                          f"expected (state, seconds) pairs, got {value!r}") from None
 
 
 _to_synproxy_flags = flags(SynproxyFlag)
@@ -148,8 +176,9 @@ class Limit(NamedObject):
     comment: str | None = _comment()
     handle: int | None = _handle()
     rate: int = attrs.field(validator=_non_negative)
-    per: str = attrs.field(default="second", validator=attrs.validators.in_(LIMIT_PER))
-    unit: str = attrs.field(default="packets", validator=attrs.validators.in_(("packets", "bytes")))
+    per: str = attrs.field(default="second", validator=_validate.one_of(frozenset(LIMIT_PER)))
+    unit: str = attrs.field(default="packets",
+                            validator=_validate.one_of(frozenset({"packets", "bytes"})))
     #: nft's default burst is 5 packets, and 0 for byte limits. A packet burst of 0 is stored
     #: as 5: nft reads it as its default (``"burst": 0`` in JSON and ``burst 0 packets`` in a
     #: limit object load as 5) and lists 5 back.
@@ -175,9 +204,10 @@ class CtHelper(NamedObject):
     name: str = _name()
     comment: str | None = _comment()
     handle: int | None = _handle()
-    type: str = attrs.field(validator=_validate.quoted_string)
-    protocol: str = attrs.field(default="tcp", validator=attrs.validators.in_(("tcp", "udp")))
-    l3proto: str | None = None
+    #: A kernel helper name (NF_CT_HELPER_NAME_LEN is 16 with the NUL): ``ftp``, ``Q.931``.
+    type: str = attrs.field(validator=_helper_type)
+    protocol: str = attrs.field(default="tcp", validator=_validate.one_of(CT_L4PROTOS))
+    l3proto: str | None = _l3proto()
 
 
 @attrs.frozen(kw_only=True)
@@ -193,9 +223,16 @@ class CtTimeout(NamedObject):
     name: str = _name()
     comment: str | None = _comment()
     handle: int | None = _handle()
-    protocol: str = "tcp"
-    l3proto: str | None = None
+    protocol: str = attrs.field(default="tcp", validator=_validate.one_of(CT_L4PROTOS))
+    l3proto: str | None = _l3proto()
     policy: tuple[tuple[str, int], ...] = attrs.field(default=(), converter=_policy)
+
+    def __attrs_post_init__(self) -> None:
+        states = CT_TIMEOUT_STATES[self.protocol]
+        for state, _ in self.policy:
+            if state not in states:
+                raise invalid(self, "policy", f"{state!r} is not a {self.protocol} state (one "
+                              f"of: {', '.join(sorted(states))})")
 
 
 @attrs.frozen(kw_only=True)
@@ -211,11 +248,11 @@ class CtExpectation(NamedObject):
     name: str = _name()
     comment: str | None = _comment()
     handle: int | None = _handle()
-    protocol: str = "tcp"
+    protocol: str = attrs.field(default="tcp", validator=_validate.one_of(CT_L4PROTOS))
     dport: int = _count()
     timeout: int = _count()
     size: int = _count()
-    l3proto: str | None = None
+    l3proto: str | None = _l3proto()
 
 
 @attrs.frozen(kw_only=True)

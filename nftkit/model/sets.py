@@ -17,8 +17,8 @@ from .expressions import ElemExpr, Expr
 __all__ = ["OBJECT_TYPES", "Map", "Set"]
 
 
-#: Datatype names are printed bare: lower-case identifiers only.
-_TYPE_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
+#: Datatype names are printed bare: short lower-case identifiers only (nft's longest is 16).
+_TYPE_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}\Z")
 #: Data types of object maps (their data are object names).
 OBJECT_TYPES = objects.OBJECT_TYPES
 
@@ -95,7 +95,7 @@ class Set(Node):
         if not self.type and self.typeof is None:
             raise invalid(self, "type", "a set needs a key type or typeof")
         for t in self.type:
-            if not _TYPE_NAME.match(t):
+            if not isinstance(t, str) or not _TYPE_NAME.match(t):
                 raise invalid(self, "type", f"{t!r} is not an nft datatype name")
         if SetFlag.CONSTANT in self.flags and self.flags & {SetFlag.TIMEOUT, SetFlag.DYNAMIC}:
             raise invalid(self, "flags", "a constant set cannot have timeout or dynamic flags")
@@ -137,7 +137,7 @@ class Map(Set):
         if not self.data_type and self.data_typeof is None:
             raise invalid(self, "data_type", "a map needs a data type or typeof")
         for t in self.data_type:
-            if not _TYPE_NAME.match(t) and t not in OBJECT_TYPES:
+            if not isinstance(t, str) or (not _TYPE_NAME.match(t) and t not in OBJECT_TYPES):
                 raise invalid(self, "data_type", f"{t!r} is not an nft datatype name")
         for el in self.elements:
             if not (isinstance(el, tuple) and len(el) == 2):

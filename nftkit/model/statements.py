@@ -15,6 +15,7 @@ Units are semantic: byte amounts are in bytes (JSON and text scale them to ``kby
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -26,7 +27,7 @@ from ..errors import ValidationError
 from . import _validate
 from .datatypes import expr_datatype
 from .enums import SynproxyFlag
-from .expressions import Expr, SetExpr, VerdictExpr
+from .expressions import Expr, SetExpr, VerdictExpr, check_literal
 
 if TYPE_CHECKING:
     from .ruleset import Rule
@@ -161,7 +162,11 @@ class MatchStmt(Statement):
         # ``"*"`` would match every name, and nft refuses it in text and JSON alike
         # ("All-wildcard strings are not supported"). ``"\\*"`` is a literal star.
         values = self.right.elements if isinstance(self.right, SetExpr) else (self.right,)
-        if "*" in values:
+        for v in values:  # only strings: comparing an address with a str costs an exception
+            if not isinstance(v, str) or not (v == "*" or v[:1] == "@" or "\x00" in v):
+                continue
+            if v != "*":
+                check_literal(self, "right", v)
             dt = expr_datatype(self.left)
             if dt is not None and dt.kind == "string":
                 raise invalid(self, "right", f"{dt.name} value '*' (an all-wildcard string) "
@@ -767,6 +772,14 @@ class ChainStmt(Statement):
             raise invalid(self, "kind", f"must be 'jump' or 'goto', got {self.kind!r}")
 
 
+def _xt_name(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not (isinstance(value, str) and _XT_NAME.match(value)):
+        raise invalid(inst, attribute.name, f"{value!r} is not an xtables extension name")
+
+
+_XT_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,28}\Z")
+
+
 @attrs.frozen(kw_only=True)
 class XtStmt(Statement):
     """An xtables (iptables-nft) match or target that nft cannot translate.
@@ -777,5 +790,7 @@ class XtStmt(Statement):
     """
 
     json_key = "xt"
-    type: str | None = None
-    name: str | None = None
+    type: str | None = attrs.field(default=None, validator=_validate.one_of(
+        frozenset({"match", "target", "watcher"}), optional=True))
+    #: An xtables extension name (XT_EXTENSION_MAXNAMELEN is 29 with the NUL).
+    name: str | None = attrs.field(default=None, validator=_xt_name)

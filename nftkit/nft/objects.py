@@ -10,7 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["OBJECTS", "OBJECT_TYPES", "ObjectKind", "by_model"]
+from .families import FAMILIES
+
+__all__ = [
+    "CT_L4PROTOS",
+    "CT_TIMEOUT_STATES",
+    "L3PROTOS",
+    "OBJECTS",
+    "OBJECT_TYPES",
+    "ObjectKind",
+    "by_model",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,3 +59,15 @@ def by_model(name: str) -> ObjectKind | None:
         if kind.model == name:
             return kind
     return None
+
+
+#: What nft reads after ``l3proto``: a family keyword (the kernel decides which it supports).
+L3PROTOS: Final = frozenset(FAMILIES)
+#: What nft reads after a ct timeout's or expectation's ``protocol`` (parser.y ct_l4protoname).
+CT_L4PROTOS: Final = frozenset({"tcp", "udp"})
+#: The states a ct timeout policy may name, by protocol (nft's ct.c timeout protocol table).
+CT_TIMEOUT_STATES: Final[dict[str, frozenset[str]]] = {
+    "tcp": frozenset({"syn_sent", "syn_recv", "established", "fin_wait", "close_wait",
+                      "last_ack", "time_wait", "close", "syn_sent2", "retrans", "unack"}),
+    "udp": frozenset({"unreplied", "replied"}),
+}

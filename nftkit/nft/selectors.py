@@ -17,11 +17,13 @@ __all__ = [
     "CT",
     "CT_NETLINK",
     "EXTHDR",
+    "EXTHDR_FIELDS",
     "EXTHDR_NAMES",
     "FIB",
     "FIB_NETLINK",
     "IPSEC_KEYS",
     "IP_OPTIONS",
+    "IP_OPTION_FIELDS",
     "META",
     "META_ALIASES",
     "META_BARE",
@@ -31,9 +33,12 @@ __all__ = [
     "PAYLOAD_NETLINK",
     "PAYLOAD_UDATA",
     "RT",
+    "RT_HEADER_FIELDS",
     "SCTP_CHUNKS",
+    "SCTP_CHUNK_FIELDS",
     "SOCKET",
     "TCP_OPTIONS",
+    "TCP_OPTION_FIELDS",
     "TUNNELS",
     "payload_datatype",
 ]
@@ -130,6 +135,25 @@ SCTP_CHUNKS: Final = frozenset({
     "shutdown-ack", "error", "cookie-echo", "cookie-ack", "ecne", "cwr", "shutdown-complete",
     "asconf-ack", "forward-tsn", "asconf",
 })
+#: Extension header fields, all headers together (nft's exthdr.c; ``addr``/``sid`` take an
+#: index).
+EXTHDR_FIELDS: Final = frozenset({
+    "nexthdr", "hdrlength", "type", "seg-left", "reserved", "reserved2", "addr", "last-entry",
+    "flags", "tag", "sid", "frag-off", "more-fragments", "id", "checksum"})
+#: ``rt`` keys that name a field of the IPv6 routing header (``exthdr rt``), not routing
+#: information: ``rt type`` is ``{"exthdr": {"name": "rt", "field": "type"}}``.
+RT_HEADER_FIELDS: Final = frozenset({"type", "hdrlength", "nexthdr", "seg-left"})
+#: TCP option fields, all options together (nft's tcpopt.c).
+TCP_OPTION_FIELDS: Final = frozenset({"kind", "length", "size", "count", "left", "right",
+                                      "tsval", "tsecr", "subtype"})
+#: IPv4 option fields (nft's ipopt.c): ``type``, ``length``, ``ptr`` and ``addr`` (source
+#: routes), ``value`` (ra).
+IP_OPTION_FIELDS: Final = frozenset({"type", "length", "ptr", "addr", "value"})
+#: SCTP chunk fields, all chunks together (nft's sctp_chunk.c).
+SCTP_CHUNK_FIELDS: Final = frozenset({
+    "type", "flags", "length", "tsn", "stream", "ssn", "ppid", "init-tag", "a-rwnd",
+    "num-outbound-streams", "num-inbound-streams", "initial-tsn", "cum-tsn-ack",
+    "num-gap-ack-blocks", "num-dup-tsns", "lowest-tsn", "seqno", "new-cum-tsn"})
 
 #: Meta keys nft knows (up to 1.1): key -> datatype. ``meta mark`` is a ``mark``.
 META: Final[dict[str, str]] = {

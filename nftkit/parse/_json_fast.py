@@ -38,6 +38,7 @@ from typing import Any, Final
 
 import attrs
 
+from ..model._validate import IDENTIFIER
 from ..model.datatypes import Datatype, expr_datatype
 from ..model.expressions import (
     ConcatExpr,
@@ -224,7 +225,9 @@ def _verdict(key: str, body: JSON) -> Expr | _Miss:
         kind = _VERDICT_KINDS[key]
         if (kind in _TARGETED) != (target is not None):
             return MISS  # the generic decoder raises the ValidationError
-        # what VerdictExpr.__attrs_post_init__ checks is the line above
+        # what VerdictExpr.__attrs_post_init__ checks: the line above, and the target's name
+        if target is not None and not IDENTIFIER.match(target):
+            return MISS  # the generic decoder raises the ValidationError
         found = _new(VerdictExpr)
         _set(found, "kind", kind)
         _set(found, "target", target)
@@ -389,11 +392,12 @@ def _match(body: JSON) -> Stmt | _Miss:
         right = fast_expr(right, hint)
         if right is MISS:
             return MISS
-    # MatchStmt.__attrs_post_init__ refuses a lone "*" for string datatypes: left to it.
-    # (Only a str equals "*": the other values fast_expr gives never do, and comparing an
-    # ipaddress object with a str costs it an exception.)
-    if (right == "*" if type(right) is str
-            else type(right) is SetExpr and "*" in right.elements):
+    # MatchStmt.__attrs_post_init__ refuses a lone "*" for string datatypes and a NUL byte:
+    # left to it. (Only a str equals "*": the other values fast_expr gives never do, and
+    # comparing an ipaddress object with a str costs it an exception.)
+    if (right == "*" or "\x00" in right if type(right) is str
+            else type(right) is SetExpr and ("*" in right.elements or any(
+                type(e) is str and "\x00" in e for e in right.elements))):
         return MISS
     node = _new(MatchStmt)
     _set(node, "left", left)

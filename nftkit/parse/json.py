@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import ipaddress
 import json as _json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -155,6 +156,25 @@ def flat_class(key: str) -> type[Node] | None:
     return cls if plan.flat else None
 
 
+_MISSING = re.compile(r"(\w+)\.__init__\(\) missing \d+ required (?:keyword-only |positional )?"
+                      r"arguments?: (.+)")
+_UNEXPECTED = re.compile(r"(\w+)\.__init__\(\) got an unexpected keyword argument (.+)")
+_SIGNATURE = re.compile(r"(\w+)\.__init__\(\)")
+
+
+def plain_message(message: str) -> str:
+    """``message`` without Python signatures: ``PrefixExpr.__init__() missing 1 required
+    keyword-only argument: 'addr'`` -> ``PrefixExpr needs member 'addr'``."""
+    if "__init__()" not in message:
+        return message
+    if m := _MISSING.search(message):
+        names = m[2].replace("_", "-")
+        return f"{message[:m.start()]}{m[1]} needs member {names}"
+    if m := _UNEXPECTED.search(message):
+        return f"{message[:m.start()]}{m[1]} has no member {m[2].replace('_', '-')}"
+    return _SIGNATURE.sub(r"\1", message)
+
+
 class JsonDecoder:
     """Decodes JSON into model nodes. ``path`` tracks where we are, for error messages."""
 
@@ -166,7 +186,7 @@ class JsonDecoder:
 
     def error(self, message: str) -> ParseError:
         where = "/".join(self.path) or "<document>"
-        return ParseError(f"{where}: {message}", filename="<json>")
+        return ParseError(f"{where}: {plain_message(message)}", filename="<json>")
 
     # --- expressions ---------------------------------------------------------------------
 
@@ -795,6 +815,8 @@ def _from_json(doc: str | bytes | dict[str, Any] | list[Any]) -> Ruleset:
     if isinstance(doc, (str, bytes)):
         try:
             doc = _json.loads(doc)
+        except RecursionError:
+            raise ParseError("invalid JSON: nested too deeply", filename="<json>") from None
         except ValueError as exc:
             raise ParseError(f"invalid JSON: {exc}", filename="<json>") from None
     items = doc.get("nftables") if isinstance(doc, dict) else doc
@@ -815,15 +837,21 @@ def _from_json(doc: str | bytes | dict[str, Any] | list[Any]) -> Ruleset:
                 builder.add_chain(body)
             else:
                 builder.add(key, body)
+        except ValidationError as exc:  # where in the document, and what is wrong there
+            raise dec.error(str(exc)) from None
         except NftkitError:
             raise
         except KeyError as exc:
             raise dec.error(f"{key}: missing member {exc.args[0]!r}") from None
         except (TypeError, ValueError, AttributeError) as exc:
             raise dec.error(f"malformed {key}: {exc}") from None
+        except RecursionError:
+            raise dec.error(f"{key}: nested too deeply") from None
     dec.path = []
     try:
         return builder.ruleset()
+    except RecursionError:
+        raise ParseError("nested too deeply", filename="<json>") from None
     except ValidationError as exc:
         raise ParseError(str(exc), filename="<json>") from None
 

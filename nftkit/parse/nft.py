@@ -15,9 +15,11 @@ Errors are ``nftkit.ParseError`` with the file, line, column, the offending line
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import re
+import stat
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from importlib import resources
@@ -94,9 +96,15 @@ def _make(strict: bool) -> tuple[Lark, NftTransformer]:
     grammar = resources.files("nftkit.parse").joinpath("nft.lark").read_text()
     transformer = _ContextTransformer()
     # strict (the tests' conflict check) always analyses the grammar: a cache would skip that
+    cache = False if strict else _cache_file()
     parser = Lark(grammar, parser="lalr", lexer="contextual", transformer=transformer,
                   strict=strict, maybe_placeholders=False, propagate_positions=False,
-                  cache=False if strict else _cache_file())
+                  cache=cache)
+    if isinstance(cache, str):
+        # lark writes the file with the umask's mode: make it pass _cache_file's check
+        with contextlib.suppress(OSError):
+            if os.lstat(cache).st_uid == os.geteuid():
+                os.chmod(cache, 0o600)
     return parser, transformer
 
 
@@ -104,10 +112,11 @@ def _cache_file(name: str = "grammar.lark-cache") -> str | bool:
     """Where lark may keep the analysed grammar (about 1.2 s of CPU to rebuild, 0.2 s to load).
 
     ``$NFTKIT_CACHE_DIR`` or ``$XDG_CACHE_HOME/nftkit`` (``~/.cache/nftkit``); the directory
-    must be this user's own and writable by nobody else, since lark reads the file back with
-    ``pickle``. lark names the grammar, its options and its own version in the file and
+    and the file must be this user's own (the effective uid) and writable by nobody else, and
+    the file a regular file (not a link), since lark reads it back with ``pickle`` before it
+    checks anything. lark names the grammar, its options and its own version in the file and
     rebuilds when they differ. ``NFTKIT_CACHE_DIR=""`` turns the cache off; so does any
-    problem with the directory.
+    problem with the directory or the file (a file this user did not write is not read).
     """
     where = os.environ.get("NFTKIT_CACHE_DIR")
     if where is None:
@@ -121,9 +130,18 @@ def _cache_file(name: str = "grammar.lark-cache") -> str | bool:
         st = os.stat(where)
     except OSError:
         return False
-    if st.st_uid != os.getuid() or st.st_mode & 0o022:
+    if st.st_uid != os.geteuid() or st.st_mode & 0o022:
         return False
-    return os.path.join(where, name)
+    path = os.path.join(where, name)
+    try:
+        fst = os.lstat(path)
+    except FileNotFoundError:
+        return path  # lark writes it; _make makes it 0600
+    except OSError:
+        return False
+    if not stat.S_ISREG(fst.st_mode) or fst.st_uid != os.geteuid() or fst.st_mode & 0o022:
+        return False
+    return path
 
 
 def _parser() -> Lark:

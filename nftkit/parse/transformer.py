@@ -23,6 +23,7 @@ from ..errors import ParseError
 from ..model.datatypes import datatype
 from ..model.expressions import TUNNELS
 from ..model.priority import Priority
+from ..nft import selectors
 from ..nft.datatypes import BITMASKS
 from ..nft.selectors import BITMASK_SELECTORS
 from ..nft.symbols import BARE_VERDICTS, BINOP_WORDS, RELOP_WORDS, TCP_OPTION_KINDS, VERDICTS
@@ -83,6 +84,27 @@ def _glued_verdict(s: str) -> J:
     return (m[1], {m[2]: None})
 
 
+#: The most binary operators nested in one expression (``a | b | c ...``; nft's own listings
+#: stay far below it).
+MAX_EXPR_DEPTH = 128
+_BINOPS = frozenset(BINOP_WORDS.values())
+
+
+def _nested_too_deep(*operands: Any) -> bool:
+    """Whether the operands hold more than ``MAX_EXPR_DEPTH - 1`` nested binary operations
+    (stops looking there, so a long chain costs O(MAX_EXPR_DEPTH) per operator)."""
+    todo = [(x, 1) for x in operands]
+    while todo:
+        x, depth = todo.pop()
+        if type(x) is dict and len(x) == 1:
+            ((key, val),) = x.items()
+            if key in _BINOPS and type(val) is list:
+                if depth >= MAX_EXPR_DEPTH:
+                    return True
+                todo.extend((v, depth + 1) for v in val)
+    return False
+
+
 def seconds(s: str) -> int:
     """A duration word (``1h30m``, ``45s``, ``500ms``) in whole seconds (ms truncated)."""
     return milliseconds(s) // 1000
@@ -93,7 +115,9 @@ def milliseconds(s: str) -> int:
         return int(s) * 1000
     m = _TIME.match(s)
     if not m or not s:
-        raise ValueError(f"not a time: {s!r}")
+        if isinstance(s, Token):  # located, and without the token's repr
+            raise ParseError(f"not a time: {str(s)[:40]!r}", line=s.line, column=s.column)
+        raise ValueError(f"not a time: {str(s)[:40]!r}")
     d, h, mi, sec, ms = (int(g) if g else 0 for g in m.groups())
     return (((d * 24 + h) * 60 + mi) * 60 + sec) * 1000 + ms
 
@@ -418,6 +442,12 @@ class NftTransformer(Transformer[Token, Any]):
 
     def binop(self, c: list[Any]) -> J:
         left, op, right = c
+        if _nested_too_deep(left, right):
+            # nft has no limit, but the model, the renderers and the JSON codecs recurse once
+            # per level: a bound here keeps a hostile rule from exhausting the stack later
+            raise ParseError(f"expression nested too deeply (more than {MAX_EXPR_DEPTH} "
+                             "operators in a row)", line=getattr(op, "line", None),
+                             column=getattr(op, "column", None))
         op = str(op)
         if op in ("&", "|", "^") and isinstance(left, dict) and _values.is_flags(left):
             # a flag selector's mask has the selector's type: tcp flags & (syn | ack), and
@@ -428,7 +458,8 @@ class NftTransformer(Transformer[Token, Any]):
 
     def binop_kw(self, c: list[Token]) -> str:
         op = str(c[0])
-        return BINOP_WORDS.get(op, op)
+        op = BINOP_WORDS.get(op, op)
+        return Token.new_borrow_pos("BINOP", op, c[0])  # a str that knows where it was
 
     or_kw = xor_kw = and_kw = shift_kw = binop_kw
 
@@ -634,7 +665,7 @@ class NftTransformer(Transformer[Token, Any]):
 
     def rt(self, c: list[Any]) -> J:
         key = str(c[-1])
-        if key in ("type", "hdrlength", "nexthdr", "seg-left"):
+        if key in selectors.RT_HEADER_FIELDS:
             return {"exthdr": {"name": "rt", "field": key}}
         body: dict[str, J] = {"key": key}
         if len(c) > 1:

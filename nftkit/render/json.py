@@ -75,11 +75,12 @@ class JsonEncoder:
         fn = _VALUE_ENCODERS.get(type(value)) or _value_encoder(type(value))
         return fn(self, value)
 
-    def flags(self, value: frozenset[Any]) -> JSON:
-        """A flag set: in declaration order; nft >= 1.1 writes a single flag as a string."""
+    def flags(self, value: frozenset[Any], *, bare_single: bool = True) -> JSON:
+        """A flag set: in declaration order; nft >= 1.1 writes a single flag as a string
+        (unless ``bare_single`` is False)."""
         members = sorted(value, key=_enum_order)
         out = [m.value if isinstance(m, StrEnum) else m for m in members]
-        if len(out) == 1 and self.ctx.release.json_single_flag_string:
+        if bare_single and len(out) == 1 and self.ctx.release.json_single_flag_string:
             return out[0]
         return out
 
@@ -353,7 +354,9 @@ def _set(enc: JsonEncoder, node: Set) -> JSON:
     # nft 1.0.6 does not report the dynamic flag in JSON.
     shown = node.flags if release.json_dynamic_flag else node.flags - {SetFlag.DYNAMIC}
     if shown:
-        body["flags"] = enc.flags(frozenset(shown))
+        # Always a list: libnftables 1.1.3 reads ``"flags": "interval"`` as no flags at all,
+        # and every release reads ``["interval"]``.
+        body["flags"] = enc.flags(frozenset(shown), bare_single=False)
     if node.timeout:
         body["timeout"] = node.timeout // 1000
     if node.gc_interval:
