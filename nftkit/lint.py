@@ -379,7 +379,7 @@ def run(args: argparse.Namespace) -> int:
         if text.lstrip().startswith("{"):
             ruleset = from_json(json.loads(text))
         else:
-            from .parse.nft import parse
+            from .semantics.script import parse
 
             ruleset = parse(text, filename=name)
     except (OSError, ValueError, NftkitError) as exc:

@@ -50,8 +50,8 @@ from lark import Token
 from .._node import Node
 from ..model.datatypes import Datatype
 from . import _values
-from ._apply import _references, _reject_defaults
 from ._codegen import Gen, Refused, matcher
+from ._decode import references, reject_defaults
 from .json import JsonDecoder, decode_rule
 from .transformer import TableBlock, plain
 
@@ -539,7 +539,7 @@ class FastListing:
                     return tpl
                 proofs.append((text_b, model_b, rule_b))
             tpl.stmts = model_a.stmts
-            tpl.refs = _references(rule_a["expr"])
+            tpl.refs = references(rule_a["expr"])
             tpl.comment = rule_a.get("comment")
             guards = _guards(pairs, keys_a, holes)  # (BadValue: a bad constant, not used)
             if guards is None:
@@ -550,7 +550,7 @@ class FastListing:
             for text, model, rule in proofs:
                 out = _built(tpl, text, proof=True)
                 if out is None or not _same_model(out["expr"], list(model.stmts)) \
-                        or out["refs"] != _references(rule["expr"]) \
+                        or out["refs"] != references(rule["expr"]) \
                         or out.get("comment") != rule.get("comment"):
                     return tpl
         except Exception:
@@ -565,7 +565,7 @@ class FastListing:
 
     @staticmethod
     def _decode(rule: dict[str, J], family: str) -> Any:
-        expr = _reject_defaults(plain(rule["expr"]), family)
+        expr = reject_defaults(plain(rule["expr"]), family)
         if _has_node(expr):
             raise ValueError("bound chains are not templated")
         return decode_rule(JsonDecoder(), {"expr": expr, "comment": rule.get("comment")})

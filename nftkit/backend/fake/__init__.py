@@ -35,24 +35,28 @@ What it reproduces (checked against the kernel by tests/test_differential.py):
   (jumps follow the chain to its new name, as in the kernel, which refers to chains by pointer).
 
 Traffic never passes through a fake: counters and quotas stay as they were created.
+
+The semantics themselves are ``nftkit.semantics`` (the engine ``nftkit.parse`` also runs
+scripts with); this package adds what ``Nftables`` does around a batch (rule positions
+checked before sending, handles a failed batch uses up) and the listing methods.
 """
 
 from __future__ import annotations
 
 import threading
 
-from ..errors import BackendError, InvalidError, NotFoundError
-from ..model.enums import Family
-from ..model.objects import Counter, NamedObject, Quota
-from ..model.ruleset import Chain, Ruleset, Table
-from ..model.sets import Map, Set
-from ..render.context import RenderContext
-from ..render.text import to_text
-from ..transaction import Kind, Op, Transaction, TransactionResult, Verb
-from ._fake_apply import Applier, Fail, FlushCache
-from ._fake_state import State, TableState, set_model
-from ._limits import refuse_rename_then_delete
-from ._positions import replay
+from ...errors import InvalidError, NotFoundError
+from ...model.enums import Family
+from ...model.objects import Counter, NamedObject, Quota
+from ...model.ruleset import Chain, Ruleset, Table
+from ...model.sets import Map, Set
+from ...render.context import RenderContext
+from ...render.text import to_text
+from ...semantics.engine import BatchAborted, run_batch, run_op
+from ...semantics.state import State, TableState, set_model
+from ...transaction import Kind, Op, Transaction, TransactionResult, Verb
+from .._limits import refuse_rename_then_delete
+from .._positions import replay
 
 __all__ = ["FakeNftables"]
 
@@ -101,7 +105,7 @@ class FakeNftables:
             work.commit()
             self._state = work
             for index, op in resets:
-                self._run_op(self.version, self._state, self._state, op, index)
+                run_op(self.version, self._state, self._state, op, index)
             return TransactionResult(ops=txn.ops, handles=tuple(handles))
 
     def check(self, txn: Transaction, *, ordered: bool = True) -> None:
@@ -111,7 +115,7 @@ class FakeNftables:
             work = self._state.clone()
             _handles, resets = self._apply(work, txn, dry=True, ordered=ordered)
             for index, op in resets:
-                self._run_op(self.version, work, self._state, op, index)
+                run_op(self.version, work, self._state, op, index)
 
     def _apply(self, work: State, txn: Transaction, *, dry: bool, ordered: bool = True
                ) -> tuple[list[int | None], list[tuple[int, Op]]]:
@@ -121,34 +125,12 @@ class FakeNftables:
         ops = txn.ops
         refuse_rename_then_delete(ops, self.version)
         self._check_positions(ops)
-        cache = FlushCache(ops)  # ordering never moves an op across a flush: indices hold
-        handles: list[int | None] = [None] * len(ops)
-        resets: list[tuple[int, Op]] = []
-        batch = txn.batch(ordered=ordered)
-        for k, (index, op) in enumerate(batch):
-            if op.verb is Verb.RESET:
-                resets.append((index, op))
-                continue
-            uncached = cache.check(index, op, work)
-            if uncached is not None:
-                if not dry:
-                    self._burn_handles(tuple(o for _i, o in batch[k + 1:]), work)
-                raise NotFoundError(f"{ops[index].describe()}: {uncached}",
-                                    nft_message=uncached, index=index, operation=ops[index])
-            try:
-                handle = self._run_op(self.version, work, self._state, op, index)
-            except BackendError as err:
-                if not dry:
-                    self._burn_handles(tuple(o for _i, o in batch[k + 1:]), work)
-                if op is ops[index]:
-                    raise
-                # Name the op as written, not the part of it that was sent (a set's elements).
-                raise type(err)(f"{ops[index].describe()}: {err.nft_message}",
-                                nft_message=err.nft_message, index=index,
-                                operation=ops[index]) from None
-            if handle is not None:  # a set split into set + elements: the set's handle
-                handles[index] = handle
-        return handles, resets
+        try:
+            return run_batch(work, self._state, ops, txn.batch(ordered=ordered), self.version)
+        except BatchAborted as aborted:
+            if not dry:
+                self._burn_handles(aborted.rest, work)
+            raise aborted.error from None
 
     def _check_positions(self, ops: tuple[Op, ...]) -> None:
         """What ``Nftables`` checks before it sends a batch: libnftables ignores the handle of a
@@ -170,15 +152,6 @@ class FakeNftables:
             if op.position not in rules:
                 raise NotFoundError(f"{op.describe()}: no rule with handle {op.position} in "
                                     f"chain {op.chain} at that point", index=i, operation=op)
-
-    @staticmethod
-    def _run_op(version: tuple[int, int, int], work: State, base: State, op: Op,
-                index: int) -> int | None:
-        try:
-            return Applier(work, base, op, version).apply()
-        except Fail as fail:
-            raise fail.cls(f"{op.describe()}: {fail.message}", nft_message=fail.message,
-                           index=index, operation=op) from None
 
     def _burn_handles(self, rest: tuple[Op, ...], work: State) -> None:
         """The kernel processes a whole batch before aborting it: the handles that the failed
