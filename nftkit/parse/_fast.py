@@ -48,6 +48,7 @@ import attrs
 from lark import Token
 
 from .._node import Node
+from ..errors import ParseError
 from ..model.datatypes import Datatype
 from . import _values
 from ._codegen import Gen, Refused, matcher
@@ -55,7 +56,12 @@ from ._decode import references, reject_defaults
 from .json import JsonDecoder, decode_rule
 from .transformer import TableBlock, plain
 
-__all__ = ["FastListing"]
+__all__ = ["FastListing", "NotFast"]
+
+
+class NotFast(Exception):
+    """The text is not plain listing output, or holds a line the templates cannot take (an
+    invalid value, which lark, reading the whole text, locates): parse it with lark."""
 
 J = Any
 _WORD = r"[\w\[][\w.:/\-\[\]%]*"
@@ -600,13 +606,16 @@ class FastListing:
 
     # --- structure -------------------------------------------------------------------------
 
-    def parse(self, text: str) -> list[Any] | None:
-        """The items of a listing, or None when the text is not plain listing output or holds
-        a value invalid for its datatype (lark, reading the whole text, locates the error)."""
+    def parse(self, text: str) -> list[Any]:
+        """The items of a listing; ``NotFast`` when the text is not plain listing output or
+        holds a line lark refuses out of its context (a value invalid for its datatype)."""
         try:
-            return self._listing(text)
-        except (_values.BadValue, Refused):
-            return None
+            items = self._listing(text)
+        except (_values.BadValue, Refused, ParseError) as exc:
+            raise NotFast(str(exc)) from None
+        if items is None:
+            raise NotFast("not plain listing output")
+        return items
 
     def _listing(self, text: str) -> list[Any] | None:
         lines = text.split("\n")

@@ -31,14 +31,17 @@ from ..errors import NftkitError, ParseError
 from ..model.ruleset import Rule
 from ..model.statements import Stmt
 from ._decode import reject_defaults
+from ._fast import FastListing, NotFast
 from .json import JsonDecoder
 from .transformer import Cmd, Define, NftTransformer
 
 __all__ = [
     "DEFAULT_INCLUDE_PATH",
     "MAX_INCLUDE_DEPTH",
+    "NotFast",
     "build_parser",
     "parse_commands",
+    "parse_listing",
     "parse_rule",
     "parse_statements",
 ]
@@ -57,11 +60,14 @@ class _Context:
     """Per-parse state the transformer reads: defines in scope, include resolution."""
 
     def __init__(self, filename: str | None, include_paths: Sequence[str | os.PathLike[str]],
-                 defines: dict[str, Define], depth: int = 0) -> None:
+                 defines: dict[str, Define], depth: int = 0, *, template: bool = False
+                 ) -> None:
         self.filename = filename
         self.include_paths = [str(p) for p in include_paths]
         self.defines = defines
         self.depth = depth
+        #: a fast-path template line (``_values.in_template``)
+        self.template = template
 
 
 class _ContextTransformer(NftTransformer):
@@ -304,17 +310,18 @@ def _keywords() -> frozenset[str]:
     return kw
 
 
-def _fast(text: str) -> list[Any] | None:
-    """The items of listing-shaped text via rule/element templates, or None (use lark)."""
-    from ._fast import FastListing
+def _template_items(sub: str) -> list[Any]:
+    """A fast-path template line through lark (``_values.in_template`` is true)."""
+    return _run(sub, _Context("<fast>", (), {}, template=True))
 
-    def items(sub: str) -> list[Any]:
-        return _run(sub, _Context("<fast>", (), {}))
 
-    try:
-        return FastListing(items, _keywords()).parse(text)
-    except Exception:
-        return None
+def parse_listing(text: str) -> list[Any]:
+    """The items of ``nft list ruleset`` output through the fast path (rule and element
+    templates, lark only for the first line of each shape); ``NotFast`` when the text is not
+    plain listing output (then ``parse_commands`` reads it with lark)."""
+    if not (FAST_PATH and text.startswith("table ") and len(text) > 20_000):
+        raise NotFast("not a large listing")
+    return FastListing(_template_items, _keywords()).parse(text)
 
 
 def parse_commands(text: str, *, filename: str | None = None,
@@ -322,10 +329,10 @@ def parse_commands(text: str, *, filename: str | None = None,
     """The script's top-level items (``TableBlock`` and ``Cmd``), includes expanded."""
     if not isinstance(text, str):
         raise ParseError("expected text (str)", filename=filename)
-    if FAST_PATH and text.startswith("table ") and len(text) > 20_000:
-        items = _fast(text)
-        if items is not None:
-            return items
+    try:
+        return parse_listing(text)
+    except NotFast:
+        pass
     ctx = _Context(filename, include_paths, {})
     items = _run(text, ctx)
     return _flatten(items)

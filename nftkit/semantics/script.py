@@ -146,11 +146,26 @@ def script_transaction(items: list[Any], text: str, filename: str | None
     return txn, lines
 
 
+def _table_ops(txn: Transaction, verb: Verb, table: Table) -> None:
+    """A table block's ops in the order nft sends them (its handles follow it): the table,
+    its chains, named objects, sets and maps (with their elements), flowtables, then the rules
+    of each chain."""
+    put = txn.add if verb is Verb.ADD else txn.create
+    put(table.replace(chains=(), sets=(), flowtables=(), objects=()))
+    ref = (table.family, table.name)
+    for item in (*(c.replace(rules=()) for c in table.chains), *table.objects, *table.sets,
+                 *table.flowtables):
+        put(item, table=ref)
+    for c in table.chains:
+        for rule in c.rules:
+            txn.add(rule, table=ref, chain=c.name)
+
+
 def _ops(txn: Transaction, item: Any, text: str, filename: str | None) -> None:
     if isinstance(item, TableBlock):
         dec = Decoder(text, filename, number=False)
         dec.apply(item)
-        txn.add(_only_table(dec))
+        _table_ops(txn, Verb.ADD, _only_table(dec))
         return
     assert isinstance(item, Cmd)
     o, kind, verb = item.obj, item.kind, item.verb
@@ -161,8 +176,7 @@ def _ops(txn: Transaction, item: Any, text: str, filename: str | None) -> None:
     if verb in ("add", "create") and kind == "table":
         dec = Decoder(text, filename, number=False)
         dec.apply(Cmd("add", "table", o, item.extra))
-        table = _only_table(dec)
-        txn.add(table) if verb == "add" else txn.create(table)
+        _table_ops(txn, Verb(verb), _only_table(dec))
         return
     if verb in ("add", "create") and kind != "rule":
         tname = str(o["table"])

@@ -43,6 +43,7 @@ checked before sending, handles a failed batch uses up) and the listing methods.
 
 from __future__ import annotations
 
+import json
 import threading
 
 from ...errors import InvalidError, NotFoundError
@@ -51,8 +52,10 @@ from ...model.objects import Counter, NamedObject, Quota
 from ...model.ruleset import Chain, Ruleset, Table
 from ...model.sets import Map, Set
 from ...render.context import RenderContext
+from ...render.json import to_json
 from ...render.text import to_text
 from ...semantics.engine import BatchAborted, run_batch, run_op
+from ...semantics.script import parse_script
 from ...semantics.state import State, TableState, set_model
 from ...transaction import Kind, Op, Transaction, TransactionResult, Verb
 from .._limits import refuse_rename_then_delete
@@ -107,6 +110,26 @@ class FakeNftables:
             for index, op in resets:
                 run_op(self.version, self._state, self._state, op, index)
             return TransactionResult(ops=txn.ops, handles=tuple(handles))
+
+    def run_text(self, commands: str, *, handles: bool = False, json_output: bool = False,
+                 dry: bool = False) -> str:
+        """Run an ``nft -f`` script; its output (``""``; ``list ruleset`` alone: the listing).
+
+        The script's commands run in script order, as ``nft -f`` runs them
+        (``run(parse_script(commands), ordered=False)``); ``dry``: ``check`` instead::
+
+            fake.run_text("add table inet t\nadd chain inet t c")
+        """
+        if commands.strip() == "list ruleset":
+            if json_output:
+                return json.dumps(to_json(self.list_ruleset()))
+            return self.dump(handles=handles)
+        txn = parse_script(commands)
+        if dry:
+            self.check(txn, ordered=False)
+        else:
+            self.run(txn, ordered=False)
+        return ""
 
     def check(self, txn: Transaction, *, ordered: bool = True) -> None:
         """Dry run: raise what ``run`` would raise, change nothing (not even handle counters,
