@@ -102,9 +102,14 @@ class FakeNftables:
         errors name the op's index in ``txn.ops``. Resets (``reset counter``, ...) run after
         the batch commits: the kernel resets on a read request, outside any batch.
         """
+        return self._run(txn, ordered=ordered, json_positions=True)
+
+    def _run(self, txn: Transaction, *, ordered: bool, json_positions: bool
+             ) -> TransactionResult:
         with self._lock:
             work = self._state.clone()
-            handles, resets = self._apply(work, txn, dry=False, ordered=ordered)
+            handles, resets = self._apply(work, txn, dry=False, ordered=ordered,
+                                          json_positions=json_positions)
             work.commit()
             self._state = work
             for index, op in resets:
@@ -115,8 +120,9 @@ class FakeNftables:
                  dry: bool = False) -> str:
         """Run an ``nft -f`` script; its output (``""``; ``list ruleset`` alone: the listing).
 
-        The script's commands run in script order, as ``nft -f`` runs them
-        (``run(parse_script(commands), ordered=False)``); ``dry``: ``check`` instead::
+        The script's commands run in script order, as ``nft -f`` runs them (like
+        ``run(parse_script(commands), ordered=False)``, and a rule placed by ``position``
+        needs no index that ``Nftables.run`` could send instead); ``dry``: ``check``::
 
             fake.run_text("add table inet t\nadd chain inet t c")
         """
@@ -126,28 +132,35 @@ class FakeNftables:
             return self.dump(handles=handles)
         txn = parse_script(commands)
         if dry:
-            self.check(txn, ordered=False)
+            self._check(txn, ordered=False, json_positions=False)
         else:
-            self.run(txn, ordered=False)
+            self._run(txn, ordered=False, json_positions=False)
         return ""
 
     def check(self, txn: Transaction, *, ordered: bool = True) -> None:
         """Dry run: raise what ``run`` would raise, change nothing (not even handle counters,
         which a kernel dry run does use up)."""
+        self._check(txn, ordered=ordered, json_positions=True)
+
+    def _check(self, txn: Transaction, *, ordered: bool, json_positions: bool) -> None:
         with self._lock:
             work = self._state.clone()
-            _handles, resets = self._apply(work, txn, dry=True, ordered=ordered)
+            _handles, resets = self._apply(work, txn, dry=True, ordered=ordered,
+                                           json_positions=json_positions)
             for index, op in resets:
                 run_op(self.version, work, self._state, op, index)
 
-    def _apply(self, work: State, txn: Transaction, *, dry: bool, ordered: bool = True
-               ) -> tuple[list[int | None], list[tuple[int, Op]]]:
-        """The batch part of ``txn`` on ``work``; the resets to run after it."""
+    def _apply(self, work: State, txn: Transaction, *, dry: bool, ordered: bool,
+               json_positions: bool) -> tuple[list[int | None], list[tuple[int, Op]]]:
+        """The batch part of ``txn`` on ``work``; the resets to run after it
+        (``json_positions``: rule positions as ``Nftables.run`` sends them, see
+        ``_check_positions``)."""
         if not isinstance(txn, Transaction):
             raise TypeError(f"expected a Transaction, got {type(txn).__name__}")
         ops = txn.ops
         refuse_rename_then_delete(ops, self.version)
-        self._check_positions(ops)
+        if json_positions:
+            self._check_positions(ops)
         try:
             return run_batch(work, self._state, ops, txn.batch(ordered=ordered), self.version)
         except BatchAborted as aborted:
