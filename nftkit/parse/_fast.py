@@ -63,6 +63,7 @@ class NotFast(Exception):
     """The text is not plain listing output, or holds a line the templates cannot take (an
     invalid value, which lark, reading the whole text, locates): parse it with lark."""
 
+
 J = Any
 _WORD = r"[\w\[][\w.:/\-\[\]%]*"
 # the tokens of a line, as far as templates care: strings, @refs, $vars, words, the rest

@@ -138,8 +138,10 @@ def script_transaction(items: list[Any], text: str, filename: str | None
         line = line_of(item.table if isinstance(item, TableBlock) else item.obj)
         try:
             _ops(txn, item, text, filename)
-        except ParseError:
-            raise
+        except ParseError as exc:
+            if exc.line is not None:
+                raise
+            raise _located(exc.message, text, filename, line) from None
         except NftkitError as exc:
             raise _located(str(exc), text, filename, line) from None
         lines.extend([line] * (len(txn) - len(lines)))
