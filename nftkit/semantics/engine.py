@@ -7,9 +7,11 @@ batch that flushes the ruleset (``FlushCache``), and stops at the first op that 
     handles, resets = run_batch(work, state, txn.ops, txn.batch(), version)
     work.commit()
 
-Resets are handed back, not applied: the kernel resets on a read request, after the batch.
-What a backend adds on top (positions checked before sending, handles a failed batch uses
-up) stays in the backend (``nftkit.backend.fake``).
+Resets are handed back, not applied: the kernel resets on a read request, outside the batch.
+``Nftables.run`` sends them after the batch; ``nft -f`` sends each as it reaches it, before
+the batch, and stops at the first that fails (``run_resets``). What a backend adds on top
+(positions checked before sending, handles a failed batch uses up) stays in the backend
+(``nftkit.backend.fake``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from ..transaction import Op, Verb
 from .apply import Applier, Fail, FlushCache
 from .state import State
 
-__all__ = ["LATEST", "BatchAborted", "run_batch", "run_op"]
+__all__ = ["LATEST", "BatchAborted", "run_batch", "run_op", "run_resets"]
 
 #: The nft release whose behaviour ``nftkit.parse`` follows where releases differ (``reset``).
 LATEST = (1, 1, 0)
@@ -79,3 +81,12 @@ def run_batch(work: State, base: State, ops: tuple[Op, ...], batch: list[tuple[i
         if handle is not None:  # a set split into set + elements: the set's handle
             handles[index] = handle
     return handles, resets
+
+
+def run_resets(state: State, ops: tuple[Op, ...], version: tuple[int, int, int]) -> None:
+    """The ``reset`` ops of ``ops`` on ``state``, in order, as ``nft -f`` runs them: each at
+    once (no batch: what one resets stays reset when a later command fails), against the
+    ruleset as it was before the script's batch."""
+    for index, op in enumerate(ops):
+        if op.verb is Verb.RESET:
+            run_op(version, state, state, op, index)

@@ -36,7 +36,7 @@ from ..parse.json import JsonDecoder, gc_paused
 from ..parse.nft import parse_commands
 from ..parse.transformer import Cmd, TableBlock
 from ..transaction import Kind, Op, Transaction, Verb
-from .engine import LATEST, BatchAborted, run_batch, run_op
+from .engine import LATEST, BatchAborted, run_batch, run_resets
 from .state import State
 
 __all__ = ["apply_script", "parse", "parse_script", "script_transaction"]
@@ -83,18 +83,19 @@ _STRERROR = {NotFoundError: "No such file or directory", ExistsError: "File exis
 def apply_script(txn: Transaction, lines: Sequence[int | None], text: str,
                  filename: str | None) -> Ruleset:
     """The ruleset ``txn`` leaves when run on an empty one, in op order (``nft -f``); a
-    failure is a ``ParseError`` at the line of the command (``lines[i]``: op ``i``'s)."""
+    failure is a ``ParseError`` at the line of the command (``lines[i]``: op ``i``'s).
+
+    As in ``nft -f``, resets go first, against the ruleset before the script (here: empty,
+    so ``reset counter inet t c`` of a counter the script adds fails)."""
     empty = State(keep_handles=True)  # a listing's "# handle N" stays
     work = empty.clone()
     try:
+        run_resets(empty.clone(), txn.ops, LATEST)
         try:
-            _handles, resets = run_batch(work, empty, txn.ops, txn.batch(ordered=False),
-                                         LATEST)
+            run_batch(work, empty, txn.ops, txn.batch(ordered=False), LATEST)
         except BatchAborted as aborted:
             raise aborted.error from None
         work.commit()
-        for index, op in resets:  # the kernel resets after the batch, as a read request
-            run_op(LATEST, work, work, op, index)
     except BackendError as err:
         line = lines[err.index] if err.index is not None and err.index < len(lines) else None
         what = _STRERROR.get(type(err), "Invalid argument")
@@ -250,9 +251,14 @@ def _ops(txn: Transaction, item: Any, text: str, filename: str | None) -> None:
     if verb == "reset":
         if kind == "many":
             args = o["args"]
-            what = {"counters": Kind.COUNTERS, "quotas": Kind.QUOTAS}.get(
-                args[0] if args else "", Kind.COUNTERS)
-            txn.append(Op(verb=Verb.RESET, kind=what))
+            what = {"counters": Kind.COUNTERS, "quotas": Kind.QUOTAS, "rules": Kind.RULES,
+                    "rule": Kind.RULES}.get(args[0] if args else "", Kind.COUNTERS)
+            where = [str(a) for a in args[1:]]  # ``reset counters table inet t``
+            if where[:1] == ["table"] and len(where) in (2, 3):
+                rfam, rtable = (where[1], where[2]) if len(where) == 3 else ("ip", where[1])
+                txn.append(Op(verb=Verb.RESET, kind=what, family=rfam, table=rtable))
+            else:
+                txn.append(Op(verb=Verb.RESET, kind=what))
         else:
             txn.append(Op(verb=Verb.RESET, kind=kind, family=fam, table=str(o["table"]),
                           name=str(o["name"])))

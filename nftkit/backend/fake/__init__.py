@@ -54,7 +54,7 @@ from ...model.sets import Map, Set
 from ...render.context import RenderContext
 from ...render.json import to_json
 from ...render.text import to_text
-from ...semantics.engine import BatchAborted, run_batch, run_op
+from ...semantics.engine import BatchAborted, run_batch, run_op, run_resets
 from ...semantics.script import parse_script
 from ...semantics.state import State, TableState, set_model
 from ...transaction import Kind, Op, Transaction, TransactionResult, Verb
@@ -102,17 +102,20 @@ class FakeNftables:
         errors name the op's index in ``txn.ops``. Resets (``reset counter``, ...) run after
         the batch commits: the kernel resets on a read request, outside any batch.
         """
-        return self._run(txn, ordered=ordered, json_positions=True)
+        return self._run(txn, ordered=ordered, nft_f=False)
 
-    def _run(self, txn: Transaction, *, ordered: bool, json_positions: bool
-             ) -> TransactionResult:
+    def _run(self, txn: Transaction, *, ordered: bool, nft_f: bool) -> TransactionResult:
+        """``nft_f``: as ``nft -f`` runs a script (rule positions as nft places them; resets
+        at once, before the batch, see ``run_resets``)."""
         with self._lock:
+            if nft_f:
+                run_resets(self._state, txn.ops, self.version)
             work = self._state.clone()
             handles, resets = self._apply(work, txn, dry=False, ordered=ordered,
-                                          json_positions=json_positions)
+                                          json_positions=not nft_f)
             work.commit()
             self._state = work
-            for index, op in resets:
+            for index, op in resets if not nft_f else ():
                 run_op(self.version, self._state, self._state, op, index)
             return TransactionResult(ops=txn.ops, handles=tuple(handles))
 
@@ -121,8 +124,9 @@ class FakeNftables:
         """Run an ``nft -f`` script; its output (``""``; ``list ruleset`` alone: the listing).
 
         The script's commands run in script order, as ``nft -f`` runs them (like
-        ``run(parse_script(commands), ordered=False)``, and a rule placed by ``position``
-        needs no index that ``Nftables.run`` could send instead); ``dry``: ``check``::
+        ``run(parse_script(commands), ordered=False)``, but a rule placed by ``position``
+        needs no index that ``Nftables.run`` could send instead, and resets run at once,
+        before the batch, and stay done when it fails); ``dry``: ``check``::
 
             fake.run_text("add table inet t\nadd chain inet t c")
         """
@@ -132,22 +136,24 @@ class FakeNftables:
             return self.dump(handles=handles)
         txn = parse_script(commands)
         if dry:
-            self._check(txn, ordered=False, json_positions=False)
+            self._check(txn, ordered=False, nft_f=True)
         else:
-            self._run(txn, ordered=False, json_positions=False)
+            self._run(txn, ordered=False, nft_f=True)
         return ""
 
     def check(self, txn: Transaction, *, ordered: bool = True) -> None:
         """Dry run: raise what ``run`` would raise, change nothing (not even handle counters,
         which a kernel dry run does use up)."""
-        self._check(txn, ordered=ordered, json_positions=True)
+        self._check(txn, ordered=ordered, nft_f=False)
 
-    def _check(self, txn: Transaction, *, ordered: bool, json_positions: bool) -> None:
+    def _check(self, txn: Transaction, *, ordered: bool, nft_f: bool) -> None:
         with self._lock:
+            if nft_f:
+                run_resets(self._state.clone(), txn.ops, self.version)
             work = self._state.clone()
             _handles, resets = self._apply(work, txn, dry=True, ordered=ordered,
-                                           json_positions=json_positions)
-            for index, op in resets:
+                                           json_positions=not nft_f)
+            for index, op in resets if not nft_f else ():
                 run_op(self.version, work, self._state, op, index)
 
     def _apply(self, work: State, txn: Transaction, *, dry: bool, ordered: bool,
