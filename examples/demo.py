@@ -207,7 +207,7 @@ def text_parser() -> Callable[[str], Any] | None:
     if callable(fn):
         return fn  # type: ignore[no-any-return]
     try:
-        from nftkit.parse.nft import parse
+        from nftkit.semantics.script import parse
     except ImportError:
         return None
     return parse

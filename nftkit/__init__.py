@@ -30,9 +30,10 @@ from .lint import lint
 from .model import *  # noqa: F403
 from .model import __all__ as _model_all
 from .parse.json import from_json, gc_paused
-from .parse.nft import parse, parse_rule, parse_script
+from .parse.nft import parse_rule
 from .render.json import to_json
 from .render.text import to_script, to_text
+from .semantics.script import parse, parse_script
 from .transaction import Transaction, TransactionResult
 
 if TYPE_CHECKING:

@@ -52,7 +52,7 @@ def _read(path: str) -> tuple[str, str]:
 def _load(text: str, name: str, include_paths: Sequence[str], as_json: bool | None) -> object:
     """A Ruleset from nft text or, when it looks like JSON (or ``as_json``), libnftables JSON."""
     from .parse.json import from_json
-    from .parse.nft import parse
+    from .semantics.script import parse
 
     if as_json or (as_json is None and text.lstrip().startswith("{")):
         try:
@@ -161,8 +161,8 @@ def _diagnose(args: argparse.Namespace) -> int:
     from .lint import LintLimits, lint
     from .model.ruleset import Ruleset
     from .parse.json import from_json
-    from .parse.nft import parse
-    from .parse.positions import parse_with_positions
+    from .semantics.positions import parse_with_positions
+    from .semantics.script import parse
 
     try:
         text, name = _read(args.file)

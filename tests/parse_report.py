@@ -19,11 +19,20 @@ from collections import Counter
 from typing import Any
 
 import nftkit
-from nftkit.parse.nft import parse_document
+from nftkit.parse._decode import Decoder
+from nftkit.parse.nft import parse_commands
 from tests._oracle import CORPUS, corpus_dumps, normalize_json
 from tests.corpus_report import listing
 
 __all__ = ["check_listing", "main"]
+
+
+def parse_document(text: str) -> list[dict[str, Any]]:
+    """A listing's libnftables JSON objects, as the parser decodes them (before the model)."""
+    dec = Decoder(text, None)
+    for item in parse_commands(text):
+        dec.apply(item)
+    return dec.document()
 
 
 def _norm(o: Any) -> Any:

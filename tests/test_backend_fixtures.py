@@ -35,7 +35,7 @@ def text_parser() -> Any:
     if callable(fn):
         return fn
     try:
-        from nftkit.parse.nft import parse
+        from nftkit.semantics.script import parse
     except ImportError:
         return None
     return parse

@@ -33,7 +33,7 @@ from nftkit import (
     to_text,
 )
 from nftkit.check import JUMP_STACK_SIZE, ProblemCode, Severity, chain_problems
-from nftkit.parse.positions import parse_with_positions
+from nftkit.semantics.positions import parse_with_positions
 from tests._oracle import have_netns, load_and_list
 
 SADDR = PayloadExpr(protocol="ip", field="saddr")

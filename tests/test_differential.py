@@ -52,10 +52,10 @@ from nftkit import (
     VerdictMapStmt,
     to_text,
 )
-from nftkit.backend._fake_sets import sort_key
 from nftkit.backend.fake import FakeNftables
 from nftkit.model.objects import Counter
 from nftkit.model.sets import Map, Set
+from nftkit.semantics.elements import sort_key
 from tests._oracle import have_netns
 from tests.conftest import record
 

@@ -1,6 +1,6 @@
 """The applied ruleset with the listing fast path's chains built directly as model nodes.
 
-``Applier.ruleset`` hands the applied ruleset to ``from_json`` as libnftables JSON. The rules
+``Decoder.ruleset`` hands the decoded tables to ``from_json`` as libnftables JSON. The rules
 that the listing fast path (``_fast``) made are model statements already, and a large listing
 is mostly such rules in plain chains (``chain svc-1 { ... }``: no hook, no comment). For
 those chains, ``from_json`` would do for each rule what this module does more cheaply:
@@ -28,7 +28,7 @@ from ._ctor import constructor
 from .json import from_json
 
 if TYPE_CHECKING:
-    from ._apply import Applier
+    from ._decode import Decoder
 
 __all__ = ["DIRECT", "direct_ruleset"]
 
@@ -43,7 +43,7 @@ _new_chain = constructor(
             "comment": None}, ("name", "rules", "handle"))
 
 
-def direct_ruleset(app: Applier) -> Ruleset | None:
+def direct_ruleset(app: Decoder) -> Ruleset | None:
     """The applier's ruleset, or None (the caller then uses ``from_json`` on everything)."""
     if not DIRECT or not app.refs or _new_rule is None or _new_chain is None:
         return None

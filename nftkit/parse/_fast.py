@@ -48,15 +48,22 @@ import attrs
 from lark import Token
 
 from .._node import Node
+from ..errors import ParseError
 from ..model.datatypes import Datatype
 from ..nft.families import FAMILIES
 from . import _values
-from ._apply import _references, _reject_defaults
 from ._codegen import Gen, Refused, matcher
+from ._decode import references, reject_defaults
 from .json import JsonDecoder, decode_rule
 from .transformer import TableBlock, plain
 
-__all__ = ["FastListing"]
+__all__ = ["FastListing", "NotFast"]
+
+
+class NotFast(Exception):
+    """The text is not plain listing output, or holds a line the templates cannot take (an
+    invalid value, which lark, reading the whole text, locates): parse it with lark."""
+
 
 J = Any
 _WORD = r"[\w\[][\w.:/\-\[\]%]*"
@@ -541,7 +548,7 @@ class FastListing:
                     return tpl
                 proofs.append((text_b, model_b, rule_b))
             tpl.stmts = model_a.stmts
-            tpl.refs = _references(rule_a["expr"])
+            tpl.refs = references(rule_a["expr"])
             tpl.comment = rule_a.get("comment")
             guards = _guards(pairs, keys_a, holes)  # (BadValue: a bad constant, not used)
             if guards is None:
@@ -552,7 +559,7 @@ class FastListing:
             for text, model, rule in proofs:
                 out = _built(tpl, text, proof=True)
                 if out is None or not _same_model(out["expr"], list(model.stmts)) \
-                        or out["refs"] != _references(rule["expr"]) \
+                        or out["refs"] != references(rule["expr"]) \
                         or out.get("comment") != rule.get("comment"):
                     return tpl
         except Exception:
@@ -567,7 +574,7 @@ class FastListing:
 
     @staticmethod
     def _decode(rule: dict[str, J], family: str) -> Any:
-        expr = _reject_defaults(plain(rule["expr"]), family)
+        expr = reject_defaults(plain(rule["expr"]), family)
         if _has_node(expr):
             raise ValueError("bound chains are not templated")
         return decode_rule(JsonDecoder(), {"expr": expr, "comment": rule.get("comment")})
@@ -602,13 +609,16 @@ class FastListing:
 
     # --- structure -------------------------------------------------------------------------
 
-    def parse(self, text: str) -> list[Any] | None:
-        """The items of a listing, or None when the text is not plain listing output or holds
-        a value invalid for its datatype (lark, reading the whole text, locates the error)."""
+    def parse(self, text: str) -> list[Any]:
+        """The items of a listing; ``NotFast`` when the text is not plain listing output or
+        holds a line lark refuses out of its context (a value invalid for its datatype)."""
         try:
-            return self._listing(text)
-        except (_values.BadValue, Refused):
-            return None
+            items = self._listing(text)
+        except (_values.BadValue, Refused, ParseError) as exc:
+            raise NotFast(str(exc)) from None
+        if items is None:
+            raise NotFast("not plain listing output")
+        return items
 
     def _listing(self, text: str) -> list[Any] | None:
         lines = text.split("\n")

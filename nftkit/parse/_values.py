@@ -583,7 +583,7 @@ def in_template() -> bool:
 
         local.append(nft._local)
     stack: list[Any] = getattr(local[0], "stack", None) or []
-    return bool(stack) and stack[-1].filename == "<fast>"
+    return bool(stack) and bool(stack[-1].template)
 
 
 _NFT_LOCAL: list[Any] = []  # nftkit.parse.nft's per-thread parse state, once imported

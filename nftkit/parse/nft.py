@@ -1,9 +1,9 @@
-"""nft text -> model: ``parse``, ``parse_script``, ``parse_rule`` and ``parse_statements``.
+"""nft text -> a script's items (``parse_commands``), ``parse_rule`` and ``parse_statements``.
 
 The grammar (``nft.lark``) is compiled once per process into an LALR parser whose callbacks
-(``transformer.NftTransformer``) build libnftables JSON; ``_Applier`` runs the script's commands
-against an empty ruleset the way the kernel would, and ``nftkit.parse.json`` decodes the result
-into model nodes. So ``parse(text) == from_json(nft -j list ruleset)`` for what nft would load.
+(``transformer.NftTransformer``) build libnftables JSON: a script is a list of table blocks
+(``TableBlock``) and commands (``Cmd``). ``_decode`` turns declarations into model nodes;
+``nftkit.semantics`` applies the commands (``nftkit.parse``, ``nftkit.parse_script``).
 
 Errors are ``nftkit.ParseError`` with the file, line, column, the offending line and a caret::
 
@@ -30,21 +30,21 @@ from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from ..errors import NftkitError, ParseError
-from ..model.ruleset import Rule, Ruleset
+from ..model.ruleset import Rule
 from ..model.statements import Stmt
-from ..transaction import Transaction
-from .json import JsonDecoder, gc_paused
+from ._decode import reject_defaults
+from ._fast import FastListing, NotFast
+from .json import JsonDecoder
 from .transformer import Cmd, Define, NftTransformer
 
 __all__ = [
     "DEFAULT_INCLUDE_PATH",
     "MAX_INCLUDE_DEPTH",
+    "NotFast",
     "build_parser",
-    "parse",
     "parse_commands",
-    "parse_document",
+    "parse_listing",
     "parse_rule",
-    "parse_script",
     "parse_statements",
 ]
 
@@ -62,11 +62,14 @@ class _Context:
     """Per-parse state the transformer reads: defines in scope, include resolution."""
 
     def __init__(self, filename: str | None, include_paths: Sequence[str | os.PathLike[str]],
-                 defines: dict[str, Define], depth: int = 0) -> None:
+                 defines: dict[str, Define], depth: int = 0, *, template: bool = False
+                 ) -> None:
         self.filename = filename
         self.include_paths = [str(p) for p in include_paths]
         self.defines = defines
         self.depth = depth
+        #: a fast-path template line (``_values.in_template``)
+        self.template = template
 
 
 class _ContextTransformer(NftTransformer):
@@ -332,17 +335,18 @@ def _keywords() -> frozenset[str]:
     return kw
 
 
-def _fast(text: str) -> list[Any] | None:
-    """The items of listing-shaped text via rule/element templates, or None (use lark)."""
-    from ._fast import FastListing
+def _template_items(sub: str) -> list[Any]:
+    """A fast-path template line through lark (``_values.in_template`` is true)."""
+    return _run(sub, _Context("<fast>", (), {}, template=True))
 
-    def items(sub: str) -> list[Any]:
-        return _run(sub, _Context("<fast>", (), {}))
 
-    try:
-        return FastListing(items, _keywords()).parse(text)
-    except Exception:
-        return None
+def parse_listing(text: str) -> list[Any]:
+    """The items of ``nft list ruleset`` output through the fast path (rule and element
+    templates, lark only for the first line of each shape); ``NotFast`` when the text is not
+    plain listing output (then ``parse_commands`` reads it with lark)."""
+    if not (FAST_PATH and text.startswith("table ") and len(text) > 20_000):
+        raise NotFast("not a large listing")
+    return FastListing(_template_items, _keywords()).parse(text)
 
 
 def parse_commands(text: str, *, filename: str | None = None,
@@ -350,10 +354,10 @@ def parse_commands(text: str, *, filename: str | None = None,
     """The script's top-level items (``TableBlock`` and ``Cmd``), includes expanded."""
     if not isinstance(text, str):
         raise ParseError("expected text (str)", filename=filename)
-    if FAST_PATH and text.startswith("table ") and len(text) > 20_000:
-        items = _fast(text)
-        if items is not None:
-            return items
+    try:
+        return parse_listing(text)
+    except NotFast:
+        pass
     ctx = _Context(filename, include_paths, {})
     items = _run(text, ctx)
     return _flatten(items)
@@ -369,37 +373,6 @@ def _flatten(items: list[Any]) -> list[Any]:
         else:
             out.append(item)
     return out
-
-
-def parse_document(text: str, *, filename: str | None = None,
-                   include_paths: Sequence[str | os.PathLike[str]] = ()) -> list[dict[str, Any]]:
-    """The libnftables JSON objects (``nft -j list ruleset`` form) the text describes."""
-    from ._apply import Applier
-
-    items = parse_commands(text, filename=filename, include_paths=include_paths)
-    applier = Applier(text, filename)
-    for item in items:
-        applier.apply(item)
-    return applier.document()
-
-
-def parse(text: str, *, filename: str | None = None,
-          include_paths: Sequence[str | os.PathLike[str]] = ()) -> Ruleset:
-    """Read ``nft list ruleset`` output or an ``nft -f`` script into a ``Ruleset``.
-
-    A script's commands are applied to an empty ruleset with the kernel's semantics (``add``
-    is idempotent, ``create`` fails on an existing object, ``delete`` on a missing one, ...).
-    """
-    from ._apply import Applier
-
-    # no cycles, only many long-lived objects: the collector is off while they are made,
-    # and they join its oldest generation after (see gc_paused)
-    with gc_paused(long_lived=True):
-        items = parse_commands(text, filename=filename, include_paths=include_paths)
-        applier = Applier(text, filename)
-        for item in items:
-            applier.apply(item)
-        return applier.ruleset()
 
 
 def parse_statements(text: str, family: str = "inet") -> tuple[Stmt, ...]:
@@ -427,28 +400,13 @@ def parse_rule(text: str, *, family: str = "inet") -> Rule:
         raise ParseError("expected exactly one rule", filename="<input>")
     body = cmds[0].obj
     dec = JsonDecoder()
-    from ._apply import _reject_defaults
     from .json import decode_rule
     from .transformer import plain
 
     try:
-        body = {**body, "expr": _reject_defaults(plain(body["expr"]), family)}
+        body = {**body, "expr": reject_defaults(plain(body["expr"]), family)}
         return decode_rule(dec, {**body, "family": family})
     except NftkitError as exc:
         raise ParseError(f"{exc}", filename="<input>") from None
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ParseError(f"cannot read rule: {exc!r}", filename="<input>") from None
-
-
-def parse_script(text: str, *, filename: str | None = None,
-                 include_paths: Sequence[str | os.PathLike[str]] = ()) -> Transaction:
-    """An ``nft -f`` script's commands as a ``Transaction`` (one ``Op`` per nft command; a
-    table block becomes the ops that add the table and everything in it)::
-
-        txn = nftkit.parse_script("add rule inet t c tcp dport 22 accept")
-        txn.ops[0].verb, txn.ops[0].kind  # (Verb.ADD, Kind.RULE)
-    """
-    from ._script import script_transaction
-
-    items = parse_commands(text, filename=filename, include_paths=include_paths)
-    return script_transaction(items, text, filename)

@@ -26,12 +26,19 @@ from lark import Lark, Token, Tree
 from lark.exceptions import VisitError
 
 from ..diagnostics import SourceMap
+from ..errors import UnsupportedError
 from ..model.ruleset import Ruleset
-from ._apply import Applier
+from ._decode import Decoder
 from .nft import _cache_file, _Context, _ContextTransformer, _flatten, _run
 from .transformer import Cmd, TableBlock
 
-__all__ = ["parse_with_positions"]
+__all__ = [
+    "is_declarative",
+    "located_items",
+    "parse_with_positions",
+    "rule_positions",
+    "source_map",
+]
 
 _lock = threading.Lock()
 _tree_parser: list[Lark] = []
@@ -65,18 +72,18 @@ class _Locating(_ContextTransformer):
         return result
 
 
-class _LocatingApplier(Applier):
-    """The applier, noting which rule body each located rule became."""
+class _LocatingDecoder(Decoder):
+    """The decoder, noting which rule body each located rule became."""
 
-    def __init__(self, text: str, filename: str | None, rules: dict[int, tuple[int, int]]):
+    def __init__(self, text: str, filename: str | None) -> None:
         super().__init__(text, filename)
-        self._rule_pos = rules
+        self.rules_at: dict[int, tuple[int, int]] = {}
         self.body_pos: dict[int, tuple[int, int]] = {}
         self._bodies: list[object] = []  # every body made, so that no id() is reused
         self._seen: set[int] = set()
 
-    def _add_rule(self, t: Any, chain: str, rule: dict[str, Any], **kw: Any) -> None:
-        super()._add_rule(t, chain, rule, **kw)
+    def _add_rule(self, t: Any, chain: str, rule: dict[str, Any]) -> None:
+        super()._add_rule(t, chain, rule)
         rules: list[dict[str, Any]] = t.rules[chain]
         # appended in the common case; an insert or replace put it somewhere else
         body = rules[-1] if rules and id(rules[-1]) not in self._seen else next(
@@ -85,7 +92,7 @@ class _LocatingApplier(Applier):
             return
         self._seen.add(id(body))
         self._bodies.append(body)
-        pos = self._rule_pos.get(id(rule.get("expr")))
+        pos = self.rules_at.get(id(rule.get("expr")))
         if pos is not None:
             self.body_pos[id(body)] = pos
 
@@ -124,17 +131,11 @@ def _declarations(items: list[Any]) -> dict[tuple[str, ...], tuple[int, int]]:
     return out
 
 
-def parse_with_positions(text: str, *, filename: str | None = None,
-                         include_paths: Sequence[str | os.PathLike[str]] = (),
-                         check: bool = False) -> tuple[Ruleset, SourceMap]:
-    """``parse(text)`` and where its tables, chains, sets and rules are written::
-
-        rs, where = parse_with_positions(text, filename="rules.nft")
-        where.position(rs.tables[0].chains[0].rules[1])  # (7, 3)
-
-    With ``check=False`` (the default) a jump to a missing chain or a missing ``@set`` is left
-    for ``nftkit.check`` to report with the others, where ``parse`` refuses it.
-    """
+def located_items(text: str, *, filename: str | None = None,
+                  include_paths: Sequence[str | os.PathLike[str]] = ()
+                  ) -> tuple[list[Any], dict[int, tuple[int, int]]]:
+    """The parser's items for ``text`` (includes expanded) and where each rule starts, by
+    ``id()`` of its ``expr`` list (which every later copy of the rule body shares)."""
     transformer = _Locating()
     parser = _parser()
 
@@ -147,10 +148,35 @@ def parse_with_positions(text: str, *, filename: str | None = None,
         return result
 
     top = _run(text, _Context(filename, include_paths, {}), run)
-    applier = _LocatingApplier(text, filename, transformer.rules)
-    for item in _flatten(top):
-        applier.apply(item)
-    ruleset = applier.ruleset(check=check)
+    return top, transformer.rules
+
+
+def is_declarative(items: list[Any]) -> bool:
+    """Whether ``items`` only declare (table blocks, ``add``/``create``): then each rule's
+    place is where it is written, with no command engine needed to find it."""
+    return all(isinstance(i, TableBlock) or (isinstance(i, Cmd) and i.verb in ("add", "create"))
+               for i in items)
+
+
+def rule_positions(items: list[Any], rules_at: dict[int, tuple[int, int]], text: str,
+                   filename: str | None, *, check: bool = False
+                   ) -> tuple[Ruleset, dict[tuple[str, str, str], list[tuple[int, int] | None]]]:
+    """Declarations decoded, and per ``(family, table, chain)`` the position of each rule in
+    order (``check``: jump targets and @sets must exist)."""
+    dec = _LocatingDecoder(text, filename)
+    dec.rules_at = rules_at
+    for item in items:
+        dec.apply(item)
+    ruleset = dec.ruleset(check=check)
+    return ruleset, {(*key, chain): [dec.body_pos.get(id(b)) for b in bodies]
+                     for key, t in dec.tables.items() for chain, bodies in t.rules.items()}
+
+
+def source_map(ruleset: Ruleset, top: list[Any],
+               rules: dict[tuple[str, str, str], list[tuple[int, int] | None]],
+               filename: str | None) -> SourceMap:
+    """Positions of the tables, chains and sets of ``ruleset`` (where first declared in
+    ``top``) and of its rules (``rules``: per chain, in the ruleset's order)."""
     # objects of included files are left out: their positions are in another file
     names = _declarations([i for i in top if not (isinstance(i, Cmd) and i.verb == "include")])
     where = SourceMap(filename)
@@ -162,13 +188,36 @@ def parse_with_positions(text: str, *, filename: str | None = None,
             pos = names.get(name)
             if pos is not None:
                 where.add(node, *pos)
-        state = applier.tables.get(key)
         for chain in table.chains:
-            bodies = state.rules.get(chain.name, []) if state is not None else []
-            if len(bodies) != len(chain.rules):
+            found = rules.get((*key, chain.name), [])
+            if len(found) != len(chain.rules):
                 continue
-            for body, rule in zip(bodies, chain.rules, strict=True):
-                pos = applier.body_pos.get(id(body))
-                if pos is not None:
-                    where.add(rule, *pos)
-    return ruleset, where
+            for rule, at in zip(chain.rules, found, strict=True):
+                if at is not None:
+                    where.add(rule, *at)
+    return where
+
+
+def parse_with_positions(text: str, *, filename: str | None = None,
+                         include_paths: Sequence[str | os.PathLike[str]] = (),
+                         check: bool = False) -> tuple[Ruleset, SourceMap]:
+    """``parse(text)`` of a declarative file and where its tables, chains, sets and rules
+    are written::
+
+        rs, where = parse_with_positions(text, filename="rules.nft")
+        where.position(rs.tables[0].chains[0].rules[1])  # (7, 3)
+
+    Scripts with other commands (``delete``, ``insert``, ...) raise ``UnsupportedError``:
+    where their rules end up is the command engine's to say
+    (``nftkit.semantics.positions.parse_with_positions`` handles every script).
+
+    With ``check=False`` (the default) a jump to a missing chain or a missing ``@set`` is left
+    for ``nftkit.check`` to report with the others, where ``parse`` refuses it.
+    """
+    top, rules_at = located_items(text, filename=filename, include_paths=include_paths)
+    items = _flatten(top)
+    if not is_declarative(items):
+        raise UnsupportedError("positions are kept for declarations only (table blocks, add "
+                               "and create commands)")
+    ruleset, rules = rule_positions(items, rules_at, text, filename, check=check)
+    return ruleset, source_map(ruleset, top, rules, filename)

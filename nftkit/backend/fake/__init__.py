@@ -35,24 +35,31 @@ What it reproduces (checked against the kernel by tests/test_differential.py):
   (jumps follow the chain to its new name, as in the kernel, which refers to chains by pointer).
 
 Traffic never passes through a fake: counters and quotas stay as they were created.
+
+The semantics themselves are ``nftkit.semantics`` (the engine ``nftkit.parse`` also runs
+scripts with); this package adds what ``Nftables`` does around a batch (rule positions
+checked before sending, handles a failed batch uses up) and the listing methods.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 
-from ..errors import BackendError, InvalidError, NotFoundError
-from ..model.enums import Family
-from ..model.objects import Counter, NamedObject, Quota
-from ..model.ruleset import Chain, Ruleset, Table
-from ..model.sets import Map, Set
-from ..render.context import RenderContext
-from ..render.text import to_text
-from ..transaction import Kind, Op, Transaction, TransactionResult, Verb
-from ._fake_apply import Applier, Fail, FlushCache
-from ._fake_state import State, TableState, set_model
-from ._limits import refuse_rename_then_delete
-from ._positions import replay
+from ...errors import InvalidError, NotFoundError
+from ...model.enums import Family
+from ...model.objects import Counter, NamedObject, Quota
+from ...model.ruleset import Chain, Ruleset, Table
+from ...model.sets import Map, Set
+from ...render.context import RenderContext
+from ...render.json import to_json
+from ...render.text import to_text
+from ...semantics.engine import BatchAborted, run_batch, run_op, run_resets
+from ...semantics.script import parse_script
+from ...semantics.state import State, TableState, set_model
+from ...transaction import Kind, Op, Transaction, TransactionResult, Verb
+from .._limits import refuse_rename_then_delete
+from .._positions import replay
 
 __all__ = ["FakeNftables"]
 
@@ -95,60 +102,77 @@ class FakeNftables:
         errors name the op's index in ``txn.ops``. Resets (``reset counter``, ...) run after
         the batch commits: the kernel resets on a read request, outside any batch.
         """
+        return self._run(txn, ordered=ordered, nft_f=False)
+
+    def _run(self, txn: Transaction, *, ordered: bool, nft_f: bool) -> TransactionResult:
+        """``nft_f``: as ``nft -f`` runs a script (rule positions as nft places them; resets
+        at once, before the batch, see ``run_resets``)."""
         with self._lock:
+            if nft_f:
+                run_resets(self._state, txn.ops, self.version)
             work = self._state.clone()
-            handles, resets = self._apply(work, txn, dry=False, ordered=ordered)
+            handles, resets = self._apply(work, txn, dry=False, ordered=ordered,
+                                          json_positions=not nft_f)
             work.commit()
             self._state = work
-            for index, op in resets:
-                self._run_op(self.version, self._state, self._state, op, index)
+            for index, op in resets if not nft_f else ():
+                run_op(self.version, self._state, self._state, op, index)
             return TransactionResult(ops=txn.ops, handles=tuple(handles))
+
+    def run_text(self, commands: str, *, handles: bool = False, json_output: bool = False,
+                 dry: bool = False) -> str:
+        """Run an ``nft -f`` script; its output (``""``; ``list ruleset`` alone: the listing).
+
+        The script's commands run in script order, as ``nft -f`` runs them (like
+        ``run(parse_script(commands), ordered=False)``, but a rule placed by ``position``
+        needs no index that ``Nftables.run`` could send instead, and resets run at once,
+        before the batch, and stay done when it fails); ``dry``: ``check``::
+
+            fake.run_text("add table inet t\nadd chain inet t c")
+        """
+        if commands.strip() == "list ruleset":
+            if json_output:
+                return json.dumps(to_json(self.list_ruleset()))
+            return self.dump(handles=handles)
+        txn = parse_script(commands)
+        if dry:
+            self._check(txn, ordered=False, nft_f=True)
+        else:
+            self._run(txn, ordered=False, nft_f=True)
+        return ""
 
     def check(self, txn: Transaction, *, ordered: bool = True) -> None:
         """Dry run: raise what ``run`` would raise, change nothing (not even handle counters,
         which a kernel dry run does use up)."""
-        with self._lock:
-            work = self._state.clone()
-            _handles, resets = self._apply(work, txn, dry=True, ordered=ordered)
-            for index, op in resets:
-                self._run_op(self.version, work, self._state, op, index)
+        self._check(txn, ordered=ordered, nft_f=False)
 
-    def _apply(self, work: State, txn: Transaction, *, dry: bool, ordered: bool = True
-               ) -> tuple[list[int | None], list[tuple[int, Op]]]:
-        """The batch part of ``txn`` on ``work``; the resets to run after it."""
+    def _check(self, txn: Transaction, *, ordered: bool, nft_f: bool) -> None:
+        with self._lock:
+            if nft_f:
+                run_resets(self._state.clone(), txn.ops, self.version)
+            work = self._state.clone()
+            _handles, resets = self._apply(work, txn, dry=True, ordered=ordered,
+                                           json_positions=not nft_f)
+            for index, op in resets if not nft_f else ():
+                run_op(self.version, work, self._state, op, index)
+
+    def _apply(self, work: State, txn: Transaction, *, dry: bool, ordered: bool,
+               json_positions: bool) -> tuple[list[int | None], list[tuple[int, Op]]]:
+        """The batch part of ``txn`` on ``work``; the resets to run after it
+        (``json_positions``: rule positions as ``Nftables.run`` sends them, see
+        ``_check_positions``)."""
         if not isinstance(txn, Transaction):
             raise TypeError(f"expected a Transaction, got {type(txn).__name__}")
         ops = txn.ops
         refuse_rename_then_delete(ops, self.version)
-        self._check_positions(ops)
-        cache = FlushCache(ops)  # ordering never moves an op across a flush: indices hold
-        handles: list[int | None] = [None] * len(ops)
-        resets: list[tuple[int, Op]] = []
-        batch = txn.batch(ordered=ordered)
-        for k, (index, op) in enumerate(batch):
-            if op.verb is Verb.RESET:
-                resets.append((index, op))
-                continue
-            uncached = cache.check(index, op, work)
-            if uncached is not None:
-                if not dry:
-                    self._burn_handles(tuple(o for _i, o in batch[k + 1:]), work)
-                raise NotFoundError(f"{ops[index].describe()}: {uncached}",
-                                    nft_message=uncached, index=index, operation=ops[index])
-            try:
-                handle = self._run_op(self.version, work, self._state, op, index)
-            except BackendError as err:
-                if not dry:
-                    self._burn_handles(tuple(o for _i, o in batch[k + 1:]), work)
-                if op is ops[index]:
-                    raise
-                # Name the op as written, not the part of it that was sent (a set's elements).
-                raise type(err)(f"{ops[index].describe()}: {err.nft_message}",
-                                nft_message=err.nft_message, index=index,
-                                operation=ops[index]) from None
-            if handle is not None:  # a set split into set + elements: the set's handle
-                handles[index] = handle
-        return handles, resets
+        if json_positions:
+            self._check_positions(ops)
+        try:
+            return run_batch(work, self._state, ops, txn.batch(ordered=ordered), self.version)
+        except BatchAborted as aborted:
+            if not dry:
+                self._burn_handles(aborted.rest, work)
+            raise aborted.error from None
 
     def _check_positions(self, ops: tuple[Op, ...]) -> None:
         """What ``Nftables`` checks before it sends a batch: libnftables ignores the handle of a
@@ -170,15 +194,6 @@ class FakeNftables:
             if op.position not in rules:
                 raise NotFoundError(f"{op.describe()}: no rule with handle {op.position} in "
                                     f"chain {op.chain} at that point", index=i, operation=op)
-
-    @staticmethod
-    def _run_op(version: tuple[int, int, int], work: State, base: State, op: Op,
-                index: int) -> int | None:
-        try:
-            return Applier(work, base, op, version).apply()
-        except Fail as fail:
-            raise fail.cls(f"{op.describe()}: {fail.message}", nft_message=fail.message,
-                           index=index, operation=op) from None
 
     def _burn_handles(self, rest: tuple[Op, ...], work: State) -> None:
         """The kernel processes a whole batch before aborting it: the handles that the failed

@@ -1,12 +1,11 @@
-"""Apply parsed commands to an empty ruleset, with the kernel's semantics.
+"""Table blocks and ``add`` commands -> model nodes (the declarations of an nft script).
 
-``nft -f`` runs a script as one transaction: ``add`` is idempotent for tables, chains, sets
-and objects (a block for an existing table or chain adds to it), ``create`` fails when the
-object exists, ``delete`` when it does not, ``destroy`` never. The applier keeps the ruleset
-as libnftables JSON objects and hands them to ``from_json`` at the end, so the result is
-exactly what ``from_json(nft -j list ruleset)`` gives after loading the same script. (Plain
-chains whose rules the listing fast path made are built as the same model nodes directly:
-``_direct``.)
+A table block (``table inet t { chain c { ... } }``) or the object of one ``add``/``create``
+command is gathered as libnftables JSON bodies and decoded by ``from_json`` (plain chains
+whose rules the listing fast path made are built as the same model nodes directly:
+``_direct``). Blocks of the same table merge, as nft merges declarations. What a script's
+commands do to a ruleset (``create`` fails on an existing object, ``delete`` on a missing one,
+...) is not decided here: ``nftkit.semantics`` applies them.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from ._direct import direct_ruleset
 from .json import from_json
 from .transformer import Cmd, TableBlock, milliseconds, seconds
 
-__all__ = ["Applier"]
+__all__ = ["Decoder", "line_of", "plain_body", "references", "reject_defaults"]
 
 J = Any
 _UNITS = {"bytes": 1, "kbytes": 1024, "mbytes": 1024**2, "gbytes": 1024**3}
@@ -32,8 +31,9 @@ _UNITS = {"bytes": 1, "kbytes": 1024, "mbytes": 1024**2, "gbytes": 1024**3}
 class _Table:
     """One table's objects as JSON bodies, in the order they were added."""
 
-    def __init__(self, body: dict[str, J], handle: int | None) -> None:
+    def __init__(self, body: dict[str, J], number: bool) -> None:
         self.body = body
+        self.number = number
         self.hgen = 0
         self.chains: dict[str, dict[str, J]] = {}
         self.rules: dict[str, list[dict[str, J]]] = {}
@@ -41,47 +41,57 @@ class _Table:
         self.flowtables: dict[str, dict[str, J]] = {}
         self.objects: dict[tuple[str, str], dict[str, J]] = {}
 
-    def handle(self, given: int | None) -> int:
-        """The kernel allocates handles per table, one counter for all its objects."""
+    def handle(self, given: int | None) -> int | None:
+        """The kernel allocates handles per table, one counter for all its objects (only the
+        handles given in the text, when the engine numbers the rest: ``number=False``)."""
         if given is not None:
             self.hgen = max(self.hgen, given)
             return given
+        if not self.number:
+            return None
         self.hgen += 1
         return self.hgen
 
 
-def _line_of(obj: Any) -> int | None:
+def line_of(obj: Any) -> int | None:
+    """The line of the first token in a command's object (None: no token in it)."""
     if isinstance(obj, Token):
         return obj.line
     if isinstance(obj, list):
         return next((x.line for x in obj if isinstance(x, Token)), None)
     if isinstance(obj, dict):
         for v in obj.values():
-            line = _line_of(v)
+            line = line_of(v)
             if line is not None:
                 return line
     return None
 
 
-def _str(v: Any) -> Any:
+def plain_body(v: Any) -> Any:
     """Plain JSON values (tokens become str) all the way down."""
     if isinstance(v, Node):
         return v
     if isinstance(v, Token):
         return str(v)
     if isinstance(v, dict):
-        return {str(k): _str(x) for k, x in v.items()}
+        return {str(k): plain_body(x) for k, x in v.items()}
     if isinstance(v, list | tuple):
-        return [_str(x) for x in v]
+        return [plain_body(x) for x in v]
     return v
 
 
-class Applier:
-    """Runs ``TableBlock`` and ``Cmd`` items against an empty ruleset."""
+class Decoder:
+    """Gathers ``TableBlock`` items and ``add`` commands into tables of JSON bodies.
 
-    def __init__(self, text: str, filename: str | None) -> None:
+    ``number``: give every object without a handle in the text the next one of its table (a
+    listing read as it is); otherwise only the handles in the text are kept (the engine
+    numbers the rest).
+    """
+
+    def __init__(self, text: str, filename: str | None, *, number: bool = True) -> None:
         self.text = text
         self.filename = filename
+        self.number = number
         self.tables: dict[tuple[str, str], _Table] = {}
         self.table_hgen = 0
         self._line: int | None = None
@@ -107,9 +117,10 @@ class Applier:
         if t is None:
             if not create:
                 raise self.error(f"No such file or directory: table {family} {name}")
-            self.table_hgen += 1
-            t = self.tables[key] = _Table({"family": key[0], "name": key[1]}, None)
-            t.body["handle"] = self.table_hgen
+            t = self.tables[key] = _Table({"family": key[0], "name": key[1]}, self.number)
+            if self.number:
+                self.table_hgen += 1
+                t.body["handle"] = self.table_hgen
         return t
 
     # --- dispatch --------------------------------------------------------------------------
@@ -117,11 +128,13 @@ class Applier:
     def apply(self, item: Any) -> None:
         try:
             if isinstance(item, TableBlock):
-                self._line = _line_of(item.table)
-                self.table_block(item.table, item.items, exclusive=False)
-            elif isinstance(item, Cmd):
-                self._line = _line_of(item.obj)
-                getattr(self, "cmd_" + item.verb)(item)
+                self._line = line_of(item.table)
+                self.table_block(item.table, item.items)
+            elif isinstance(item, Cmd) and item.verb in ("add", "create"):
+                self._line = line_of(item.obj)
+                self.add(item)
+            else:
+                raise self.error(f"not a declaration: {item!r:.60}")
         except ParseError:
             raise
         except NftkitError as exc:
@@ -129,180 +142,37 @@ class Applier:
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise self.error(f"cannot apply this command: {exc!r}") from None
 
-    def cmd_list(self, cmd: Cmd) -> None:
-        raise self.error("list commands cannot be part of a ruleset file (nft -f): "
-                         "remove it, or run it with nft itself")
-
-    def cmd_add(self, cmd: Cmd, exclusive: bool = False) -> None:
+    def add(self, cmd: Cmd) -> None:
+        """Decode an ``add``/``create`` command's object into its table (a scratch table for a
+        single command); the command's own semantics are the engine's."""
         o, kind = cmd.obj, cmd.kind
         if kind == "table":
             items = cmd.extra if isinstance(cmd.extra, list) else []
-            self.table_block({**o, "handle": None}, items, exclusive=exclusive)
+            self.table_block({**o, "handle": None}, items)
         elif kind == "chain":
             t = self._table(o["family"], o["table"])
             handle, items = cmd.extra if cmd.extra is not None else (None, [])
-            self.chain(t, o["name"], handle, items, exclusive=exclusive)
-        elif kind == "rule":
-            self.rule_cmd(cmd, "add")
+            self.chain(t, o["name"], handle, items)
+        elif kind == "rule":  # placed by the engine: here, in a scratch chain
+            t = self._table(o["family"], o["table"])
+            if str(o["chain"]) not in t.chains:
+                self.chain(t, str(o["chain"]), None, [])
+            self._add_rule(t, str(o["chain"]), {k: v for k, v in o.items() if k != "handle"})
         elif kind in ("set", "map", "meter"):
             t = self._table(o["family"], o["table"])
             handle, items = cmd.extra
-            self.set(t, kind, o["name"], handle, items, exclusive=exclusive)
-        elif kind == "element":
-            t = self._table(o["family"], o["table"])
-            s = self._set(t, o["name"])
-            s.setdefault("elem", []).extend(_str(cmd.extra))
+            self.set(t, kind, o["name"], handle, items)
         elif kind == "flowtable":
             t = self._table(o["family"], o["table"])
             handle, lines = cmd.extra
-            self.flowtable(t, o["name"], handle, lines, exclusive=exclusive)
+            self.flowtable(t, o["name"], handle, lines)
         else:
             t = self._table(o["family"], o["table"])
             handle, lines = cmd.extra if cmd.extra is not None else (None, [])
-            self.object(t, kind, o["name"], handle, lines, exclusive=exclusive)
+            self.object(t, kind, o["name"], handle, lines)
 
-    def cmd_create(self, cmd: Cmd) -> None:
-        self.cmd_add(cmd, exclusive=True)
-
-    def cmd_insert(self, cmd: Cmd) -> None:
-        self.rule_cmd(cmd, "insert")
-
-    def cmd_replace(self, cmd: Cmd) -> None:
-        self.rule_cmd(cmd, "replace")
-
-    def cmd_destroy(self, cmd: Cmd) -> None:
-        self.cmd_delete(cmd, missing_ok=True)
-
-    def cmd_delete(self, cmd: Cmd, missing_ok: bool = False) -> None:
-        o, kind = cmd.obj, cmd.kind
-        if kind == "table":
-            key = self._find_table(o)
-            if key is None:
-                if missing_ok:
-                    return
-                raise self.error(f"No such file or directory: table {o['family']} "
-                                 f"{o.get('name', 'handle ' + str(o.get('handle')))}")
-            del self.tables[key]
-            return
-        fam, tname = o["family"], o["table"]
-        if (str(fam), str(tname)) not in self.tables:
-            if missing_ok:
-                return
-            raise self.error(f"No such file or directory: table {fam} {tname}")
-        t = self.tables[(str(fam), str(tname))]
-        if kind == "chain":
-            name = self._by_handle(t.chains, o)
-            if name is None:
-                if missing_ok:
-                    return
-                raise self.error(f"No such file or directory: chain {fam} {tname} "
-                                 f"{o.get('name', '')}".rstrip())
-            if self._chain_used(t, name):
-                raise self.error(f"Device or resource busy: chain {name} is still jumped to")
-            del t.chains[name]
-            del t.rules[name]
-        elif kind == "rule":
-            rules = t.rules.get(str(o["chain"]))
-            idx = self._rule_index(rules, o["handle"])
-            if rules is None or idx is None:
-                if missing_ok:
-                    return
-                raise self.error(f"No such file or directory: rule handle {o['handle']}")
-            del rules[idx]
-        elif kind in ("set", "map", "meter"):
-            name = self._by_handle({k: v[1] for k, v in t.sets.items()}, o)
-            if name is None:
-                if missing_ok:
-                    return
-                raise self.error(f"No such file or directory: {kind} {fam} {tname} "
-                                 f"{o.get('name', '')}".rstrip())
-            del t.sets[name]
-        elif kind == "element":
-            s = self._set(t, o["name"])
-            elems = s.get("elem", [])
-            for e in _str(cmd.extra):
-                key = e[0] if isinstance(e, list) else e
-                idx = next((i for i, x in enumerate(elems)
-                            if _elem_key(x) == _elem_key(key)), None)
-                if idx is None:
-                    if missing_ok:
-                        continue
-                    raise self.error(f"No such file or directory: element {key!r}")
-                del elems[idx]
-        elif kind == "flowtable":
-            name = self._by_handle(t.flowtables, o)
-            if name is None:
-                if missing_ok:
-                    return
-                raise self.error(f"No such file or directory: flowtable {o.get('name')}")
-            del t.flowtables[name]
-        else:
-            objs = {n: v for (k, n), v in t.objects.items() if k == kind}
-            name = self._by_handle(objs, o)
-            if name is None:
-                if missing_ok:
-                    return
-                raise self.error(f"No such file or directory: {kind} {o.get('name')}")
-            del t.objects[(kind, name)]
-
-    def cmd_flush(self, cmd: Cmd) -> None:
-        o, kind = cmd.obj, cmd.kind
-        if kind == "ruleset":
-            fam = o.get("family")
-            for key in [k for k in self.tables if fam is None or k[0] == fam]:
-                del self.tables[key]
-            return
-        t = self._table(o["family"], o["table"] if kind != "table" else o["name"])
-        if kind == "table":
-            for name in t.rules:
-                t.rules[name] = []
-            for _, s in t.sets.values():
-                s.pop("elem", None)
-        elif kind == "chain":
-            if str(o["name"]) not in t.chains:
-                raise self.error(f"No such file or directory: chain {o['name']}")
-            t.rules[str(o["name"])] = []
-        else:
-            self._set(t, o["name"]).pop("elem", None)
-
-    def cmd_reset(self, cmd: Cmd) -> None:
-        o, kind = cmd.obj, cmd.kind
-        if kind == "many":
-            for t in self.tables.values():
-                for (k, _), body in t.objects.items():
-                    if k == "counter":
-                        body.update(packets=0, bytes=0)
-                    elif k == "quota":
-                        body["used"] = 0
-            return
-        t = self._table(o["family"], o["table"])
-        obj = t.objects.get((kind, str(o["name"])))
-        if obj is None:
-            raise self.error(f"No such file or directory: {kind} {o['name']}")
-        body = obj
-        if kind == "counter":
-            body.update(packets=0, bytes=0)
-        elif kind == "quota":
-            body["used"] = 0
-
-    def cmd_rename(self, cmd: Cmd) -> None:
-        o = cmd.obj
-        t = self._table(o["family"], o["table"])
-        old, new = str(o["name"]), str(cmd.extra)
-        if old not in t.chains:
-            raise self.error(f"No such file or directory: chain {old}")
-        if new in t.chains:
-            raise self.error(f"File exists: chain {new}")
-        t.chains = {(new if k == old else k): ({**v, "name": new} if k == old else v)
-                    for k, v in t.chains.items()}
-        t.rules = {(new if k == old else k): v for k, v in t.rules.items()}
-
-    # --- objects ---------------------------------------------------------------------------
-
-    def table_block(self, tid: dict[str, J], items: list[Any], *, exclusive: bool) -> None:
+    def table_block(self, tid: dict[str, J], items: list[Any]) -> None:
         key = (str(tid["family"]), str(tid["name"]))
-        if key in self.tables and exclusive:
-            raise self.error(f"File exists: table {key[0]} {key[1]}")
         t = self._table(*key, create=True)
         if tid.get("handle") is not None:
             t.body["handle"] = tid["handle"]
@@ -313,23 +183,20 @@ class Applier:
                 t.body["comment"] = value
             elif kind == "chain":
                 name, (handle, citems) = value
-                self.chain(t, name, handle, citems, exclusive=False)
+                self.chain(t, name, handle, citems)
             elif kind in ("set", "map", "meter"):
                 name, (handle, sitems) = value
-                self.set(t, kind, name, handle, sitems, exclusive=False)
+                self.set(t, kind, name, handle, sitems)
             elif kind == "flowtable":
                 name, (handle, lines) = value
-                self.flowtable(t, name, handle, lines, exclusive=False)
+                self.flowtable(t, name, handle, lines)
             else:
                 name, (handle, lines) = value
-                self.object(t, kind, name, handle, lines, exclusive=False)
+                self.object(t, kind, name, handle, lines)
 
-    def chain(self, t: _Table, name: str, handle: int | None, items: list[Any], *,
-              exclusive: bool) -> None:
+    def chain(self, t: _Table, name: str, handle: int | None, items: list[Any]) -> None:
         key = str(name)
         body = t.chains.get(key)
-        if body is not None and exclusive:
-            raise self.error(f"File exists: chain {t.body['family']} {t.body['name']} {key}")
         if body is None:
             body = t.chains[key] = {"family": t.body["family"], "table": t.body["name"],
                                     "name": key, "handle": t.handle(handle)}
@@ -342,10 +209,10 @@ class Applier:
             if isinstance(item, dict):  # a rule
                 if "refs" in item:  # from the listing fast path: appended, nothing to convert
                     rhandle = item.get("handle")  # (what t.handle() does, inline)
-                    if rhandle is None:
+                    if rhandle is None and t.number:
                         t.hgen += 1
                         rhandle = t.hgen
-                    elif rhandle > t.hgen:
+                    elif rhandle is not None and rhandle > t.hgen:
                         t.hgen = rhandle
                     rule = {"family": family, "table": t.body["name"], "chain": key,
                             "handle": rhandle, "expr": item["expr"]}
@@ -363,69 +230,32 @@ class Applier:
                     prio = prio.resolve(family)
                 body.update(type=value["type"], hook=value["hook"], prio=int(prio))
                 if "dev" in value:
-                    body["dev"] = _str(value["dev"])
+                    body["dev"] = plain_body(value["dev"])
             elif kind == "policy":
                 body["policy"] = value
             elif kind == "comment":
                 body["comment"] = value
             elif kind == "dev":
-                body["dev"] = _str(value)
+                body["dev"] = plain_body(value)
             elif kind == "flags":
                 body["flags"] = value
 
-    def _add_rule(self, t: _Table, chain: str, rule: dict[str, J], *,
-                  where: str = "add", position: int | None = None,
-                  index: int | None = None) -> None:
+    def _add_rule(self, t: _Table, chain: str, rule: dict[str, J]) -> None:
         body = {"family": t.body["family"], "table": t.body["name"], "chain": chain,
                 "handle": t.handle(rule.get("handle")),
                 # the fast path's statements are model nodes already (no tokens to convert,
                 # no JSON reject to complete)
                 "expr": list(rule["expr"]) if "refs" in rule
-                else _reject_defaults(_str(rule["expr"]), t.body["family"])}
+                else reject_defaults(plain_body(rule["expr"]), t.body["family"])}
         if rule.get("comment") is not None:
             body["comment"] = rule["comment"]
         if "refs" in rule:  # pre-decoded by the fast path, with its references listed
             self.refs[id(body)] = (body, rule["refs"])
-        rules = t.rules[chain]
-        if index is not None:  # add: after the index-th rule; insert: before it
-            if not 0 <= index < len(rules):
-                raise self.error(f"No such file or directory: rule index {index}")
-            rules.insert(index + (where == "add"), body)
-            return
-        if position is None:
-            if where == "insert":
-                rules.insert(0, body)
-            else:
-                rules.append(body)
-            return
-        idx = self._rule_index(rules, position)
-        if idx is None:
-            raise self.error(f"No such file or directory: rule handle {position}")
-        if where == "replace":
-            body["handle"] = position
-            rules[idx] = body
-        else:
-            rules.insert(idx + (where == "add"), body)
+        t.rules[chain].append(body)
 
-    def rule_cmd(self, cmd: Cmd, where: str) -> None:
-        o = cmd.obj
-        t = self._table(o["family"], o["table"])
-        chain = str(o["chain"])
-        if chain not in t.chains:
-            raise self.error(f"No such file or directory: chain {o['family']} {o['table']} "
-                             f"{chain}")
-        pos = o.get("position")
-        if where == "replace" and pos is None:
-            raise self.error("replace rule needs a handle")
-        self._add_rule(t, chain, {k: v for k, v in o.items() if k != "handle"},
-                       where=where, position=pos, index=o.get("index"))
-
-    def set(self, t: _Table, kind: str, name: str, handle: int | None, items: list[Any], *,
-            exclusive: bool) -> None:
+    def set(self, t: _Table, kind: str, name: str, handle: int | None, items: list[Any]) -> None:
         key = str(name)
         if key in t.sets:
-            if exclusive:
-                raise self.error(f"File exists: {kind} {key}")
             body = t.sets[key][1]
         else:
             body = {"family": t.body["family"], "name": key, "table": t.body["name"]}
@@ -433,15 +263,15 @@ class Applier:
         body["handle"] = t.handle(handle) if "handle" not in body or handle else body["handle"]
         for k, v in items:
             if k == "type":
-                body["type"] = _str(v[0])
+                body["type"] = plain_body(v[0])
                 if len(v) > 1:
-                    body["map"] = _str(v[1])
+                    body["map"] = plain_body(v[1])
             elif k == "elem":
-                body.setdefault("elem", []).extend(_str(v))
+                body.setdefault("elem", []).extend(plain_body(v))
             elif k == "stmt":
-                body["stmt"] = _str(v)
+                body["stmt"] = plain_body(v)
             else:
-                body[k] = _str(v)
+                body[k] = plain_body(v)
         if "type" not in body:
             raise self.error(f"{kind} {key} has no type")
         if "timeout" in body:  # a default timeout implies the flag (nft sets it, not prints it)
@@ -456,11 +286,8 @@ class Applier:
                              f"{t.body['name']} {name}")
         return s[1]
 
-    def flowtable(self, t: _Table, name: str, handle: int | None, lines: list[list[Any]], *,
-                  exclusive: bool) -> None:
+    def flowtable(self, t: _Table, name: str, handle: int | None, lines: list[list[Any]]) -> None:
         key = str(name)
-        if key in t.flowtables and exclusive:
-            raise self.error(f"File exists: flowtable {key}")
         body = t.flowtables.setdefault(key, {"family": t.body["family"], "name": key,
                                              "table": t.body["name"]})
         body["handle"] = t.handle(handle)
@@ -497,10 +324,8 @@ class Applier:
                     raise self.error(f"flowtable {key}: unexpected {w!r}")
 
     def object(self, t: _Table, kind: str, name: str, handle: int | None,
-               lines: list[list[Any]], *, exclusive: bool) -> None:
+               lines: list[list[Any]]) -> None:
         key = (kind, str(name))
-        if key in t.objects and exclusive:
-            raise self.error(f"File exists: {kind} {name}")
         body: dict[str, J] = {"family": t.body["family"], "name": str(name),
                               "table": t.body["name"], "handle": t.handle(handle)}
         words = [_word(x) for line in lines for x in line]
@@ -513,43 +338,13 @@ class Applier:
 
     # --- helpers ---------------------------------------------------------------------------
 
-    def _find_table(self, o: dict[str, J]) -> tuple[str, str] | None:
-        if "handle" in o:
-            for key, t in self.tables.items():
-                if key[0] == o["family"] and t.body.get("handle") == o["handle"]:
-                    return key
-            return None
-        key = (str(o["family"]), str(o["name"]))
-        return key if key in self.tables else None
-
-    @staticmethod
-    def _by_handle(objs: dict[str, dict[str, J]], o: dict[str, J]) -> str | None:
-        if "handle" in o:
-            return next((k for k, v in objs.items() if v.get("handle") == o["handle"]), None)
-        return str(o["name"]) if str(o["name"]) in objs else None
-
-    @staticmethod
-    def _rule_index(rules: list[dict[str, J]] | None, handle: int) -> int | None:
-        if rules is None:
-            return None
-        return next((i for i, r in enumerate(rules) if r.get("handle") == handle), None)
-
-    @staticmethod
-    def _chain_used(t: _Table, name: str) -> bool:
-        needle = {"target": name}
-        for rules in t.rules.values():
-            for r in rules:
-                if _contains(r["expr"], needle):
-                    return True
-        return any(_contains(s.get("elem", []), needle) for _, s in t.sets.values())
-
     def check_references(self) -> None:
         """Jump targets and ``@set`` references must exist, as the kernel requires."""
         for t in self.tables.values():
             for rules in t.rules.values():
                 for r in rules:
                     known = self.refs.get(id(r))
-                    refs = known[1] if known is not None else _references(r["expr"])
+                    refs = known[1] if known is not None else references(r["expr"])
                     for kind, name in refs:
                         if kind == "chain" and name not in t.chains:
                             self._line = None
@@ -587,7 +382,7 @@ class Applier:
     @staticmethod
     def table_document(t: _Table, *, chains: bool = True) -> list[dict[str, J]]:
         """One table's objects in ``document`` order (``chains``: with chains and rules)."""
-        doc: list[dict[str, J]] = [{"table": _str(t.body)}]
+        doc: list[dict[str, J]] = [{"table": plain_body(t.body)}]
         for (kind, _), body in t.objects.items():
             doc.append({kind: body})
         for kind, body in t.sets.values():
@@ -606,7 +401,7 @@ _SETREF_KEYS = {("match", "right"), ("vmap", "data"), ("map", "data"), ("set", "
                 ("map", "map")}
 
 
-def _references(obj: Any, parent: str = "") -> list[tuple[str, str]]:
+def references(obj: Any, parent: str = "") -> list[tuple[str, str]]:
     """(``chain``, name) for jump/goto targets and (``set``, name) for ``@name`` uses."""
     out: list[tuple[str, str]] = []
     if isinstance(obj, dict):
@@ -616,10 +411,10 @@ def _references(obj: Any, parent: str = "") -> list[tuple[str, str]]:
             elif isinstance(v, str) and v.startswith("@") and (parent, k) in _SETREF_KEYS:
                 out.append(("set", v[1:]))
             else:
-                out.extend(_references(v, k))
+                out.extend(references(v, k))
     elif isinstance(obj, list):
         for v in obj:
-            out.extend(_references(v, parent))
+            out.extend(references(v, parent))
     return out
 
 
@@ -641,7 +436,7 @@ def _l3(stmt: J) -> str | None:
     return None
 
 
-def _reject_defaults(stmts: list[J], family: str) -> list[J]:
+def reject_defaults(stmts: list[J], family: str) -> list[J]:
     """A bare ``reject`` is ``icmp``/``icmpv6``/``icmpx port-unreachable`` in nft's JSON,
     by the table family and what the rule matched before it (as nft's evaluator decides)."""
     if not any(isinstance(s, dict) and "reject" in s and s["reject"] is None for s in stmts):
@@ -655,24 +450,6 @@ def _reject_defaults(stmts: list[J], family: str) -> list[J]:
             s = {"reject": {"type": kind, "expr": "port-unreachable"}}
         out.append(s)
     return out
-
-
-def _contains(obj: Any, needle: dict[str, J]) -> bool:
-    if isinstance(obj, dict):
-        if obj == needle:
-            return True
-        return any(_contains(v, needle) for v in obj.values())
-    if isinstance(obj, list):
-        return any(_contains(v, needle) for v in obj)
-    return False
-
-
-def _elem_key(e: Any) -> Any:
-    if isinstance(e, list):
-        e = e[0]
-    if isinstance(e, dict) and "elem" in e:
-        return e["elem"]["val"]
-    return e
 
 
 def _word(x: Any) -> Any:

@@ -1,4 +1,4 @@
-"""The in-memory state of ``FakeNftables``: tables, chains, sets, objects, and how they list.
+"""The ruleset the engine works on: tables, chains, sets, objects, and how they list.
 
 Model objects are immutable; the containers here are not, and ``clone`` copies the containers
 (not the objects) so that a transaction can work on a copy and be dropped when it fails.
@@ -16,7 +16,7 @@ from ..model.expressions import VerdictExpr, VerdictKind
 from ..model.objects import NamedObject
 from ..model.ruleset import Chain, Flowtable, Rule, Ruleset, Table
 from ..model.sets import Map, Set
-from . import _fake_sets as elems
+from . import elements as elems
 
 __all__ = ["ChainState", "SetState", "State", "TableState", "retarget", "set_model"]
 
@@ -72,7 +72,12 @@ class TableState:
                            {k: s.clone() for k, s in self.sets.items()},
                            dict(self.objects), dict(self.flowtables))
 
-    def next_handle(self) -> int:
+    def next_handle(self, given: int | None = None) -> int:
+        """The next handle of the table's one counter; ``given`` (a handle read from a
+        listing, ``State.keep_handles``) is kept, and the counter moves past it."""
+        if given is not None:
+            self.hgen = max(self.hgen, given)
+            return given
         self.hgen += 1
         return self.hgen
 
@@ -84,7 +89,7 @@ class TableState:
         return f"table {self.table.family} {self.table.name}"
 
     def model(self) -> Table:
-        """The table as ``nft list table`` shows it (elements sorted, see _fake_sets)."""
+        """The table as ``nft list table`` shows it (elements sorted, see ``elements``)."""
         return self.table.replace(
             objects=tuple(self.objects.values()),
             sets=tuple(set_model(s) for s in self.sets.values()),
@@ -117,9 +122,13 @@ class State:
     #: chain renames of the running transaction: (table key, chain handle, new name). The
     #: kernel applies them at commit; until then the chain keeps its old name.
     renames: list[tuple[tuple[Family, str], int, str]] = attrs.Factory(list)
+    #: keep the handles that the objects carry (a parsed ``nft -a`` listing) instead of
+    #: numbering everything, as the kernel does
+    keep_handles: bool = False
 
     def clone(self) -> State:
-        return State(self.table_handle, {k: t.clone() for k, t in self.tables.items()})
+        return State(self.table_handle, {k: t.clone() for k, t in self.tables.items()},
+                     keep_handles=self.keep_handles)
 
     def commit(self) -> None:
         """Drop the deleted rules; apply the pending renames: the chain, and every jump to it,

@@ -1,6 +1,6 @@
-"""How ``FakeNftables`` applies one operation, with the kernel's and nft's checks in their
-order, and the batch-level rules that ``Nftables`` or nft add on top (rule positions, nft's
-cache when a transaction flushes the ruleset).
+"""How the engine applies one operation, with the kernel's and nft's checks in their order,
+and the batch-level rule that nft adds on top (its cache when a transaction flushes the
+ruleset, ``FlushCache``).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from ..model.priority import Priority
 from ..model.ruleset import Chain, Flowtable, Rule, Table
 from ..model.sets import Map, Set
 from ..transaction import OBJECT_KINDS, Kind, Op, Verb
-from . import _fake_sets as elems
-from ._fake_state import ChainState, SetState, State, TableState
+from . import elements as elems
+from .state import ChainState, SetState, State, TableState
 
 __all__ = ["Applier", "Fail", "FlushCache"]
 
@@ -87,6 +87,10 @@ class Applier:
             raise _not_found(f"{what} in {t.describe()}")
         return found
 
+    def _given(self, handle: int | None) -> int | None:
+        """The handle an object brings along, where the state keeps them."""
+        return handle if self.state.keep_handles else None
+
     # --- dispatch -------------------------------------------------------------------------------
 
     def apply(self) -> int | None:
@@ -119,11 +123,15 @@ class Applier:
                 existing.table = existing.table.replace(flags=obj.flags)
             assert existing.table.handle is not None
             return existing.table.handle
-        self.state.table_handle += 1
-        bare = obj.replace(chains=(), sets=(), flowtables=(), objects=(),
-                           handle=self.state.table_handle)
+        if self.state.keep_handles and obj.handle is not None:
+            handle = obj.handle
+            self.state.table_handle = max(self.state.table_handle, handle)
+        else:
+            self.state.table_handle += 1
+            handle = self.state.table_handle
+        bare = obj.replace(chains=(), sets=(), flowtables=(), objects=(), handle=handle)
         self.state.tables[(op.family, op.table)] = TableState(bare)
-        return self.state.table_handle
+        return handle
 
     def delete_table(self) -> None:
         t = self.need_table()
@@ -166,7 +174,7 @@ class Applier:
             assert chain.priority is not None
             chain = chain.replace(priority=Priority(value=chain.priority.resolve(t.family)),
                                   policy=chain.policy or ChainPolicy.ACCEPT)
-        chain = chain.replace(rules=(), handle=t.next_handle())
+        chain = chain.replace(rules=(), handle=t.next_handle(self._given(chain.handle)))
         t.chains[chain.name] = ChainState(chain)
         assert chain.handle is not None
         return chain.handle
@@ -266,9 +274,9 @@ class Applier:
         self._check_jumps(t, rule)
         for _anon in _anonymous_sets(rule):
             t.next_handle()
-        rule = rule.replace(handle=t.next_handle())
+        rule = rule.replace(handle=t.next_handle(self._given(rule.handle)))
         state.rules.insert(pos, rule)
-        self._check_loops(t)
+        self._check_loops(t, rule)
         assert rule.handle is not None
         return rule.handle
 
@@ -282,7 +290,7 @@ class Applier:
         for _anon in _anonymous_sets(rule):
             t.next_handle()
         state.rules[at] = rule.replace(handle=self.op.handle)
-        self._check_loops(t)
+        self._check_loops(t, rule)
         assert self.op.handle is not None
         return self.op.handle
 
@@ -321,7 +329,11 @@ class Applier:
             if tc.chain.is_base:
                 raise Fail(InvalidError, f"jump to base chain {target}")
 
-    def _check_loops(self, t: TableState) -> None:
+    def _check_loops(self, t: TableState, new: Any = None) -> None:
+        """A jump loop, or a chain too far from its base chain; ``new``: what was just added
+        (nothing that does not jump can make either)."""
+        if new is not None and not _check.jump_targets(new):
+            return
         for p in _check.problems(t.model()):
             if p.severity is _check.Severity.ERROR and p.code in (
                     _check.ProblemCode.JUMP_LOOP, _check.ProblemCode.JUMP_TOO_DEEP):
@@ -351,7 +363,8 @@ class Applier:
                 raise Fail(ExistsError,
                             f"set {new.name} exists in {t.describe()} with another definition")
         else:
-            state = SetState(new.replace(elements=(), handle=t.next_handle()))
+            state = SetState(new.replace(elements=(),
+                                         handle=t.next_handle(self._given(new.handle))))
             t.sets[new.name] = state
         self._add_elements(t, state, new.elements, create=False)
         assert state.set.handle is not None
@@ -490,7 +503,7 @@ class Applier:
             handle = _handle(existing)
             t.objects[key] = obj.replace(handle=handle)
             return handle
-        handle = t.next_handle()
+        handle = t.next_handle(self._given(getattr(obj, "handle", None)))
         t.objects[key] = obj.replace(handle=handle)
         return handle
 
@@ -526,22 +539,28 @@ class Applier:
         obj = t.objects.get(key)
         if obj is None:
             raise _not_found(f"{key[0]} {key[1]} in {t.describe()}")
-        if isinstance(obj, Counter):
-            t.objects[key] = obj.replace(packets=0, bytes=0)
-        elif isinstance(obj, Quota):
-            t.objects[key] = obj.replace(used=0)
+        t.objects[key] = _zeroed(obj)
 
     def _reset_all(self) -> None:
         if self.op.kind is Kind.RULES and self.version < (1, 0, 7):
             # libnftables 1.0.6 reads no "reset rules" command: "Unknown object passed to
             # reset command"
             raise Fail(InvalidError, "reset rules needs nft >= 1.0.7")
+        tables = [t for t in self.state.tables.values()
+                  if self.op.family in (None, t.family)]
         if self.op.kind is Kind.QUOTAS and self.version < (1, 1, 0):
-            return  # nft 1.0.6's JSON reader drops the table of "reset quotas": all of them
-        if self.op.table is not None:
+            # nft 1.0.6's JSON reader drops the table of "reset quotas": all of them
+            tables = list(self.state.tables.values())
+        elif self.op.table is not None:
             t = self.need_table()
             if self.op.chain is not None:
                 self.chain(t, self.op.chain)
+            tables = [t]
+        kind = {Kind.COUNTERS: Kind.COUNTER, Kind.QUOTAS: Kind.QUOTA}.get(self.op.kind)
+        for t in tables:
+            for key, obj in t.objects.items():
+                if key[0] == kind:
+                    t.objects[key] = _zeroed(obj)
 
     reset_counters = reset_quotas = reset_rules = _reset_all
 
@@ -555,7 +574,7 @@ class Applier:
                 raise Fail(ExistsError, f"flowtable {ft.name} exists in {t.describe()}")
             assert existing.handle is not None
             return existing.handle
-        handle = t.next_handle()
+        handle = t.next_handle(self._given(ft.handle))
         t.flowtables[ft.name] = ft.replace(
             handle=handle, priority=Priority(value=ft.priority.resolve(t.family)))
         return handle
@@ -651,6 +670,15 @@ def _any_element_exists(work: State, op: Op) -> bool:
         if key in state.elements:
             return True
     return False
+
+
+def _zeroed(obj: NamedObject) -> NamedObject:
+    """A counter or quota as ``reset`` leaves it; other objects have nothing to reset."""
+    if isinstance(obj, Counter):
+        return obj.replace(packets=0, bytes=0)
+    if isinstance(obj, Quota):
+        return obj.replace(used=0)
+    return obj
 
 
 def _handle(obj: NamedObject) -> int:

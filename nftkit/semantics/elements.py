@@ -1,4 +1,4 @@
-"""Set and map elements for ``FakeNftables``: identity, datatype checks and interval rules.
+"""Set and map elements for the engine: identity, datatype checks and interval rules.
 
 The kernel identifies an element by its key; an interval set stores closed ranges and refuses a
 new one that overlaps an existing one unless it is the same range. nft lists an interval that is
