@@ -43,6 +43,7 @@ from .model.objects import NamedObject
 from .model.ruleset import Chain, Rule, Ruleset, Table
 from .model.sets import Map, Set
 from .model.statements import MatchStmt
+from .nft.datatypes import DISTINCT
 
 __all__ = [
     "JUMP_STACK_SIZE",
@@ -293,10 +294,9 @@ def _kind(s: Set) -> str:
     return "set"
 
 
-# Datatypes specific enough to compare; everything else (integer, typeof keys, concatenations)
-# is left to nft.
-_SPECIFIC = frozenset({"ipv4_addr", "ipv6_addr", "ether_addr", "inet_service", "mark",
-                       "ifname", "inet_proto"})
+# Datatypes specific enough to compare (nftkit.nft.datatypes.DISTINCT); everything else
+# (integer, typeof keys, concatenations) is left to nft.
+_SPECIFIC = DISTINCT
 
 
 def _key_mismatch(key: Node | None, target: Set) -> tuple[str, str] | None:

@@ -125,22 +125,10 @@ def _tables() -> Iterator[tuple[str, str, int, list[str]]]:
                 yield rel, owners.get(node, ""), getattr(node, "lineno", 0), known
 
 
-#: Files other helpers own this session: their tables are listed in the report, not moved.
-_ELSEWHERE = frozenset({"lint.py", "check.py", "cli.py", "backend/fake.py",
-                        "parse/_apply.py", "parse/_script.py", "backend/libnftables.py",
-                        "backend/_netlink.py",
-                        # the netlink element encoder: outside this change (being moved)
-                        "backend/_nl_elements.py"})
-
-
-def _outside(rel: str) -> bool:
-    return rel in _ELSEWHERE or rel.startswith("backend/_fake_")
-
-
 def test_no_fact_tables_outside_nft() -> None:
     found = [f"{rel}:{line} ({owner}): {known}"
              for rel, owner, line, known in _tables()
-             if (rel, owner) not in ALLOWED and not _outside(rel)]
+             if (rel, owner) not in ALLOWED]
     assert not found, "tables of nft facts outside nftkit/nft:\n" + "\n".join(found)
 
 

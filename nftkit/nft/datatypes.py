@@ -17,6 +17,7 @@ __all__ = [
     "BITMASKS",
     "DATATYPES",
     "DESCRIPTIONS",
+    "DISTINCT",
     "FIVE_PER_LINE",
     "FREE",
     "HOST",
@@ -67,6 +68,11 @@ def _dt(name: str, kind: str = "dec", width: int = 0, bits: int = 0) -> Datatype
 
 
 #: Datatypes by nft name (``nft describe``). Unknown names behave like ``integer``.
+#: Datatypes a set key must match exactly (``ip saddr @ports`` with ``@ports`` of
+#: ``inet_service`` keys is an error): nft converts no value of one into another.
+DISTINCT: Final = frozenset({"ipv4_addr", "ipv6_addr", "ether_addr", "inet_service", "mark",
+                             "ifname", "inet_proto"})
+
 DATATYPES: Final[dict[str, Datatype]] = {
     d.name: d
     for d in (

@@ -15,6 +15,7 @@ __all__ = [
     "FAMILIES",
     "INET_FAMILIES",
     "NFPROTO",
+    "REJECT_ICMP",
     "STANDARD_PRIORITIES",
 ]
 
@@ -27,6 +28,8 @@ FAMILIES: Final = tuple(NFPROTO)
 INET_FAMILIES: Final = frozenset({"ip", "ip6", "inet"})
 #: Families that name one address type: ``rt ip nexthop``, ``ct original ip6 saddr``.
 ADDRESS_FAMILIES: Final = frozenset({"ip", "ip6"})
+#: The ICMP type of a bare ``reject`` by the rule's layer-3 family (``icmpx`` otherwise).
+REJECT_ICMP: Final[dict[str, str]] = {"ip": "icmp", "ip6": "icmpv6"}
 #: The address datatype of each of those families (``rt ip nexthop`` is an ``ipv4_addr``).
 ADDRESS_TYPES: Final[dict[str, str]] = {"ip": "ipv4_addr", "ip6": "ipv6_addr"}
 

@@ -18,6 +18,8 @@ from .._node import Node
 from ..errors import NftkitError, ParseError
 from ..model.priority import Priority
 from ..model.ruleset import Ruleset
+from ..nft.families import ADDRESS_FAMILIES, REJECT_ICMP
+from ..nft.units import BYTE_UNITS
 from ._direct import direct_ruleset
 from .json import from_json
 from .transformer import Cmd, TableBlock, milliseconds, seconds
@@ -25,7 +27,6 @@ from .transformer import Cmd, TableBlock, milliseconds, seconds
 __all__ = ["Decoder", "line_of", "plain_body", "references", "reject_defaults"]
 
 J = Any
-_UNITS = {"bytes": 1, "kbytes": 1024, "mbytes": 1024**2, "gbytes": 1024**3}
 
 
 class _Table:
@@ -441,12 +442,12 @@ def reject_defaults(stmts: list[J], family: str) -> list[J]:
     by the table family and what the rule matched before it (as nft's evaluator decides)."""
     if not any(isinstance(s, dict) and "reject" in s and s["reject"] is None for s in stmts):
         return stmts
-    l3 = {"ip": "ip", "ip6": "ip6"}.get(family)
+    l3 = family if family in ADDRESS_FAMILIES else None
     out = []
     for s in stmts:
         l3 = _l3(s) or l3
         if isinstance(s, dict) and "reject" in s and s["reject"] is None:
-            kind = {"ip": "icmp", "ip6": "icmpv6"}.get(l3 or "", "icmpx")
+            kind = REJECT_ICMP.get(l3 or "", "icmpx")
             s = {"reject": {"type": kind, "expr": "port-unreachable"}}
         out.append(s)
     return out
@@ -473,10 +474,10 @@ def _object_body(kind: str, words: list[Any]) -> dict[str, J]:
         inv = False
         if w and w[0] in ("over", "until"):
             inv = w.pop(0) == "over"
-        out["bytes"] = int(w[0]) * _UNITS[w[1]]
+        out["bytes"] = int(w[0]) * BYTE_UNITS[w[1]]
         used = 0
         if len(w) >= 5 and w[2] == "used":
-            used = int(w[3]) * _UNITS[w[4]]
+            used = int(w[3]) * BYTE_UNITS[w[4]]
         out["used"] = used
         out["inv"] = inv
     elif kind == "limit":

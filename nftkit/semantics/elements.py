@@ -17,6 +17,7 @@ from typing import Any
 from ..model.enums import SetFlag
 from ..model.expressions import ConcatExpr, ElemExpr, PrefixExpr, RangeExpr, VerdictExpr
 from ..model.sets import Map, Set
+from ..nft.datatypes import DATATYPES
 
 __all__ = [
     "Interval",
@@ -32,7 +33,8 @@ __all__ = [
 #: (low, high, kind): kind is "v4", "v6" or "int".
 Interval = tuple[int, int, str]
 
-_BITS = {"ipv4_addr": 32, "ipv6_addr": 128, "inet_service": 16, "mark": 32, "inet_proto": 8}
+#: Integer datatypes whose elements the fake range-checks (inet_proto may be a name).
+_INTEGERS = {"inet_service", "mark"}
 
 
 def normalize_value(value: Any) -> Any:
@@ -162,10 +164,10 @@ def _value_problem(value: Any, type_name: str, interval: bool) -> str | None:
         version = 4 if type_name == "ipv4_addr" else 6
         if not isinstance(value, (IPv4Address, IPv6Address)) or value.version != version:
             return f"{value!r} is not an {type_name}"
-    elif type_name in _BITS and type_name != "inet_proto":
+    elif type_name in _INTEGERS:
         if isinstance(value, bool) or not isinstance(value, int):
             return f"{value!r} is not an {type_name}"
-        if not 0 <= value < 2 ** _BITS[type_name]:
+        if not 0 <= value < 2 ** DATATYPES[type_name].bits:
             return f"{value} is out of range for {type_name}"
     elif type_name == "verdict" and not isinstance(value, VerdictExpr):
         return f"{value!r} is not a verdict"
