@@ -14,7 +14,7 @@
 # install; otherwise it is rebuilt in SUITE.new and renamed into place. The Debian mirror is
 # the one apt on this machine uses (read from /etc/apt/sources.list{,.d/*.list,.d/*.sources});
 # NFTKIT_RELEASES_MIRROR overrides it. Needs root, mmdebstrap (installed with apt-get when
-# missing) or else debootstrap, and util-linux's unshare.
+# missing) or else debootstrap (NFTKIT_RELEASES_BOOTSTRAP=debootstrap picks it), and unshare.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")/.." && pwd)
@@ -216,7 +216,8 @@ build_one() {
   log "$suite: building in $new from $mirror"
   local include
   include=$(IFS=,; echo "${PACKAGES[*]}")
-  if command -v mmdebstrap >/dev/null; then
+  if [ "${NFTKIT_RELEASES_BOOTSTRAP:-mmdebstrap}" = mmdebstrap ] && command -v mmdebstrap >/dev/null
+  then
     # --variant=apt: Essential + apt; --include resolves dependencies (virtual ones too).
     # Check-Valid-Until: the mirror apt uses may be a snapshot whose sid Release file is past
     # its Valid-Until date; signatures are still checked.
