@@ -134,7 +134,8 @@ clean_env() {
   # root (C.UTF-8 is built into Debian's libc, no locales package needed).
   echo env -i PATH="$VENV/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
     HOME=/root LANG=C.UTF-8 LC_ALL=C.UTF-8 TZ=UTC TERM="${TERM:-dumb}" \
-    PYTHONDONTWRITEBYTECODE=1 XDG_CACHE_HOME=/tmp/.cache PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1 XDG_CACHE_HOME=/tmp/.cache HYPOTHESIS_STORAGE_DIRECTORY=/tmp/.hypothesis \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore
 }
 
@@ -148,6 +149,10 @@ enter() {
   mount -t tmpfs -o mode=0755 tmpfs "$root/run"
   mkdir -p "$root/run/netns" "$root/run/lock"
   mount -t tmpfs -o mode=1777 tmpfs "$root/tmp"
+  # Host names resolve as on the host (nft resolves them: `ip saddr localhost`); Debian's
+  # default /etc/hosts in a fresh root also maps ::1 to localhost, which nft then refuses.
+  [ -f /etc/hosts ] && mount --bind /etc/hosts "$root/etc/hosts" \
+    && mount -o remount,bind,ro "$root/etc/hosts"
   if [ -n "$checkout" ]; then
     mkdir -p "$root$SRC" "$root/src/shared"
     mount --bind "$checkout" "$root$SRC"
