@@ -291,6 +291,9 @@ case "$cmd" in
   build)
     need_root; ensure_tools
     [ $# -gt 0 ] || set -- "${SUITES_ALL[@]}"
+    mkdir -p "$CACHE"
+    exec 9>"$CACHE/.lock"
+    flock 9  # two builds at once (two CI jobs) would share SUITE.new
     for s in "$@"; do build_one "$(suite_arg "$s")"; done
     for s in "$@"; do
       printf '%-9s %s\n' "$s" "$(unshare -n chroot "$(root_of "$s")" nft --version)"
