@@ -1,0 +1,97 @@
+"""Other nft releases as oracles: the Debian roots that ``scripts/releases.sh build`` caches.
+
+Each root (``$NFTKIT_RELEASES_DIR/<suite>``, default ``/var/cache/nftkit-releases``) holds one
+Debian release's nft and libnftables; it shares this machine's kernel, so running its nft in a
+fresh network namespace (``unshare -n chroot ROOT nft ...``) is that release against the same
+nf_tables, and never touches the host's ruleset::
+
+    for rel in cached():
+        print(rel.suite, rel.version())          # bookworm 1.0.6, trixie 1.1.3, ...
+        listing = rel.load_and_list("table inet t { chain c { tcp dport 22 accept; }; }")
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests._oracle import Listing, devices_in
+
+__all__ = ["RELEASES_DIR", "SUITES", "Release", "cached", "release", "skip_reason"]
+
+RELEASES_DIR = Path(os.environ.get("NFTKIT_RELEASES_DIR", "/var/cache/nftkit-releases"))
+#: The suites scripts/releases.sh builds, oldest first.
+SUITES = ("bookworm", "trixie", "sid")
+#: Written by scripts/releases.sh as a root's last step: a root without it is incomplete.
+STAMP = ".nftkit-root"
+_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C.UTF-8", "TZ": "UTC"}
+_MARK = "@@nftkit-json@@"
+# Input on stdin; the text listing, a marker line, then the JSON listing on stdout.
+_SCRIPT = f"""
+for d in "$@"; do ip link add "$d" type ifb 2>/dev/null || true; done
+nft -f - || exit 3
+nft list ruleset && echo {_MARK} && nft -j list ruleset
+"""
+
+
+@dataclass(frozen=True)
+class Release:
+    """One cached root: ``suite`` (bookworm, trixie, sid) at ``root``."""
+
+    suite: str
+    root: Path
+
+    def run(self, *argv: str, input: str | None = None, timeout: float = 60,
+            ) -> subprocess.CompletedProcess[str]:
+        """``unshare -n chroot ROOT argv...``: a command of this release in a new namespace."""
+        return subprocess.run(["unshare", "-n", "chroot", str(self.root), *argv], env=_ENV,
+                              input=input, capture_output=True, text=True, timeout=timeout)
+
+    def nft(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        """This release's ``nft args...`` in a throwaway network namespace."""
+        return self.run("nft", *args, input=input)
+
+    @functools.cache  # noqa: B019 - a handful of frozen instances
+    def version(self) -> tuple[int, ...]:
+        """``nft --version`` as numbers, e.g. ``(1, 1, 3)``."""
+        out = self.nft("--version").stdout
+        m = re.search(r"v(\d+(?:\.\d+)+)", out)
+        if not m:
+            raise RuntimeError(f"{self.suite}: no version in {out!r}")
+        return tuple(int(p) for p in m.group(1).split("."))
+
+    def load_and_list(self, text: str, *, devices: list[str] | None = None) -> Listing:
+        """Load ``text`` with this release's ``nft -f`` in a fresh namespace; both listings."""
+        devs = devices_in(text) if devices is None else devices
+        r = self.run("sh", "-c", _SCRIPT, "sh", *devs, input=text)
+        if r.returncode != 0 or _MARK not in r.stdout:
+            return Listing(False, "", None, (r.stderr or r.stdout).strip())
+        listing, _, doc = r.stdout.partition(_MARK + "\n")
+        return Listing(True, listing, json.loads(doc), "")
+
+
+def skip_reason() -> str | None:
+    """None when release roots can be used here (root, unshare, chroot), else why not."""
+    if os.geteuid() != 0:
+        return "needs root (chroot and network namespaces)"
+    for tool in ("unshare", "chroot"):
+        if not shutil.which(tool):
+            return f"needs {tool} (util-linux, coreutils)"
+    return None
+
+
+def release(suite: str) -> Release | None:
+    """The cached, complete root of ``suite``, or None."""
+    root = RELEASES_DIR / suite
+    return Release(suite, root) if (root / STAMP).is_file() else None
+
+
+def cached() -> list[Release]:
+    """Every cached, complete root, oldest release first."""
+    return [r for r in map(release, SUITES) if r is not None]

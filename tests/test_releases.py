@@ -1,0 +1,50 @@
+"""Smoke test of the release matrix: every cached root's nft runs and loads a ruleset.
+
+The roots come from ``scripts/releases.sh build``; a release without a cached root skips.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests._releases import RELEASES_DIR, SUITES, release, skip_reason
+
+pytestmark = pytest.mark.kernel
+
+# The nft series each Debian suite ships (sid moves on: any release).
+SERIES = {"bookworm": (1, 0), "trixie": (1, 1)}
+
+RULESET = """\
+table inet nftkit_smoke {
+\tset allowed {
+\t\ttype ipv4_addr
+\t\tflags interval
+\t\telements = { 10.0.0.0/8 }
+\t}
+
+\tchain input {
+\t\ttype filter hook input priority filter; policy accept;
+\t\tip saddr @allowed tcp dport 22 counter accept
+\t}
+}
+"""
+
+
+@pytest.mark.parametrize("suite", SUITES)
+def test_release_nft_loads_and_lists(suite: str) -> None:
+    if (why := skip_reason()) is not None:
+        pytest.skip(why)
+    rel = release(suite)
+    if rel is None:
+        pytest.skip(f"no {suite} root cached in {RELEASES_DIR}: scripts/releases.sh build {suite}")
+    version = rel.version()
+    if suite in SERIES:
+        assert version[:2] == SERIES[suite]
+    listing = rel.load_and_list(RULESET)
+    assert listing.ok, listing.error
+    assert "table inet nftkit_smoke {" in listing.text
+    assert "ip saddr @allowed tcp dport 22 counter packets 0 bytes 0 accept" in listing.text
+    assert listing.json is not None
+    names = [o["set"]["name"] for o in listing.json["nftables"] if "set" in o]
+    assert names == ["allowed"]
+    assert not rel.nft("list", "tables").stdout.strip()  # each call: a namespace of its own
