@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..errors import UnsupportedError
+from ..nft.releases import profile
 from ..transaction import Kind, Op, Verb
 
 __all__ = ["refuse_rename_then_delete"]
@@ -18,8 +19,9 @@ __all__ = ["refuse_rename_then_delete"]
 
 def refuse_rename_then_delete(ops: Sequence[Op], version: tuple[int, int, int]) -> None:
     """Raise ``UnsupportedError`` naming the op if ``ops`` renames a chain and later deletes
-    (or destroys) it, its new name or its table, on nft < 1.1."""
-    if version >= (1, 1, 0):
+    (or destroys) it, its new name or its table: nft crashes on such a batch (a segfault in
+    nft 1.0.6, 1.1.3 and 1.1.7; ``ReleaseProfile.rename_then_delete``)."""
+    if profile(version).rename_then_delete:
         return
     renamed: dict[tuple[object, object], set[object]] = {}
     for i, op in enumerate(ops):
