@@ -410,7 +410,7 @@ def bench_ordering(res: Results, n: int, json_max: int) -> None:
     """The shared-map layout by ``nft -f`` with the elements first or last; and, up to
     ``json_max`` services, the classic layout as one ``Transaction`` (JSON) as built and
     reordered by ``order_ops``."""
-    from nftkit._ordering import order_ops
+    from nftkit.transaction.ordering import order_ops
 
     svcs = L.make_services(n)
     for last in (False, True):

@@ -1,5 +1,5 @@
-"""Batch ordering (nftkit._ordering): phases, what never moves, and that the kernel ends in the
-same state (the installed nft as the oracle, in throwaway network namespaces)."""
+"""Batch ordering (nftkit.transaction.ordering): phases, what never moves, and that the kernel
+ends in the same state (the installed nft as the oracle, in throwaway network namespaces)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from nftkit import Chain, Map, Rule, Set, Table, Transaction
-from nftkit._ordering import order_ops, ordered
 from nftkit.model.enums import SetFlag
 from nftkit.model.expressions import PayloadExpr, SetRefExpr, VerdictExpr
 from nftkit.model.statements import MatchStmt
 from nftkit.transaction import Kind, Verb
+from nftkit.transaction.ordering import order_ops, ordered
 from tests._oracle import NFT
 
 DPORT = PayloadExpr(protocol="tcp", field="dport")

@@ -33,9 +33,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from .model.enums import SetFlag
-from .model.sets import Set
-from .transaction import OBJECT_KINDS, Kind, Op, Verb
+from ..model.enums import SetFlag
+from ..model.sets import Set
+from .ops import OBJECT_KINDS, Kind, Op, Verb
 
 __all__ = ["order_ops", "ordered"]
 
