@@ -18,13 +18,14 @@ from .expressions import __all__ as _expressions_all
 from .objects import *  # noqa: F403
 from .objects import __all__ as _objects_all
 from .priority import Priority
-from .ruleset import Chain, Flowtable, Rule, Ruleset, Table
+from .ruleset import Chain, ChainStmt, Flowtable, Rule, Ruleset, Table
 from .sets import Map, Set
 from .statements import *  # noqa: F403
 from .statements import __all__ as _statements_all
 
 __all__ = [
     "Chain",
+    "ChainStmt",
     "ChainPolicy",
     "ChainType",
     "Family",

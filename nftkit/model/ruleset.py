@@ -23,9 +23,9 @@ from .enums import (
 from .objects import NamedObject
 from .priority import Priority
 from .sets import Map, Set
-from .statements import Stmt
+from .statements import Statement, Stmt
 
-__all__ = ["Chain", "Flowtable", "Rule", "Ruleset", "Table"]
+__all__ = ["Chain", "ChainStmt", "Flowtable", "Rule", "Ruleset", "Table"]
 
 
 def _priority(value: Priority | int | str | None) -> Priority | None:
@@ -80,6 +80,32 @@ class Rule(Node):
     stmts: tuple[Stmt, ...] = attrs.field(converter=_validate.as_tuple)
     comment: str | None = attrs.field(default=None, validator=_validate.comment)
     handle: int | None = attrs.field(default=None, eq=False)
+
+
+@attrs.frozen(kw_only=True)
+class ChainStmt(Statement):
+    """An anonymous (bound) chain: ``jump { ... }`` / ``goto { ... }`` (nft >= 1.0.0).
+
+    A statement made of rules, so it lives beside ``Rule`` (rules are made of statements):
+    one module for the two, no import circle.
+
+    Text::
+
+        tcp dport 53 jump {
+                ip saddr 10.0.0.0/8 accept
+                drop
+            }
+
+    nft has no JSON form for it: ``nft -j`` prints the statement's text as a JSON string,
+    which nft cannot read back; ``to_json`` writes the same string.
+    """
+
+    kind: str = "jump"
+    rules: tuple[Rule, ...] = attrs.field(converter=tuple)
+
+    def __attrs_post_init__(self) -> None:
+        if self.kind not in ("jump", "goto"):
+            raise invalid(self, "kind", f"must be 'jump' or 'goto', got {self.kind!r}")
 
 
 @attrs.frozen(kw_only=True)

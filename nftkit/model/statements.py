@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import attrs
 
@@ -29,11 +29,7 @@ from .datatypes import expr_datatype
 from .enums import SynproxyFlag
 from .expressions import Expr, SetExpr, VerdictExpr, check_literal
 
-if TYPE_CHECKING:
-    from .ruleset import Rule
-
 __all__ = [
-    "ChainStmt",
     "ConnlimitStmt",
     "CounterStmt",
     "DupStmt",
@@ -747,29 +743,6 @@ class VerdictMapStmt(Statement):
 
 
 # --- text-only and opaque statements ----------------------------------------------------------
-
-
-@attrs.frozen(kw_only=True)
-class ChainStmt(Statement):
-    """An anonymous (bound) chain: ``jump { ... }`` / ``goto { ... }`` (nft >= 1.0.0).
-
-    Text::
-
-        tcp dport 53 jump {
-                ip saddr 10.0.0.0/8 accept
-                drop
-            }
-
-    nft has no JSON form for it: ``nft -j`` prints the statement's text as a JSON string,
-    which nft cannot read back; ``to_json`` writes the same string.
-    """
-
-    kind: str = "jump"
-    rules: tuple[Rule, ...] = attrs.field(converter=tuple)
-
-    def __attrs_post_init__(self) -> None:
-        if self.kind not in ("jump", "goto"):
-            raise invalid(self, "kind", f"must be 'jump' or 'goto', got {self.kind!r}")
 
 
 def _xt_name(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:

@@ -803,7 +803,7 @@ class NftTransformer(Transformer[Token, Any]):
         if isinstance(target, str):
             return {kind: {"target": str(target)}}
         # a bound chain, jump { ... }: nft has no JSON form for it, so build the node here
-        from ..model.statements import ChainStmt
+        from ..model.ruleset import ChainStmt
         from .json import JsonDecoder, decode_rule
 
         dec = JsonDecoder()

@@ -1,4 +1,4 @@
-"""Statement encoders for the irregular statements (registered in ``render.json.SPECIAL``).
+"""Statement encoders for the irregular statements (registered in ``SPECIAL``).
 
 Each reproduces nft's ``src/json.c`` ``*_stmt_json()``: which members are left out when unset,
 when a body is ``null``, and how flag lists are spelled. nft (1.0.6 and 1.1) writes the flags
@@ -13,8 +13,8 @@ from enum import StrEnum
 from typing import Any
 
 from ..errors import UnsupportedError
+from ..model.ruleset import ChainStmt
 from ..model.statements import (
-    ChainStmt,
     CounterStmt,
     DupStmt,
     FlowOffloadStmt,
@@ -39,7 +39,7 @@ from ..model.statements import (
     XtStmt,
 )
 from ..nft.units import byte_unit
-from .json import JSON, JsonEncoder, special
+from ._json_encoder import JSON, JsonEncoder, special
 
 __all__ = ["collapse"]
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ..errors import UnsupportedError
 from ..model.datatypes import Datatype, datatype, expr_datatype
 from ..model.expressions import RangeExpr, SetRefExpr
+from ..model.ruleset import ChainStmt
 from ..model.statements import (
-    ChainStmt,
     ConnlimitStmt,
     CounterStmt,
     DupStmt,
