@@ -92,7 +92,7 @@ EXAMPLES: list[tuple[str, Any]] = [
     ("inet", S.FlowOffloadStmt(flowtable="f")),
     ("inet", S.LastStmt(used=1500)),
     ("inet", S.OptstripStmt(expr=E.TcpoptExpr(name="maxseg"))),
-    ("inet", S.ChainStmt(kind="jump",
+    ("inet", nftkit.ChainStmt(kind="jump",
                          rules=(Rule(stmts=(S.CounterStmt(),)),))),  # type: ignore[arg-type]
     ("inet", E.VerdictExpr(kind="goto", target="other")),
     ("ip6", _match(E.PayloadExpr(protocol="ip6", field="daddr"), IPv6Address("::1"))),
@@ -105,10 +105,11 @@ NO_TEXT: dict[type, str] = {
 
 
 def _classes() -> set[type]:
+    """Every statement and expression class of the public model, wherever it is defined."""
     out: set[type] = set()
-    for mod, base in ((S, S.Statement), (E, E.Expression)):
-        for name in mod.__all__:
-            c = getattr(mod, name)
+    for name in nftkit.model.__all__:
+        c = getattr(nftkit.model, name)
+        for base in (S.Statement, E.Expression):
             if isinstance(c, type) and issubclass(c, base) and c is not base:
                 out.add(c)
     return out

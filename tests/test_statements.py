@@ -703,7 +703,9 @@ def test_every_statement_has_a_text_method_and_json_key() -> None:
     from nftkit.render.json import SPECIAL
     from nftkit.render.text import TextRenderer
 
-    classes = [getattr(statements, n) for n in statements.__all__]
+    import nftkit.model
+
+    classes = [getattr(nftkit.model, n) for n in nftkit.model.__all__]
     stmt_classes = [c for c in classes if isinstance(c, type)
                     and issubclass(c, statements.Statement) and c is not statements.Statement]
     assert len(stmt_classes) >= 25
