@@ -16,6 +16,7 @@ from .check import CheckError, Problem, check, problems
 from .errors import (
     BackendError,
     BusyError,
+    ConflictError,
     ExistsError,
     InvalidError,
     NftkitError,
@@ -42,6 +43,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BackendError",
     "BusyError",
+    "ConflictError",
     "ExistsError",
     "InvalidError",
     "NftkitError",

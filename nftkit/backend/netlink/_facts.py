@@ -1,0 +1,165 @@
+"""Facts read from the kernel over netlink: the ruleset generation, one set's type, chain
+devices and table flags.
+
+What the netlink path remembers about sets is valid for one generation only (``genid``, from
+``NFT_MSG_GETGEN``: every commit, by any process, increments it). The reads (``Nftables``'
+``list_*``) use ``chain_devices`` and ``table_flags`` where nft's JSON listing leaves them out
+or prints them wrong (nft 1.0.6: no chain ``dev``, broken table flags).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from ...errors import NotFoundError, UnsupportedError, ValidationError
+from ...model.enums import SetFlag
+from ...model.sets import Map, Set
+from ._socket import NetlinkSocket, parse_attrs
+from ._tlv import _attr
+from ._types import DATATYPES, VERDICT_TYPE, KeySpec, Part
+
+__all__ = ["SetFacts", "chain_devices", "read_set", "table_flags"]
+
+_GETTABLE, _GETCHAIN, _GETSET = 1, 4, 10
+_BY_ID = {tid: (name, size, order) for name, (tid, size, order) in DATATYPES.items()}
+_EXPR_NUMGEN = 23
+_F_INTERVAL, _F_MAP, _F_OBJECT = 0x4, 0x8, 0x40
+_FLAG_NAMES = {0x2: SetFlag.CONSTANT, 0x4: SetFlag.INTERVAL, 0x10: SetFlag.TIMEOUT,
+               0x20: SetFlag.DYNAMIC}
+
+
+def _udata_records(data: bytes) -> dict[int, bytes]:
+    out: dict[int, bytes] = {}
+    i = 0
+    while i + 2 <= len(data):
+        kind, length = data[i], data[i + 1]
+        out[kind] = data[i + 2:i + 2 + length]
+        i += 2 + length
+    return out
+
+
+def _decode_spec(type_id: int, length: int, typeof: bytes | None) -> KeySpec:
+    """A kernel set's key or data type back as a ``KeySpec`` (only what the element encoders
+    need: part datatypes and sizes). ``integer`` parts are accepted only where nft's userdata
+    says they come from ``numgen`` (4 bytes, host order)."""
+    if type_id == VERDICT_TYPE:
+        return KeySpec((), type_id, length, 0, None, verdict=True)
+    ids: list[int] = []
+    rest = type_id
+    while rest:
+        ids.insert(0, rest & 0x3F)
+        rest >>= 6
+    kinds: list[int | None] = [None] * len(ids)
+    if typeof is not None:
+        rec = _udata_records(typeof)
+        if len(ids) == 1:
+            kinds[0] = struct.unpack("=I", rec.get(0, b"\0\0\0\0"))[0]
+        else:
+            subs = _udata_records(rec.get(1, b""))
+            for j in range(len(ids)):
+                sub = _udata_records(subs.get(j, b""))
+                if 0 in sub:
+                    kinds[j] = struct.unpack("=I", sub[0])[0]
+    parts = []
+    for tid, kind in zip(ids, kinds, strict=True):
+        if tid not in _BY_ID or (tid == 4 and kind != _EXPR_NUMGEN):
+            raise UnsupportedError(f"set datatype id {tid} is not supported by the netlink path")
+        name, size, order = _BY_ID[tid]
+        parts.append(Part(name, tid, size, order))
+    expected = parts[0].size if len(parts) == 1 else sum((p.size + 3) & ~3 for p in parts)
+    if expected != length:
+        raise UnsupportedError("set key length does not match its datatypes")
+    return KeySpec(tuple(parts), type_id, length, 0, None)
+
+
+def _text(raw: bytes) -> str:
+    return raw.rstrip(b"\0").decode(errors="replace")
+
+
+@dataclass(frozen=True)
+class SetFacts:
+    """One kernel set as the element encoders and checks need it.
+
+    ``key``/``data`` are None where this module cannot decode the type (the set exists, but
+    only libnftables knows how to write its elements); ``model`` is a stand-in with the
+    set's name, flags and types (None then too).
+    """
+
+    flags: int
+    handle: int
+    key: KeySpec | None
+    data: KeySpec | None
+    model: Set | None
+
+    @property
+    def interval(self) -> bool:
+        return bool(self.flags & _F_INTERVAL)
+
+    @property
+    def object_map(self) -> bool:
+        return bool(self.flags & _F_OBJECT)
+
+
+def read_set(sock: NetlinkSocket, family: int, table: str, name: str) -> SetFacts | None:
+    """The set as the kernel has it now (one GETSET), or None if it (or its table) is
+    missing."""
+    try:
+        found = sock.request(_GETSET, family, _attr(1, table.encode() + b"\0")
+                             + _attr(2, name.encode() + b"\0"))
+    except NotFoundError:
+        return None
+    attrs = dict(found)
+    flags = struct.unpack(">I", attrs.get(3, b"\0\0\0\0"))[0]
+    handle = struct.unpack(">Q", attrs.get(16, b"\0" * 8))[0]
+    rec = _udata_records(attrs.get(13, b""))
+    try:
+        key = _decode_spec(struct.unpack(">I", attrs[4])[0], struct.unpack(">I", attrs[5])[0],
+                           rec.get(3))
+        data = None
+        if flags & _F_MAP and not flags & _F_OBJECT:
+            data = _decode_spec(struct.unpack(">I", attrs[6])[0],
+                                struct.unpack(">I", attrs.get(7, b"\0\0\0\x10"))[0],
+                                rec.get(4))
+    except UnsupportedError:
+        return SetFacts(flags, handle, None, None, None)
+    set_flags = frozenset(f for bit, f in _FLAG_NAMES.items() if flags & bit)
+    try:
+        model: Set = (Map(name=name, type=key.names, flags=set_flags,
+                          data_type=data.names if not data.verdict else ("verdict",))
+                      if data is not None else Set(name=name, type=key.names, flags=set_flags))
+    except ValidationError:  # e.g. a name nft text cannot spell
+        return SetFacts(flags, handle, None, None, None)
+    return SetFacts(flags, handle, key, data, model)
+
+
+def chain_devices(sock: NetlinkSocket, family: int) -> dict[tuple[str, str], tuple[str, ...]]:
+    """``(table, chain) -> devices`` of every chain of ``family`` hooked to devices
+    (``NFTA_CHAIN_HOOK``: ``NFTA_HOOK_DEV`` or ``NFTA_HOOK_DEVS``). The kernel keeps the
+    names, so nothing is resolved here."""
+    out: dict[tuple[str, str], tuple[str, ...]] = {}
+    for attrs in sock.dump(_GETCHAIN, family):
+        d = dict(attrs)
+        hook = dict(_nested(d.get(4, b"")))
+        devs: tuple[str, ...] = ()
+        if 3 in hook:
+            devs = (_text(hook[3]),)
+        elif 4 in hook:
+            devs = tuple(_text(v) for _k, v in _nested(hook[4]))
+        if devs:
+            out[(_text(d[1]), _text(d[3]))] = devs
+    return out
+
+
+def table_flags(sock: NetlinkSocket, family: int) -> dict[str, int]:
+    """``table -> NFTA_TABLE_FLAGS`` of every table of ``family`` (dormant 0x1, owner 0x2,
+    persist 0x4)."""
+    out: dict[str, int] = {}
+    for attrs in sock.dump(_GETTABLE, family):
+        d = dict(attrs)
+        out[_text(d[1])] = struct.unpack(">I", d.get(2, b"\0\0\0\0"))[0]
+    return out
+
+
+def _nested(raw: bytes) -> list[tuple[int, bytes]]:
+    return parse_attrs(raw)
