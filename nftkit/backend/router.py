@@ -30,18 +30,21 @@ import os
 import weakref
 from collections.abc import Iterable, Mapping
 
-from ..errors import BackendError
+from ..errors import BackendError, ConflictError, InvalidError
 from ..model.enums import Family
 from ..model.objects import Counter, Quota
 from ..model.ruleset import Chain, Ruleset, Table
 from ..model.sets import Map, Set
 from ..transaction import Kind, Op, Transaction, TransactionResult, Verb
+from ._kinds import first_mismatch
 from ._netns import open_netns
 from .libnftables import _reads as reads
 from .libnftables._context import Context, OutputFlag
 from .libnftables._json import run_json
 from .libnftables._text import run_file, run_text
 from .netlink import NetlinkPath
+from .netlink._facts import SetFacts, table_flags, table_flags_of
+from .netlink._objects import FAMILIES
 
 __all__ = ["NETLINK_VERIFIED", "Nftables", "OutputFlag"]
 
@@ -52,6 +55,9 @@ __all__ = ["NETLINK_VERIFIED", "Nftables", "OutputFlag"]
 NETLINK_VERIFIED = frozenset({(1, 0)})
 _UDATA_KINDS = frozenset({Kind.SET, Kind.MAP, Kind.RULE})
 _CREATING = frozenset({Verb.ADD, Verb.CREATE, Verb.INSERT, Verb.REPLACE})
+#: The first nft release whose JSON listings print table flags correctly (1.0.6 does not).
+_JSON_TABLE_FLAGS = (1, 1, 0)
+_ELEMENT_VERBS = frozenset({Verb.ADD, Verb.CREATE, Verb.DELETE, Verb.DESTROY})
 
 
 class _Owned:
@@ -178,20 +184,72 @@ class Nftables:
         owned = self._owned
         if owned.nl is not None:
             owned.nl.forget(ops)  # whatever runs it, deleted sets are no longer known
+        lib = self._lib
         if self._netlink_allowed(ops, self.netlink if netlink is None else netlink):
-            lib = self._lib
             with lib.lock:
-                if lib.closed:
-                    raise BackendError("this Nftables context is closed")
                 self.last_path = "netlink"  # also when encode finds a missing set
-                nl = owned.nl
-                if nl is None:
-                    nl = owned.nl = NetlinkPath(lib.fd)
-                done = nl.apply(txn, dry=dry, want_handles=want_handles, ordered=ordered)
+                done = self._nl().apply(txn, dry=dry, want_handles=want_handles,
+                                        ordered=ordered)
             if done is not None:
                 return done
         self.last_path = "libnftables"
-        return run_json(self._lib, txn, dry=dry, want_handles=want_handles, ordered=ordered)
+        with lib.lock:
+            checked = self._check_elements(ops)
+            result = run_json(lib, txn, dry=dry, want_handles=want_handles, ordered=ordered)
+            if not dry:
+                nl = owned.nl
+                if nl is not None:
+                    nl.invalidate()
+                for where, (gen, facts, index) in checked.items():
+                    if not self._nl().confirm(*where, gen, facts):
+                        raise ConflictError(
+                            f"set {' '.join(where)} was replaced by another process with a "
+                            "set of another type while these elements were sent: they may "
+                            "have been stored as values of its new type; read it back",
+                            index=index, operation=ops[index])
+        return result
+
+    def _nl(self) -> NetlinkPath:
+        """The netlink socket and what it knows (opened on first use; under ``lib.lock``)."""
+        if self._lib.closed:
+            raise BackendError("this Nftables context is closed")
+        nl = self._owned.nl
+        if nl is None:
+            nl = self._owned.nl = NetlinkPath(self._lib.fd)
+        return nl
+
+    def _check_elements(self, ops: tuple[Op, ...]
+                        ) -> dict[tuple[str, str, str], tuple[int, SetFacts, int]]:
+        """Check the element ops libnftables is about to send against the sets the kernel
+        has now (read at the current generation): nft reads a value by the set's type, so
+        an address sent to a set another process recreated as ``ether_addr`` or ``ifname``
+        would be stored as a MAC address or a name. InvalidError names the op. Returns what
+        was checked, for ``NetlinkPath.confirm`` after the batch."""
+        made = {(op.family.value, op.table, op.obj.name) for op in ops
+                if isinstance(op.obj, Set) and op.family is not None}
+        checked: dict[tuple[str, str, str], tuple[int, SetFacts, int]] = {}
+        for i, op in enumerate(ops):
+            if op.kind is not Kind.ELEMENT or op.family is None or op.table is None \
+                    or not op.elements or op.verb not in _ELEMENT_VERBS:
+                continue
+            where = (op.family.value, op.table, op.name or "")
+            if where in made:
+                continue  # a set of this batch: the model's validators checked it
+            if where not in checked:
+                gen, facts = self._nl().set_facts(*where)
+                if facts is None or facts.model is None:
+                    continue  # missing (libnftables reports it), or a type read only by nft
+                checked[where] = (gen, facts, i)
+            facts = checked[where][1]
+            model = facts.model
+            assert model is not None
+            bad = first_mismatch(op.elements, model.type,
+                                 model.data_type if isinstance(model, Map) else None)
+            if bad is not None:
+                raise InvalidError(
+                    f"{op.describe()}: element {bad[0]}: {bad[1]} (the kernel's set "
+                    f"{where[2]} has type {' . '.join(model.type)})", index=i, operation=op)
+        return checked
 
     def _netlink_allowed(self, ops: tuple[Op, ...], use: bool | None) -> bool:
         """Whether the netlink path may try ``ops`` (it may still leave them to
@@ -231,30 +289,46 @@ class Nftables:
 
     # --- reads (through libnftables) ----------------------------------------------------
 
+    def _as_text(self, family: Family | str | None = None, table: str | None = None) -> bool:
+        """Whether a read must use the text listing: nft < 1.1 prints table flags as JSON
+        from freed memory (garbage such as ``"flags": "t"``, or a cut-off document, or an
+        abort of the whole process), so a listing that holds a table with flags is read as
+        text. The flags come from the kernel (one netlink GETTABLE)."""
+        if self.version >= _JSON_TABLE_FLAGS:
+            return False
+        with self._lib.lock:
+            sock = self._nl().sock
+            if table is None:
+                return any(table_flags(sock, 0).values())
+            return bool(table_flags_of(sock, FAMILIES[Family(family or "inet").value], table))
+
     def list_ruleset(self) -> Ruleset:
         """Every table of the namespace (``nft list ruleset``)."""
-        return reads.list_ruleset(self._lib)
+        return reads.list_ruleset(self._lib, text=self._as_text())
 
     def list_table(self, family: Family | str, name: str) -> Table:
         """One table with everything in it; NotFoundError if absent. Other tables are not
         read."""
-        return reads.list_table(self._lib, family, name)
+        return reads.list_table(self._lib, family, name, text=self._as_text(family, name))
 
     def list_chain(self, family: Family | str, table: str, name: str) -> Chain:
         """One chain with its rules (``nft list chain``)."""
-        return reads.list_chain(self._lib, family, table, name)
+        return reads.list_chain(self._lib, family, table, name,
+                                text=self._as_text(family, table))
 
     def list_tables(self) -> list[Table]:
         """The tables without their contents (``nft list tables``)."""
-        return reads.list_tables(self._lib)
+        return reads.list_tables(self._lib, text=self._as_text())
 
     def list_set(self, family: Family | str, table: str, name: str) -> Set:
         """One set with its elements (``nft list set``); NotFoundError if absent or a map."""
-        return reads.list_set(self._lib, family, table, name)
+        return reads.list_set(self._lib, family, table, name,
+                              text=self._as_text(family, table))
 
     def list_map(self, family: Family | str, table: str, name: str) -> Map:
         """One map with its elements (``nft list map``); NotFoundError if absent or a set."""
-        return reads.list_map(self._lib, family, table, name)
+        return reads.list_map(self._lib, family, table, name,
+                              text=self._as_text(family, table))
 
     def list_counters(self, family: Family | str | None = None,
                       table: str | None = None) -> list[Counter]:

@@ -109,10 +109,14 @@ def _from_text(ctx: Context, what: dict[str, Any]) -> Ruleset:
                            nft_message=out[:2000]) from None
 
 
-def _read(ctx: Context, what: dict[str, Any],
-          head: dict[str, Any] | None = None) -> Ruleset:
+def _read(ctx: Context, what: dict[str, Any], head: dict[str, Any] | None = None, *,
+          text: bool = False) -> Ruleset:
     """The listing of ``what`` as a ruleset (``head``: a table item the listing of a chain,
-    set or map leaves out), from JSON, or from text where the JSON cannot be trusted."""
+    set or map leaves out), from JSON, or from text where the JSON cannot be trusted
+    (``text``: the caller knows it cannot: nft 1.0.6 may even abort while printing the
+    flags of a table as JSON)."""
+    if text:
+        return _retyped(_from_text(ctx, what))
     try:
         items = ctx.list(what)
     except json.JSONDecodeError:
@@ -173,32 +177,37 @@ def _retyped(rs: Ruleset) -> Ruleset:
     return attrs.evolve(rs, tables=tuple(tables)) if changed else rs
 
 
-def list_ruleset(ctx: Context) -> Ruleset:
-    """Every table of the namespace (``nft list ruleset``)."""
-    return _read(ctx, {"ruleset": None})
+def list_ruleset(ctx: Context, *, text: bool = False) -> Ruleset:
+    """Every table of the namespace (``nft list ruleset``); ``text``: from the text
+    listing."""
+    return _read(ctx, {"ruleset": None}, text=text)
 
-def list_table(ctx: Context, family: Family | str, name: str) -> Table:
+def list_table(ctx: Context, family: Family | str, name: str, *, text: bool = False) -> Table:
     """One table with everything in it; NotFoundError if absent. Other tables are not
     read."""
     fam = Family(family).value
-    return _read(ctx, {"table": {"family": fam, "name": name}}).table(fam, name)
+    return _read(ctx, {"table": {"family": fam, "name": name}}, text=text).table(fam, name)
 
-def _in_table(ctx: Context, kind: str, family: str, table: str, name: str) -> Table:
+def _in_table(ctx: Context, kind: str, family: str, table: str, name: str,
+              text: bool) -> Table:
     head = {"table": {"family": family, "name": table}}
     what = {kind: {"family": family, "table": table, "name": name}}
-    return _read(ctx, what, head).table(family, table)
+    return _read(ctx, what, head, text=text).table(family, table)
 
-def list_chain(ctx: Context, family: Family | str, table: str, name: str) -> Chain:
+def list_chain(ctx: Context, family: Family | str, table: str, name: str, *,
+               text: bool = False) -> Chain:
     """One chain with its rules (``nft list chain``)."""
     fam = Family(family).value
-    return _in_table(ctx, "chain", fam, table, name).chain(name)
+    return _in_table(ctx, "chain", fam, table, name, text).chain(name)
 
-def list_tables(ctx: Context) -> list[Table]:
+def list_tables(ctx: Context, *, text: bool = False) -> list[Table]:
     """The tables without their contents (``nft list tables``)."""
+    items = None
     try:
-        items = ctx.list({"tables": None})
+        if not text:
+            items = ctx.list({"tables": None})
     except json.JSONDecodeError:
-        items = None
+        pass
     if items is not None and not _untrusted(items):
         return list(from_json({"nftables": items}).tables)
     # the flags of some table cannot be read from this listing: the listing of each table
@@ -207,21 +216,23 @@ def list_tables(ctx: Context) -> list[Table]:
     if rc != 0:
         raise_for(err, "list tables")
     names = [line.split()[1:3] for line in out.splitlines() if line.startswith("table ")]
-    return [attrs.evolve(list_table(ctx, fam, name), chains=(), sets=(), flowtables=(),
-                         objects=()) for fam, name in names]
+    return [attrs.evolve(list_table(ctx, fam, name, text=True), chains=(), sets=(),
+                         flowtables=(), objects=()) for fam, name in names]
 
-def list_set(ctx: Context, family: Family | str, table: str, name: str) -> Set:
+def list_set(ctx: Context, family: Family | str, table: str, name: str, *,
+               text: bool = False) -> Set:
     """One set with its elements (``nft list set``); NotFoundError if absent or a map."""
     fam = Family(family).value
-    result = _in_table(ctx, "set", fam, table, name).set(name)
+    result = _in_table(ctx, "set", fam, table, name, text).set(name)
     if isinstance(result, Map):
         raise NotFoundError(f"{fam} {table} {name} is a map, not a set")
     return result
 
-def list_map(ctx: Context, family: Family | str, table: str, name: str) -> Map:
+def list_map(ctx: Context, family: Family | str, table: str, name: str, *,
+               text: bool = False) -> Map:
     """One map with its elements (``nft list map``); NotFoundError if absent or a set."""
     fam = Family(family).value
-    result = _in_table(ctx, "map", fam, table, name).set(name)
+    result = _in_table(ctx, "map", fam, table, name, text).set(name)
     if not isinstance(result, Map):
         raise NotFoundError(f"{fam} {table} {name} is a set, not a map")
     return result

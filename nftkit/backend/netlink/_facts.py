@@ -19,7 +19,7 @@ from ._socket import NetlinkSocket, parse_attrs
 from ._tlv import _attr
 from ._types import DATATYPES, VERDICT_TYPE, KeySpec, Part
 
-__all__ = ["SetFacts", "chain_devices", "read_set", "table_flags"]
+__all__ = ["SetFacts", "chain_devices", "read_set", "table_flags", "table_flags_of"]
 
 _GETTABLE, _GETCHAIN, _GETSET = 1, 4, 10
 _BY_ID = {tid: (name, size, order) for name, (tid, size, order) in DATATYPES.items()}
@@ -91,6 +91,13 @@ class SetFacts:
     key: KeySpec | None
     data: KeySpec | None
     model: Set | None
+    #: key type id, key length, data type id, data length, as the kernel has them
+    types: tuple[int, int, int, int] = (0, 0, 0, 0)
+
+    def same_type(self, other: SetFacts) -> bool:
+        """Whether elements written for ``other`` mean the same in this set."""
+        mask = _F_INTERVAL | _F_MAP | _F_OBJECT
+        return self.types == other.types and self.flags & mask == other.flags & mask
 
     @property
     def interval(self) -> bool:
@@ -113,6 +120,8 @@ def read_set(sock: NetlinkSocket, family: int, table: str, name: str) -> SetFact
     flags = struct.unpack(">I", attrs.get(3, b"\0\0\0\0"))[0]
     handle = struct.unpack(">Q", attrs.get(16, b"\0" * 8))[0]
     rec = _udata_records(attrs.get(13, b""))
+    kt, kl, dt, dl = (struct.unpack(">I", attrs.get(k, b"\0\0\0\0"))[0] for k in (4, 5, 6, 7))
+    types = (kt, kl, dt, dl)
     try:
         key = _decode_spec(struct.unpack(">I", attrs[4])[0], struct.unpack(">I", attrs[5])[0],
                            rec.get(3))
@@ -122,15 +131,15 @@ def read_set(sock: NetlinkSocket, family: int, table: str, name: str) -> SetFact
                                 struct.unpack(">I", attrs.get(7, b"\0\0\0\x10"))[0],
                                 rec.get(4))
     except UnsupportedError:
-        return SetFacts(flags, handle, None, None, None)
+        return SetFacts(flags, handle, None, None, None, types)
     set_flags = frozenset(f for bit, f in _FLAG_NAMES.items() if flags & bit)
     try:
         model: Set = (Map(name=name, type=key.names, flags=set_flags,
                           data_type=data.names if not data.verdict else ("verdict",))
                       if data is not None else Set(name=name, type=key.names, flags=set_flags))
     except ValidationError:  # e.g. a name nft text cannot spell
-        return SetFacts(flags, handle, None, None, None)
-    return SetFacts(flags, handle, key, data, model)
+        return SetFacts(flags, handle, None, None, None, types)
+    return SetFacts(flags, handle, key, data, model, types)
 
 
 def chain_devices(sock: NetlinkSocket, family: int) -> dict[tuple[str, str], tuple[str, ...]]:
@@ -152,13 +161,23 @@ def chain_devices(sock: NetlinkSocket, family: int) -> dict[tuple[str, str], tup
 
 
 def table_flags(sock: NetlinkSocket, family: int) -> dict[str, int]:
-    """``table -> NFTA_TABLE_FLAGS`` of every table of ``family`` (dormant 0x1, owner 0x2,
-    persist 0x4)."""
+    """``table -> NFTA_TABLE_FLAGS`` of every table of ``family`` (0: of all families;
+    dormant 0x1, owner 0x2, persist 0x4)."""
     out: dict[str, int] = {}
     for attrs in sock.dump(_GETTABLE, family):
         d = dict(attrs)
         out[_text(d[1])] = struct.unpack(">I", d.get(2, b"\0\0\0\0"))[0]
     return out
+
+
+def table_flags_of(sock: NetlinkSocket, family: int, table: str) -> int | None:
+    """``NFTA_TABLE_FLAGS`` of one table (one GETTABLE), None if it is missing."""
+    try:
+        d = dict(sock.request(_GETTABLE, family, _attr(1, table.encode() + b"\0")))
+    except NotFoundError:
+        return None
+    flags: int = struct.unpack(">I", d.get(2, b"\0\0\0\0"))[0]
+    return flags
 
 
 def _nested(raw: bytes) -> list[tuple[int, bytes]]:

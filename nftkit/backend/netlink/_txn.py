@@ -189,15 +189,25 @@ class NetlinkPath:
         self._facts[key] = (gen, facts)
         return gen, facts
 
-    def still(self, family: str, table: str, name: str, gen: int, sent: int) -> None:
-        """After ``sent`` batches went out since generation ``gen`` (read by ``set_facts``):
-        when the generation is exactly ``gen + sent``, nobody else committed in between and
-        the facts of ``gen`` still hold at the new generation."""
+    def confirm(self, family: str, table: str, name: str, gen: int, facts: SetFacts) -> bool:
+        """After one batch went out that was checked against ``facts`` (read at generation
+        ``gen`` by ``set_facts``): whether its elements meant what they were checked for.
+        True when the generation is now ``gen + 1`` (nobody else committed in between), or
+        when the set has the same type now; False when another writer replaced it with a set
+        of another type meanwhile."""
         now = self.sock.genid()
         key = (family, table, name)
-        known = self._facts.get(key)
-        if now == gen + sent and known is not None and known[0] == gen:
-            self._facts[key] = (now, known[1])
+        if now == gen + 1:
+            self._facts[key] = (now, facts)
+            return True
+        fresh = read_set(self.sock, FAMILIES[family], table, name)
+        self._facts[key] = (now, fresh)
+        return fresh is None or fresh.same_type(facts)
+
+    def invalidate(self) -> None:
+        """Another path committed: what is known about sets is of an older generation."""
+        self._sets.clear()
+        self._genid = None
 
     # --- encoding -------------------------------------------------------------------------
 
