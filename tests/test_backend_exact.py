@@ -183,8 +183,26 @@ def test_recreated_set_is_never_written_with_its_old_type(ns: str, kind: str,
             with pytest.raises(InvalidError, match=RECREATED[kind].split()[1].rstrip(";")):
                 agent.run(add)
             assert "elements" not in nft_out(ns, "list", "set", "inet", "t", "s")
-        # and the handle keeps working with the new set
-        agent.run(Transaction().delete(Table(family="inet", name="t")))
+        # replaced once more, by a set of addresses: the handle writes to it again
+        nft_in(ns, "delete set inet t s\nadd set inet t s { type ipv4_addr; }\n")
+        agent.run(Transaction().add_elements(S, [IPv4Address("10.0.0.3")], table=T))
+        assert agent.list_set(*T, "s").elements == (IPv4Address("10.0.0.3"),)
+
+
+def test_an_element_guard_keeps_the_set_as_it_was(ns: str) -> None:
+    """The libnftables path sends ``add set`` of the set as checked after the elements (the
+    kernel refuses it for a set of another type); it must not change the set: the timeout
+    and gc interval stay, and the comment."""
+    nft_in(ns, 'table inet t { set s { type ipv4_addr; flags interval,timeout; timeout 1h; '
+               'gc-interval 5s; comment "c"; }; }\n')
+    before = nft_out(ns, "list", "set", "inet", "t", "s")
+    with nftkit.Nftables(netns=ns, netlink=False) as agent:
+        agent.run(Transaction().add_elements(S, [IPv4Address("10.0.0.1")], table=T))
+    after = nft_out(ns, "list", "set", "inet", "t", "s")
+    assert "10.0.0.1" in after
+    for line in before.splitlines():
+        if "elements" not in line:
+            assert line in after.splitlines(), after
 
 
 def test_stale_batches_are_rebuilt_not_sent(ns: str) -> None:

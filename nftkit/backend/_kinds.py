@@ -27,8 +27,9 @@ _ADDR = {IPv4Address: "ipv4_addr", IPv6Address: "ipv6_addr", IPv4Network: "ipv4_
          IPv6Network: "ipv6_addr"}
 _ADDR_WORDS = {IPv4Address: "an IPv4 address", IPv6Address: "an IPv6 address",
                IPv4Network: "an IPv4 network", IPv6Network: "an IPv6 network"}
-#: Types whose values are never plain integers in nftkit's model.
-_NOT_INT = frozenset({"ipv4_addr", "ipv6_addr", "ether_addr", "ifname", "string", "verdict"})
+#: Types whose values are never plain integers (nft reads an integer as an address:
+#: ``80`` in an ``ipv4_addr`` set is 0.0.0.80, on every path).
+_NOT_INT = frozenset({"ether_addr", "ifname", "string", "verdict"})
 
 
 def _part(value: Any, type_name: str) -> str | None:

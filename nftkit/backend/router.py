@@ -29,6 +29,7 @@ from __future__ import annotations
 import os
 import weakref
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from ..errors import BackendError, ConflictError, InvalidError
 from ..model.enums import Family
@@ -40,6 +41,7 @@ from ._kinds import first_mismatch
 from ._netns import open_netns
 from .libnftables import _reads as reads
 from .libnftables._context import Context, OutputFlag
+from .libnftables._element_json import element_only
 from .libnftables._json import run_json
 from .libnftables._text import run_file, run_text
 from .netlink import NetlinkPath
@@ -58,6 +60,43 @@ _CREATING = frozenset({Verb.ADD, Verb.CREATE, Verb.INSERT, Verb.REPLACE})
 #: The first nft release whose JSON listings print table flags correctly (1.0.6 does not).
 _JSON_TABLE_FLAGS = (1, 1, 0)
 _ELEMENT_VERBS = frozenset({Verb.ADD, Verb.CREATE, Verb.DELETE, Verb.DESTROY})
+
+
+_GUARD_FLAGS = {0x2: "constant", 0x4: "interval", 0x10: "timeout", 0x20: "dynamic"}
+_GUARD_IMPLIED = 0x8 | 0x80  # map, concat: nft sets them from the type
+
+
+def _guard(where: tuple[str, str, str], facts: SetFacts) -> dict[str, Any] | None:
+    """``add set`` of exactly the set ``facts`` describe, sent after element commands in the
+    same batch: the kernel refuses (EEXIST) a set of the same name with another type or
+    flags, so elements encoded for the set as it was checked never land in a set another
+    process recreated meanwhile (libnftables cannot send NFNL_BATCH_GENID). None where nft
+    cannot spell the set exactly: then the elements are checked again after the batch
+    (``NetlinkPath.confirm``). The timeout and gc interval are repeated: the kernel resets
+    them from an ``add set`` of an existing set."""
+    m = facts.model
+    if (m is None or facts.exprs or facts.object_map or facts.timeout % 1000
+            or facts.gc_interval % 1000
+            or facts.flags & ~(_GUARD_IMPLIED | sum(_GUARD_FLAGS))):
+        return None
+    data = m.data_type if isinstance(m, Map) else None
+    if "integer" in m.type or (data is not None and "integer" in data):
+        return None  # nft needs the length of an integer, which only typeof gives
+    if data is not None and len(data) > 1:
+        return None  # concatenated data: nft < 1.1 reads such a map from JSON as a set
+    family, table, name = where
+    body: dict[str, Any] = {"family": family, "table": table, "name": name,
+                            "type": m.type[0] if len(m.type) == 1 else list(m.type)}
+    if data is not None:
+        body["map"] = data[0] if len(data) == 1 else list(data)
+    flags = [word for bit, word in _GUARD_FLAGS.items() if facts.flags & bit]
+    if flags:
+        body["flags"] = flags
+    if facts.timeout:
+        body["timeout"] = facts.timeout // 1000
+    if facts.gc_interval:
+        body["gc-interval"] = facts.gc_interval // 1000
+    return {"add": {"set": body}}
 
 
 class _Owned:
@@ -194,13 +233,32 @@ class Nftables:
                 return done
         self.last_path = "libnftables"
         with lib.lock:
-            checked = self._check_elements(ops)
-            result = run_json(lib, txn, dry=dry, want_handles=want_handles, ordered=ordered)
+            for _attempt in range(NetlinkPath.RETRIES):
+                checked = self._check_elements(ops)
+                guards: dict[tuple[str, str, str], dict[str, Any]] = {}
+                if not dry and element_only(ops):  # (run_json guards only those)
+                    guards = {where: g for where, (_gen, facts, _i) in checked.items()
+                              if (g := _guard(where, facts)) is not None}
+                try:
+                    result = run_json(lib, txn, dry=dry, want_handles=want_handles,
+                                      ordered=ordered, guards=list(guards.values()))
+                except BackendError:
+                    if self._moved(checked):
+                        continue  # another writer came between: check and send again
+                    raise
+                break
+            else:
+                raise ConflictError(
+                    f"{len(ops)} operation(s): refused each time, with another process "
+                    f"changing the ruleset in between ({NetlinkPath.RETRIES} attempts); "
+                    "nothing was applied")
             if not dry:
                 nl = owned.nl
                 if nl is not None:
                     nl.invalidate()
                 for where, (gen, facts, index) in checked.items():
+                    if where in guards:
+                        continue  # the kernel checked the set in the batch itself
                     if not self._nl().confirm(*where, gen, facts):
                         raise ConflictError(
                             f"set {' '.join(where)} was replaced by another process with a "
@@ -208,6 +266,14 @@ class Nftables:
                             "have been stored as values of its new type; read it back",
                             index=index, operation=ops[index])
         return result
+
+    def _moved(self, checked: dict[tuple[str, str, str], tuple[int, SetFacts, int]]) -> bool:
+        """Whether anyone committed since the sets in ``checked`` were read (then a refused
+        batch may have met a set replaced meanwhile, and is checked and sent again)."""
+        if not checked:
+            return False
+        now = self._nl().sock.genid()
+        return any(gen != now for gen, _facts, _i in checked.values())
 
     def _nl(self) -> NetlinkPath:
         """The netlink socket and what it knows (opened on first use; under ``lib.lock``)."""

@@ -93,6 +93,11 @@ class SetFacts:
     model: Set | None
     #: key type id, key length, data type id, data length, as the kernel has them
     types: tuple[int, int, int, int] = (0, 0, 0, 0)
+    #: default element timeout and garbage collection interval, in ms (0: none)
+    timeout: int = 0
+    gc_interval: int = 0
+    #: whether the set has statements (``counter`` per element...)
+    exprs: bool = False
 
     def same_type(self, other: SetFacts) -> bool:
         """Whether elements written for ``other`` mean the same in this set."""
@@ -122,6 +127,9 @@ def read_set(sock: NetlinkSocket, family: int, table: str, name: str) -> SetFact
     rec = _udata_records(attrs.get(13, b""))
     kt, kl, dt, dl = (struct.unpack(">I", attrs.get(k, b"\0\0\0\0"))[0] for k in (4, 5, 6, 7))
     types = (kt, kl, dt, dl)
+    extra = {"timeout": struct.unpack(">Q", attrs.get(11, b"\0" * 8))[0],
+             "gc_interval": struct.unpack(">I", attrs.get(12, b"\0" * 4))[0],
+             "exprs": 17 in attrs or 18 in attrs}
     try:
         key = _decode_spec(struct.unpack(">I", attrs[4])[0], struct.unpack(">I", attrs[5])[0],
                            rec.get(3))
@@ -131,15 +139,15 @@ def read_set(sock: NetlinkSocket, family: int, table: str, name: str) -> SetFact
                                 struct.unpack(">I", attrs.get(7, b"\0\0\0\x10"))[0],
                                 rec.get(4))
     except UnsupportedError:
-        return SetFacts(flags, handle, None, None, None, types)
+        return SetFacts(flags, handle, None, None, None, types, **extra)
     set_flags = frozenset(f for bit, f in _FLAG_NAMES.items() if flags & bit)
     try:
         model: Set = (Map(name=name, type=key.names, flags=set_flags,
                           data_type=data.names if not data.verdict else ("verdict",))
                       if data is not None else Set(name=name, type=key.names, flags=set_flags))
     except ValidationError:  # e.g. a name nft text cannot spell
-        return SetFacts(flags, handle, None, None, None, types)
-    return SetFacts(flags, handle, key, data, model, types)
+        return SetFacts(flags, handle, None, None, None, types, **extra)
+    return SetFacts(flags, handle, key, data, model, types, **extra)
 
 
 def chain_devices(sock: NetlinkSocket, family: int) -> dict[tuple[str, str], tuple[str, ...]]:

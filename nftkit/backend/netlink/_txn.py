@@ -72,12 +72,21 @@ def _u64(raw: bytes) -> int:
     return value
 
 
+class _Stale(Exception):
+    """What is known about a set is of an older generation than the kernel's."""
+
+
+def _mismatch(op: Op, info: SetInfo) -> tuple[int, str] | None:
+    model = info.model
+    return first_mismatch(op.elements, model.type,
+                          model.data_type if isinstance(model, Map) else None)
+
+
 def _check_kinds(index: int, op: Op, info: SetInfo) -> None:
     """InvalidError when an element of ``op`` does not fit the kernel's set (``info``, read
     at the batch's generation): encoded for that set's type, it would land as another value."""
     model = info.model
-    data = model.data_type if isinstance(model, Map) else None
-    bad = first_mismatch(op.elements, model.type, data)
+    bad = _mismatch(op, info)
     if bad is not None:
         raise InvalidError(f"{op.describe()}: element {bad[0]}: {bad[1]} (the kernel's "
                            f"set {model.name} has type {' . '.join(model.type)})",
@@ -261,7 +270,9 @@ class NetlinkPath:
                 info_or_none = new_sets.get(key)
                 if info_or_none is None:
                     info_or_none = self._known(key)
-                    if info_or_none is not None:
+                    if info_or_none is not None and _mismatch(op, info_or_none) is not None:
+                        if self.sock.genid() != self._genid:
+                            raise _Stale  # what is known is old: read it again
                         _check_kinds(i, op, info_or_none)
                 if info_or_none is None and verb is Verb.DESTROY:
                     raise UnsupportedError("destroy elements of a missing set: libnftables")
@@ -413,6 +424,10 @@ class NetlinkPath:
                 messages, owners = self.encode(ops, batch, echo=echo)
             except UnsupportedError:
                 return None
+            except _Stale:
+                self.restarts += 1
+                self.forget_all()
+                continue
             except MissingSet as missing:
                 # an earlier op may fail first: the kernel decides, with a dry run of the
                 # batch up to the element op
