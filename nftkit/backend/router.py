@@ -26,6 +26,7 @@ Debian package when libnftables.so.1 is missing; ``import nftkit`` does not need
 
 from __future__ import annotations
 
+import json
 import os
 import weakref
 from collections.abc import Iterable, Mapping
@@ -66,7 +67,23 @@ _GUARD_FLAGS = {0x2: "constant", 0x4: "interval", 0x10: "timeout", 0x20: "dynami
 _GUARD_IMPLIED = 0x8 | 0x80  # map, concat: nft sets them from the type
 
 
-def _guard(where: tuple[str, str, str], facts: SetFacts) -> dict[str, Any] | None:
+_GUARDS: dict[tuple[tuple[str, str, str], SetFacts], str | None] = {}
+
+
+def _guard(where: tuple[str, str, str], facts: SetFacts) -> str | None:
+    """``_guard_command`` as JSON text, remembered per set and facts."""
+    key = (where, facts)
+    try:
+        return _GUARDS[key]
+    except KeyError:
+        if len(_GUARDS) > 1024:
+            _GUARDS.clear()
+        cmd = _guard_command(where, facts)
+        text = _GUARDS[key] = None if cmd is None else json.dumps(cmd)
+        return text
+
+
+def _guard_command(where: tuple[str, str, str], facts: SetFacts) -> dict[str, Any] | None:
     """``add set`` of exactly the set ``facts`` describe, sent after element commands in the
     same batch: the kernel refuses (EEXIST) a set of the same name with another type or
     flags, so elements encoded for the set as it was checked never land in a set another
@@ -97,6 +114,13 @@ def _guard(where: tuple[str, str, str], facts: SetFacts) -> dict[str, Any] | Non
     if facts.gc_interval:
         body["gc-interval"] = facts.gc_interval // 1000
     return {"add": {"set": body}}
+
+
+def _mismatch(op: Op, facts: SetFacts) -> tuple[int, str] | None:
+    m = facts.model
+    if m is None:
+        return None
+    return first_mismatch(op.elements, m.type, m.data_type if isinstance(m, Map) else None)
 
 
 class _Owned:
@@ -233,9 +257,9 @@ class Nftables:
                 return done
         self.last_path = "libnftables"
         with lib.lock:
-            for _attempt in range(NetlinkPath.RETRIES):
-                checked = self._check_elements(ops)
-                guards: dict[tuple[str, str, str], dict[str, Any]] = {}
+            for attempt in range(NetlinkPath.RETRIES):
+                checked = self._check_elements(ops, fresh=attempt > 0 or dry)
+                guards: dict[tuple[str, str, str], str] = {}
                 if not dry and element_only(ops):  # (run_json guards only those)
                     guards = {where: g for where, (_gen, facts, _i) in checked.items()
                               if (g := _guard(where, facts)) is not None}
@@ -284,15 +308,20 @@ class Nftables:
             nl = self._owned.nl = NetlinkPath(self._lib.fd)
         return nl
 
-    def _check_elements(self, ops: tuple[Op, ...]
+    def _check_elements(self, ops: tuple[Op, ...], *, fresh: bool
                         ) -> dict[tuple[str, str, str], tuple[int, SetFacts, int]]:
         """Check the element ops libnftables is about to send against the sets the kernel
-        has now (read at the current generation): nft reads a value by the set's type, so
-        an address sent to a set another process recreated as ``ether_addr`` or ``ifname``
-        would be stored as a MAC address or a name. InvalidError names the op. Returns what
-        was checked, for ``NetlinkPath.confirm`` after the batch."""
+        has: nft reads a value by the set's type, so an address sent to a set another
+        process recreated as ``ether_addr`` or ``ifname`` would be stored as a MAC address or
+        a name. InvalidError names the op. Returns what was checked: for the batch's guards
+        (``_guard``), else for ``NetlinkPath.confirm`` after the batch.
+
+        A set that can be guarded is checked against what is known of it (``fresh``: read
+        now), since the kernel checks the guard in the batch itself; a value that does not
+        fit is checked again against the set as it is now before it is refused."""
         made = {(op.family.value, op.table, op.obj.name) for op in ops
                 if isinstance(op.obj, Set) and op.family is not None}
+        nl = self._nl()
         checked: dict[tuple[str, str, str], tuple[int, SetFacts, int]] = {}
         for i, op in enumerate(ops):
             if op.kind is not Kind.ELEMENT or op.family is None or op.table is None \
@@ -301,20 +330,29 @@ class Nftables:
             where = (op.family.value, op.table, op.name or "")
             if where in made:
                 continue  # a set of this batch: the model's validators checked it
-            if where not in checked:
-                gen, facts = self._nl().set_facts(*where)
-                if facts is None or facts.model is None:
+            if where in checked:
+                gen, facts, _i = checked[where]
+            else:
+                gen, found = nl.set_facts(*where, fresh=fresh)
+                if found is not None and not fresh and _guard(where, found) is None:
+                    gen, found = nl.set_facts(*where)  # unguarded: confirmed against gen
+                if found is None or found.model is None:
                     continue  # missing (libnftables reports it), or a type read only by nft
-                checked[where] = (gen, facts, i)
-            facts = checked[where][1]
-            model = facts.model
-            assert model is not None
-            bad = first_mismatch(op.elements, model.type,
-                                 model.data_type if isinstance(model, Map) else None)
+                facts = found
+            bad = _mismatch(op, facts)
+            if bad is not None and not fresh:
+                gen, found = nl.set_facts(*where)
+                if found is None or found.model is None:
+                    continue
+                facts = found
+                bad = _mismatch(op, facts)
+            checked[where] = (gen, facts, i)
             if bad is not None:
+                assert facts.model is not None
                 raise InvalidError(
                     f"{op.describe()}: element {bad[0]}: {bad[1]} (the kernel's set "
-                    f"{where[2]} has type {' . '.join(model.type)})", index=i, operation=op)
+                    f"{where[2]} has type {' . '.join(facts.model.type)})", index=i,
+                    operation=op)
         return checked
 
     def _netlink_allowed(self, ops: tuple[Op, ...], use: bool | None) -> bool:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
 
 from ...errors import UnsupportedError
 from ...model.expressions import ConcatExpr
@@ -33,10 +32,11 @@ __all__ = ["run_json"]
 
 
 def run_json(ctx: Context, txn: Transaction, *, dry: bool, want_handles: bool = True,
-             ordered: bool = True, guards: Sequence[dict[str, Any]] = ()) -> TransactionResult:
+             ordered: bool = True, guards: Sequence[str] = ()) -> TransactionResult:
     """Apply (or dry-run) ``txn`` through libnftables' JSON input; see the module.
 
-    ``guards``: for an element-only transaction that is not a dry run, JSON commands sent
+    ``guards``: for an element-only transaction that is not a dry run, JSON commands (text)
+    sent
     after its own, in the same batch (an ``add set`` that the kernel refuses unless the set
     still has the type the elements were written for); ignored otherwise."""
     ops = txn.ops
@@ -45,8 +45,7 @@ def run_json(ctx: Context, txn: Transaction, *, dry: bool, want_handles: bool = 
         # _element_json.py), without building the document
         command = element_command(ops, ctx._version or ctx.version)
         if guards:
-            command = (command[:-2] + ", " + ", ".join(json.dumps(g) for g in guards)
-                       + "]}")
+            command = command[:-2] + ", " + ", ".join(guards) + "]}"
         with ctx.lock:
             rc, _out, err = ctx.exec(command, flags=OutputFlag.JSON | OutputFlag.HANDLE,
                                      output=False)

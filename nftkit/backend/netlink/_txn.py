@@ -183,13 +183,17 @@ class NetlinkPath:
         self._sets[(family, table, name)] = info
         return info
 
-    def set_facts(self, family: str, table: str, name: str) -> tuple[int, SetFacts | None]:
+    def set_facts(self, family: str, table: str, name: str, *, fresh: bool = True
+                  ) -> tuple[int, SetFacts | None]:
         """``(generation, facts)`` of a kernel set, for checks made outside this path (the
         libnftables path's element checks): the facts read at that generation, or remembered
-        from it when the ruleset has not changed since (one GETGEN)."""
-        gen = self.sock.genid()
+        from it when the ruleset has not changed since (one GETGEN). ``fresh=False``: what
+        is remembered, of whatever generation (for a batch the kernel checks itself)."""
         key = (family, table, name)
         known = self._facts.get(key)
+        if not fresh and known is not None:
+            return known
+        gen = self.sock.genid()
         if known is not None and known[0] == gen:
             return known
         facts = read_set(self.sock, FAMILIES[family], table, name)
