@@ -274,3 +274,89 @@ def test_foreign_state_reads_back_faithfully(ns: str) -> None:
                 "own": frozenset({TableFlag.OWNER})}
     finally:
         owner.close()
+
+
+# --- cases 3 and 4: what nft 1.0.6's JSON parser drops or cannot read goes another way ----
+
+DROPPED = """table inet t {
+	comment "table comment"
+	set s {
+		type ipv4_addr
+		flags dynamic
+		comment "set comment"
+	}
+	set i {
+		type ipv4_addr
+		flags interval
+		auto-merge
+	}
+	map m {
+		type ipv4_addr : verdict
+		comment "map comment"
+	}
+	chain c {
+		comment "chain comment"
+	}
+}
+"""
+CONCAT_DATA = """table ip nat {
+	map m {
+		type inet_proto . inet_service : ipv4_addr . inet_service
+		elements = { tcp . 80 : 10.0.0.1 . 8080 }
+	}
+}
+"""
+
+
+def _apply_model(ns: str, script: str, netlink: bool | None) -> nftkit.TransactionResult:
+    txn = Transaction()
+    for table in nftkit.parse(script).tables:
+        txn = txn.add(table)
+    with nftkit.Nftables(netns=ns, netlink=netlink) as nft:
+        return nft.run(txn)
+
+
+@pytest.mark.parametrize("netlink", [None, False], ids=["default", "libnftables"])
+@pytest.mark.parametrize("script", [DROPPED, CONCAT_DATA], ids=["dropped", "concat-data"])
+def test_every_attribute_is_applied_or_refused(ns: str, script: str,
+                                               netlink: bool | None) -> None:
+    """Comments of tables, sets, maps and chains, ``auto-merge`` and ``flags dynamic``
+    (dropped by nft 1.0.6's JSON parser without an error), and a map with concatenated data
+    (refused: 1.0.6 reads it from JSON as a set): the router takes a path that applies them,
+    and the kernel lists what ``nft -f`` of the same script lists."""
+    done = _apply_model(ns, script, netlink)
+    with netns() as reference:
+        nft_in(reference, script)
+        assert nft_out(ns, "list", "ruleset") == nft_out(reference, "list", "ruleset")
+    if netlink is False:
+        assert done.path == "libnftables-text"
+    assert done.handles[0] is not None  # the table's, from the kernel
+
+
+def test_owner_flag_is_applied(ns: str) -> None:
+    with nftkit.Nftables(netns=ns, netlink=False) as nft:
+        done = nft.run(Transaction().add(Table(family="inet", name="o", flags={"owner"})))
+        assert done.path == "libnftables-text"
+        assert "flags owner" in nft_out(ns, "list", "table", "inet", "o")
+        assert nft.list_table("inet", "o").flags == {TableFlag.OWNER}
+    # owned by the handle's libnftables context: gone with it, as with nft -f
+    assert "table inet o" not in nft_out(ns, "list", "ruleset")
+
+
+def test_what_no_path_can_write_is_refused_before_sending(ns: str) -> None:
+    """A table comment with a rule inserted at a position: libnftables 1.0.6 would drop the
+    comment from JSON, the text path does not write rule positions: UnsupportedError, and
+    nothing changes."""
+    with nftkit.Nftables(netns=ns, netlink=False) as nft:
+        if nft.version >= (1, 1, 0):
+            pytest.skip("this libnftables applies comments from JSON")
+        from nftkit.model.statements import CounterStmt
+        nft.run(Transaction().add(Table(family="inet", name="t"))
+                .add(nftkit.Chain(name="c"), table=T)
+                .add(nftkit.Rule(stmts=(CounterStmt(),)), table=T, chain="c"))
+        before = nft_out(ns, "list", "ruleset")
+        txn = (Transaction().add(Table(family="inet", name="u", comment="kept"))
+               .insert(nftkit.Rule(stmts=(CounterStmt(),)), table=T, chain="c", index=0))
+        with pytest.raises(nftkit.UnsupportedError, match="comment"):
+            nft.run(txn)
+        assert nft_out(ns, "list", "ruleset") == before

@@ -32,7 +32,7 @@ import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..errors import BackendError, ConflictError, InvalidError
+from ..errors import BackendError, ConflictError, InvalidError, UnsupportedError
 from ..model.enums import Family
 from ..model.objects import Counter, Quota
 from ..model.ruleset import Chain, Ruleset, Table
@@ -44,7 +44,7 @@ from .libnftables import _reads as reads
 from .libnftables._context import Context, OutputFlag
 from .libnftables._element_json import element_only
 from .libnftables._json import run_json
-from .libnftables._text import run_file, run_text
+from .libnftables._text import json_drops, ops_script, run_file, run_text
 from .netlink import NetlinkPath
 from .netlink._facts import SetFacts, table_flags, table_flags_of
 from .netlink._objects import FAMILIES
@@ -256,6 +256,10 @@ class Nftables:
             if done is not None:
                 return done
         self.last_path = "libnftables"
+        dropped = json_drops(ops, lib.version)
+        if dropped is not None:
+            return self._via_text(txn, dropped, dry=dry, want_handles=want_handles,
+                                  ordered=ordered)
         with lib.lock:
             for attempt in range(NetlinkPath.RETRIES):
                 checked = self._check_elements(ops, fresh=attempt > 0 or dry)
@@ -290,6 +294,31 @@ class Nftables:
                             "have been stored as values of its new type; read it back",
                             index=index, operation=ops[index])
         return result
+
+    def _via_text(self, txn: Transaction, dropped: str, *, dry: bool, want_handles: bool,
+                  ordered: bool) -> TransactionResult:
+        """The libnftables text path, for a transaction this release's JSON parser would not
+        apply exactly (``dropped`` says what it would drop): its ops as nft commands, one
+        ``nft -f`` batch. Handles of the tables, chains and sets it creates come from the
+        kernel (a GET each); rules added this way get none."""
+        ops = txn.ops
+        lib = self._lib
+        try:
+            script = ops_script([op for _i, op in txn.batch(ordered=ordered)])
+        except UnsupportedError as exc:
+            version = ".".join(map(str, lib.version))
+            raise UnsupportedError(
+                f"libnftables {version} would not apply {dropped} from JSON, and the text "
+                f"path cannot write this transaction ({exc}); nothing was sent") from None
+        handles: list[int | None] = [None] * len(ops)
+        with lib.lock:
+            run_text(lib, script, dry=dry)
+            if not dry:
+                nl = self._nl()
+                nl.invalidate()
+                if want_handles:
+                    handles = [nl.handle_of(op) if op.creates else None for op in ops]
+        return TransactionResult(ops=ops, handles=tuple(handles), path="libnftables-text")
 
     def _moved(self, checked: dict[tuple[str, str, str], tuple[int, SetFacts, int]]) -> bool:
         """Whether anyone committed since the sets in ``checked`` were read (then a refused

@@ -384,6 +384,19 @@ class NetlinkPath:
             out[i] = handle if handle is not None else self._get_handle(get, fam, where, name)
         return out
 
+    def handle_of(self, op: Op) -> int | None:
+        """The kernel handle of the table, chain, set or map ``op`` names (one GET), or None
+        (for other ops, or when it is missing)."""
+        if op.family is None or op.table is None:
+            return None
+        fam = FAMILIES[op.family.value]
+        if op.kind is Kind.TABLE:
+            return self._get_handle(_GETTABLE, fam, "", op.table)
+        get = {Kind.CHAIN: _GETCHAIN, Kind.SET: _GETSET, Kind.MAP: _GETSET}.get(op.kind)
+        if get is None or op.name is None:
+            return None
+        return self._get_handle(get, fam, op.table, op.name)
+
     def _get_handle(self, get: int, family: int, table: str, name: str) -> int | None:
         body = b""
         if get == _GETTABLE:
