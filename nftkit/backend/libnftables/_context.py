@@ -64,16 +64,28 @@ def _new_context(fd: int | None, netns: object) -> Any:
     return ctx
 
 
+class _HomeFd:
+    """A thread's own network namespace, open for the thread's life (closed with it)."""
+
+    __slots__ = ("fd",)
+
+    def __init__(self) -> None:
+        self.fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+
+    def __del__(self) -> None:
+        os.close(self.fd)
+
+
 _home = threading.local()
 
 
 def _home_fd() -> int:
-    """This thread's own network namespace, opened once per thread (kept open: reopening it
-    for every call would double the cost of a call's namespace switch)."""
-    fd: int | None = getattr(_home, "fd", None)
-    if fd is None:
-        fd = _home.fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    return fd
+    """This thread's own network namespace, opened once per thread (reopening it for every
+    call would double the cost of a call's namespace switch)."""
+    home: _HomeFd | None = getattr(_home, "ns", None)
+    if home is None:
+        home = _home.ns = _HomeFd()
+    return home.fd
 
 
 @contextlib.contextmanager
