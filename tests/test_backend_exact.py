@@ -360,3 +360,18 @@ def test_what_no_path_can_write_is_refused_before_sending(ns: str) -> None:
         with pytest.raises(nftkit.UnsupportedError, match="comment"):
             nft.run(txn)
         assert nft_out(ns, "list", "ruleset") == before
+
+
+def test_text_path_writes_element_ops_of_its_sets(ns: str) -> None:
+    """Element ops of a set the transaction defines, written over several lines by the text
+    renderer, go with it through the text path."""
+    from nftkit import ConcatExpr, Map
+    m = Map(name="m", type=("inet_proto", "inet_service"),
+            data_type=("ipv4_addr", "inet_service"))
+    pairs = [(ConcatExpr(exprs=("tcp", p)), ConcatExpr(exprs=(IPv4Address("10.0.0.1"), p)))
+             for p in range(80, 90)]
+    txn = (Transaction().add(Table(family="ip", name="nat")).add(m, table=("ip", "nat"))
+           .add_elements(m, pairs, table=("ip", "nat")))
+    with nftkit.Nftables(netns=ns, netlink=False) as nft:
+        assert nft.run(txn).path == "libnftables-text"
+        assert len(nft.list_map("ip", "nat", "m").elements) == 10

@@ -121,9 +121,9 @@ def ops_script(ops: Sequence[Op]) -> str:
                 and op.table and (family, op.table, op.name or "") in sets:
             # elements of a set of this transaction: its model says how to write them
             model = attrs.evolve(sets[(family, op.table, op.name or "")], elements=op.elements)
-            lines = [line for line in _lines(Table(family=fam, name=op.table, sets=(model,)),
-                                             ("add table ",))
-                     if line.startswith("add element ")]
+            text = to_script(Table(family=fam, name=op.table, sets=(model,)))
+            start = text.find("\nadd element ")  # (the last command, over several lines)
+            lines = [text[start + 1:].rstrip("\n")] if start >= 0 else []
             if verb is Verb.DELETE:
                 lines = ["delete " + line[len("add "):] for line in lines]
         elif verb in (Verb.ADD, Verb.CREATE) and isinstance(obj, Chain) and op.table:
