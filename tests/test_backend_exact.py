@@ -330,7 +330,8 @@ def test_every_attribute_is_applied_or_refused(ns: str, script: str,
         assert nft_out(ns, "list", "ruleset") == nft_out(reference, "list", "ruleset")
     if netlink is False:
         assert done.path == "libnftables-text"
-    assert done.handles[0] is not None  # the table's, from the kernel
+    assert all(h is not None for op, h in zip(done.ops, done.handles, strict=True)
+               if op.creates)  # from the kernel, on every path
 
 
 def test_owner_flag_is_applied(ns: str) -> None:

@@ -299,8 +299,7 @@ class Nftables:
                   ordered: bool) -> TransactionResult:
         """The libnftables text path, for a transaction this release's JSON parser would not
         apply exactly (``dropped`` says what it would drop): its ops as nft commands, one
-        ``nft -f`` batch. Handles of the tables, chains and sets it creates come from the
-        kernel (a GET each); rules added this way get none."""
+        ``nft -f`` batch. Handles come from the kernel after it (``handles_by_name``)."""
         ops = txn.ops
         lib = self._lib
         try:
@@ -317,7 +316,7 @@ class Nftables:
                 nl = self._nl()
                 nl.invalidate()
                 if want_handles:
-                    handles = [nl.handle_of(op) if op.creates else None for op in ops]
+                    handles = nl.handles_by_name(ops)
         return TransactionResult(ops=ops, handles=tuple(handles), path="libnftables-text")
 
     def _moved(self, checked: dict[tuple[str, str, str], tuple[int, SetFacts, int]]) -> bool:

@@ -54,7 +54,10 @@ from ._tlv import _attr
 
 __all__ = ["MissingSet", "NetlinkPath"]
 
-_GETTABLE, _GETCHAIN, _GETSET = 1, 4, 10
+_GETTABLE, _GETCHAIN, _GETRULE, _GETSET, _GETOBJ, _GETFLOWTABLE = 1, 4, 7, 10, 19, 23
+#: NFT_OBJECT_* type ids of the named objects
+_OBJ_TYPES = {"counter": 1, "quota": 2, "ct helper": 3, "limit": 4, "ct timeout": 7,
+              "secmark": 8, "ct expectation": 9, "synproxy": 10}
 _NEWTABLE, _NEWCHAIN, _NEWRULE, _NEWSET = 0, 3, 6, 9
 _NLM_F_ECHO = 0x8
 _Where = tuple[str, str]
@@ -384,18 +387,49 @@ class NetlinkPath:
             out[i] = handle if handle is not None else self._get_handle(get, fam, where, name)
         return out
 
-    def handle_of(self, op: Op) -> int | None:
-        """The kernel handle of the table, chain, set or map ``op`` names (one GET), or None
-        (for other ops, or when it is missing)."""
-        if op.family is None or op.table is None:
+    def handles_by_name(self, ops: Sequence[Op]) -> list[int | None]:
+        """The kernel handles of what ``ops`` created, looked up after the batch: tables,
+        chains, sets, maps, flowtables and named objects by name (one GET each), rules
+        appended to a chain as the last ones of its dump, in order (for batches that only
+        append rules). None where the object is missing."""
+        out: list[int | None] = [None] * len(ops)
+        appended: dict[tuple[int, str, str], list[int]] = {}
+        for i, op in enumerate(ops):
+            if not op.creates or op.family is None or op.table is None:
+                continue
+            fam = FAMILIES[op.family.value]
+            if op.kind is Kind.RULE and op.chain is not None:
+                appended.setdefault((fam, op.table, op.chain), []).append(i)
+            elif op.kind is Kind.TABLE:
+                out[i] = self._get_handle(_GETTABLE, fam, "", op.table)
+            elif op.name is not None:
+                out[i] = self._named_handle(op.kind, fam, op.table, op.name)
+        for (fam, table, chain), indexes in appended.items():
+            body = _attr(1, table.encode() + b"\0") + _attr(2, chain.encode() + b"\0")
+            found = [_u64(h) for r in self.sock.dump(_GETRULE, fam, body)
+                     if (h := dict(r).get(3)) is not None]
+            for i, handle in zip(indexes, found[-len(indexes):], strict=False):
+                out[i] = handle
+        return out
+
+    def _named_handle(self, kind: Kind, family: int, table: str, name: str) -> int | None:
+        if kind in (Kind.CHAIN, Kind.SET, Kind.MAP):
+            return self._get_handle(_GETCHAIN if kind is Kind.CHAIN else _GETSET, family,
+                                    table, name)
+        body = _attr(1, table.encode() + b"\0") + _attr(2, name.encode() + b"\0")
+        if kind is Kind.FLOWTABLE:
+            get, handle_attr = _GETFLOWTABLE, 5
+        elif kind.value in _OBJ_TYPES:
+            get, handle_attr = _GETOBJ, 6
+            body += struct.pack("=HH", 8, 3) + struct.pack(">I", _OBJ_TYPES[kind.value])
+        else:
             return None
-        fam = FAMILIES[op.family.value]
-        if op.kind is Kind.TABLE:
-            return self._get_handle(_GETTABLE, fam, "", op.table)
-        get = {Kind.CHAIN: _GETCHAIN, Kind.SET: _GETSET, Kind.MAP: _GETSET}.get(op.kind)
-        if get is None or op.name is None:
+        try:
+            found = dict(self.sock.request(get, family, body))
+        except NotFoundError:
             return None
-        return self._get_handle(get, fam, op.table, op.name)
+        raw = found.get(handle_attr)
+        return _u64(raw) if raw is not None else None
 
     def _get_handle(self, get: int, family: int, table: str, name: str) -> int | None:
         body = b""
