@@ -376,3 +376,18 @@ def test_text_path_writes_element_ops_of_its_sets(ns: str) -> None:
     with nftkit.Nftables(netns=ns, netlink=False) as nft:
         assert nft.run(txn).path == "libnftables-text"
         assert len(nft.list_map("ip", "nat", "m").elements) == 10
+
+
+def test_threads_leave_no_namespace_fd_behind(ns: str) -> None:
+    """Each thread keeps its own namespace open for the switches (``_inside``); it is closed
+    when the thread ends."""
+    import threading
+
+    with nftkit.Nftables(netns=ns) as nft:
+        nft.list_ruleset()
+        before = len(os.listdir("/proc/self/fd"))
+        for _ in range(50):
+            t = threading.Thread(target=nft.list_ruleset)
+            t.start()
+            t.join()
+        assert len(os.listdir("/proc/self/fd")) == before
