@@ -82,15 +82,17 @@ def value_mismatch(element: Any, key: Sequence[str], data: Sequence[str] | None)
 
 
 _SIMPLE = frozenset({IPv4Address, IPv6Address, int, str, bool})
+#: (key types, data types, shape of an element) -> why it does not fit (None: it does)
+_SEEN: dict[tuple[object, ...], str | None] = {}
+_SEEN_MAX = 4096
 
 
 def first_mismatch(elements: Sequence[Any], key: Sequence[str],
                    data: Sequence[str] | None) -> tuple[int, str] | None:
     """``(position, why)`` of the first element of ``elements`` that does not fit (see
-    ``value_mismatch``), or None. Elements of one shape are checked once: the answer depends
-    only on the classes of the values."""
-    seen: dict[object, str | None] = {}
-    key, data = tuple(key), None if data is None else tuple(data)
+    ``value_mismatch``), or None. Elements of one shape are checked once (per process): the
+    answer depends only on the classes of the values."""
+    types = (tuple(key), None if data is None else tuple(data))
     for i, element in enumerate(elements):
         cls = element.__class__
         if cls in _SIMPLE:
@@ -107,11 +109,15 @@ def first_mismatch(elements: Sequence[Any], key: Sequence[str],
         else:
             shape = None
         if shape is None:
-            problem = value_mismatch(element, key, data)
-        elif shape in seen:
-            problem = seen[shape]
+            problem = value_mismatch(element, *types)
         else:
-            problem = seen[shape] = value_mismatch(element, key, data)
+            memo = (types, shape)
+            try:
+                problem = _SEEN[memo]
+            except KeyError:
+                if len(_SEEN) >= _SEEN_MAX:
+                    _SEEN.clear()
+                problem = _SEEN[memo] = value_mismatch(element, *types)
         if problem is not None:
             return i, problem
     return None

@@ -67,20 +67,22 @@ _GUARD_FLAGS = {0x2: "constant", 0x4: "interval", 0x10: "timeout", 0x20: "dynami
 _GUARD_IMPLIED = 0x8 | 0x80  # map, concat: nft sets them from the type
 
 
-_GUARDS: dict[tuple[tuple[str, str, str], SetFacts], str | None] = {}
+_GUARDS: dict[tuple[tuple[str, str, str], int], tuple[SetFacts, str | None]] = {}
 
 
 def _guard(where: tuple[str, str, str], facts: SetFacts) -> str | None:
-    """``_guard_command`` as JSON text, remembered per set and facts."""
-    key = (where, facts)
-    try:
-        return _GUARDS[key]
-    except KeyError:
-        if len(_GUARDS) > 1024:
-            _GUARDS.clear()
-        cmd = _guard_command(where, facts)
-        text = _GUARDS[key] = None if cmd is None else json.dumps(cmd)
-        return text
+    """``_guard_command`` as JSON text, remembered per set and facts (by identity: facts are
+    read once per generation and kept)."""
+    key = (where, id(facts))
+    hit = _GUARDS.get(key)
+    if hit is not None and hit[0] is facts:
+        return hit[1]
+    if len(_GUARDS) > 1024:
+        _GUARDS.clear()
+    cmd = _guard_command(where, facts)
+    text = None if cmd is None else json.dumps(cmd)
+    _GUARDS[key] = (facts, text)
+    return text
 
 
 def _guard_command(where: tuple[str, str, str], facts: SetFacts) -> dict[str, Any] | None:
