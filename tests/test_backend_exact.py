@@ -72,6 +72,7 @@ table inet t {
 table netdev n {
     chain ing {
         type filter hook ingress device "lan0" priority 0; policy accept;
+        dup to "wan0"
         fwd to "wan0"
     }
 }
@@ -95,7 +96,7 @@ def test_reads_name_interfaces_as_the_namespace_does(ns: str) -> None:
             assert [m.right for m in matches] == ["lan0", "wan0"]
             ing = ruleset.table("netdev", "n").chain("ing")
             assert ing.devices == ("lan0",)
-            (fwd,) = ing.rules[0].stmts
+            (fwd,) = ing.rules[1].stmts
             assert isinstance(fwd, FwdStmt) and fwd.dev == "wan0"
         assert nft.list_chain("netdev", "n", "ing").devices == ("lan0",)
         # what was read, written back elsewhere, lists as nft lists the original
