@@ -11,9 +11,9 @@ import pytest
 
 pytest.importorskip("cffi")
 
-from nftkit import ConcatExpr, Map, Ruleset, Set, Table  # noqa: E402
-from nftkit.backend.libnftables._reads import _retyped, _text_command, _untrusted  # noqa: E402
-from nftkit.errors import UnsupportedError  # noqa: E402
+from nftkit import ConcatExpr, Map, Ruleset, Set, Table
+from nftkit.backend.libnftables._reads import _retyped, _text_command, _untrusted
+from nftkit.errors import UnsupportedError
 
 TABLE = {"table": {"family": "inet", "name": "t", "handle": 1}}
 
