@@ -392,3 +392,45 @@ def test_threads_leave_no_namespace_fd_behind(ns: str) -> None:
             t.start()
             t.join()
         assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_text_path_writes_elements_of_existing_sets_by_their_kernel_type(ns: str) -> None:
+    """A transaction that must go through text (a table comment) and adds elements to a set
+    it does not define: written by the type the kernel's set has, and checked against it."""
+    nft_in(ns, "table inet t { set s { type ipv4_addr; flags interval; }; "
+               "set names { type ifname; }; }\n")
+    with nftkit.Nftables(netns=ns, netlink=False) as nft:
+        txn = (Transaction().add(Table(family="inet", name="u", comment="via text"))
+               .add_elements(S, [IPv4Address("10.0.0.1")], table=T))
+        assert nft.run(txn).path == "libnftables-text"
+        assert nft.list_set(*T, "s").elements == (IPv4Address("10.0.0.1"),)
+        assert nft.list_table("inet", "u").comment == "via text"
+        wrong = (Transaction().add(Table(family="inet", name="v", comment="x"))
+                 .add_elements("names", [IPv4Address("10.0.0.2")], table=T))
+        with pytest.raises(InvalidError, match="ifname"):
+            nft.run(wrong)
+        assert "table inet v" not in nft_out(ns, "list", "tables")
+
+
+def test_what_json_listings_leave_out_reads_back(ns: str) -> None:
+    """nft 1.0.6's JSON listing has no table or chain comments, no ``auto-merge`` and no
+    ``flags dynamic``: they come from the kernel (netlink), in every read."""
+    from nftkit.model.enums import SetFlag
+
+    nft_in(ns, DROPPED)
+    with nftkit.Nftables(netns=ns) as nft:
+        for t in (nft.list_ruleset().table(*T), nft.list_table(*T)):
+            assert t.comment == "table comment"
+            assert t.chain("c").comment == "chain comment"
+            assert SetFlag.DYNAMIC in t.set("s").flags and t.set("s").comment == "set comment"
+            assert t.set("i").auto_merge and t.set("m").comment == "map comment"
+        assert nft.list_chain(*T, "c").comment == "chain comment"
+        assert SetFlag.DYNAMIC in nft.list_set(*T, "s").flags
+        assert nft.list_set(*T, "i").auto_merge
+        assert [t.comment for t in nft.list_tables()] == ["table comment"]
+        # and what was read lists, written elsewhere, as the original does
+        text = nftkit.to_text(nft.list_ruleset())
+    with netns() as other:
+        with nftkit.Nftables(netns=other) as nft2:
+            nft2.run_text(text)
+        assert nft_out(other, "list", "ruleset") == nft_out(ns, "list", "ruleset")

@@ -32,8 +32,10 @@ import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import attrs
+
 from ..errors import BackendError, ConflictError, InvalidError, UnsupportedError
-from ..model.enums import Family
+from ..model.enums import Family, SetFlag
 from ..model.objects import Counter, Quota
 from ..model.ruleset import Chain, Ruleset, Table
 from ..model.sets import Map, Set
@@ -46,7 +48,13 @@ from .libnftables._element_json import element_only
 from .libnftables._json import run_json
 from .libnftables._text import json_drops, ops_script, run_file, run_text
 from .netlink import NetlinkPath
-from .netlink._facts import SetFacts, table_flags, table_flags_of
+from .netlink._facts import (
+    ListingFacts,
+    SetFacts,
+    listing_facts,
+    table_flags,
+    table_flags_of,
+)
 from .netlink._objects import FAMILIES
 
 __all__ = ["NETLINK_VERIFIED", "Nftables", "OutputFlag"]
@@ -116,6 +124,32 @@ def _guard_command(where: tuple[str, str, str], facts: SetFacts) -> dict[str, An
     if facts.gc_interval:
         body["gc-interval"] = facts.gc_interval // 1000
     return {"add": {"set": body}}
+
+
+def _fill(t: Table, facts: ListingFacts) -> Table:
+    """``t`` with the comments, ``auto-merge`` and ``dynamic`` flags the kernel has."""
+    fam = t.family.value
+    changes: dict[str, Any] = {}
+    comment = facts.tables.get((fam, t.name), t.comment)
+    if comment != t.comment:
+        changes["comment"] = comment
+    chains = tuple(
+        attrs.evolve(c, comment=facts.chains[(fam, t.name, c.name)])
+        if facts.chains.get((fam, t.name, c.name), c.comment) != c.comment else c
+        for c in t.chains)
+    if any(a is not b for a, b in zip(chains, t.chains, strict=True)):
+        changes["chains"] = chains
+    sets = []
+    for s in t.sets:
+        dynamic, merge = facts.sets.get((fam, t.name, s.name), (
+            SetFlag.DYNAMIC in s.flags, s.auto_merge))
+        if dynamic != (SetFlag.DYNAMIC in s.flags) or merge != s.auto_merge:
+            flags = s.flags | {SetFlag.DYNAMIC} if dynamic else s.flags - {SetFlag.DYNAMIC}
+            s = attrs.evolve(s, flags=flags, auto_merge=merge)
+        sets.append(s)
+    if any(a is not b for a, b in zip(sets, t.sets, strict=True)):
+        changes["sets"] = tuple(sets)
+    return attrs.evolve(t, **changes) if changes else t
 
 
 def _mismatch(op: Op, facts: SetFacts) -> tuple[int, str] | None:
@@ -286,16 +320,20 @@ class Nftables:
                 nl = owned.nl
                 if nl is not None:
                     nl.invalidate()
-                for where, (gen, facts, index) in checked.items():
-                    if where in guards:
-                        continue  # the kernel checked the set in the batch itself
-                    if not self._nl().confirm(*where, gen, facts):
-                        raise ConflictError(
-                            f"set {' '.join(where)} was replaced by another process with a "
-                            "set of another type while these elements were sent: they may "
-                            "have been stored as values of its new type; read it back",
-                            index=index, operation=ops[index])
+                self._confirm(ops, {w: c for w, c in checked.items() if w not in guards})
         return result
+
+    def _confirm(self, ops: tuple[Op, ...],
+                 checked: dict[tuple[str, str, str], tuple[int, SetFacts, int]]) -> None:
+        """After a batch without guards: ConflictError when another writer replaced a set
+        the batch's elements were checked against with a set of another type meanwhile."""
+        for where, (gen, facts, index) in checked.items():
+            if not self._nl().confirm(*where, gen, facts):
+                raise ConflictError(
+                    f"set {' '.join(where)} was replaced by another process with a set of "
+                    "another type while these elements were sent: they may have been stored "
+                    "as values of its new type; read it back", index=index,
+                    operation=ops[index])
 
     def _via_text(self, txn: Transaction, dropped: str, *, dry: bool, want_handles: bool,
                   ordered: bool) -> TransactionResult:
@@ -304,8 +342,14 @@ class Nftables:
         ``nft -f`` batch. Handles come from the kernel after it (``handles_by_name``)."""
         ops = txn.ops
         lib = self._lib
+        with lib.lock:
+            # elements of sets the transaction does not define: checked against the kernel's
+            # set, written by its type, and confirmed after the batch
+            checked = self._check_elements(ops, fresh=True)
+        known = {where: facts.model for where, (_g, facts, _i) in checked.items()
+                 if facts.model is not None}
         try:
-            script = ops_script([op for _i, op in txn.batch(ordered=ordered)])
+            script = ops_script([op for _i, op in txn.batch(ordered=ordered)], known)
         except UnsupportedError as exc:
             version = ".".join(map(str, lib.version))
             raise UnsupportedError(
@@ -317,6 +361,7 @@ class Nftables:
             if not dry:
                 nl = self._nl()
                 nl.invalidate()
+                self._confirm(ops, checked)
                 if want_handles:
                     handles = nl.handles_by_name(ops)
         return TransactionResult(ops=ops, handles=tuple(handles), path="libnftables-text")
@@ -436,33 +481,53 @@ class Nftables:
                 return any(table_flags(sock, 0).values())
             return bool(table_flags_of(sock, FAMILIES[Family(family or "inet").value], table))
 
+    def _filled(self, tables: list[Table], family: Family | str | None = None,
+                table: str | None = None) -> list[Table]:
+        """``tables`` with what nft < 1.1's JSON listings leave out, as the kernel has it
+        (``netlink._facts.listing_facts``): table and chain comments, ``auto-merge`` and
+        ``flags dynamic`` of sets (a text listing has them already: then nothing changes)."""
+        if self.version >= _JSON_TABLE_FLAGS or not tables:
+            return tables
+        fam = 0 if family is None else FAMILIES[Family(family).value]
+        with self._lib.lock:
+            facts = listing_facts(self._nl().sock, fam, table)
+        return [_fill(t, facts) for t in tables]
+
     def list_ruleset(self) -> Ruleset:
         """Every table of the namespace (``nft list ruleset``)."""
-        return reads.list_ruleset(self._lib, text=self._as_text())
+        rs = reads.list_ruleset(self._lib, text=self._as_text())
+        return attrs.evolve(rs, tables=tuple(self._filled(list(rs.tables))))
 
     def list_table(self, family: Family | str, name: str) -> Table:
         """One table with everything in it; NotFoundError if absent. Other tables are not
         read."""
-        return reads.list_table(self._lib, family, name, text=self._as_text(family, name))
+        t = reads.list_table(self._lib, family, name, text=self._as_text(family, name))
+        return self._filled([t], family, name)[0]
 
     def list_chain(self, family: Family | str, table: str, name: str) -> Chain:
         """One chain with its rules (``nft list chain``)."""
-        return reads.list_chain(self._lib, family, table, name,
-                                text=self._as_text(family, table))
+        chain = reads.list_chain(self._lib, family, table, name,
+                                 text=self._as_text(family, table))
+        t = Table(family=Family(family), name=table, chains=(chain,))
+        return self._filled([t], family, table)[0].chains[0]
 
     def list_tables(self) -> list[Table]:
         """The tables without their contents (``nft list tables``)."""
-        return reads.list_tables(self._lib, text=self._as_text())
+        return self._filled(reads.list_tables(self._lib, text=self._as_text()))
 
     def list_set(self, family: Family | str, table: str, name: str) -> Set:
         """One set with its elements (``nft list set``); NotFoundError if absent or a map."""
-        return reads.list_set(self._lib, family, table, name,
-                              text=self._as_text(family, table))
+        s = reads.list_set(self._lib, family, table, name, text=self._as_text(family, table))
+        return self._filled([Table(family=Family(family), name=table, sets=(s,))],
+                            family, table)[0].sets[0]
 
     def list_map(self, family: Family | str, table: str, name: str) -> Map:
         """One map with its elements (``nft list map``); NotFoundError if absent or a set."""
-        return reads.list_map(self._lib, family, table, name,
-                              text=self._as_text(family, table))
+        m = reads.list_map(self._lib, family, table, name, text=self._as_text(family, table))
+        filled = self._filled([Table(family=Family(family), name=table, sets=(m,))],
+                              family, table)[0].sets[0]
+        assert isinstance(filled, Map)
+        return filled
 
     def list_counters(self, family: Family | str | None = None,
                       table: str | None = None) -> list[Counter]:

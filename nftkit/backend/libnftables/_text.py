@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import attrs
 
@@ -97,12 +97,14 @@ def _lines(table: Table, skip: tuple[str, ...]) -> list[str]:
             if line and not line.startswith(skip)]
 
 
-def ops_script(ops: Sequence[Op]) -> str:
+def ops_script(ops: Sequence[Op], known: Mapping[tuple[str, str, str], Set] | None = None
+               ) -> str:
     """``ops`` as nft commands (``add table``, ``add chain``, ``add set``, ``add rule``,
     ``delete ...``), for the text path; UnsupportedError (nothing sent) for an op this
-    cannot write as text exactly."""
+    cannot write as text exactly. Elements are written by the type of their set: a set of
+    ``ops``, else ``known[(family, table, name)]`` (the kernel's)."""
     out: list[str] = []
-    sets: dict[tuple[str, str, str], Set] = {}
+    sets: dict[tuple[str, str, str], Set] = dict(known or {})
     for op in ops:
         fam, obj, kind, verb = op.family, op.obj, op.kind, op.verb
         if fam is None:

@@ -19,7 +19,15 @@ from ._socket import NetlinkSocket, parse_attrs
 from ._tlv import _attr
 from ._types import DATATYPES, VERDICT_TYPE, KeySpec, Part
 
-__all__ = ["SetFacts", "chain_devices", "read_set", "table_flags", "table_flags_of"]
+__all__ = [
+    "ListingFacts",
+    "SetFacts",
+    "chain_devices",
+    "listing_facts",
+    "read_set",
+    "table_flags",
+    "table_flags_of",
+]
 
 _GETTABLE, _GETCHAIN, _GETSET = 1, 4, 10
 _BY_ID = {tid: (name, size, order) for name, (tid, size, order) in DATATYPES.items()}
@@ -186,6 +194,53 @@ def table_flags_of(sock: NetlinkSocket, family: int, table: str) -> int | None:
         return None
     flags: int = struct.unpack(">I", d.get(2, b"\0\0\0\0"))[0]
     return flags
+
+
+_FAMILY_NAMES = {2: "ip", 10: "ip6", 1: "inet", 3: "arp", 7: "bridge", 5: "netdev"}
+_SET_EVAL = 0x20
+_UDATA_COMMENT, _UDATA_SET_MERGE, _UDATA_SET_COMMENT = 0, 2, 7
+
+
+def _comment(raw: bytes | None) -> str | None:
+    if raw is None:
+        return None
+    value = _udata_records(raw).get(_UDATA_COMMENT)
+    return None if value is None else _text(value)
+
+
+@dataclass
+class ListingFacts:
+    """What nft 1.0.6's JSON listings leave out, as the kernel has it: table and chain
+    comments (``"family table" -> comment``, ``"family table chain" -> comment``), and per
+    set whether it is ``dynamic`` and has ``auto-merge``."""
+
+    tables: dict[tuple[str, str], str | None]
+    chains: dict[tuple[str, str, str], str | None]
+    sets: dict[tuple[str, str, str], tuple[bool, bool]]
+
+
+def listing_facts(sock: NetlinkSocket, family: int = 0, table: str | None = None
+                  ) -> ListingFacts:
+    """The facts of every table, chain and set of ``family`` (0: all), or of one table: a
+    GETTABLE, GETCHAIN and GETSET dump (filtered by table when given)."""
+    where = b"" if table is None else _attr(1, table.encode() + b"\0")
+    facts = ListingFacts({}, {}, {})
+    for fam, attrs in sock.dump_families(_GETTABLE, family):
+        d = dict(attrs)
+        name = _text(d[1])
+        if table is None or name == table:
+            facts.tables[(_FAMILY_NAMES.get(fam, str(fam)), name)] = _comment(d.get(6))
+    for fam, attrs in sock.dump_families(_GETCHAIN, family, where):
+        d = dict(attrs)
+        facts.chains[(_FAMILY_NAMES.get(fam, str(fam)), _text(d[1]), _text(d[3]))] = \
+            _comment(d.get(12))
+    for fam, attrs in sock.dump_families(_GETSET, family, where):
+        d = dict(attrs)
+        flags = struct.unpack(">I", d.get(3, b"\0\0\0\0"))[0]
+        merge = any(_udata_records(d.get(13, b"")).get(_UDATA_SET_MERGE, b""))
+        facts.sets[(_FAMILY_NAMES.get(fam, str(fam)), _text(d[1]), _text(d[2]))] = (
+            bool(flags & _SET_EVAL), merge)
+    return facts
 
 
 def _nested(raw: bytes) -> list[tuple[int, bytes]]:

@@ -239,12 +239,18 @@ class NetlinkSocket:
 
     def dump(self, kind: int, family: int, body: bytes = b"") -> list[list[tuple[int, bytes]]]:
         """A ``GET*`` dump request; the attributes of each object returned."""
+        return [attrs for _fam, attrs in self.dump_families(kind, family, body)]
+
+    def dump_families(self, kind: int, family: int, body: bytes = b""
+                      ) -> list[tuple[int, list[tuple[int, bytes]]]]:
+        """A ``GET*`` dump request; ``(nfproto family, attributes)`` of each object (family
+        0 dumps every family)."""
         with self._lock:
             self._seq += 1
             seq = self._seq
             self._sock.send(message((NFNL_SUBSYS_NFTABLES << 8) | kind,
                                     NLM_F_REQUEST | NLM_F_DUMP, seq, family, body))
-            out: list[list[tuple[int, bytes]]] = []
+            out: list[tuple[int, list[tuple[int, bytes]]]] = []
             while True:
                 data = self._sock.recv(1 << 20)
                 off = 0
@@ -257,5 +263,5 @@ class NetlinkSocket:
                         if err:
                             raise _refused("netlink dump", -err)
                         return out
-                    out.append(parse_attrs(data, off + 20, off + length))
+                    out.append((data[off + 16], parse_attrs(data, off + 20, off + length)))
                     off += (length + 3) & ~3
