@@ -68,6 +68,8 @@ _UDATA_KINDS = frozenset({Kind.SET, Kind.MAP, Kind.RULE})
 _CREATING = frozenset({Verb.ADD, Verb.CREATE, Verb.INSERT, Verb.REPLACE})
 #: The first nft release whose JSON listings print table flags correctly (1.0.6 does not).
 _JSON_TABLE_FLAGS = (1, 1, 0)
+_ALL_KINDS = frozenset({"table", "chain", "set"})
+_CHAINS, _SETS = frozenset({"chain"}), frozenset({"set"})
 _ELEMENT_VERBS = frozenset({Verb.ADD, Verb.CREATE, Verb.DELETE, Verb.DESTROY})
 
 
@@ -482,7 +484,8 @@ class Nftables:
             return bool(table_flags_of(sock, FAMILIES[Family(family or "inet").value], table))
 
     def _filled(self, tables: list[Table], family: Family | str | None = None,
-                table: str | None = None) -> list[Table]:
+                table: str | None = None, *, kinds: frozenset[str] = _ALL_KINDS,
+                name: str | None = None) -> list[Table]:
         """``tables`` with what nft < 1.1's JSON listings leave out, as the kernel has it
         (``netlink._facts.listing_facts``): table and chain comments, ``auto-merge`` and
         ``flags dynamic`` of sets (a text listing has them already: then nothing changes)."""
@@ -490,7 +493,7 @@ class Nftables:
             return tables
         fam = 0 if family is None else FAMILIES[Family(family).value]
         with self._lib.lock:
-            facts = listing_facts(self._nl().sock, fam, table)
+            facts = listing_facts(self._nl().sock, fam, table, kinds=kinds, name=name)
         return [_fill(t, facts) for t in tables]
 
     def list_ruleset(self) -> Ruleset:
@@ -509,23 +512,24 @@ class Nftables:
         chain = reads.list_chain(self._lib, family, table, name,
                                  text=self._as_text(family, table))
         t = Table(family=Family(family), name=table, chains=(chain,))
-        return self._filled([t], family, table)[0].chains[0]
+        return self._filled([t], family, table, kinds=_CHAINS, name=name)[0].chains[0]
 
     def list_tables(self) -> list[Table]:
         """The tables without their contents (``nft list tables``)."""
-        return self._filled(reads.list_tables(self._lib, text=self._as_text()))
+        return self._filled(reads.list_tables(self._lib, text=self._as_text()),
+                            kinds=frozenset({"table"}))
 
     def list_set(self, family: Family | str, table: str, name: str) -> Set:
         """One set with its elements (``nft list set``); NotFoundError if absent or a map."""
         s = reads.list_set(self._lib, family, table, name, text=self._as_text(family, table))
         return self._filled([Table(family=Family(family), name=table, sets=(s,))],
-                            family, table)[0].sets[0]
+                            family, table, kinds=_SETS, name=name)[0].sets[0]
 
     def list_map(self, family: Family | str, table: str, name: str) -> Map:
         """One map with its elements (``nft list map``); NotFoundError if absent or a set."""
         m = reads.list_map(self._lib, family, table, name, text=self._as_text(family, table))
         filled = self._filled([Table(family=Family(family), name=table, sets=(m,))],
-                              family, table)[0].sets[0]
+                              family, table, kinds=_SETS, name=name)[0].sets[0]
         assert isinstance(filled, Map)
         return filled
 

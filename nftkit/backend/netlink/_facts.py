@@ -219,27 +219,42 @@ class ListingFacts:
     sets: dict[tuple[str, str, str], tuple[bool, bool]]
 
 
-def listing_facts(sock: NetlinkSocket, family: int = 0, table: str | None = None
-                  ) -> ListingFacts:
-    """The facts of every table, chain and set of ``family`` (0: all), or of one table: a
-    GETTABLE, GETCHAIN and GETSET dump (filtered by table when given)."""
+def listing_facts(sock: NetlinkSocket, family: int = 0, table: str | None = None, *,
+                  kinds: frozenset[str] = frozenset({"table", "chain", "set"}),
+                  name: str | None = None) -> ListingFacts:
+    """The facts of every table, chain and set of ``family`` (0: all), or of one table:
+    GETTABLE, GETCHAIN and GETSET dumps (filtered by table when given), of ``kinds`` only;
+    ``name``: of that one chain or set only (one GET)."""
     where = b"" if table is None else _attr(1, table.encode() + b"\0")
     facts = ListingFacts({}, {}, {})
-    for fam, attrs in sock.dump_families(_GETTABLE, family):
-        d = dict(attrs)
-        name = _text(d[1])
-        if table is None or name == table:
-            facts.tables[(_FAMILY_NAMES.get(fam, str(fam)), name)] = _comment(d.get(6))
-    for fam, attrs in sock.dump_families(_GETCHAIN, family, where):
-        d = dict(attrs)
-        facts.chains[(_FAMILY_NAMES.get(fam, str(fam)), _text(d[1]), _text(d[3]))] = \
-            _comment(d.get(12))
-    for fam, attrs in sock.dump_families(_GETSET, family, where):
-        d = dict(attrs)
-        flags = struct.unpack(">I", d.get(3, b"\0\0\0\0"))[0]
-        merge = any(_udata_records(d.get(13, b"")).get(_UDATA_SET_MERGE, b""))
-        facts.sets[(_FAMILY_NAMES.get(fam, str(fam)), _text(d[1]), _text(d[2]))] = (
-            bool(flags & _SET_EVAL), merge)
+
+    def objects(get: int, name_attr: int) -> list[tuple[int, list[tuple[int, bytes]]]]:
+        if name is None or table is None:
+            return sock.dump_families(get, family, where)
+        try:
+            return [(family, sock.request(get, family,
+                                          where + _attr(name_attr, name.encode() + b"\0")))]
+        except NotFoundError:
+            return []
+
+    if "table" in kinds:
+        for fam, attrs in sock.dump_families(_GETTABLE, family):
+            d = dict(attrs)
+            tname = _text(d[1])
+            if table is None or tname == table:
+                facts.tables[(_FAMILY_NAMES.get(fam, str(fam)), tname)] = _comment(d.get(6))
+    if "chain" in kinds:
+        for fam, attrs in objects(_GETCHAIN, 3):
+            d = dict(attrs)
+            facts.chains[(_FAMILY_NAMES.get(fam, str(fam)), _text(d[1]), _text(d[3]))] = \
+                _comment(d.get(12))
+    if "set" in kinds:
+        for fam, attrs in objects(_GETSET, 2):
+            d = dict(attrs)
+            flags = struct.unpack(">I", d.get(3, b"\0\0\0\0"))[0]
+            merge = any(_udata_records(d.get(13, b"")).get(_UDATA_SET_MERGE, b""))
+            facts.sets[(_FAMILY_NAMES.get(fam, str(fam)), _text(d[1]), _text(d[2]))] = (
+                bool(flags & _SET_EVAL), merge)
     return facts
 
 
