@@ -93,7 +93,7 @@ def main(netns: str, out: str, stop: str) -> None:
             counts[what] += 1
             if what != "chain" and before is not None:
                 replaced.append(before)
-            time.sleep(rnd.random() / 2000)
+            time.sleep(rnd.random() / 500)
     sock.close()
     with open(out, "w") as f:
         json.dump({"replaced": replaced, "counts": counts}, f)

@@ -434,3 +434,19 @@ def test_what_json_listings_leave_out_reads_back(ns: str) -> None:
         with nftkit.Nftables(netns=other) as nft2:
             nft2.run_text(text)
         assert nft_out(other, "list", "ruleset") == nft_out(ns, "list", "ruleset")
+
+
+def test_values_for_an_interval_set_are_refused_by_a_plain_one(ns: str) -> None:
+    """Single values sent to a set checked as an interval set go as ranges ``v-v``: if the
+    set libnftables encodes for is a plain one after all (another process replaced it since
+    it was checked), the batch is refused, checked again and resent, never stored as
+    ``v-255.255.255.255`` in an interval set nor as a range in a plain one."""
+    nft_in(ns, "table inet t { set s { type ipv4_addr; flags interval; }; }\n")
+    with nftkit.Nftables(netns=ns, netlink=False) as agent:
+        agent.run(Transaction().add_elements(S, [IPv4Address("10.0.0.1")], table=T))
+        assert "elements = { 10.0.0.1 }" in nft_out(ns, "list", "set", "inet", "t", "s")
+        nft_in(ns, "delete set inet t s\nadd set inet t s { type ipv4_addr; }\n")
+        # the handle still remembers an interval set: the range form is refused, then resent
+        done = agent.run(Transaction().add_elements(S, [IPv4Address("10.0.0.2")], table=T))
+        assert done.ops[0].elements == (IPv4Address("10.0.0.2"),)
+        assert agent.list_set(*T, "s").elements == (IPv4Address("10.0.0.2"),)

@@ -30,12 +30,14 @@ import json
 import os
 import weakref
 from collections.abc import Iterable, Mapping
+from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
 import attrs
 
 from ..errors import BackendError, ConflictError, InvalidError, UnsupportedError
 from ..model.enums import Family, SetFlag
+from ..model.expressions import RangeExpr
 from ..model.objects import Counter, Quota
 from ..model.ruleset import Chain, Ruleset, Table
 from ..model.sets import Map, Set
@@ -152,6 +154,35 @@ def _fill(t: Table, facts: ListingFacts) -> Table:
     if any(a is not b for a, b in zip(sets, t.sets, strict=True)):
         changes["sets"] = tuple(sets)
     return attrs.evolve(t, **changes) if changes else t
+
+
+_BARE = (IPv4Address, IPv6Address, int, str)
+
+
+def _pinned(txn: Transaction,
+            checked: dict[tuple[str, str, str], tuple[int, SetFacts, int]]) -> Transaction:
+    """``txn`` with each single value added to a set checked as an interval set written as
+    the range ``{"range": [v, v]}``: stored the same, but refused by nft for a set without
+    ``flags interval``. libnftables encodes elements for the set as *its* cache has it, read
+    when the call starts; if another process replaced the set by a plain one and then by an
+    interval one again since, a plain value would land as ``v-255.255.255.255`` and the
+    guard (which compares the kernel's set with the checked one) would not see it."""
+    if not any(facts.interval for _g, facts, _i in checked.values()):
+        return txn
+    ops = list(txn.ops)
+    for where, (_gen, facts, _i) in checked.items():
+        if not facts.interval:
+            continue
+        for j, op in enumerate(ops):
+            if (op.kind is Kind.ELEMENT and op.verb in (Verb.ADD, Verb.CREATE)
+                    and op.family is not None and (op.family.value, op.table, op.name) == where
+                    and any(isinstance(e, _BARE) and not isinstance(e, bool)
+                            for e in op.elements)):
+                ops[j] = attrs.evolve(op, elements=tuple(
+                    RangeExpr(low=e, high=e)
+                    if isinstance(e, _BARE) and not isinstance(e, bool) else e
+                    for e in op.elements))
+    return Transaction(ops)
 
 
 def _mismatch(op: Op, facts: SetFacts) -> tuple[int, str] | None:
@@ -305,13 +336,19 @@ class Nftables:
                 if not dry and element_only(ops):  # (run_json guards only those)
                     guards = {where: g for where, (_gen, facts, _i) in checked.items()
                               if (g := _guard(where, facts)) is not None}
+                sent = _pinned(txn, checked)
                 try:
-                    result = run_json(lib, txn, dry=dry, want_handles=want_handles,
+                    result = run_json(lib, sent, dry=dry, want_handles=want_handles,
                                       ordered=ordered, guards=list(guards.values()))
-                except BackendError:
+                except BackendError as exc:
                     if self._moved(checked):
                         continue  # another writer came between: check and send again
+                    if exc.index is not None:
+                        exc.operation = ops[exc.index]  # the caller's op, not the pinned one
                     raise
+                if sent is not txn:
+                    result = TransactionResult(ops=ops, handles=result.handles,
+                                               path=result.path)
                 break
             else:
                 raise ConflictError(
@@ -351,7 +388,8 @@ class Nftables:
         known = {where: facts.model for where, (_g, facts, _i) in checked.items()
                  if facts.model is not None}
         try:
-            script = ops_script([op for _i, op in txn.batch(ordered=ordered)], known)
+            script = ops_script([op for _i, op in _pinned(txn, checked).batch(ordered=ordered)],
+                                known)
         except UnsupportedError as exc:
             version = ".".join(map(str, lib.version))
             raise UnsupportedError(
