@@ -194,13 +194,6 @@ def same(a: Table, b: Table) -> bool:
     return ca == cb
 
 
-def nft_version() -> tuple[int, int, int]:
-    """The installed nft's version (what its JSON listing can show)."""
-    from nftkit.render.context import RenderContext
-
-    return RenderContext().version
-
-
 def text_parser() -> Callable[[str], Any] | None:
     """``nftkit.parse`` (the text parser) when this nftkit has it."""
     fn = getattr(nftkit, "parse", None)
@@ -295,9 +288,6 @@ def main() -> int:
         listed = timed("list the table (JSON -> model)",
                        lambda: nft.list_table(FAMILY, TABLE))
         expected = build_table(services)
-        if nft_version() < (1, 1, 0):
-            # nft 1.0.6 leaves table comments out of its JSON listing (its text has them).
-            expected = expected.replace(comment=None)
         print(f"  equal to the model built from the final service list: "
               f"{same(listed, expected)}")
         text = nft.run_text(f"list table {FAMILY} {TABLE}")

@@ -17,6 +17,7 @@ from .diagnostics import Diagnostic, Severity
 from .errors import (
     BackendError,
     BusyError,
+    ConflictError,
     ExistsError,
     InvalidError,
     NftkitError,
@@ -44,6 +45,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BackendError",
     "BusyError",
+    "ConflictError",
     "ExistsError",
     "InvalidError",
     "NftkitError",

@@ -7,7 +7,8 @@ Hierarchy::
       ValidationError       a node built with an invalid value (names the class and field)
       UnsupportedError      valid nftables that nftkit cannot express in the requested form
       BackendError          the kernel or libnftables refused a transaction
-        NotFoundError, ExistsError, PermissionDeniedError, BusyError, InvalidError
+        NotFoundError, ExistsError, PermissionDeniedError, BusyError, InvalidError,
+        ConflictError
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import re
 __all__ = [
     "BackendError",
     "BusyError",
+    "ConflictError",
     "ExistsError",
     "InvalidError",
     "NftkitError",
@@ -131,6 +133,11 @@ class PermissionDeniedError(BackendError, PermissionError):
 
 class BusyError(BackendError):
     """The object is still in use, e.g. a chain that is jumped to or a bound set (EBUSY)."""
+
+
+class ConflictError(BackendError):
+    """Another process changed the ruleset while a batch was built from what was read of it,
+    every time it was tried (the kernel answered ERESTART); nothing was applied."""
 
 
 class InvalidError(BackendError):

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from nftkit import Map, Set
 from nftkit.backend.netlink._elements import MAX_NEST, chunks, element_nest
+from nftkit.backend.netlink._facts import _decode_spec, _udata_records
 from nftkit.backend.netlink._objects import element_messages, set_info
-from nftkit.backend.netlink._txn import _decode_spec, _udata_records
 from nftkit.backend.netlink._types import set_udata
 from nftkit.errors import UnsupportedError
 from nftkit.model.expressions import ConcatExpr, MetaExpr, NumgenExpr, PayloadExpr

@@ -699,11 +699,10 @@ def test_map_target_data_quoted() -> None:
 def test_every_statement_has_a_text_method_and_json_key() -> None:
     """The checklist: every statement class has a text renderer method named after it and a
     JSON spelling (``json_key``, or a registered encoder for the irregular ones)."""
+    import nftkit.model
     from nftkit.model import statements
     from nftkit.render.json import SPECIAL
     from nftkit.render.text import TextRenderer
-
-    import nftkit.model
 
     classes = [getattr(nftkit.model, n) for n in nftkit.model.__all__]
     stmt_classes = [c for c in classes if isinstance(c, type)

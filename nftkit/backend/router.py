@@ -26,22 +26,38 @@ Debian package when libnftables.so.1 is missing; ``import nftkit`` does not need
 
 from __future__ import annotations
 
+import json
 import os
 import weakref
 from collections.abc import Iterable, Mapping
+from ipaddress import IPv4Address, IPv6Address
+from typing import Any
 
-from ..errors import BackendError
-from ..model.enums import Family
+import attrs
+
+from ..errors import BackendError, ConflictError, InvalidError, UnsupportedError
+from ..model.enums import Family, SetFlag
+from ..model.expressions import RangeExpr
 from ..model.objects import Counter, Quota
 from ..model.ruleset import Chain, Ruleset, Table
 from ..model.sets import Map, Set
 from ..transaction import Kind, Op, Transaction, TransactionResult, Verb
+from ._kinds import first_mismatch
 from ._netns import open_netns
 from .libnftables import _reads as reads
 from .libnftables._context import Context, OutputFlag
+from .libnftables._element_json import element_only
 from .libnftables._json import run_json
-from .libnftables._text import run_file, run_text
+from .libnftables._text import json_drops, ops_script, run_file, run_text
 from .netlink import NetlinkPath
+from .netlink._facts import (
+    ListingFacts,
+    SetFacts,
+    listing_facts,
+    table_flags,
+    table_flags_of,
+)
+from .netlink._objects import FAMILIES
 
 __all__ = ["NETLINK_VERIFIED", "Nftables", "OutputFlag"]
 
@@ -52,6 +68,128 @@ __all__ = ["NETLINK_VERIFIED", "Nftables", "OutputFlag"]
 NETLINK_VERIFIED = frozenset({(1, 0)})
 _UDATA_KINDS = frozenset({Kind.SET, Kind.MAP, Kind.RULE})
 _CREATING = frozenset({Verb.ADD, Verb.CREATE, Verb.INSERT, Verb.REPLACE})
+#: The first nft release whose JSON listings print table flags correctly (1.0.6 does not).
+_JSON_TABLE_FLAGS = (1, 1, 0)
+_ALL_KINDS = frozenset({"table", "chain", "set"})
+_CHAINS, _SETS = frozenset({"chain"}), frozenset({"set"})
+_ELEMENT_VERBS = frozenset({Verb.ADD, Verb.CREATE, Verb.DELETE, Verb.DESTROY})
+
+
+_GUARD_FLAGS = {0x2: "constant", 0x4: "interval", 0x10: "timeout", 0x20: "dynamic"}
+_GUARD_IMPLIED = 0x8 | 0x80  # map, concat: nft sets them from the type
+
+
+_GUARDS: dict[tuple[tuple[str, str, str], int], tuple[SetFacts, str | None]] = {}
+
+
+def _guard(where: tuple[str, str, str], facts: SetFacts) -> str | None:
+    """``_guard_command`` as JSON text, remembered per set and facts (by identity: facts are
+    read once per generation and kept)."""
+    key = (where, id(facts))
+    hit = _GUARDS.get(key)
+    if hit is not None and hit[0] is facts:
+        return hit[1]
+    if len(_GUARDS) > 1024:
+        _GUARDS.clear()
+    cmd = _guard_command(where, facts)
+    text = None if cmd is None else json.dumps(cmd)
+    _GUARDS[key] = (facts, text)
+    return text
+
+
+def _guard_command(where: tuple[str, str, str], facts: SetFacts) -> dict[str, Any] | None:
+    """``add set`` of exactly the set ``facts`` describe, sent after element commands in the
+    same batch: the kernel refuses (EEXIST) a set of the same name with another type or
+    flags, so elements encoded for the set as it was checked never land in a set another
+    process recreated meanwhile (libnftables cannot send NFNL_BATCH_GENID). None where nft
+    cannot spell the set exactly: then the elements are checked again after the batch
+    (``NetlinkPath.confirm``). The timeout and gc interval are repeated: the kernel resets
+    them from an ``add set`` of an existing set."""
+    m = facts.model
+    if (m is None or facts.exprs or facts.object_map or facts.timeout % 1000
+            or facts.gc_interval % 1000
+            or facts.flags & ~(_GUARD_IMPLIED | sum(_GUARD_FLAGS))):
+        return None
+    data = m.data_type if isinstance(m, Map) else None
+    if "integer" in m.type or (data is not None and "integer" in data):
+        return None  # nft needs the length of an integer, which only typeof gives
+    if data is not None and len(data) > 1:
+        return None  # concatenated data: nft < 1.1 reads such a map from JSON as a set
+    family, table, name = where
+    body: dict[str, Any] = {"family": family, "table": table, "name": name,
+                            "type": m.type[0] if len(m.type) == 1 else list(m.type)}
+    if data is not None:
+        body["map"] = data[0] if len(data) == 1 else list(data)
+    flags = [word for bit, word in _GUARD_FLAGS.items() if facts.flags & bit]
+    if flags:
+        body["flags"] = flags
+    if facts.timeout:
+        body["timeout"] = facts.timeout // 1000
+    if facts.gc_interval:
+        body["gc-interval"] = facts.gc_interval // 1000
+    return {"add": {"set": body}}
+
+
+def _fill(t: Table, facts: ListingFacts) -> Table:
+    """``t`` with the comments, ``auto-merge`` and ``dynamic`` flags the kernel has."""
+    fam = t.family.value
+    changes: dict[str, Any] = {}
+    comment = facts.tables.get((fam, t.name), t.comment)
+    if comment != t.comment:
+        changes["comment"] = comment
+    chains = tuple(
+        attrs.evolve(c, comment=facts.chains[(fam, t.name, c.name)])
+        if facts.chains.get((fam, t.name, c.name), c.comment) != c.comment else c
+        for c in t.chains)
+    if any(a is not b for a, b in zip(chains, t.chains, strict=True)):
+        changes["chains"] = chains
+    sets = []
+    for s in t.sets:
+        dynamic, merge = facts.sets.get((fam, t.name, s.name), (
+            SetFlag.DYNAMIC in s.flags, s.auto_merge))
+        if dynamic != (SetFlag.DYNAMIC in s.flags) or merge != s.auto_merge:
+            flags = s.flags | {SetFlag.DYNAMIC} if dynamic else s.flags - {SetFlag.DYNAMIC}
+            s = attrs.evolve(s, flags=flags, auto_merge=merge)
+        sets.append(s)
+    if any(a is not b for a, b in zip(sets, t.sets, strict=True)):
+        changes["sets"] = tuple(sets)
+    return attrs.evolve(t, **changes) if changes else t
+
+
+_BARE = (IPv4Address, IPv6Address, int, str)
+
+
+def _pinned(txn: Transaction,
+            checked: dict[tuple[str, str, str], tuple[int, SetFacts, int]]) -> Transaction:
+    """``txn`` with each single value added to a set checked as an interval set written as
+    the range ``{"range": [v, v]}``: stored the same, but refused by nft for a set without
+    ``flags interval``. libnftables encodes elements for the set as *its* cache has it, read
+    when the call starts; if another process replaced the set by a plain one and then by an
+    interval one again since, a plain value would land as ``v-255.255.255.255`` and the
+    guard (which compares the kernel's set with the checked one) would not see it."""
+    if not any(facts.interval for _g, facts, _i in checked.values()):
+        return txn
+    ops = list(txn.ops)
+    for where, (_gen, facts, _i) in checked.items():
+        if not facts.interval:
+            continue
+        for j, op in enumerate(ops):
+            if (op.kind is Kind.ELEMENT and op.verb in (Verb.ADD, Verb.CREATE)
+                    and op.family is not None and (op.family.value, op.table, op.name) == where
+                    and any(isinstance(e, _BARE) and not isinstance(e, bool)
+                            for e in op.elements)):
+                ops[j] = attrs.evolve(op, elements=tuple(
+                    RangeExpr(low=e, high=e)
+                    if isinstance(e, _BARE) and not isinstance(e, bool) else e
+                    for e in op.elements))
+    return Transaction(ops)
+
+
+def _mismatch(op: Op, facts: SetFacts) -> tuple[int, str] | None:
+    m = facts.model
+    if m is None:
+        return None
+    return first_mismatch(op.elements, m.type, m.data_type if isinstance(m, Map) else None)
 
 
 class _Owned:
@@ -178,20 +316,159 @@ class Nftables:
         owned = self._owned
         if owned.nl is not None:
             owned.nl.forget(ops)  # whatever runs it, deleted sets are no longer known
+        lib = self._lib
         if self._netlink_allowed(ops, self.netlink if netlink is None else netlink):
-            lib = self._lib
             with lib.lock:
-                if lib.closed:
-                    raise BackendError("this Nftables context is closed")
                 self.last_path = "netlink"  # also when encode finds a missing set
-                nl = owned.nl
-                if nl is None:
-                    nl = owned.nl = NetlinkPath(lib.fd)
-                done = nl.apply(txn, dry=dry, want_handles=want_handles, ordered=ordered)
+                done = self._nl().apply(txn, dry=dry, want_handles=want_handles,
+                                        ordered=ordered)
             if done is not None:
                 return done
         self.last_path = "libnftables"
-        return run_json(self._lib, txn, dry=dry, want_handles=want_handles, ordered=ordered)
+        dropped = json_drops(ops, lib.version)
+        if dropped is not None:
+            return self._via_text(txn, dropped, dry=dry, want_handles=want_handles,
+                                  ordered=ordered)
+        with lib.lock:
+            for attempt in range(NetlinkPath.RETRIES):
+                checked = self._check_elements(ops, fresh=attempt > 0 or dry)
+                guards: dict[tuple[str, str, str], str] = {}
+                if not dry and element_only(ops):  # (run_json guards only those)
+                    guards = {where: g for where, (_gen, facts, _i) in checked.items()
+                              if (g := _guard(where, facts)) is not None}
+                sent = _pinned(txn, checked)
+                try:
+                    result = run_json(lib, sent, dry=dry, want_handles=want_handles,
+                                      ordered=ordered, guards=list(guards.values()))
+                except BackendError as exc:
+                    if self._moved(checked):
+                        continue  # another writer came between: check and send again
+                    if exc.index is not None:
+                        exc.operation = ops[exc.index]  # the caller's op, not the pinned one
+                    raise
+                if sent is not txn:
+                    result = TransactionResult(ops=ops, handles=result.handles,
+                                               path=result.path)
+                break
+            else:
+                raise ConflictError(
+                    f"{len(ops)} operation(s): refused each time, with another process "
+                    f"changing the ruleset in between ({NetlinkPath.RETRIES} attempts); "
+                    "nothing was applied")
+            if not dry:
+                nl = owned.nl
+                if nl is not None:
+                    nl.invalidate()
+                self._confirm(ops, {w: c for w, c in checked.items() if w not in guards})
+        return result
+
+    def _confirm(self, ops: tuple[Op, ...],
+                 checked: dict[tuple[str, str, str], tuple[int, SetFacts, int]]) -> None:
+        """After a batch without guards: ConflictError when another writer replaced a set
+        the batch's elements were checked against with a set of another type meanwhile."""
+        for where, (gen, facts, index) in checked.items():
+            if not self._nl().confirm(*where, gen, facts):
+                raise ConflictError(
+                    f"set {' '.join(where)} was replaced by another process with a set of "
+                    "another type while these elements were sent: they may have been stored "
+                    "as values of its new type; read it back", index=index,
+                    operation=ops[index])
+
+    def _via_text(self, txn: Transaction, dropped: str, *, dry: bool, want_handles: bool,
+                  ordered: bool) -> TransactionResult:
+        """The libnftables text path, for a transaction this release's JSON parser would not
+        apply exactly (``dropped`` says what it would drop): its ops as nft commands, one
+        ``nft -f`` batch. Handles come from the kernel after it (``handles_by_name``)."""
+        ops = txn.ops
+        lib = self._lib
+        with lib.lock:
+            # elements of sets the transaction does not define: checked against the kernel's
+            # set, written by its type, and confirmed after the batch
+            checked = self._check_elements(ops, fresh=True)
+        known = {where: facts.model for where, (_g, facts, _i) in checked.items()
+                 if facts.model is not None}
+        try:
+            script = ops_script([op for _i, op in _pinned(txn, checked).batch(ordered=ordered)],
+                                known)
+        except UnsupportedError as exc:
+            version = ".".join(map(str, lib.version))
+            raise UnsupportedError(
+                f"libnftables {version} would not apply {dropped} from JSON, and the text "
+                f"path cannot write this transaction ({exc}); nothing was sent") from None
+        handles: list[int | None] = [None] * len(ops)
+        with lib.lock:
+            run_text(lib, script, dry=dry)
+            if not dry:
+                nl = self._nl()
+                nl.invalidate()
+                self._confirm(ops, checked)
+                if want_handles:
+                    handles = nl.handles_by_name(ops)
+        return TransactionResult(ops=ops, handles=tuple(handles), path="libnftables-text")
+
+    def _moved(self, checked: dict[tuple[str, str, str], tuple[int, SetFacts, int]]) -> bool:
+        """Whether anyone committed since the sets in ``checked`` were read (then a refused
+        batch may have met a set replaced meanwhile, and is checked and sent again)."""
+        if not checked:
+            return False
+        now = self._nl().sock.genid()
+        return any(gen != now for gen, _facts, _i in checked.values())
+
+    def _nl(self) -> NetlinkPath:
+        """The netlink socket and what it knows (opened on first use; under ``lib.lock``)."""
+        if self._lib.closed:
+            raise BackendError("this Nftables context is closed")
+        nl = self._owned.nl
+        if nl is None:
+            nl = self._owned.nl = NetlinkPath(self._lib.fd)
+        return nl
+
+    def _check_elements(self, ops: tuple[Op, ...], *, fresh: bool
+                        ) -> dict[tuple[str, str, str], tuple[int, SetFacts, int]]:
+        """Check the element ops libnftables is about to send against the sets the kernel
+        has: nft reads a value by the set's type, so an address sent to a set another
+        process recreated as ``ether_addr`` or ``ifname`` would be stored as a MAC address or
+        a name. InvalidError names the op. Returns what was checked: for the batch's guards
+        (``_guard``), else for ``NetlinkPath.confirm`` after the batch.
+
+        A set that can be guarded is checked against what is known of it (``fresh``: read
+        now), since the kernel checks the guard in the batch itself; a value that does not
+        fit is checked again against the set as it is now before it is refused."""
+        made = {(op.family.value, op.table, op.obj.name) for op in ops
+                if isinstance(op.obj, Set) and op.family is not None}
+        nl = self._nl()
+        checked: dict[tuple[str, str, str], tuple[int, SetFacts, int]] = {}
+        for i, op in enumerate(ops):
+            if op.kind is not Kind.ELEMENT or op.family is None or op.table is None \
+                    or not op.elements or op.verb not in _ELEMENT_VERBS:
+                continue
+            where = (op.family.value, op.table, op.name or "")
+            if where in made:
+                continue  # a set of this batch: the model's validators checked it
+            if where in checked:
+                gen, facts, _i = checked[where]
+            else:
+                gen, found = nl.set_facts(*where, fresh=fresh)
+                if found is not None and not fresh and _guard(where, found) is None:
+                    gen, found = nl.set_facts(*where)  # unguarded: confirmed against gen
+                if found is None or found.model is None:
+                    continue  # missing (libnftables reports it), or a type read only by nft
+                facts = found
+            bad = _mismatch(op, facts)
+            if bad is not None and not fresh:
+                gen, found = nl.set_facts(*where)
+                if found is None or found.model is None:
+                    continue
+                facts = found
+                bad = _mismatch(op, facts)
+            checked[where] = (gen, facts, i)
+            if bad is not None:
+                assert facts.model is not None
+                raise InvalidError(
+                    f"{op.describe()}: element {bad[0]}: {bad[1]} (the kernel's set "
+                    f"{where[2]} has type {' . '.join(facts.model.type)})", index=i,
+                    operation=op)
+        return checked
 
     def _netlink_allowed(self, ops: tuple[Op, ...], use: bool | None) -> bool:
         """Whether the netlink path may try ``ops`` (it may still leave them to
@@ -231,30 +508,68 @@ class Nftables:
 
     # --- reads (through libnftables) ----------------------------------------------------
 
+    def _as_text(self, family: Family | str | None = None, table: str | None = None) -> bool:
+        """Whether a read must use the text listing: nft < 1.1 prints table flags as JSON
+        from freed memory (garbage such as ``"flags": "t"``, or a cut-off document, or an
+        abort of the whole process), so a listing that holds a table with flags is read as
+        text. The flags come from the kernel (one netlink GETTABLE)."""
+        if self.version >= _JSON_TABLE_FLAGS:
+            return False
+        with self._lib.lock:
+            sock = self._nl().sock
+            if table is None:
+                return any(table_flags(sock, 0).values())
+            return bool(table_flags_of(sock, FAMILIES[Family(family or "inet").value], table))
+
+    def _filled(self, tables: list[Table], family: Family | str | None = None,
+                table: str | None = None, *, kinds: frozenset[str] = _ALL_KINDS,
+                name: str | None = None) -> list[Table]:
+        """``tables`` with what nft < 1.1's JSON listings leave out, as the kernel has it
+        (``netlink._facts.listing_facts``): table and chain comments, ``auto-merge`` and
+        ``flags dynamic`` of sets (a text listing has them already: then nothing changes)."""
+        if self.version >= _JSON_TABLE_FLAGS or not tables:
+            return tables
+        fam = 0 if family is None else FAMILIES[Family(family).value]
+        with self._lib.lock:
+            facts = listing_facts(self._nl().sock, fam, table, kinds=kinds, name=name)
+        return [_fill(t, facts) for t in tables]
+
     def list_ruleset(self) -> Ruleset:
         """Every table of the namespace (``nft list ruleset``)."""
-        return reads.list_ruleset(self._lib)
+        rs = reads.list_ruleset(self._lib, text=self._as_text())
+        return attrs.evolve(rs, tables=tuple(self._filled(list(rs.tables))))
 
     def list_table(self, family: Family | str, name: str) -> Table:
         """One table with everything in it; NotFoundError if absent. Other tables are not
         read."""
-        return reads.list_table(self._lib, family, name)
+        t = reads.list_table(self._lib, family, name, text=self._as_text(family, name))
+        return self._filled([t], family, name)[0]
 
     def list_chain(self, family: Family | str, table: str, name: str) -> Chain:
         """One chain with its rules (``nft list chain``)."""
-        return reads.list_chain(self._lib, family, table, name)
+        chain = reads.list_chain(self._lib, family, table, name,
+                                 text=self._as_text(family, table))
+        t = Table(family=Family(family), name=table, chains=(chain,))
+        return self._filled([t], family, table, kinds=_CHAINS, name=name)[0].chains[0]
 
     def list_tables(self) -> list[Table]:
         """The tables without their contents (``nft list tables``)."""
-        return reads.list_tables(self._lib)
+        return self._filled(reads.list_tables(self._lib, text=self._as_text()),
+                            kinds=frozenset({"table"}))
 
     def list_set(self, family: Family | str, table: str, name: str) -> Set:
         """One set with its elements (``nft list set``); NotFoundError if absent or a map."""
-        return reads.list_set(self._lib, family, table, name)
+        s = reads.list_set(self._lib, family, table, name, text=self._as_text(family, table))
+        return self._filled([Table(family=Family(family), name=table, sets=(s,))],
+                            family, table, kinds=_SETS, name=name)[0].sets[0]
 
     def list_map(self, family: Family | str, table: str, name: str) -> Map:
         """One map with its elements (``nft list map``); NotFoundError if absent or a set."""
-        return reads.list_map(self._lib, family, table, name)
+        m = reads.list_map(self._lib, family, table, name, text=self._as_text(family, table))
+        filled = self._filled([Table(family=Family(family), name=table, sets=(m,))],
+                              family, table, kinds=_SETS, name=name)[0].sets[0]
+        assert isinstance(filled, Map)
+        return filled
 
     def list_counters(self, family: Family | str | None = None,
                       table: str | None = None) -> list[Counter]:

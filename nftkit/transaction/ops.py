@@ -98,7 +98,7 @@ ALLOWED: dict[Verb, frozenset[Kind]] = {
 #: Where an object lives: a ``Table`` or a ``(family, table name)`` pair.
 TableRef = Table | tuple[Family | str, str]
 #: How ``Nftables.run`` sent a transaction (``TransactionResult.path``).
-TransactionPath = Literal["netlink", "libnftables-json"]
+TransactionPath = Literal["netlink", "libnftables-json", "libnftables-text"]
 
 
 # Converters that return members as they are: calling an enum class costs about a

@@ -64,12 +64,28 @@ def _new_context(fd: int | None, netns: object) -> Any:
     return ctx
 
 
-def _names_inside(command: str) -> bool:
-    """Whether a JSON batch may hold interface names that libnftables resolves (``iif``,
-    ``oif``, ``iifname``..., a chain's or flowtable's ``dev``, ``dup``/``fwd`` ``device``).
-    Other JSON batches skip the namespace switch: it costs ~25 us, a quarter of a per-element
-    update in a small table."""
-    return "iif" in command or "oif" in command or "dev" in command
+class _HomeFd:
+    """A thread's own network namespace, open for the thread's life (closed with it)."""
+
+    __slots__ = ("fd",)
+
+    def __init__(self) -> None:
+        self.fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+
+    def __del__(self) -> None:
+        os.close(self.fd)
+
+
+_home = threading.local()
+
+
+def _home_fd() -> int:
+    """This thread's own network namespace, opened once per thread (reopening it for every
+    call would double the cost of a call's namespace switch)."""
+    home: _HomeFd | None = getattr(_home, "ns", None)
+    if home is None:
+        home = _home.ns = _HomeFd()
+    return home.fd
 
 
 @contextlib.contextmanager
@@ -77,25 +93,24 @@ def _inside(fd: int | None, netns: object) -> Iterator[None]:
     """Run the calling thread inside namespace ``fd`` for the duration (no-op for None).
 
     libnftables talks to the kernel through the context's socket, bound at creation, but
-    resolves interface names (``iif "eth0"``, ``device``) with calls made by the calling
-    thread: so each call runs in the namespace, and the thread goes back right after. setns()
-    changes only the calling thread; it costs a few microseconds.
+    resolves names with calls made by the calling thread: interface names and indexes
+    (``iif "eth0"``, a chain's ``device``, ``fwd to``) through if_nametoindex/if_indextoname,
+    and host names through getaddrinfo. Every call (writes and reads alike) therefore runs
+    in the namespace, and the thread goes back right after: the result never depends on the
+    caller's namespace. setns() changes only the calling thread; two cost ~10 us.
     """
     if fd is None:
         yield
         return
-    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    home = _home_fd()
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        raise setns_error(netns, _ffi.errno)
     try:
-        if _libc.setns(fd, CLONE_NEWNET) != 0:
-            raise setns_error(netns, _ffi.errno)
-        try:
-            yield
-        finally:
-            if _libc.setns(home, CLONE_NEWNET) != 0:  # pragma: no cover - cannot happen
-                raise BackendError("could not return the thread to its network namespace: "
-                                   + os.strerror(_ffi.errno))
+        yield
     finally:
-        os.close(home)
+        if _libc.setns(home, CLONE_NEWNET) != 0:  # pragma: no cover - cannot happen
+            raise BackendError("could not return the thread to its network namespace: "
+                               + os.strerror(_ffi.errno))
 
 
 class Context:
@@ -182,7 +197,7 @@ class Context:
             # bytes, not ffi.new("char[]"): cffi passes a bytes object's buffer without a copy
             buf = command.encode()
             fd = self.fd
-            if fd is None or (flags & OutputFlag.JSON and not _names_inside(command)):
+            if fd is None:
                 rc = lib.nft_run_cmd_from_buffer(ctx, buf)
             else:
                 with _inside(fd, self.netns):

@@ -15,6 +15,7 @@ batch, so the kernel applies all of it or none of it.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from ...errors import UnsupportedError
 from ...model.expressions import ConcatExpr
@@ -31,13 +32,20 @@ __all__ = ["run_json"]
 
 
 def run_json(ctx: Context, txn: Transaction, *, dry: bool, want_handles: bool = True,
-             ordered: bool = True) -> TransactionResult:
-    """Apply (or dry-run) ``txn`` through libnftables' JSON input; see the module."""
+             ordered: bool = True, guards: Sequence[str] = ()) -> TransactionResult:
+    """Apply (or dry-run) ``txn`` through libnftables' JSON input; see the module.
+
+    ``guards``: for an element-only transaction that is not a dry run, JSON commands (text)
+    sent
+    after its own, in the same batch (an ``add set`` that the kernel refuses unless the set
+    still has the type the elements were written for); ignored otherwise."""
     ops = txn.ops
     if not dry and element_only(ops):
         # byte-identical to json.dumps(batch_doc(...)) (nftkit/backend/libnftables/
         # _element_json.py), without building the document
         command = element_command(ops, ctx._version or ctx.version)
+        if guards:
+            command = command[:-2] + ", " + ", ".join(guards) + "]}"
         with ctx.lock:
             rc, _out, err = ctx.exec(command, flags=OutputFlag.JSON | OutputFlag.HANDLE,
                                      output=False)

@@ -1,19 +1,32 @@
 """The text path: nft commands and scripts as text (``nft -f``), through libnftables.
 
-It carries scripts, not transactions: ``Nftables.run_text`` (``"list ruleset"``, a whole
-``nft -f`` script as a string) and ``Nftables.run_file`` (a script file: the only input where
-libnftables applies ``define`` variables and include paths). Errors are mapped like the JSON
-path's, without an operation index.
+It carries scripts: ``Nftables.run_text`` (``"list ruleset"``, a whole ``nft -f`` script as
+a string) and ``Nftables.run_file`` (a script file: the only input where libnftables applies
+``define`` variables and include paths). Errors are mapped like the JSON path's, without an
+operation index. It also carries the transactions that this release's JSON parser would not
+apply exactly (``json_drops``), written as commands by ``ops_script``.
 """
 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Mapping, Sequence
 
+import attrs
+
+from ...errors import UnsupportedError
+from ...model.enums import SetFlag, TableFlag
+from ...model.expressions import ConcatExpr
+from ...model.objects import NamedObject
+from ...model.ruleset import Chain, Flowtable, Rule, Table
+from ...model.sets import Map, Set
+from ...render.text import to_script
+from ...transaction import Kind, Op, Verb
 from ._context import Context, OutputFlag
 from ._errors import raise_for
 
-__all__ = ["run_file", "run_text"]
+__all__ = ["JSON_EXACT_FROM", "json_drops", "ops_script", "run_file", "run_text"]
 
 
 def run_text(ctx: Context, commands: str, *, handles: bool = False, json_output: bool = False,
@@ -32,3 +45,106 @@ def run_file(ctx: Context, path: str | os.PathLike[str], *, dry: bool = False) -
     if rc != 0:
         raise_for(err, f"nft -f {path}")
     return out
+
+
+#: What nft < 1.1's JSON parser silently drops (checked against nft 1.0.6: applied from
+#: JSON, listed as text): table comments and the ``owner`` flag, chain comments, set and map
+#: comments, ``auto-merge`` and the ``dynamic`` flag. A map with concatenated data it reads as
+#: a plain set. Transactions with any of these go through text instead (``ops_script``).
+JSON_EXACT_FROM = (1, 1, 0)
+
+
+def json_drops(ops: Sequence[Op], version: tuple[int, ...]) -> str | None:
+    """What libnftables ``version`` would not apply of ``ops`` from JSON, or None."""
+    if version >= JSON_EXACT_FROM:
+        return None
+    for op in ops:
+        obj = op.obj
+        if op.verb not in (Verb.ADD, Verb.CREATE) or obj is None:
+            continue
+        what = op.describe()
+        if isinstance(obj, Table):
+            if obj.comment is not None:
+                return f"{what}: its comment"
+            if TableFlag.OWNER in obj.flags:
+                return f"{what}: flags owner"
+        elif isinstance(obj, Chain) and obj.comment is not None:
+            return f"{what}: its comment"
+        elif isinstance(obj, Set):
+            if obj.comment is not None:
+                return f"{what}: its comment"
+            if obj.auto_merge:
+                return f"{what}: auto-merge"
+            if SetFlag.DYNAMIC in obj.flags:
+                return f"{what}: flags dynamic"
+            if isinstance(obj, Map) and (len(obj.data_type) > 1
+                                         or isinstance(obj.data_typeof, ConcatExpr)):
+                return f"{what}: concatenated data"
+    return None
+
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_/\\.-]*\Z")
+
+
+def _name(name: str | None) -> str:
+    if name is None or not _IDENT.match(name):
+        raise UnsupportedError(f"{name!r} cannot be written in an nft text command here")
+    return name
+
+
+def _lines(table: Table, skip: tuple[str, ...]) -> list[str]:
+    return [line for line in to_script(table).splitlines()
+            if line and not line.startswith(skip)]
+
+
+def ops_script(ops: Sequence[Op], known: Mapping[tuple[str, str, str], Set] | None = None
+               ) -> str:
+    """``ops`` as nft commands (``add table``, ``add chain``, ``add set``, ``add rule``,
+    ``delete ...``), for the text path; UnsupportedError (nothing sent) for an op this
+    cannot write as text exactly. Elements are written by the type of their set: a set of
+    ``ops``, else ``known[(family, table, name)]`` (the kernel's)."""
+    out: list[str] = []
+    sets: dict[tuple[str, str, str], Set] = dict(known or {})
+    for op in ops:
+        fam, obj, kind, verb = op.family, op.obj, op.kind, op.verb
+        if fam is None:
+            raise UnsupportedError(f"{op.describe()}: not as a text command")
+        family = fam.value
+        if isinstance(obj, Set) and op.table:
+            sets[(family, op.table, obj.name)] = obj
+        if verb in (Verb.ADD, Verb.CREATE) and isinstance(obj, Table):
+            lines = _lines(obj, ())
+        elif verb in (Verb.ADD, Verb.CREATE) and isinstance(obj, NamedObject) and op.table:
+            lines = _lines(Table(family=fam, name=op.table, objects=(obj,)), ("add table ",))
+        elif verb in (Verb.ADD, Verb.CREATE) and isinstance(obj, Flowtable) and op.table:
+            lines = _lines(Table(family=fam, name=op.table, flowtables=(obj,)),
+                           ("add table ",))
+        elif kind is Kind.ELEMENT and verb in (Verb.ADD, Verb.CREATE, Verb.DELETE) \
+                and op.table and (family, op.table, op.name or "") in sets:
+            # elements of a set of this transaction: its model says how to write them
+            model = attrs.evolve(sets[(family, op.table, op.name or "")], elements=op.elements)
+            text = to_script(Table(family=fam, name=op.table, sets=(model,)))
+            start = text.find("\nadd element ")  # (the last command, over several lines)
+            lines = [text[start + 1:].rstrip("\n")] if start >= 0 else []
+            if verb is Verb.DELETE:
+                lines = ["delete " + line[len("add "):] for line in lines]
+        elif verb in (Verb.ADD, Verb.CREATE) and isinstance(obj, Chain) and op.table:
+            lines = _lines(Table(family=fam, name=op.table, chains=(obj,)), ("add table ",))
+        elif verb in (Verb.ADD, Verb.CREATE) and isinstance(obj, Set) and op.table:
+            lines = _lines(Table(family=fam, name=op.table, sets=(obj,)), ("add table ",))
+        elif (verb is Verb.ADD and isinstance(obj, Rule) and op.table and op.chain
+              and op.index is None and op.position is None and op.handle is None):
+            lines = _lines(Table(family=fam, name=op.table,
+                                 chains=(Chain(name=op.chain, rules=(obj,)),)),
+                           ("add table ", "add chain "))
+        elif verb is Verb.DELETE and kind is Kind.TABLE and op.handle is None:
+            lines = [f"delete table {family} {_name(op.table)}"]
+        elif verb is Verb.DELETE and kind in (Kind.CHAIN, Kind.SET, Kind.MAP) \
+                and op.handle is None:
+            lines = [f"delete {kind.value} {family} {_name(op.table)} {_name(op.name)}"]
+        else:
+            raise UnsupportedError(f"{op.describe()}: not as a text command")
+        if verb is Verb.CREATE and lines and lines[0].startswith("add "):
+            lines[0] = "create " + lines[0][len("add "):]
+        out += lines
+    return "\n".join(out) + "\n"

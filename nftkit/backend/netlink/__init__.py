@@ -7,6 +7,7 @@ the bottom up (each imports only those before it; no cycle)::
     _tlv       netlink attributes (type-length-value)
     _socket    a NETLINK_NETFILTER socket in any namespace: batches, acks, GET requests
     _types     set key/data types and nft's userdata (``KeySpec``)
+    _facts     read back: the ruleset generation, a set's type, table flags, chain devices
     _elements  THE element encoder (a packer per set, with a generic fallback)
     _exprs     rule expressions (selectors, values, registers, lookups)
     _rules     rules: statements to expressions, rule userdata

@@ -32,6 +32,8 @@ __all__ = ["NLMSG_DONE", "NLMSG_ERROR", "NetlinkSocket", "parse_attrs"]
 NETLINK_NETFILTER = 12
 NFNL_SUBSYS_NFTABLES = 10
 NFNL_MSG_BATCH_BEGIN, NFNL_MSG_BATCH_END = 0x10, 0x11
+NFNL_BATCH_GENID = 1
+NFT_MSG_GETGEN = 16
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP = 0x1, 0x4, 0x300
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 SOL_NETLINK = 270
@@ -129,17 +131,23 @@ class NetlinkSocket:
                 self._bufsize = size
 
     def batch(self, messages: Sequence[tuple[int, int, int, bytes]], *,
-              commit: bool = True) -> tuple[int, int] | None:
+              commit: bool = True, genid: int | None = None) -> tuple[int, int] | None:
         """Send ``(nft message type, flags, nfproto family, body)`` messages as one batch.
 
         Returns None when every message was acked, else ``(position, errno)`` of the first
         message the kernel refused (then nothing was applied). ``commit=False`` leaves out
         ``BATCH_END``: the kernel validates every message and aborts (a dry run).
+
+        ``genid``: the ruleset generation the batch was built against (``NFNL_BATCH_GENID``
+        in the batch-begin message); when another writer committed since, the kernel refuses
+        the whole batch with ``(0, ERESTART)``.
         """
         with self._lock:
             seq = self._seq + 1
             self._seq += len(messages) + 2
-            parts = [message(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, seq, 0, b"",
+            begin = b"" if genid is None else struct.pack("=HHI", 8, NFNL_BATCH_GENID,
+                                                         socket.htonl(genid))
+            parts = [message(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, seq, 0, begin,
                              NFNL_SUBSYS_NFTABLES)]
             flags0 = NLM_F_REQUEST | NLM_F_ACK
             sub = NFNL_SUBSYS_NFTABLES << 8
@@ -223,14 +231,26 @@ class NetlinkSocket:
                         return parse_attrs(data, off + 20, off + length)
                     off += (length + 3) & ~3
 
+    def genid(self) -> int:
+        """The ruleset's generation id now (``NFT_MSG_GETGEN``): every commit increments it."""
+        attrs = dict(self.request(NFT_MSG_GETGEN, 0, b""))
+        value: int = struct.unpack(">I", attrs[1])[0]
+        return value
+
     def dump(self, kind: int, family: int, body: bytes = b"") -> list[list[tuple[int, bytes]]]:
         """A ``GET*`` dump request; the attributes of each object returned."""
+        return [attrs for _fam, attrs in self.dump_families(kind, family, body)]
+
+    def dump_families(self, kind: int, family: int, body: bytes = b""
+                      ) -> list[tuple[int, list[tuple[int, bytes]]]]:
+        """A ``GET*`` dump request; ``(nfproto family, attributes)`` of each object (family
+        0 dumps every family)."""
         with self._lock:
             self._seq += 1
             seq = self._seq
             self._sock.send(message((NFNL_SUBSYS_NFTABLES << 8) | kind,
                                     NLM_F_REQUEST | NLM_F_DUMP, seq, family, body))
-            out: list[list[tuple[int, bytes]]] = []
+            out: list[tuple[int, list[tuple[int, bytes]]]] = []
             while True:
                 data = self._sock.recv(1 << 20)
                 off = 0
@@ -243,5 +263,5 @@ class NetlinkSocket:
                         if err:
                             raise _refused("netlink dump", -err)
                         return out
-                    out.append(parse_attrs(data, off + 20, off + length))
+                    out.append((data[off + 16], parse_attrs(data, off + 20, off + length)))
                     off += (length + 3) & ~3

@@ -22,7 +22,7 @@ import struct
 from collections.abc import Sequence
 
 from ...check import set_refs, set_use_problem
-from ...errors import NotFoundError, UnsupportedError, ValidationError
+from ...errors import ConflictError, InvalidError, NotFoundError, UnsupportedError
 from ...model.ruleset import Chain, Rule, Table
 from ...model.sets import Map, Set
 from ...transaction import (
@@ -33,6 +33,8 @@ from ...transaction import (
     Verb,
     result_without_handles,
 )
+from .._kinds import first_mismatch
+from ._facts import SetFacts, read_set
 from ._objects import (
     FAMILIES,
     Msg,
@@ -49,63 +51,19 @@ from ._objects import (
 )
 from ._socket import NetlinkSocket
 from ._tlv import _attr
-from ._types import DATATYPES, VERDICT_TYPE, KeySpec, Part
 
 __all__ = ["MissingSet", "NetlinkPath"]
 
-_GETTABLE, _GETCHAIN, _GETSET = 1, 4, 10
+_GETTABLE, _GETCHAIN, _GETRULE, _GETSET, _GETOBJ, _GETFLOWTABLE = 1, 4, 7, 10, 19, 23
+#: NFT_OBJECT_* type ids of the named objects
+_OBJ_TYPES = {"counter": 1, "quota": 2, "ct helper": 3, "limit": 4, "ct timeout": 7,
+              "secmark": 8, "ct expectation": 9, "synproxy": 10}
 _NEWTABLE, _NEWCHAIN, _NEWRULE, _NEWSET = 0, 3, 6, 9
 _NLM_F_ECHO = 0x8
-_BY_ID = {tid: (name, size, order) for name, (tid, size, order) in DATATYPES.items()}
-_EXPR_NUMGEN = 23
 _Where = tuple[str, str]
 #: The kernel's refusals reported as they are; others (EINVAL...) make libnftables run the
 #: transaction again, so that the error carries nft's own explanation.
 _REPORTED = frozenset({errno.ENOENT, errno.EEXIST, errno.EBUSY, errno.EPERM, errno.EACCES})
-
-
-def _udata_records(data: bytes) -> dict[int, bytes]:
-    out: dict[int, bytes] = {}
-    i = 0
-    while i + 2 <= len(data):
-        kind, length = data[i], data[i + 1]
-        out[kind] = data[i + 2:i + 2 + length]
-        i += 2 + length
-    return out
-
-
-def _decode_spec(type_id: int, length: int, typeof: bytes | None) -> KeySpec:
-    """A kernel set's key or data type back as a ``KeySpec`` (only what the element encoders
-    need: part datatypes and sizes). ``integer`` parts are accepted only where nft's userdata
-    says they come from ``numgen`` (4 bytes, host order)."""
-    if type_id == VERDICT_TYPE:
-        return KeySpec((), type_id, length, 0, None, verdict=True)
-    ids: list[int] = []
-    rest = type_id
-    while rest:
-        ids.insert(0, rest & 0x3F)
-        rest >>= 6
-    kinds: list[int | None] = [None] * len(ids)
-    if typeof is not None:
-        rec = _udata_records(typeof)
-        if len(ids) == 1:
-            kinds[0] = struct.unpack("=I", rec.get(0, b"\0\0\0\0"))[0]
-        else:
-            subs = _udata_records(rec.get(1, b""))
-            for j in range(len(ids)):
-                sub = _udata_records(subs.get(j, b""))
-                if 0 in sub:
-                    kinds[j] = struct.unpack("=I", sub[0])[0]
-    parts = []
-    for tid, kind in zip(ids, kinds, strict=True):
-        if tid not in _BY_ID or (tid == 4 and kind != _EXPR_NUMGEN):
-            raise UnsupportedError(f"set datatype id {tid} is not supported by the netlink path")
-        name, size, order = _BY_ID[tid]
-        parts.append(Part(name, tid, size, order))
-    expected = parts[0].size if len(parts) == 1 else sum((p.size + 3) & ~3 for p in parts)
-    if expected != length:
-        raise UnsupportedError("set key length does not match its datatypes")
-    return KeySpec(tuple(parts), type_id, length, 0, None)
 
 
 def _text(raw: bytes) -> str:
@@ -115,6 +73,27 @@ def _text(raw: bytes) -> str:
 def _u64(raw: bytes) -> int:
     value: int = struct.unpack(">Q", raw)[0]
     return value
+
+
+class _Stale(Exception):
+    """What is known about a set is of an older generation than the kernel's."""
+
+
+def _mismatch(op: Op, info: SetInfo) -> tuple[int, str] | None:
+    model = info.model
+    return first_mismatch(op.elements, model.type,
+                          model.data_type if isinstance(model, Map) else None)
+
+
+def _check_kinds(index: int, op: Op, info: SetInfo) -> None:
+    """InvalidError when an element of ``op`` does not fit the kernel's set (``info``, read
+    at the batch's generation): encoded for that set's type, it would land as another value."""
+    model = info.model
+    bad = _mismatch(op, info)
+    if bad is not None:
+        raise InvalidError(f"{op.describe()}: element {bad[0]}: {bad[1]} (the kernel's "
+                           f"set {model.name} has type {' . '.join(model.type)})",
+                           index=index, operation=op)
 
 
 class MissingSet(Exception):
@@ -136,12 +115,26 @@ class MissingSet(Exception):
 
 
 class NetlinkPath:
-    """The netlink socket of one ``Nftables`` and what it knows about sets."""
+    """The netlink socket of one ``Nftables`` and what it knows about sets.
+
+    What is known about sets (``_sets``) is valid at ruleset generation ``_genid``: a batch
+    encoded with any of it carries that generation (``NFNL_BATCH_GENID``), and the kernel
+    refuses it (ERESTART) when another writer committed since; ``apply`` then forgets
+    everything, re-reads what it needs and encodes the batch again (``RETRIES`` times in all).
+    """
+
+    #: How many times ``apply`` builds and sends a batch that meets another writer's commit.
+    RETRIES = 3
 
     def __init__(self, netns: int | None) -> None:
         self.sock = NetlinkSocket(netns)
         self._sets: dict[tuple[str, str, str], SetInfo] = {}
         self._pending: dict[tuple[str, str, str], SetInfo] = {}
+        self._genid: int | None = None
+        self._depends = False  # whether the batch being encoded used what is known
+        self._facts: dict[tuple[str, str, str], tuple[int, SetFacts | None]] = {}
+        #: batches sent again after another writer's commit (ERESTART), over the handle's life
+        self.restarts = 0
 
     def close(self) -> None:
         self.sock.close()
@@ -162,39 +155,75 @@ class NetlinkPath:
 
     def forget_all(self) -> None:
         self._sets.clear()
+        self._facts.clear()
+        self._genid = None
+
+    def _known(self, key: tuple[str, str, str]) -> SetInfo | None:
+        """The set ``key`` as known at generation ``_genid`` (read now if unknown), or None
+        if the kernel has no such set; marks the batch as depending on it."""
+        if self._genid is None:
+            self._sets.clear()
+            self._genid = self.sock.genid()  # read before the facts: never newer than them
+        self._depends = True
+        return self._sets.get(key) or self._kernel_set(*key)
 
     def _kernel_set(self, family: str, table: str, name: str) -> SetInfo | None:
         """The set as the kernel has it (one GETSET), or None if it (or the table) is
         missing."""
-        body = struct.pack("=HH", 4 + len(table) + 1, 1) + table.encode() + b"\0"
-        body += b"\0" * (-len(body) % 4)
-        raw = name.encode() + b"\0"
-        body += struct.pack("=HH", 4 + len(raw), 2) + raw + b"\0" * (-len(raw) % 4)
-        try:
-            found = self.sock.request(_GETSET, FAMILIES[family], body)
-        except NotFoundError:
+        facts = read_set(self.sock, FAMILIES[family], table, name)
+        if facts is None:
             return None
-        attrs = dict(found)
-        flags = struct.unpack(">I", attrs.get(3, b"\0\0\0\0"))[0]
-        if flags & 0x4 or flags & 0x40:
+        if facts.interval or facts.object_map:
             raise UnsupportedError("interval sets and object maps are left to libnftables")
-        rec = _udata_records(attrs.get(13, b""))
-        key = _decode_spec(struct.unpack(">I", attrs[4])[0], struct.unpack(">I", attrs[5])[0],
-                           rec.get(3))
-        data = None
-        if flags & 0x8:
-            data = _decode_spec(struct.unpack(">I", attrs[6])[0],
-                                struct.unpack(">I", attrs.get(7, b"\0\0\0\x10"))[0], rec.get(4))
-        # a stand-in model: the encoders read only its name and flags (none here)
-        try:
-            model: Set = (Map(name=name, type=key.names,
-                              data_type=data.names if not data.verdict else ("verdict",))
-                          if data is not None else Set(name=name, type=key.names))
-        except ValidationError as exc:  # e.g. a name nft text cannot spell: leave it to nft
-            raise UnsupportedError(str(exc)) from None
+        if facts.key is None or facts.model is None:
+            raise UnsupportedError(f"set {name}: a type the netlink path cannot write")
+        key, data = facts.key, facts.data
+        # a stand-in model without flags: the encoders read only its name and types
+        model: Set = (Map(name=name, type=key.names,
+                          data_type=data.names if not data.verdict else ("verdict",))
+                      if data is not None else Set(name=name, type=key.names))
         info = SetInfo(model, key, data)
         self._sets[(family, table, name)] = info
         return info
+
+    def set_facts(self, family: str, table: str, name: str, *, fresh: bool = True
+                  ) -> tuple[int, SetFacts | None]:
+        """``(generation, facts)`` of a kernel set, for checks made outside this path (the
+        libnftables path's element checks): the facts read at that generation, or remembered
+        from it when the ruleset has not changed since (one GETGEN). ``fresh=False``: what
+        is remembered, of whatever generation (for a batch the kernel checks itself)."""
+        key = (family, table, name)
+        known = self._facts.get(key)
+        if not fresh and known is not None:
+            return known
+        gen = self.sock.genid()
+        if known is not None and known[0] == gen:
+            return known
+        facts = read_set(self.sock, FAMILIES[family], table, name)
+        if len(self._facts) > 4096:
+            self._facts.clear()
+        self._facts[key] = (gen, facts)
+        return gen, facts
+
+    def confirm(self, family: str, table: str, name: str, gen: int, facts: SetFacts) -> bool:
+        """After one batch went out that was checked against ``facts`` (read at generation
+        ``gen`` by ``set_facts``): whether its elements meant what they were checked for.
+        True when the generation is now ``gen + 1`` (nobody else committed in between), or
+        when the set has the same type now; False when another writer replaced it with a set
+        of another type meanwhile."""
+        now = self.sock.genid()
+        key = (family, table, name)
+        if now == gen + 1:
+            self._facts[key] = (now, facts)
+            return True
+        fresh = read_set(self.sock, FAMILIES[family], table, name)
+        self._facts[key] = (now, fresh)
+        return fresh is None or fresh.same_type(facts)
+
+    def invalidate(self) -> None:
+        """Another path committed: what is known about sets is of an older generation."""
+        self._sets.clear()
+        self._genid = None
 
     # --- encoding -------------------------------------------------------------------------
 
@@ -207,6 +236,7 @@ class NetlinkPath:
         do, and MissingSet for an element op whose set does not exist."""
         messages: list[Msg] = []
         owners: list[int] = []
+        self._depends = False
         new_sets: dict[tuple[str, str, str], SetInfo] = {}
         tables: dict[_Where, list[Set]] = {}
         next_id = 1
@@ -244,7 +274,13 @@ class NetlinkPath:
             elif kind is Kind.ELEMENT and verb in (Verb.ADD, Verb.CREATE, Verb.DELETE,
                                                    Verb.DESTROY):
                 key = (family.value, op.table, op.name or "")
-                info_or_none = new_sets.get(key) or self._sets.get(key) or self._kernel_set(*key)
+                info_or_none = new_sets.get(key)
+                if info_or_none is None:
+                    info_or_none = self._known(key)
+                    if info_or_none is not None and _mismatch(op, info_or_none) is not None:
+                        if self.sock.genid() != self._genid:
+                            raise _Stale  # what is known is old: read it again
+                        _check_kinds(i, op, info_or_none)
                 if info_or_none is None and verb is Verb.DESTROY:
                     raise UnsupportedError("destroy elements of a missing set: libnftables")
                 if info_or_none is None:
@@ -281,7 +317,7 @@ class NetlinkPath:
         names = {s.name for s in have}
         for name, use, key in set_refs(rule):
             where = (family, table, name)
-            info = new_sets.get(where) or self._sets.get(where) or self._kernel_set(*where)
+            info = new_sets.get(where) or self._known(where)
             if info is None:
                 raise UnsupportedError(f"rule uses @{name}, which does not exist")
             if set_use_problem(info.model, use, key) is not None:
@@ -291,13 +327,27 @@ class NetlinkPath:
                 out.append(info.model)
         return out
 
-    def committed(self, ops: Sequence[Op]) -> None:
-        """After a successful batch: forget deleted tables and sets, remember new sets."""
+    def committed(self, ops: Sequence[Op], genid: int | None) -> None:
+        """After a successful batch (sent with ``genid``, or without one): forget deleted
+        tables and sets, remember new sets, and move what is known to the generation the
+        batch made, when no other writer can have committed in between."""
         self.forget(ops)
         for key, info in self._pending.items():
             info.id = None
             self._sets[key] = info
         self._pending = {}
+        if self._genid is None:
+            return
+        if genid is not None:
+            self._genid = genid + 1  # the kernel refuses a batch that is not the next one
+        elif self._sets:
+            now = self.sock.genid()
+            if now == self._genid + 1:
+                self._genid = now
+            else:
+                self.forget_all()  # someone else may have changed what is known
+        else:
+            self._genid = None
 
     def handles(self, ops: Sequence[Op], batch: Sequence[tuple[int, Op]]
                 ) -> list[int | None]:
@@ -337,6 +387,50 @@ class NetlinkPath:
             out[i] = handle if handle is not None else self._get_handle(get, fam, where, name)
         return out
 
+    def handles_by_name(self, ops: Sequence[Op]) -> list[int | None]:
+        """The kernel handles of what ``ops`` created, looked up after the batch: tables,
+        chains, sets, maps, flowtables and named objects by name (one GET each), rules
+        appended to a chain as the last ones of its dump, in order (for batches that only
+        append rules). None where the object is missing."""
+        out: list[int | None] = [None] * len(ops)
+        appended: dict[tuple[int, str, str], list[int]] = {}
+        for i, op in enumerate(ops):
+            if not op.creates or op.family is None or op.table is None:
+                continue
+            fam = FAMILIES[op.family.value]
+            if op.kind is Kind.RULE and op.chain is not None:
+                appended.setdefault((fam, op.table, op.chain), []).append(i)
+            elif op.kind is Kind.TABLE:
+                out[i] = self._get_handle(_GETTABLE, fam, "", op.table)
+            elif op.name is not None:
+                out[i] = self._named_handle(op.kind, fam, op.table, op.name)
+        for (fam, table, chain), indexes in appended.items():
+            body = _attr(1, table.encode() + b"\0") + _attr(2, chain.encode() + b"\0")
+            found = [_u64(h) for r in self.sock.dump(_GETRULE, fam, body)
+                     if (h := dict(r).get(3)) is not None]
+            for i, handle in zip(indexes, found[-len(indexes):], strict=False):
+                out[i] = handle
+        return out
+
+    def _named_handle(self, kind: Kind, family: int, table: str, name: str) -> int | None:
+        if kind in (Kind.CHAIN, Kind.SET, Kind.MAP):
+            return self._get_handle(_GETCHAIN if kind is Kind.CHAIN else _GETSET, family,
+                                    table, name)
+        body = _attr(1, table.encode() + b"\0") + _attr(2, name.encode() + b"\0")
+        if kind is Kind.FLOWTABLE:
+            get, handle_attr = _GETFLOWTABLE, 5
+        elif kind.value in _OBJ_TYPES:
+            get, handle_attr = _GETOBJ, 6
+            body += struct.pack("=HH", 8, 3) + struct.pack(">I", _OBJ_TYPES[kind.value])
+        else:
+            return None
+        try:
+            found = dict(self.sock.request(get, family, body))
+        except NotFoundError:
+            return None
+        raw = found.get(handle_attr)
+        return _u64(raw) if raw is not None else None
+
     def _get_handle(self, get: int, family: int, table: str, name: str) -> int | None:
         body = b""
         if get == _GETTABLE:
@@ -353,9 +447,10 @@ class NetlinkPath:
         raw = found.get(handle_attr)
         return _u64(raw) if raw is not None else None
 
-    def send(self, messages: list[Msg], *, commit: bool) -> tuple[int, int] | None:
+    def send(self, messages: list[Msg], *, commit: bool, genid: int | None = None
+             ) -> tuple[int, int] | None:
         """See ``NetlinkSocket.batch``."""
-        return self.sock.batch(messages, commit=commit)
+        return self.sock.batch(messages, commit=commit, genid=genid)
 
     # --- running a transaction ------------------------------------------------------------
 
@@ -374,27 +469,44 @@ class NetlinkPath:
         """
         ops = txn.ops
         echo = want_handles and not dry and any(op.creates for op in ops)
-        try:
-            batch = txn.batch(ordered=ordered)
-            messages, owners = self.encode(ops, batch, echo=echo)
-        except UnsupportedError:
-            return None
-        except MissingSet as missing:
-            # an earlier op may fail first: the kernel decides, with a dry run of the batch
-            # up to the element op
-            messages, owners = missing.messages, missing.owners
-            failed = self.send(messages, commit=False) if messages else None
-            if failed is None:
-                raise missing.error() from None
-        else:
-            failed = self.send(messages, commit=not dry)
+        batch = txn.batch(ordered=ordered)
+        for _attempt in range(self.RETRIES):
+            try:
+                messages, owners = self.encode(ops, batch, echo=echo)
+            except UnsupportedError:
+                return None
+            except _Stale:
+                self.restarts += 1
+                self.forget_all()
+                continue
+            except MissingSet as missing:
+                # an earlier op may fail first: the kernel decides, with a dry run of the
+                # batch up to the element op
+                messages, owners = missing.messages, missing.owners
+                failed = self.send(messages, commit=False) if messages else None
+                if failed is None:
+                    raise missing.error() from None
+                break
+            genid = self._genid if self._depends else None
+            failed = self.send(messages, commit=not dry, genid=genid)
+            if failed == (0, errno.ERESTART) and genid is not None:
+                # another writer committed since what the batch was built from was read:
+                # read it again, build the batch again
+                self.restarts += 1
+                self.forget_all()
+                continue
             if failed is None:
                 if not dry:
-                    self.committed(ops)
+                    self.committed(ops, genid)
                 if not echo:
                     return result_without_handles(ops, "netlink")
                 return TransactionResult(ops=ops, handles=tuple(self.handles(ops, batch)),
                                          path="netlink")
+            break
+        else:
+            raise ConflictError(
+                f"{len(ops)} operation(s): another process changed the ruleset each time this "
+                f"batch was built ({self.RETRIES} attempts); nothing was applied")
         pos, err = failed
         if err not in _REPORTED:
             return None
