@@ -20,6 +20,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Any
 
 from ..model.expressions import ConcatExpr, ElemExpr, PrefixExpr, RangeExpr, VerdictExpr
+from ..nft.datatypes import NOT_INTEGER
 
 __all__ = ["first_mismatch", "value_mismatch"]
 
@@ -29,7 +30,7 @@ _ADDR_WORDS = {IPv4Address: "an IPv4 address", IPv6Address: "an IPv6 address",
                IPv4Network: "an IPv4 network", IPv6Network: "an IPv6 network"}
 #: Types whose values are never plain integers (nft reads an integer as an address:
 #: ``80`` in an ``ipv4_addr`` set is 0.0.0.80, on every path).
-_NOT_INT = frozenset({"ether_addr", "ifname", "string", "verdict"})
+_NOT_INT = NOT_INTEGER
 
 
 def _part(value: Any, type_name: str) -> str | None:

@@ -41,8 +41,10 @@ from ..model.expressions import RangeExpr
 from ..model.objects import Counter, Quota
 from ..model.ruleset import Chain, Ruleset, Table
 from ..model.sets import Map, Set
+from ..nft.releases import profile
 from ..transaction import Kind, Op, Transaction, TransactionResult, Verb
 from ._kinds import first_mismatch
+from ._limits import refuse_rename_then_delete
 from ._netns import open_netns
 from .libnftables import _reads as reads
 from .libnftables._context import Context, OutputFlag
@@ -68,8 +70,6 @@ __all__ = ["NETLINK_VERIFIED", "Nftables", "OutputFlag"]
 NETLINK_VERIFIED = frozenset({(1, 0)})
 _UDATA_KINDS = frozenset({Kind.SET, Kind.MAP, Kind.RULE})
 _CREATING = frozenset({Verb.ADD, Verb.CREATE, Verb.INSERT, Verb.REPLACE})
-#: The first nft release whose JSON listings print table flags correctly (1.0.6 does not).
-_JSON_TABLE_FLAGS = (1, 1, 0)
 _ALL_KINDS = frozenset({"table", "chain", "set"})
 _CHAINS, _SETS = frozenset({"chain"}), frozenset({"set"})
 _ELEMENT_VERBS = frozenset({Verb.ADD, Verb.CREATE, Verb.DELETE, Verb.DESTROY})
@@ -325,6 +325,7 @@ class Nftables:
             if done is not None:
                 return done
         self.last_path = "libnftables"
+        refuse_rename_then_delete(ops, lib.version)  # nft crashes on it, JSON and text alike
         dropped = json_drops(ops, lib.version)
         if dropped is not None:
             return self._via_text(txn, dropped, dry=dry, want_handles=want_handles,
@@ -513,7 +514,7 @@ class Nftables:
         from freed memory (garbage such as ``"flags": "t"``, or a cut-off document, or an
         abort of the whole process), so a listing that holds a table with flags is read as
         text. The flags come from the kernel (one netlink GETTABLE)."""
-        if self.version >= _JSON_TABLE_FLAGS:
+        if profile(self.version).json_listing_exact:
             return False
         with self._lib.lock:
             sock = self._nl().sock
@@ -527,7 +528,7 @@ class Nftables:
         """``tables`` with what nft < 1.1's JSON listings leave out, as the kernel has it
         (``netlink._facts.listing_facts``): table and chain comments, ``auto-merge`` and
         ``flags dynamic`` of sets (a text listing has them already: then nothing changes)."""
-        if self.version >= _JSON_TABLE_FLAGS or not tables:
+        if profile(self.version).json_listing_exact or not tables:
             return tables
         fam = 0 if family is None else FAMILIES[Family(family).value]
         with self._lib.lock:

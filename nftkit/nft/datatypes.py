@@ -25,6 +25,7 @@ __all__ = [
     "NETLINK",
     "NETLINK_NAMES",
     "NONE",
+    "NOT_INTEGER",
     "NUMERIC_RANGES",
     "TWO_PER_LINE",
     "Datatype",
@@ -72,6 +73,9 @@ def _dt(name: str, kind: str = "dec", width: int = 0, bits: int = 0) -> Datatype
 #: ``inet_service`` keys is an error): nft converts no value of one into another.
 DISTINCT: Final = frozenset({"ipv4_addr", "ipv6_addr", "ether_addr", "inet_service", "mark",
                              "ifname", "inet_proto"})
+
+#: Datatypes whose values are never plain integers (an element ``80`` is refused for them).
+NOT_INTEGER: Final = frozenset({"ether_addr", "ifname", "string", "verdict"})
 
 DATATYPES: Final[dict[str, Datatype]] = {
     d.name: d

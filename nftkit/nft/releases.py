@@ -36,6 +36,8 @@ class ReleaseProfile:
     # -- 1.0.7 ------------------------------------------------------------------------------
     #: ``reset rules`` is a command (1.0.6: "Unknown object passed to reset command").
     reset_rules: bool = False
+    #: ``destroy table inet t`` is a command (the kernel must have it too: probed).
+    destroy: bool = False
     # -- 1.0.9 ------------------------------------------------------------------------------
     #: The map statement has a JSON form (before, nft's JSON holds the statement's text).
     json_map_stmt: bool = False
@@ -69,6 +71,13 @@ class ReleaseProfile:
     json_chains_first: bool = False
     #: ``reset quotas`` in JSON honours its table (1.0.6 resets every quota).
     json_reset_quotas_table: bool = False
+    #: JSON input keeps table comments and the ``owner`` flag, chain, set and map comments,
+    #: ``auto-merge`` and ``flags dynamic``, and reads a map with concatenated data as a map
+    #: (1.0.6 drops them silently, and crashes on a rule using such a map).
+    json_input_exact: bool = False
+    #: JSON listings print what the kernel holds: table flags (1.0.6 prints them from freed
+    #: memory or aborts), table and chain comments, ``auto-merge``, ``flags dynamic``.
+    json_listing_exact: bool = False
     #: A batch that renames a chain and then deletes it (or its table) works. Every release
     #: measured crashes on it (segfault in nft: 1.0.6, 1.1.3 and 1.1.7 alike).
     rename_then_delete: bool = False
@@ -78,7 +87,8 @@ class ReleaseProfile:
 
 
 NFT_1_0_6: Final = ReleaseProfile(version=(1, 0, 6))
-NFT_1_0_7: Final = dataclasses.replace(NFT_1_0_6, version=(1, 0, 7), reset_rules=True)
+NFT_1_0_7: Final = dataclasses.replace(NFT_1_0_6, version=(1, 0, 7), reset_rules=True,
+                                       destroy=True)
 NFT_1_0_9: Final = dataclasses.replace(
     NFT_1_0_7, version=(1, 0, 9), json_map_stmt=True, limit_default_burst=True)
 NFT_1_1_0: Final = dataclasses.replace(
@@ -86,7 +96,8 @@ NFT_1_1_0: Final = dataclasses.replace(
     element_per_line=True, set_size_count=True, ct_timeout_durations=True,
     shifted_hex_integer=True, json_single_flag_string=True, json_flat_binop=True,
     json_typeof=True, json_concat_map_list=True, json_dynamic_flag=True,
-    json_chains_first=True, json_reset_quotas_table=True,
+    json_chains_first=True, json_reset_quotas_table=True, json_input_exact=True,
+    json_listing_exact=True,
     netlink_range_cmps=False)
 
 #: Every profile, oldest first.

@@ -22,6 +22,7 @@ from ..model.objects import Counter, NamedObject, Quota
 from ..model.priority import Priority
 from ..model.ruleset import Chain, Flowtable, Rule, Table
 from ..model.sets import Map, Set
+from ..nft.releases import profile
 from ..transaction import OBJECT_KINDS, Kind, Op, Verb
 from . import elements as elems
 from .state import ChainState, SetState, State, TableState
@@ -542,13 +543,13 @@ class Applier:
         t.objects[key] = _zeroed(obj)
 
     def _reset_all(self) -> None:
-        if self.op.kind is Kind.RULES and self.version < (1, 0, 7):
+        if self.op.kind is Kind.RULES and not profile(self.version).reset_rules:
             # libnftables 1.0.6 reads no "reset rules" command: "Unknown object passed to
             # reset command"
             raise Fail(InvalidError, "reset rules needs nft >= 1.0.7")
         tables = [t for t in self.state.tables.values()
                   if self.op.family in (None, t.family)]
-        if self.op.kind is Kind.QUOTAS and self.version < (1, 1, 0):
+        if self.op.kind is Kind.QUOTAS and not profile(self.version).json_reset_quotas_table:
             # nft 1.0.6's JSON reader drops the table of "reset quotas": all of them
             tables = list(self.state.tables.values())
         elif self.op.table is not None:

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from ...errors import BackendError, PermissionDeniedError, UnsupportedError
+from ...nft.releases import profile
 from ...render.context import DEFAULT_VERSION, installed_nft_version, parse_version
 from .._netns import CLONE_NEWNET, PERMISSION_HINT, call_in, setns_error
 from ._errors import classify, clean_message
@@ -266,7 +267,7 @@ class Context:
         """Whether libnftables and the kernel run ``destroy`` natively (probed once)."""
         if self._native_destroy is None:
             native = False
-            if self.version >= (1, 0, 7):
+            if profile(self.version).destroy:
                 probe = {"destroy": {"table": {"family": "inet",
                                                "name": f"nftkit-probe-{uuid.uuid4().hex[:8]}"}}}
                 rc, _out, _err = self.json({"nftables": [probe]}, dry=True)

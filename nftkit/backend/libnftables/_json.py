@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from ...errors import UnsupportedError
 from ...model.expressions import ConcatExpr
 from ...model.sets import Map
+from ...nft.releases import profile
 from ...transaction import Op, Transaction, TransactionResult, Verb, result_without_handles
-from .._limits import refuse_rename_then_delete
 from ._bisect import batch_doc, batch_error
 from ._context import Context, OutputFlag
 from ._element_json import element_command, element_only
@@ -94,9 +94,8 @@ def _refuse_unreadable(ctx: Context, ops: tuple[Op, ...]) -> None:
     (SIGSEGV) on a rule that uses it: that must never reach it.
     """
     version = ctx.version
-    if version >= (1, 1, 0):
+    if profile(version).json_input_exact:
         return
-    refuse_rename_then_delete(ops, version)
     for i, op in enumerate(ops):
         if isinstance(op.obj, Map) and (len(op.obj.data_type) > 1 or isinstance(
                 op.obj.data_typeof, ConcatExpr)):

@@ -21,12 +21,13 @@ from ...model.expressions import ConcatExpr
 from ...model.objects import NamedObject
 from ...model.ruleset import Chain, Flowtable, Rule, Table
 from ...model.sets import Map, Set
+from ...nft.releases import profile
 from ...render.text import to_script
 from ...transaction import Kind, Op, Verb
 from ._context import Context, OutputFlag
 from ._errors import raise_for
 
-__all__ = ["JSON_EXACT_FROM", "json_drops", "ops_script", "run_file", "run_text"]
+__all__ = ["json_drops", "ops_script", "run_file", "run_text"]
 
 
 def run_text(ctx: Context, commands: str, *, handles: bool = False, json_output: bool = False,
@@ -50,13 +51,13 @@ def run_file(ctx: Context, path: str | os.PathLike[str], *, dry: bool = False) -
 #: What nft < 1.1's JSON parser silently drops (checked against nft 1.0.6: applied from
 #: JSON, listed as text): table comments and the ``owner`` flag, chain comments, set and map
 #: comments, ``auto-merge`` and the ``dynamic`` flag. A map with concatenated data it reads as
-#: a plain set. Transactions with any of these go through text instead (``ops_script``).
-JSON_EXACT_FROM = (1, 1, 0)
+#: a plain set (``ReleaseProfile.json_input_exact``). Transactions with any of these go
+#: through text instead (``ops_script``).
 
 
 def json_drops(ops: Sequence[Op], version: tuple[int, ...]) -> str | None:
     """What libnftables ``version`` would not apply of ``ops`` from JSON, or None."""
-    if version >= JSON_EXACT_FROM:
+    if profile(version).json_input_exact:
         return None
     for op in ops:
         obj = op.obj

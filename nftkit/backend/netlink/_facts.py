@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from ...errors import NotFoundError, UnsupportedError, ValidationError
 from ...model.enums import SetFlag
 from ...model.sets import Map, Set
+from ...nft.families import NFPROTO
 from ._socket import NetlinkSocket, parse_attrs
 from ._tlv import _attr
 from ._types import DATATYPES, VERDICT_TYPE, KeySpec, Part
@@ -196,7 +197,7 @@ def table_flags_of(sock: NetlinkSocket, family: int, table: str) -> int | None:
     return flags
 
 
-_FAMILY_NAMES = {2: "ip", 10: "ip6", 1: "inet", 3: "arp", 7: "bridge", 5: "netdev"}
+_FAMILY_NAMES = {number: name for name, number in NFPROTO.items()}
 _SET_EVAL = 0x20
 _UDATA_COMMENT, _UDATA_SET_MERGE, _UDATA_SET_COMMENT = 0, 2, 7
 

@@ -25,6 +25,7 @@ from ...check import set_refs, set_use_problem
 from ...errors import ConflictError, InvalidError, NotFoundError, UnsupportedError
 from ...model.ruleset import Chain, Rule, Table
 from ...model.sets import Map, Set
+from ...nft.objects import OBJECTS
 from ...transaction import (
     Kind,
     Op,
@@ -56,8 +57,7 @@ __all__ = ["MissingSet", "NetlinkPath"]
 
 _GETTABLE, _GETCHAIN, _GETRULE, _GETSET, _GETOBJ, _GETFLOWTABLE = 1, 4, 7, 10, 19, 23
 #: NFT_OBJECT_* type ids of the named objects
-_OBJ_TYPES = {"counter": 1, "quota": 2, "ct helper": 3, "limit": 4, "ct timeout": 7,
-              "secmark": 8, "ct expectation": 9, "synproxy": 10}
+_OBJ_TYPES = {k: kind.nl_type for k, kind in OBJECTS.items() if kind.model is not None}
 _NEWTABLE, _NEWCHAIN, _NEWRULE, _NEWSET = 0, 3, 6, 9
 _NLM_F_ECHO = 0x8
 _Where = tuple[str, str]
