@@ -49,6 +49,7 @@ from ...model.expressions import (
     BinopOp,
     ConcatExpr,
     CtExpr,
+    ElemExpr,
     FibExpr,
     ListExpr,
     MapExpr,
@@ -65,6 +66,7 @@ from ...nft import selectors
 from ...nft.datatypes import BITMASKS
 from ...nft.releases import profile
 from ...nft.symbols import ACCEPTED, FIB_FLAGS
+from ._anon import AnonSets
 from ._tlv import _attr, _nest
 
 __all__ = ["ExprLinearizer"]
@@ -280,6 +282,8 @@ class ExprLinearizer:
         self.nft_release = profile(version)
         self.out: list[bytes] = []
         self.low = 0  # first free 32-bit register slot
+        #: where inline sets are declared (None: they are refused)
+        self.anon: AnonSets | None = None
 
     # registers, as nft's get_register/release_register
     def get(self, sel: _Sel | None) -> int:
@@ -348,10 +352,33 @@ class ExprLinearizer:
             raise _unsupported(f"a {type(ref).__name__} as a set")
         return ref.name
 
+    def anonymous_sets(self) -> AnonSets:
+        if self.anon is None or not self.nft_release.netlink_anonymous_sets:
+            raise _unsupported("anonymous sets and maps")
+        return self.anon
+
+    def set_ref(self, ref: Any, key: Any, sel: _Sel, *, vmap: bool) -> tuple[str, int]:
+        """The name and id a lookup of ``key`` in ``ref`` sends: a named set's, or those
+        of the anonymous set (``vmap``: verdict map) declared for ``{ ... }``."""
+        if not isinstance(ref, SetExpr):
+            name = self.named(ref)
+            return name, self.set_id(name)
+        anon = self.anonymous_sets()
+        if not ref.elements:
+            raise _unsupported("empty anonymous sets")
+        widths = [p.bits for p in sel.parts] if sel.dtype == "concat" else [sel.bits]
+        if vmap:
+            s = anon.declare_vmap(key, sel.dtype, sel.order, widths, ref.elements)
+        else:
+            s = anon.declare_set(key, widths, ref.elements)
+        return s.name, s.id
+
     def map(self, e: MapExpr, dreg_slot: int | None) -> None:
         """``key map @m`` into ``dreg_slot`` (None: the verdict register, ``vmap``)."""
-        name = self.named(e.data)
         key = _selector(e.key)
+        if isinstance(e.data, SetExpr) and dreg_slot is not None:
+            raise _unsupported("anonymous data maps")
+        name, set_id = self.set_ref(e.data, e.key, key, vmap=True)
         slot = self.get(key) if dreg_slot is None else dreg_slot
         extra = _space(key.bits) if key.dtype == "concat" else 0
         self.low += extra  # nft reserves the key's registers while it loads it
@@ -359,7 +386,7 @@ class ExprLinearizer:
         self.low -= extra
         self.out.append(_expr("lookup", _u32(2, _reg(slot)),
                               _u32(3, 0 if dreg_slot is None else _reg(dreg_slot)),
-                              _str(1, name), _u32(4, self.set_id(name))))
+                              _str(1, name), _u32(4, set_id)))
         if dreg_slot is None:
             self.release(key)
 
@@ -367,13 +394,22 @@ class ExprLinearizer:
     def match(self, st: MatchStmt) -> None:
         left, op, right = st.left, st.op, st.right
         sel = _selector(left)
+        if isinstance(right, SetExpr) and len(right.elements) == 1 and op in (
+                MatchOp.EQ, MatchOp.IN, MatchOp.NE):
+            # nft compares with the one element of ``x { v }`` (and ``x != { v }``)
+            self.anonymous_sets()
+            only = right.elements[0]
+            if isinstance(only, tuple | ElemExpr | SetExpr | ConcatExpr) or (
+                    sel.dtype in _BITMASKS):
+                raise _unsupported("this one-element set")
+            right = only
         if isinstance(right, (SetRefExpr, SetExpr)):
-            name = self.named(right)
             if op not in (MatchOp.EQ, MatchOp.IN, MatchOp.NE):
                 raise _unsupported(f"{op} with a set")
+            name, set_id = self.set_ref(right, left, sel, vmap=False)
             slot = self.get(sel)
             self.gen(left, slot)
-            items = [_u32(2, _reg(slot)), _str(1, name), _u32(4, self.set_id(name))]
+            items = [_u32(2, _reg(slot)), _str(1, name), _u32(4, set_id)]
             if op == MatchOp.NE:
                 items.append(_u32(5, 1))  # NFT_LOOKUP_F_INV
             self.out.append(_expr("lookup", *items))

@@ -65,6 +65,7 @@ from ...model.expressions import (
     MetaExpr,
     PayloadExpr,
     RangeExpr,
+    SetExpr,
     VerdictExpr,
     VerdictKind,
 )
@@ -92,6 +93,7 @@ from ...nft.releases import parse_version
 from ...nft.symbols import LOG_LEVELS, NAT_FLAGS, PROTO_KEYWORDS, SYMBOLS
 from ...nft.units import TIME_UNITS
 from ...render.context import installed_nft_version
+from ._anon import AnonSets
 from ._exprs import (
     _CT,
     _META,
@@ -411,8 +413,11 @@ class _Linearizer(ExprLinearizer):
 def _merge_candidate(st: MatchStmt) -> bool:
     """A payload match nft's stmt_reduce may merge or move: a comparison with a single
     value (``!=`` only before nft 1.0.10; flag tests are counted too, to be safe)."""
+    right = st.right
+    if isinstance(right, SetExpr) and len(right.elements) == 1:
+        right = right.elements[0]  # nft compares with the one element
     return isinstance(st.left, PayloadExpr) and isinstance(
-        st.right, int | str | IPv4Address | IPv6Address | ListExpr) and st.op in (
+        right, int | str | IPv4Address | IPv6Address | ListExpr) and st.op in (
         MatchOp.EQ, MatchOp.IN, MatchOp.NE)
 
 
@@ -452,20 +457,24 @@ def _dep_exprs(st: Any) -> Sequence[Any]:
 
 def rule_expressions(rule: Rule, *, family: str, table: Table | None = None,
                      set_ids: Mapping[str, int] | None = None,
-                     version: str | tuple[int, ...] | None = None) -> bytes:
+                     version: str | tuple[int, ...] | None = None,
+                     anon: AnonSets | None = None) -> bytes:
     """The payload of ``NFTA_RULE_EXPRESSIONS`` for ``rule`` in a ``family`` table.
 
     ``table`` gives the named sets and maps the rule refers to (needed for the data type of
     a nat map). ``set_ids`` maps set names to the ``NFTA_SET_ID`` they have in the same
     batch (nft sends the id with every set reference; the kernel resolves the name first,
     so 0 for a set that already exists is fine). ``version``: the nft release to reproduce
-    (default: the installed one). Raises ``UnsupportedError`` for shapes not covered (see
-    the module docstring).
+    (default: the installed one). ``anon``: where the rule declares its anonymous sets
+    and maps (``{ 22, 80 }``, inline vmaps: ``_anon``), which the batch must send before
+    the rule; without it they are refused. Raises ``UnsupportedError`` for shapes not
+    covered (see the module docstring).
     """
     ver = parse_version(version) if version is not None else (
         installed_nft_version() or (1, 0, 6))
     _refuse_payload_merge(rule)
     lin = _Linearizer(family, table, set_ids or {}, ver)
+    lin.anon = anon
     for st in rule.stmts:
         lin.stmt(st)
     return b"".join(lin.out)

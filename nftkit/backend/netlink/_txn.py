@@ -33,10 +33,12 @@ from ...transaction import (
     Verb,
     result_without_handles,
 )
+from ._anon import AnonSets
 from ._objects import (
     FAMILIES,
     Msg,
     SetInfo,
+    anonymous_set_messages,
     chain_message,
     delete_message,
     element_messages,
@@ -260,13 +262,19 @@ class NetlinkPath:
                 sets = list(tables.get((family.value, op.table), []))
                 sets += self._used_sets(op.obj, family.value, op.table, new_sets, sets)
                 model = Table(family=family, name=op.table, sets=sets) if sets else None
+                anon = AnonSets(next_id)
                 out = [rule_message(verb.value, family, op.table, op.chain, op.obj, model,
-                                    position=op.position, handle=op.handle)]
+                                    position=op.position, handle=op.handle, anon=anon)]
+                if anon.sets:  # declared in the batch before the rule that binds them
+                    next_id = anon.next_id
+                    out[:0] = anonymous_set_messages(family, op.table, anon)
             else:
                 raise UnsupportedError(f"{op.describe()} is left to libnftables")
             if echo and op.creates:
-                kind_, flags, fam, body = out[0]  # the object itself, not its elements
-                out[0] = (kind_, flags | _NLM_F_ECHO, fam, body)
+                # the object itself, not its elements (nor a rule's anonymous sets)
+                at = len(out) - 1 if kind is Kind.RULE else 0
+                kind_, flags, fam, body = out[at]
+                out[at] = (kind_, flags | _NLM_F_ECHO, fam, body)
             messages += out
             owners += [i] * len(out)
         self._pending = new_sets

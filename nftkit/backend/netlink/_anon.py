@@ -1,0 +1,180 @@
+"""Anonymous sets and maps of a rule, declared in the rule's batch as nft 1.0.6 declares them.
+
+nft turns ``tcp dport { 80, 443 } accept`` and ``numgen random mod 2 vmap { 0 : goto a,
+1 : goto b }`` into three messages: a NEWSET of an anonymous, constant set (named
+``__set%d`` or ``__map%d``: the kernel picks the number), a NEWSETELEM with its elements,
+both naming the set by ``NFTA_SET_ID``, then the rule, whose lookup names the set by the same
+id. ``AnonSets`` collects them while a rule is encoded (``_exprs`` declares one per inline
+set) and numbers them from the batch's next set id; ``_objects.anonymous_set_messages``
+turns them into messages. What nft 1.0.6 sends (checked byte for byte by
+``tests/test_nl_rules.py``)::
+
+    NEWSET     TABLE, NAME "__set%d", FLAGS anonymous|constant[|map], KEY_TYPE, KEY_LEN,
+               [DATA_TYPE, DATA_LEN (0 for verdicts)], ID, DESC {SIZE: element count},
+               USERDATA {0: key byte order, [1: data byte order], [3: key typeof],
+               [4: data typeof (verdict)], [6: data interval 0]}
+    NEWSETELEM TABLE, SET, SET_ID, ELEMENTS {...}    (the order of the rule's text)
+
+The key of a set in a match is the left-hand side itself (its ``typeof`` is in the
+userdata); the key of a map is a constant of the key's datatype (no typeof), except a
+concatenation, which keeps its ``typeof``. Refused (``UnsupportedError``): interval elements
+(prefixes, ranges: nft sends interval ends and merges them), element options, data maps
+(``dnat to ip daddr map { ... }``), keys whose datatype the element encoder does not know.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...errors import UnsupportedError
+from ...model.expressions import ElemExpr, PrefixExpr, RangeExpr, VerdictExpr
+from ...nft.datatypes import BIG, HOST, NETLINK_NAMES, NONE
+from ...nft.symbols import SET_FLAGS
+from ._elements import ElementPacker, chunks
+from ._tlv import NLA_F_NESTED, _attr, _nest
+from ._types import DATATYPES, VERDICT_TYPE, KeySpec, Part, key_spec_of_expr, udata
+
+__all__ = ["AnonSet", "AnonSets"]
+
+_ANON_CONST = SET_FLAGS["anonymous"] | SET_FLAGS["constant"]
+_ORDER = {"big": BIG, "host": HOST}
+_EXPR_VERDICT = 1
+#: a verdict map's data: type NFT_DATA_VERDICT, length 0, typeof a verdict expression
+_VERDICT_DATA = KeySpec((), VERDICT_TYPE, 0, NONE,
+                        udata(0, struct.pack("=I", _EXPR_VERDICT)) + udata(1, b""),
+                        verdict=True)
+
+
+def _u32(kind: int, value: int) -> bytes:
+    return _attr(kind, struct.pack(">I", value))
+
+
+def _str(kind: int, value: str) -> bytes:
+    return _attr(kind, value.encode() + b"\0")
+
+
+def _unsupported(what: str) -> UnsupportedError:
+    return UnsupportedError(f"netlink rule encoder: {what} is not supported "
+                            "(use the libnftables path)")
+
+
+@dataclass(slots=True)
+class AnonSet:
+    """One anonymous set or map: its name template, batch id, flags, key and data specs,
+    and its elements already encoded as ``NFTA_LIST_ELEM`` nests."""
+
+    name: str
+    id: int
+    flags: int
+    key: KeySpec
+    data: KeySpec | None
+    nests: list[bytes]
+
+    def set_body(self, table: str) -> bytes:
+        """The attributes of its NEWSET."""
+        key, data = self.key, self.data
+        body = _str(1, table) + _str(2, self.name) + _u32(3, self.flags)
+        body += _u32(4, key.type_id) + _u32(5, key.length)
+        if data is not None:
+            body += _u32(6, data.type_id) + _u32(7, data.length)
+        body += _u32(10, self.id) + _nest(9, _u32(1, len(self.nests)))
+        return body + _attr(13, self.udata())
+
+    def element_bodies(self, table: str) -> list[bytes]:
+        """The attributes of its NEWSETELEM messages: elements numbered 1, 2, ... in each
+        message, as libnftnl numbers the nests (the kernel ignores the number)."""
+        head = _str(1, table) + _str(2, self.name) + _u32(4, self.id)
+        out = []
+        for payload in chunks(self.nests):
+            numbered = bytearray(payload)
+            off, i = 0, 0
+            while off < len(numbered):
+                i += 1
+                length = struct.unpack_from("=H", numbered, off)[0]
+                struct.pack_into("=H", numbered, off + 2, (i | NLA_F_NESTED) & 0xFFFF)
+                off += (length + 3) & ~3
+            out.append(head + _nest(3, bytes(numbered)))
+        return out
+
+    def udata(self) -> bytes:
+        """``NFTA_SET_USERDATA`` as nft 1.0.6 writes it for an anonymous set."""
+        key, data = self.key, self.data
+        out = udata(0, struct.pack("=I", key.order))
+        if data is not None:
+            out += udata(1, struct.pack("=I", data.order))
+        if key.typeof is not None:
+            out += udata(3, key.typeof)
+        if data is not None:
+            if data.typeof is not None:
+                out += udata(4, data.typeof)
+            out += udata(6, struct.pack("=I", 0))
+        return out
+
+
+@dataclass(slots=True)
+class AnonSets:
+    """The anonymous sets declared while encoding rules, numbered from ``next_id`` (set ids
+    are unique in a batch: named sets of the batch take theirs from the same counter)."""
+
+    next_id: int = 1
+    sets: list[AnonSet] = field(default_factory=list)
+
+    def _add(self, prefix: str, flags: int, key: KeySpec, data: KeySpec | None,
+             elements: Sequence[Any]) -> AnonSet:
+        for el in elements:
+            k = el[0] if isinstance(el, tuple) else el
+            if isinstance(k, PrefixExpr | RangeExpr):
+                raise _unsupported("interval elements in anonymous sets (prefixes, ranges)")
+            if isinstance(k, ElemExpr):
+                raise _unsupported("element options in anonymous sets")
+        nests = ElementPacker(key, data).pack(elements)
+        s = AnonSet(prefix, self.next_id, flags, key, data, nests)
+        self.next_id += 1
+        self.sets.append(s)
+        return s
+
+    def declare_set(self, left: Any, widths: Sequence[int], elements: Sequence[Any]
+                    ) -> AnonSet:
+        """``left { e1, e2 }``: the key is ``left`` itself (``widths``: the bit width of
+        each of its parts, as loaded)."""
+        if any(isinstance(el, tuple) for el in elements):
+            raise _unsupported("map elements in a set")
+        key = key_spec_of_expr(left)
+        _check_widths(key, widths)
+        return self._add("__set%d", _ANON_CONST, key, None, elements)
+
+    def declare_vmap(self, key_expr: Any, dtype: str, order: str, widths: Sequence[int],
+                     elements: Sequence[Any]) -> AnonSet:
+        """``key vmap { k : verdict, ... }``: a constant key of ``dtype`` (a concatenation
+        keeps its typeof)."""
+        for el in elements:
+            if not (isinstance(el, tuple) and len(el) == 2 and isinstance(el[1], VerdictExpr)):
+                raise _unsupported(f"the verdict map element {el!r}")
+        if len(widths) > 1:
+            key = key_spec_of_expr(key_expr)
+        else:
+            name = NETLINK_NAMES.get(dtype, dtype)
+            spec = DATATYPES.get(name)
+            if spec is None:
+                raise _unsupported(f"anonymous map keys of type {dtype}")
+            tid, size, natural = spec
+            if natural not in (NONE, _ORDER[order]) and size > 1:
+                raise _unsupported(f"a {order}-endian {dtype} key")
+            key = KeySpec((Part(name, tid, size, natural),), tid, size, _ORDER[order], None)
+        _check_widths(key, widths)
+        flags = _ANON_CONST | SET_FLAGS["map"]
+        return self._add("__map%d", flags, key, _VERDICT_DATA, elements)
+
+
+def _check_widths(key: KeySpec, widths: Sequence[int]) -> None:
+    """The element encoder writes each part at its datatype's size: it must be the width
+    the rule loads (``ip ttl`` is an 8-bit ``integer``, which is 32 bits elsewhere)."""
+    if [p.size * 8 for p in key.parts] != list(widths):
+        raise _unsupported("anonymous set keys of this width")
+    for p in key.parts:
+        # the element encoder writes a datatype in its natural byte order
+        if p.size > 1 and DATATYPES[p.name][2] not in (NONE, p.order):
+            raise _unsupported(f"anonymous set keys of a {p.name} in another byte order")

@@ -1,0 +1,265 @@
+"""Anonymous sets and maps on the netlink path, against the installed nft, byte for byte.
+
+The sibling of ``tests/test_nl_rules.py`` (whose helpers it uses) for rules with inline sets:
+``tcp dport { 80, 443 }``, ``numgen random mod 2 vmap { 0 : goto a, 1 : goto b }``. nft sends
+each as a NEWSET of an anonymous set, a NEWSETELEM, then the rule's lookup by set id; the test
+loads every case with ``nft --debug=mnl`` and compares all three messages with what
+``rule_expressions(..., anon=AnonSets(id))`` and ``anonymous_set_messages`` build. Then the
+kernel side: the same rules through ``Nftables.run`` on the netlink path list exactly as
+nft's, a batch of thousands of anonymous sets is accepted, and the classic kube-proxy layout
+loaded over netlink lists exactly as the one ``nft -f`` loads.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from nftkit import Family, Nftables, Transaction, parse, parse_rule
+from nftkit.backend.netlink._anon import AnonSets
+from nftkit.backend.netlink._objects import anonymous_set_messages
+from nftkit.backend.netlink._rules import rule_expressions, rule_userdata
+from nftkit.errors import UnsupportedError
+from nftkit.nft.releases import profile
+from nftkit.render.context import installed_nft_version
+from tests.test_nl_rules import NEWRULE, NEWSET, Netns, mnl_messages, pretty, tlvs
+
+pytestmark = [
+    pytest.mark.kernel,
+    pytest.mark.usefixtures("oracle"),
+    pytest.mark.skipif(not profile(installed_nft_version() or (1, 0, 6)).netlink_anonymous_sets,
+                       reason="anonymous sets are verified against nft 1.0.x only"),
+]
+
+NEWSETELEM = 0x0A0C
+
+SKELETON = """
+table ip t { chain a { }; chain b { }; chain c { }; chain d { }; }
+table inet t { chain a { }; chain b { }; chain c { }; chain d { }; }
+table ip6 t { chain a { }; chain b { }; chain c { }; chain d { }; }
+"""
+
+#: (family, rule text): rules with anonymous sets the encoder carries
+CASES: list[tuple[str, str]] = [
+    # the classic kube-proxy layout (bench/_layouts.py)
+    ("ip", "numgen random mod 2 vmap { 0 : goto a, 1 : goto b }"),
+    ("ip", "numgen random mod 1 vmap { 0 : goto a }"),
+    ("ip", "numgen random mod 3 vmap { 0 : goto a, 1 : goto b, 2 : goto a }"),
+    ("ip", "meta l4proto . th dport vmap { tcp . 80 : jump a, udp . 53 : jump b }"),
+    ("ip", "ip daddr . meta l4proto . th dport vmap { 10.0.0.1 . tcp . 80 : goto a, "
+           "10.0.0.2 . udp . 53 : goto b }"),
+    # sets in matches
+    ("ip", "ip daddr { 10.0.0.1, 10.0.0.2 } accept"),
+    ("ip", "tcp dport { 80, 443 } accept"),
+    ("ip", "tcp dport { 443, 80, 8080 } counter accept"),
+    ("ip", "tcp dport != { 22, 23 } drop"),
+    ("ip", "meta l4proto { tcp, udp } accept"),
+    ("ip", "meta mark { 1, 2 } counter"),
+    ("ip", "iifname { \"eth0\", \"lo\" } accept"),
+    ("ip", "ip saddr . tcp dport { 1.1.1.1 . 22, 2.2.2.2 . 80 }"),
+    ("ip", "meta l4proto . th dport { tcp . 22, udp . 53 } accept"),
+    ("ip", "ip saddr { 10.0.0.1, 10.0.0.2 } tcp dport { 80, 443 } accept"),
+    ("ip", "ip saddr { 10.0.0.1, 10.0.0.2 } tcp dport vmap { 80 : accept, 81 : drop }"),
+    # verdict maps
+    ("ip", "tcp dport vmap { 22 : accept, 23 : drop, 24 : continue, 25 : return }"),
+    ("ip", "meta mark vmap { 1 : accept, 2 : drop }"),
+    ("ip", "ip daddr vmap { 10.0.0.1 : goto a, 10.0.0.2 : jump b }"),
+    ("ip", "meta l4proto vmap { tcp : jump a, udp : jump b }"),
+    # one element: nft compares with it
+    ("ip", "tcp dport { 22 } accept"),
+    ("ip", "tcp dport != { 22 } accept"),
+    ("ip", "ip daddr { 10.0.0.1 } accept"),
+    ("ip", "ip saddr { 10.0.0.0/8 } accept"),
+    ("ip", "ip saddr != { 10.0.0.0/9 } accept"),
+    ("ip", "tcp dport { 22-25 } accept"),
+    ("inet", "tcp dport { 80, 443 } accept"),
+    ("inet", "ip saddr { 10.0.0.1, 10.0.0.2 } accept"),
+    ("inet", "ip6 saddr { ::1, ::2 } accept"),
+    ("inet", "meta l4proto . th dport vmap { tcp . 80 : goto a, udp . 53 : goto b }"),
+    ("inet", "numgen random mod 2 vmap { 0 : goto a, 1 : goto b }"),
+    ("ip6", "ip6 daddr { ::1, ::2 } accept"),
+    ("ip6", "ip6 daddr . udp dport { ::1 . 53, ::2 . 53 }"),
+    ("ip6", "udp dport vmap { 53 : accept, 54 : drop }"),
+]
+
+#: Valid rules with inline sets the encoder refuses (libnftables carries them)
+REFUSED: list[tuple[str, str]] = [
+    ("ip", "tcp dport { 22-25, 80 } accept"),  # intervals: nft sends interval ends
+    ("ip", "ip saddr { 10.0.0.0/8, 192.168.0.1 } accept"),
+    ("ip", "tcp dport vmap { 1-1024 : accept }"),
+    ("ip", "dnat to ip daddr map { 1.1.1.1 : 2.2.2.2 }"),  # data maps
+    ("ip", "meta mark set tcp dport map { 22 : 1 }"),
+    ("ip", "ct state vmap { established : accept, new : drop }"),  # symbolic datatypes
+    ("ip", "ct state { established, related } accept"),
+    ("ip", "ip ttl { 1, 2 }"),  # an 8-bit integer
+    ("ip", "tcp sequence { 1, 2 }"),  # a big-endian integer
+    ("ip", "ip daddr { 10.0.0.1 } ip protocol tcp"),  # nft merges the two payload matches
+]
+
+
+def _rule_groups(out: str) -> list[tuple[list[tuple[int, bytes]], bytes]]:
+    """Per NEWRULE of nft's batch: the anonymous NEWSET/NEWSETELEM messages sent since the
+    previous rule, and the rule's attributes."""
+    groups: list[tuple[list[tuple[int, bytes]], bytes]] = []
+    pending: list[tuple[int, bytes]] = []
+    for kind, body in mnl_messages(out):
+        if kind in (NEWSET, NEWSETELEM) and dict(tlvs(body))[2].startswith(b"__"):
+            pending.append((kind, body))
+        elif kind == NEWRULE:
+            groups.append((pending, body))
+            pending = []
+    return groups
+
+
+@pytest.fixture(scope="module")
+def nft_sent() -> Iterator[list[tuple[list[tuple[int, bytes]], bytes]]]:
+    ns = Netns()
+    try:
+        script = SKELETON + "".join(f"add rule {fam} t c {text}\n" for fam, text in CASES)
+        r = ns.nft("--debug=mnl", "-f", "-", stdin=script)
+        assert r.returncode == 0, r.stderr[-4000:]
+        groups = _rule_groups(r.stdout + r.stderr)
+        assert len(groups) == len(CASES)
+        yield groups
+    finally:
+        ns.close()
+
+
+def _ours(family: str, text: str, first_id: int) -> tuple[list[tuple[int, bytes]], bytes,
+                                                          bytes | None]:
+    rule = parse_rule(text, family=family)
+    anon = AnonSets(first_id)
+    exprs = rule_expressions(rule, family=family, anon=anon)
+    msgs = [(0x0A00 | kind, body)
+            for kind, _flags, _fam, body in anonymous_set_messages(Family(family), "t", anon)]
+    return msgs, exprs, rule_userdata(rule)
+
+
+@pytest.mark.parametrize("index", range(len(CASES)), ids=[f"{f}:{t}" for f, t in CASES])
+def test_anonymous_sets_as_nft_sends_them(nft_sent: Any, index: int) -> None:
+    family, text = CASES[index]
+    want_msgs, want_rule = nft_sent[index]
+    first = next((struct.unpack(">I", dict(tlvs(b))[10])[0] for k, b in want_msgs
+                  if k == NEWSET), 1)
+    msgs, exprs, udata = _ours(family, text, first)
+    rule = dict(tlvs(want_rule))
+    assert pretty(exprs) == pretty(rule[4])
+    assert exprs == rule[4]
+    assert udata == rule.get(7)
+    assert [k for k, _ in msgs] == [k for k, _ in want_msgs]
+    for (kind, ours), (_, theirs) in zip(msgs, want_msgs, strict=True):
+        assert list(tlvs(ours)) == list(tlvs(theirs)), hex(kind)
+        assert ours == theirs
+
+
+@pytest.mark.parametrize("family,text", REFUSED, ids=[f"{f}:{t}" for f, t in REFUSED])
+def test_refused_inline_sets(family: str, text: str) -> None:
+    rule = parse_rule(text, family=family)
+    with pytest.raises(UnsupportedError):
+        rule_expressions(rule, family=family, anon=AnonSets())
+
+
+def test_refused_without_a_collector_or_for_nft_1_1() -> None:
+    rule = parse_rule("tcp dport { 80, 443 } accept", family="ip")
+    with pytest.raises(UnsupportedError):
+        rule_expressions(rule, family="ip")
+    with pytest.raises(UnsupportedError):
+        rule_expressions(rule, family="ip", anon=AnonSets(), version="1.1.3")
+    assert rule_expressions(rule, family="ip", anon=AnonSets(), version="1.0.6")
+
+
+def test_ids_continue_over_the_rules_of_a_batch() -> None:
+    anon = AnonSets(7)
+    for text in ("tcp dport { 80, 443 }", "ip daddr { 1.1.1.1, 1.1.1.2 } tcp dport { 1, 2 }"):
+        rule_expressions(parse_rule(text, family="ip"), family="ip", anon=anon)
+    assert [s.id for s in anon.sets] == [7, 8, 9]
+    assert anon.next_id == 10
+
+
+# --- the kernel: the netlink path holds what nft -f holds ----------------------------------
+
+
+def _listing(ns: Netns, family: str, chain: str) -> list[str]:
+    r = ns.nft("list", "chain", family, "t", chain)
+    assert r.returncode == 0, r.stderr
+    return [line.strip() for line in r.stdout.splitlines()[2:-2]]
+
+
+def test_kernel_lists_the_same_rules() -> None:
+    """The cases sent by ``Nftables.run`` (netlink path) into chain d list exactly as nft's
+    own in chain c."""
+    ns = Netns()
+    try:
+        script = SKELETON + "".join(f"add rule {fam} t c {text}\n" for fam, text in CASES)
+        r = ns.nft("-f", "-", stdin=script)
+        assert r.returncode == 0, r.stderr
+        txn = Transaction()
+        for fam, text in CASES:
+            txn.add(parse_rule(text, family=fam), table=(fam, "t"), chain="d")
+        with Nftables(netns=f"/run/netns/{ns.name}") as nft:
+            result = nft.run(txn)
+        assert result.path == "netlink"
+        assert all(h is not None for h in result.handles)
+        for fam in ("ip", "inet", "ip6"):
+            assert _listing(ns, fam, "c") == _listing(ns, fam, "d")
+    finally:
+        ns.close()
+
+
+def test_thousands_of_anonymous_sets_in_one_batch() -> None:
+    """Set ids are unique per batch: 3000 rules with an inline vmap each, one batch."""
+    ns = Netns()
+    try:
+        n = 3000
+        table = parse("table ip t { chain a { }; chain b { }; chain c { }; }").tables[0]
+        txn = Transaction().add(table)
+        for i in range(n):
+            txn.add(parse_rule(f"ip daddr 10.0.{i // 256}.{i % 256} numgen random mod 2 "
+                               "vmap { 0 : goto a, 1 : goto b }", family="ip"),
+                    table=("ip", "t"), chain="c")
+        with Nftables(netns=f"/run/netns/{ns.name}") as nft:
+            result = nft.run(txn)
+        assert result.path == "netlink"
+        assert len(set(result.handles[-n:])) == n
+        rules = _listing(ns, "ip", "c")
+        assert len(rules) == n
+        assert rules[-1] == ("ip daddr 10.0.11.183 numgen random mod 2 "
+                             "vmap { 0 : goto a, 1 : goto b }")
+    finally:
+        ns.close()
+
+
+@pytest.mark.parametrize("endpoints", [(1, 2, 3), (0, 1, 5)], ids=["1-3", "0-5"])
+def test_classic_layout_as_nft_loads_it(endpoints: tuple[int, ...]) -> None:
+    """The classic kube-proxy layout (bench/_layouts.py), loaded in one namespace by
+    ``Nftables.run`` over netlink and in another by ``nft -f`` of its text, lists the same;
+    then a one-service add over netlink lists as nft's add."""
+    from bench import _layouts as layouts
+
+    services = layouts.make_services(12, endpoints=endpoints)
+    extra = layouts.make_services(1, endpoints=(2,), start=12)[0]
+    ours, theirs = Netns(), Netns()
+    try:
+        r = theirs.nft("-f", "-", stdin=layouts.classic_text(services))
+        assert r.returncode == 0, r.stderr
+        table = layouts.classic_model(services).tables[0]
+        with Nftables(netns=f"/run/netns/{ours.name}") as nft:
+            assert nft.run(Transaction().add(table)).path == "netlink"
+            assert theirs.nft("-f", "-", stdin=layouts.classic_add_service_text(
+                extra)).returncode == 0
+            m = layouts._m()
+            txn = Transaction()
+            for chain in reversed(layouts.classic_service_model(m, extra)):
+                txn.add(chain, table=layouts.TABLE)
+            txn.add_elements("service-ips", [layouts.classic_vmap_element(extra)],
+                             table=layouts.TABLE)
+            assert nft.run(txn).path == "netlink"
+        listed = [ns.nft("list", "ruleset").stdout for ns in (ours, theirs)]
+        assert listed[0] == listed[1]
+        assert "vmap { 0 : goto" in listed[0]
+    finally:
+        ours.close()
+        theirs.close()
