@@ -15,6 +15,9 @@ Shapes (nft text; ``S`` is a selector listed below) -> expressions::
     meta mark & 0x4000 == 0, ct status & dnat != 0  bitwise (mask/xor) + cmp
     S @set, S != @set, a . b . c @set               lookup (concatenations in 32-bit regs)
     S vmap @map, k map @m                           lookup into the verdict / a data register
+    S { 80, 443 }, S != { 22, 23 }, a . b { .. }    lookup of an anonymous set (``_anon``)
+    S vmap { 0 : goto a, 1 : goto b }               lookup of an anonymous verdict map
+    S { v }, S != { 10.0.0.0/8 }                    as ``S v`` (nft compares with the element)
     meta mark | 0x4000, numgen random mod 2         bitwise, numgen (statement values)
 
 Selectors: payload fields of ip/ip6/tcp/udp/th (byte-aligned ones, and ``tcp flags``), meta
@@ -25,10 +28,12 @@ Operators follow the model's JSON (what ``Nftables.run`` would send): ``in`` on 
 is nft's implicit flag test, ``==``/``!=`` a plain cmp (``ct state == a,b`` compares with
 ``a|b``).
 
-Refused here: anonymous sets and maps (``{ 22, 80 }``, inline vmaps), ``<``/``>``/ranges on
-host-order keys (nft adds a byteorder expression), ``x ^ c == v`` (nft folds it), ``==``
-ranges for nft >= 1.1 (not verified there), shifts, interface indexes, wildcard interface
-names.
+Anonymous sets need a collector (``ExprLinearizer.anon``, ``_anon.AnonSets``) that the batch
+declares before the rule; without one, or for nft >= 1.1 (not verified there), they are
+refused. Refused here: anonymous sets with intervals and anonymous data maps (see ``_anon``),
+``<``/``>``/ranges on host-order keys (nft adds a byteorder expression), ``x ^ c == v``
+(nft folds it), ``==`` ranges for nft >= 1.1 (not verified there), shifts, interface
+indexes, wildcard interface names.
 """
 
 from __future__ import annotations

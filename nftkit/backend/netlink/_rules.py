@@ -28,9 +28,13 @@ Implicit dependencies: ``meta nfproto ipv4|ipv6`` before ip/ip6 fields in inet t
 one of ``reject with tcp reset`` goes to the head of the rule, as nft puts it.
 Families: ip, ip6, inet.
 
+Anonymous sets and verdict maps (``{ 22, 80 }``, ``vmap { 0 : goto a }``) need NEWSET and
+NEWSETELEM messages of their own before the rule: pass ``anon`` (``_anon.AnonSets``) to
+collect them; without it they are refused.
+
 Refused (UnsupportedError), because nft rewrites them in ways that differ between releases
-or need other messages: anonymous sets and maps (``{ 22, 80 }``, inline vmaps: NEWSET
-messages of their own), two payload matches on one header or out of header order (nft's
+or need other messages: anonymous sets with intervals and anonymous data maps, two payload
+matches on one header or out of header order (nft's
 statement merging: ``ip ttl 64 ip protocol udp`` is one 2-byte cmp, and 1.0.6 merges across
 a ``counter``), ``<``/``>``/ranges on host-order keys (nft adds a byteorder expression),
 ``x ^ c == v`` (nft folds it), ``==`` ranges for nft >= 1.1 (not verified there), payload
