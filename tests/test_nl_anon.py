@@ -263,3 +263,29 @@ def test_classic_layout_as_nft_loads_it(endpoints: tuple[int, ...]) -> None:
     finally:
         ours.close()
         theirs.close()
+
+
+def test_dry_run_and_a_refused_rule_name_the_rule() -> None:
+    """``check`` validates a batch with anonymous sets and changes nothing; a vmap that goes
+    to a missing chain is refused by the kernel, reported against the rule's op."""
+    from nftkit.errors import NotFoundError
+
+    ns = Netns()
+    try:
+        assert ns.nft("-f", "-", stdin=SKELETON).returncode == 0
+        good = parse_rule("numgen random mod 2 vmap { 0 : goto a, 1 : goto b }", family="ip")
+        bad = parse_rule("numgen random mod 2 vmap { 0 : goto a, 1 : goto nowhere }",
+                         family="ip")
+        with Nftables(netns=f"/run/netns/{ns.name}") as nft:
+            nft.check(Transaction().add(good, table=("ip", "t"), chain="c"))
+            assert nft.last_path == "netlink"
+            assert _listing(ns, "ip", "c") == []
+            txn = (Transaction().add(good, table=("ip", "t"), chain="c")
+                   .add(bad, table=("ip", "t"), chain="d"))
+            with pytest.raises(NotFoundError) as info:
+                nft.run(txn)
+            assert nft.last_path == "netlink"
+            assert info.value.index == 1
+        assert _listing(ns, "ip", "c") == []
+    finally:
+        ns.close()
