@@ -187,7 +187,10 @@ def set_message(verb: str, family: Family, table: str, info: SetInfo) -> Msg:
     body = _str(1, table) + _str(2, s.name) + _u32(3, flags) + _u32(4, key.type_id)
     body += _u32(5, key.length)
     if data is not None:
-        body += _u32(6, data.type_id) + _u32(7, data.length)
+        # nft sends length 0 for verdict data (the kernel sizes it itself)
+        body += _u32(6, data.type_id) + _u32(7, 0 if data.verdict else data.length)
+    if info.id is not None:  # libnftnl's order: ID, POLICY, DESC
+        body += _u32(10, info.id)
     if s.policy is SetPolicy.MEMORY:
         body += _u32(8, 1)
     size = s.size
@@ -202,8 +205,6 @@ def set_message(verb: str, family: Family, table: str, info: SetInfo) -> Msg:
         desc += _nest(2, *(_nest(1, _u32(1, p.size)) for p in key.parts))
     if desc:
         body += _nest(9, desc)
-    if info.id is not None:
-        body += _u32(10, info.id)
     if s.timeout:
         body += _u64(11, s.timeout)
     if s.gc_interval:
