@@ -83,6 +83,14 @@ CASES: list[tuple[str, str]] = [
     ("ip6", "ip6 daddr { ::1, ::2 } accept"),
     ("ip6", "ip6 daddr . udp dport { ::1 . 53, ::2 . 53 }"),
     ("ip6", "udp dport vmap { 53 : accept, 54 : drop }"),
+    # many elements: the packer's compiled path, and two NEWSETELEM messages split as nft does
+    ("ip", "tcp dport { " + ", ".join(str(p) for p in range(1000, 1100)) + " }"),
+    ("ip", "numgen random mod 300 vmap { "
+           + ", ".join(f"{j} : goto {'ab'[j % 2]}" for j in range(300)) + " }"),
+    ("ip", "numgen random mod 3000 vmap { "
+           + ", ".join(f"{j} : goto {'ab'[j % 2]}" for j in range(3000)) + " }"),
+    ("ip", "ip daddr . tcp dport { " + ", ".join(
+        f"10.0.{j // 256}.{j % 256} . {j}" for j in range(5000)) + " }"),
 ]
 
 #: Valid rules with inline sets the encoder refuses (libnftables carries them)
@@ -138,7 +146,7 @@ def _ours(family: str, text: str, first_id: int) -> tuple[list[tuple[int, bytes]
     return msgs, exprs, rule_userdata(rule)
 
 
-@pytest.mark.parametrize("index", range(len(CASES)), ids=[f"{f}:{t}" for f, t in CASES])
+@pytest.mark.parametrize("index", range(len(CASES)), ids=[f"{f}:{t[:80]}" for f, t in CASES])
 def test_anonymous_sets_as_nft_sends_them(nft_sent: Any, index: int) -> None:
     family, text = CASES[index]
     want_msgs, want_rule = nft_sent[index]
@@ -152,7 +160,20 @@ def test_anonymous_sets_as_nft_sends_them(nft_sent: Any, index: int) -> None:
     assert [k for k, _ in msgs] == [k for k, _ in want_msgs]
     for (kind, ours), (_, theirs) in zip(msgs, want_msgs, strict=True):
         assert list(tlvs(ours)) == list(tlvs(theirs)), hex(kind)
-        assert ours == theirs
+        assert ours == _zero_padding(theirs)
+
+
+def _zero_padding(body: bytes) -> bytes:
+    """``body`` with the padding after each top-level attribute zeroed: nft leaves it as its
+    reused buffer had it in the second of two element messages (the kernel ignores it)."""
+    out = bytearray(body)
+    off = 0
+    while off + 4 <= len(out):
+        length = struct.unpack_from("=H", out, off)[0]
+        end = (length + 3) & ~3
+        out[off + length:off + end] = bytes(end - length)
+        off += end
+    return bytes(out)
 
 
 @pytest.mark.parametrize("family,text", REFUSED, ids=[f"{f}:{t}" for f, t in REFUSED])

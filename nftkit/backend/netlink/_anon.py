@@ -33,7 +33,7 @@ from ...errors import UnsupportedError
 from ...model.expressions import ElemExpr, PrefixExpr, RangeExpr, VerdictExpr
 from ...nft.datatypes import BIG, HOST, NETLINK_NAMES, NONE
 from ...nft.symbols import SET_FLAGS
-from ._elements import ElementPacker, chunks
+from ._elements import ElementPacker
 from ._tlv import NLA_F_NESTED, _attr, _nest
 from ._types import DATATYPES, VERDICT_TYPE, KeySpec, Part, key_spec_of_expr, udata
 
@@ -84,19 +84,24 @@ class AnonSet:
         return body + _attr(13, self.udata())
 
     def element_bodies(self, table: str) -> list[bytes]:
-        """The attributes of its NEWSETELEM messages: elements numbered 1, 2, ... in each
-        message, as libnftnl numbers the nests (the kernel ignores the number)."""
+        """The attributes of its NEWSETELEM messages, split as libnftnl splits them: as many
+        elements as fit in the 16-bit length of the ELEMENTS nest, numbered 1, 2, ... (the
+        nest type; the kernel ignores it), the number of the element that did not fit
+        skipped in the next message."""
         head = _str(1, table) + _str(2, self.name) + _u32(4, self.id)
-        out = []
-        for payload in chunks(self.nests):
-            numbered = bytearray(payload)
-            off, i = 0, 0
-            while off < len(numbered):
+        out: list[bytes] = []
+        part = bytearray()
+        i = 0
+        for nest in self.nests:
+            i += 1
+            if part and 4 + len(part) + len(nest) > 0xFFFF:
+                out.append(head + _nest(3, bytes(part)))
+                part = bytearray()
                 i += 1
-                length = struct.unpack_from("=H", numbered, off)[0]
-                struct.pack_into("=H", numbered, off + 2, (i | NLA_F_NESTED) & 0xFFFF)
-                off += (length + 3) & ~3
-            out.append(head + _nest(3, bytes(numbered)))
+            start = len(part)
+            part += nest
+            struct.pack_into("=H", part, start + 2, (i | NLA_F_NESTED) & 0xFFFF)
+        out.append(head + _nest(3, bytes(part)))
         return out
 
     def udata(self) -> bytes:
