@@ -83,6 +83,29 @@ CASES: list[tuple[str, str]] = [
     ("ip6", "ip6 daddr { ::1, ::2 } accept"),
     ("ip6", "ip6 daddr . udp dport { ::1 . 53, ::2 . 53 }"),
     ("ip6", "udp dport vmap { 53 : accept, 54 : drop }"),
+    # intervals: sorted, merged (sets), interval ends, an open end at the largest value
+    ("ip", "tcp dport { 22-25, 80 } accept"),
+    ("ip", "tcp dport { 80, 22-25 } accept"),
+    ("ip", "tcp dport { 1-5, 6-10, 8 } accept"),
+    ("ip", "tcp dport { 1-5, 3-8 } accept"),
+    ("ip", "tcp dport { 80, 80, 1-2 } accept"),
+    ("ip", "tcp dport { 0-5, 65535 } accept"),
+    ("ip", "tcp dport != { 0-1023, 8080 } drop"),
+    ("ip", "ip saddr { 10.0.0.0/8, 192.168.0.1 } accept"),
+    ("ip", "ip saddr { 0.0.0.0/1, 192.168.0.0/16 } accept"),
+    ("ip", "ip daddr { 10.0.0.0/8, 10.1.0.0/16, 172.16.0.0/12 } accept"),
+    ("ip", "ip daddr { 10.0.0.1-10.0.0.9, 10.0.0.10 } accept"),
+    ("ip", "ip saddr { { 1.1.1.0/24, 3.3.3.0/24 }, 2.2.2.0/24 } accept"),
+    ("ip", "ip protocol { 6-17, 1 } accept"),
+    ("ip", "meta l4proto { 6-17, 1 } accept"),
+    ("inet", "meta l4proto vmap { 6-17 : accept, 1 : drop }"),
+    ("ip", "tcp dport vmap { 1-1024 : accept, 2000 : drop }"),
+    ("ip", "tcp dport vmap { 1-5 : accept, 6-10 : drop }"),
+    ("ip", "tcp dport vmap { 1-5 : accept, 7 : drop, 65535 : accept }"),
+    ("ip", "ip saddr vmap { 10.0.0.0/8 : goto a, 192.168.0.0/16 : jump b }"),
+    ("inet", "ip6 saddr { 2001:db8::/32, ::1 } accept"),
+    ("ip6", "ip6 daddr { fe80::/10, 2001:db8::1-2001:db8::ff } accept"),
+    ("ip6", "ip6 daddr { ::/0 } accept"),
     # many elements: the packer's compiled path, and two NEWSETELEM messages split as nft does
     ("ip", "tcp dport { " + ", ".join(str(p) for p in range(1000, 1100)) + " }"),
     ("ip", "numgen random mod 300 vmap { "
@@ -93,11 +116,48 @@ CASES: list[tuple[str, str]] = [
         f"10.0.{j // 256}.{j % 256} . {j}" for j in range(5000)) + " }"),
 ]
 
+
+
+def _random_interval_cases(seed: int, count: int) -> list[tuple[str, str]]:
+    """Reproducible port and address sets mixing values, ranges and prefixes (overlapping,
+    adjacent, at 0 and at the largest value), and verdict maps of disjoint ranges."""
+    import random
+
+    rnd = random.Random(seed)
+    out: list[tuple[str, str]] = []
+    for i in range(count):
+        if i % 3 == 0:
+            parts = []
+            for _ in range(rnd.randint(2, 6)):
+                lo = rnd.choice([0, 65535, rnd.randint(0, 70), rnd.randint(0, 65535)])
+                hi = min(65535, lo + rnd.choice([0, 0, 1, 5, 40, 70000]))
+                parts.append(str(lo) if lo == hi else f"{lo}-{hi}")
+            out.append(("ip", f"tcp dport {{ {', '.join(parts)} }} accept"))
+        elif i % 3 == 1:
+            parts = []
+            for _ in range(rnd.randint(2, 5)):
+                plen = rnd.choice([1, 8, 12, 16, 24, 31, 32])
+                addr = rnd.getrandbits(32) & (((1 << plen) - 1) << (32 - plen))
+                text = ".".join(str(addr >> s & 255) for s in (24, 16, 8, 0))
+                parts.append(text if plen == 32 else f"{text}/{plen}")
+            out.append(("ip", f"ip saddr {{ {', '.join(parts)} }} drop"))
+        else:
+            bounds = sorted(rnd.sample(range(65536), rnd.randint(2, 8)))
+            pairs = [f"{bounds[j]}-{bounds[j + 1] - 1} : {rnd.choice(['accept', 'drop'])}"
+                     for j in range(0, len(bounds) - 1, 2) if bounds[j] < bounds[j + 1] - 1]
+            pairs.append(f"{bounds[-1]} : goto a")
+            out.append(("ip", f"udp dport vmap {{ {', '.join(pairs)} }}"))
+    return out
+
+
+CASES += _random_interval_cases(14, 45)
+
 #: Valid rules with inline sets the encoder refuses (libnftables carries them)
 REFUSED: list[tuple[str, str]] = [
-    ("ip", "tcp dport { 22-25, 80 } accept"),  # intervals: nft sends interval ends
-    ("ip", "ip saddr { 10.0.0.0/8, 192.168.0.1 } accept"),
-    ("ip", "tcp dport vmap { 1-1024 : accept }"),
+    ("ip", "ip saddr . tcp dport { 10.0.0.0/8 . 22, 1.1.1.1 . 80 }"),  # concatenated intervals
+    ("ip", "meta l4proto . th dport vmap { tcp . 1-1024 : accept, udp . 53 : drop }"),
+    ("ip", "meta mark { 1-5, 8 }"),  # host-order keys longer than a byte
+    ("ip", "tcp dport vmap { 1-5 : accept, 3-10 : drop }"),  # nft: conflicting intervals
     ("ip", "dnat to ip daddr map { 1.1.1.1 : 2.2.2.2 }"),  # data maps
     ("ip", "meta mark set tcp dport map { 22 : 1 }"),
     ("ip", "ct state vmap { established : accept, new : drop }"),  # symbolic datatypes

@@ -9,21 +9,26 @@ set) and numbers them from the batch's next set id; ``_objects.anonymous_set_mes
 turns them into messages. What nft 1.0.6 sends (checked byte for byte by
 ``tests/test_nl_rules.py``)::
 
-    NEWSET     TABLE, NAME "__set%d", FLAGS anonymous|constant[|map], KEY_TYPE, KEY_LEN,
-               [DATA_TYPE, DATA_LEN (0 for verdicts)], ID, DESC {SIZE: element count},
-               USERDATA {0: key byte order, [1: data byte order], [3: key typeof],
-               [4: data typeof (verdict)], [6: data interval 0]}
+    NEWSET     TABLE, NAME "__set%d", FLAGS anonymous|constant[|map][|interval], KEY_TYPE,
+               KEY_LEN, [DATA_TYPE, DATA_LEN (0 for verdicts)], ID, DESC {SIZE: element
+               count}, USERDATA {0: key byte order, [1: data byte order], [2: auto-merge
+               (interval sets)], [3: key typeof], [4: data typeof (verdict)], [6: data
+               interval 0]}
     NEWSETELEM TABLE, SET, SET_ID, ELEMENTS {...}    (the order of the rule's text)
 
 The key of a set in a match is the left-hand side itself (its ``typeof`` is in the
 userdata); the key of a map is a constant of the key's datatype (no typeof), except a
-concatenation, which keeps its ``typeof``. Refused (``UnsupportedError``): interval elements
-(prefixes, ranges: nft sends interval ends and merges them), element options, data maps
-(``dnat to ip daddr map { ... }``), keys whose datatype the element encoder does not know.
+concatenation, which keeps its ``typeof``. Prefixes and ranges make an interval set
+(``_interval_nests``: sorted, merged, interval ends). Refused (``UnsupportedError``):
+intervals of concatenations and of host-order keys longer than a byte, element options, data
+maps (``dnat to ip daddr map { ... }``), keys whose datatype the element encoder does not
+know.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,7 +38,7 @@ from ...errors import UnsupportedError
 from ...model.expressions import ElemExpr, PrefixExpr, RangeExpr, VerdictExpr
 from ...nft.datatypes import BIG, HOST, NETLINK_NAMES, NONE
 from ...nft.symbols import SET_FLAGS
-from ._elements import ElementPacker
+from ._elements import ElementPacker, encode_value, verdict_data
 from ._tlv import NLA_F_NESTED, _attr, _nest
 from ._types import DATATYPES, VERDICT_TYPE, KeySpec, Part, key_spec_of_expr, udata
 
@@ -72,6 +77,7 @@ class AnonSet:
     key: KeySpec
     data: KeySpec | None
     nests: list[bytes]
+    size: int
 
     def set_body(self, table: str) -> bytes:
         """The attributes of its NEWSET."""
@@ -80,7 +86,7 @@ class AnonSet:
         body += _u32(4, key.type_id) + _u32(5, key.length)
         if data is not None:
             body += _u32(6, data.type_id) + _u32(7, data.length)
-        body += _u32(10, self.id) + _nest(9, _u32(1, len(self.nests)))
+        body += _u32(10, self.id) + _nest(9, _u32(1, self.size))
         return body + _attr(13, self.udata())
 
     def element_bodies(self, table: str) -> list[bytes]:
@@ -110,6 +116,8 @@ class AnonSet:
         out = udata(0, struct.pack("=I", key.order))
         if data is not None:
             out += udata(1, struct.pack("=I", data.order))
+        elif self.flags & SET_FLAGS["interval"]:
+            out += udata(2, struct.pack("=I", 1))  # merge adjacent intervals (auto-merge)
         if key.typeof is not None:
             out += udata(3, key.typeof)
         if data is not None:
@@ -129,14 +137,19 @@ class AnonSets:
 
     def _add(self, prefix: str, flags: int, key: KeySpec, data: KeySpec | None,
              elements: Sequence[Any]) -> AnonSet:
-        for el in elements:
-            k = el[0] if isinstance(el, tuple) else el
-            if isinstance(k, PrefixExpr | RangeExpr):
-                raise _unsupported("interval elements in anonymous sets (prefixes, ranges)")
-            if isinstance(k, ElemExpr):
-                raise _unsupported("element options in anonymous sets")
-        nests = ElementPacker(key, data).pack(elements)
-        s = AnonSet(prefix, self.next_id, flags, key, data, nests)
+        keys = [el[0] if isinstance(el, tuple) else el for el in elements]
+        if any(isinstance(k, ElemExpr) for k in keys):
+            raise _unsupported("element options in anonymous sets")
+        if any(isinstance(k, PrefixExpr | RangeExpr) for k in keys):
+            nests, size = _interval_nests(key, data, elements)
+            flags |= SET_FLAGS["interval"]
+            if key.order == HOST and data is None:
+                # a 1-byte key matched in a set: nft's userdata says network order
+                key = dataclasses.replace(key, order=BIG)
+        else:
+            nests = ElementPacker(key, data).pack(elements)
+            size = len(nests)
+        s = AnonSet(prefix, self.next_id, flags, key, data, nests, size)
         self.next_id += 1
         self.sets.append(s)
         return s
@@ -183,3 +196,84 @@ def _check_widths(key: KeySpec, widths: Sequence[int]) -> None:
         # the element encoder writes a datatype in its natural byte order
         if p.size > 1 and DATATYPES[p.name][2] not in (NONE, p.order):
             raise _unsupported(f"anonymous set keys of a {p.name} in another byte order")
+
+
+# --- intervals ------------------------------------------------------------------------------
+
+_ELEM_FLAGS, _ELEM_USERDATA = 3, 6
+_INTERVAL_END = 1  # NFT_SET_ELEM_INTERVAL_END
+_UDATA_ELEM_FLAGS, _ELEM_F_INTERVAL_OPEN = 1, 1  # nftnl_udata_set_elem_types, nft's flag
+
+
+def _bounds(k: Any, names: tuple[str, ...], bits: int) -> tuple[int, int]:
+    """The first and last value of element ``k`` (a value, a range, a prefix) as integers
+    in network byte order."""
+    top = (1 << bits) - 1
+    if isinstance(k, RangeExpr):
+        lo = int.from_bytes(encode_value(k.low, names), "big")
+        hi = int.from_bytes(encode_value(k.high, names), "big")
+        if lo > hi:
+            raise _unsupported(f"the range {k!r}")
+        return lo, hi
+    if isinstance(k, PrefixExpr):
+        addr = int.from_bytes(encode_value(k.addr, names), "big")
+        if not 0 <= k.len <= bits:
+            raise _unsupported(f"the prefix {k!r}")
+        host = top >> k.len
+        if addr & host:
+            raise _unsupported(f"a prefix with host bits set: {k!r}")
+        return addr, addr | host
+    value = int.from_bytes(encode_value(k, names), "big")
+    return value, value
+
+
+def _interval_elem(value: int, size: int, *, end: bool = False, data: Any = None,
+                   open_end: bool = False) -> bytes:
+    items = [_u32(_ELEM_FLAGS, _INTERVAL_END)] if end else []
+    items.append(_nest(1, _attr(1, value.to_bytes(size, "big"))))  # KEY { VALUE }
+    if data is not None:
+        items.append(verdict_data(data))
+    if open_end:
+        items.append(_attr(_ELEM_USERDATA, udata(_UDATA_ELEM_FLAGS, struct.pack(
+            "=I", _ELEM_F_INTERVAL_OPEN))))
+    return _nest(1, *items)
+
+
+def _interval_nests(key: KeySpec, data: KeySpec | None, elements: Sequence[Any]
+                    ) -> tuple[list[bytes], int]:
+    """The elements of an anonymous interval set as nft 1.0.6 sends them, and the size it
+    declares. Sorted; a set's overlapping or adjacent intervals merged (a map's refused:
+    nft reports "conflicting intervals"); ``0`` as an interval end first unless the first
+    interval starts at 0; each interval ``a-b`` as ``a`` and ``b+1`` flagged as an interval
+    end, left out where the next interval starts at ``b+1`` and, for ``b`` the largest
+    value, replaced by an "open interval" flag in ``a``'s userdata. The size counts every
+    end, also those left out: ``{ 22-25, 80 }`` sends 0 (end), 22, 26 (end), 80, 81 (end)."""
+    if len(key.parts) != 1:
+        raise _unsupported("concatenated intervals in anonymous sets")
+    part = key.parts[0]
+    if part.order != BIG and part.size > 1:
+        # nft converts such keys to network order with a byteorder expression first
+        raise _unsupported(f"intervals of a host-order {part.name}")
+    size, bits = part.size, part.size * 8
+    top = (1 << bits) - 1
+    spans: list[list[Any]] = []
+    for el in elements:
+        k, d = el if isinstance(el, tuple) else (el, None)
+        spans.append([*_bounds(k, key.names, bits), d])
+    spans.sort(key=lambda span: (span[0], span[1]))
+    if data is None:  # auto-merge
+        merged: list[list[Any]] = []
+        for lo, hi, _ in spans:
+            if merged and lo <= merged[-1][1] + 1:
+                merged[-1][1] = max(merged[-1][1], hi)
+            else:
+                merged.append([lo, hi, None])
+        spans = merged
+    elif any(b[0] <= a[1] for a, b in itertools.pairwise(spans)):
+        raise _unsupported("conflicting intervals in an anonymous map")
+    nests = [] if spans[0][0] == 0 else [_interval_elem(0, size, end=True)]
+    for i, (lo, hi, d) in enumerate(spans):
+        nests.append(_interval_elem(lo, size, data=d, open_end=hi == top))
+        if hi != top and not (i + 1 < len(spans) and spans[i + 1][0] == hi + 1):
+            nests.append(_interval_elem(hi + 1, size, end=True))
+    return nests, 2 * len(spans) + (spans[0][0] != 0)

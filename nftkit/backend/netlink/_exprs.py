@@ -15,7 +15,7 @@ Shapes (nft text; ``S`` is a selector listed below) -> expressions::
     meta mark & 0x4000 == 0, ct status & dnat != 0  bitwise (mask/xor) + cmp
     S @set, S != @set, a . b . c @set               lookup (concatenations in 32-bit regs)
     S vmap @map, k map @m                           lookup into the verdict / a data register
-    S { 80, 443 }, S != { 22, 23 }, a . b { .. }    lookup of an anonymous set (``_anon``)
+    S { 80, 443 }, S != { 1-1023, 8080 }, a . b { } lookup of an anonymous set (``_anon``)
     S vmap { 0 : goto a, 1 : goto b }               lookup of an anonymous verdict map
     S { v }, S != { 10.0.0.0/8 }                    as ``S v`` (nft compares with the element)
     meta mark | 0x4000, numgen random mod 2         bitwise, numgen (statement values)
@@ -30,7 +30,7 @@ is nft's implicit flag test, ``==``/``!=`` a plain cmp (``ct state == a,b`` comp
 
 Anonymous sets need a collector (``ExprLinearizer.anon``, ``_anon.AnonSets``) that the batch
 declares before the rule; without one, or for nft >= 1.1 (not verified there), they are
-refused. Refused here: anonymous sets with intervals and anonymous data maps (see ``_anon``),
+refused. Refused here: some anonymous interval sets and anonymous data maps (see ``_anon``),
 ``<``/``>``/ranges on host-order keys (nft adds a byteorder expression), ``x ^ c == v``
 (nft folds it), ``==`` ranges for nft >= 1.1 (not verified there), shifts, interface
 indexes, wildcard interface names.

@@ -33,8 +33,8 @@ NEWSETELEM messages of their own before the rule: pass ``anon`` (``_anon.AnonSet
 collect them; without it they are refused.
 
 Refused (UnsupportedError), because nft rewrites them in ways that differ between releases
-or need other messages: anonymous sets with intervals and anonymous data maps, two payload
-matches on one header or out of header order (nft's
+or need other messages: some anonymous interval sets and anonymous data maps (``_anon``),
+two payload matches on one header or out of header order (nft's
 statement merging: ``ip ttl 64 ip protocol udp`` is one 2-byte cmp, and 1.0.6 merges across
 a ``counter``), ``<``/``>``/ranges on host-order keys (nft adds a byteorder expression),
 ``x ^ c == v`` (nft folds it), ``==`` ranges for nft >= 1.1 (not verified there), payload
