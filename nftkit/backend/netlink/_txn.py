@@ -20,11 +20,37 @@ from __future__ import annotations
 import errno
 import struct
 from collections.abc import Sequence
+from ipaddress import IPv4Address, IPv6Address
 
 from ...check import set_refs, set_use_problem
 from ...errors import NotFoundError, UnsupportedError, ValidationError
+from ...model.expressions import (
+    BinopExpr,
+    ConcatExpr,
+    CtExpr,
+    FibExpr,
+    ListExpr,
+    MetaExpr,
+    NumgenExpr,
+    PayloadExpr,
+    PrefixExpr,
+    RangeExpr,
+    SetExpr,
+    VerdictExpr,
+)
 from ...model.ruleset import Chain, Rule, Table
 from ...model.sets import Map, Set
+from ...model.statements import (
+    CounterStmt,
+    LimitStmt,
+    LogStmt,
+    MangleStmt,
+    MatchStmt,
+    NatStmt,
+    QuotaStmt,
+    RejectStmt,
+    VerdictMapStmt,
+)
 from ...transaction import (
     Kind,
     Op,
@@ -119,6 +145,50 @@ def _u64(raw: bytes) -> int:
     return value
 
 
+#: values and selectors that name no set
+_PLAIN = (int, str, IPv4Address, IPv6Address, PayloadExpr, MetaExpr, CtExpr, NumgenExpr,
+          FibExpr, VerdictExpr)
+#: statements that name no set, whatever their fields
+_PLAIN_STMTS = (VerdictExpr, CounterStmt, LogStmt, LimitStmt, QuotaStmt, RejectStmt)
+
+
+def _plain(x: object) -> bool:
+    """Whether expression ``x`` surely names no set (False: maybe, walk it)."""
+    if x is None or isinstance(x, _PLAIN):
+        return True
+    if isinstance(x, PrefixExpr):
+        return _plain(x.addr)
+    if isinstance(x, RangeExpr):
+        return _plain(x.low) and _plain(x.high)
+    if isinstance(x, BinopExpr):
+        return _plain(x.left) and _plain(x.right)
+    if isinstance(x, ConcatExpr | SetExpr | ListExpr | tuple):
+        items = (x.exprs if isinstance(x, ConcatExpr) else x.elements if isinstance(
+            x, SetExpr) else x.values if isinstance(x, ListExpr) else x)
+        return all(_plain(i) for i in items)
+    return False
+
+
+def _names_no_set(rule: Rule) -> bool:
+    """A quick, conservative ``not any(set_refs(rule))`` for the common statements."""
+    for st in rule.stmts:
+        if isinstance(st, _PLAIN_STMTS):
+            continue
+        if isinstance(st, MatchStmt):
+            ok = _plain(st.left) and _plain(st.right)
+        elif isinstance(st, VerdictMapStmt):
+            ok = _plain(st.key) and _plain(st.data)
+        elif isinstance(st, NatStmt):
+            ok = _plain(st.addr) and _plain(st.port)
+        elif isinstance(st, MangleStmt):
+            ok = _plain(st.key) and _plain(st.value)
+        else:
+            ok = False
+        if not ok:
+            return False
+    return True
+
+
 class MissingSet(Exception):
     """An element op names a set that neither the batch nor the kernel has. The kernel
     would refuse an earlier message first if one fails: ``messages``/``owners`` are the batch
@@ -211,6 +281,7 @@ class NetlinkPath:
         owners: list[int] = []
         new_sets: dict[tuple[str, str, str], SetInfo] = {}
         tables: dict[_Where, list[Set]] = {}
+        models: dict[tuple[object, ...], Table] = {}
         next_id = 1
         for i, op in batch:
             family = op.family
@@ -261,7 +332,13 @@ class NetlinkPath:
                     raise UnsupportedError("rules by index or position are left to libnftables")
                 sets = list(tables.get((family.value, op.table), []))
                 sets += self._used_sets(op.obj, family.value, op.table, new_sets, sets)
-                model = Table(family=family, name=op.table, sets=sets) if sets else None
+                model = None
+                if sets:  # one stand-in table per set of sets, not one per rule
+                    where_sets = (family, op.table, *map(id, sets))
+                    model = models.get(where_sets)
+                    if model is None:
+                        model = models[where_sets] = Table(family=family, name=op.table,
+                                                           sets=sets)
                 anon = AnonSets(next_id)
                 out = [rule_message(verb.value, family, op.table, op.chain, op.obj, model,
                                     position=op.position, handle=op.handle, anon=anon)]
@@ -285,6 +362,8 @@ class NetlinkPath:
         """The sets ``rule`` names that are not in this batch (from memory or the kernel).
         A missing one, or one the rule cannot use (a key of another type, a set where a map
         is needed), is left to libnftables, whose evaluation reports it as nft does."""
+        if _names_no_set(rule):  # most rules of a full load: no walk of the whole rule
+            return []
         out: list[Set] = []
         names = {s.name for s in have}
         for name, use, key in set_refs(rule):
