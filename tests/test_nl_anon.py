@@ -438,3 +438,39 @@ def test_quick_no_set_check_agrees_with_set_refs() -> None:
             assert not list(set_refs(rule))
 
     check()
+
+
+def test_classic_add_handles_come_from_the_echo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A classic one-service add with handles (the default) takes the netlink path and
+    sends no GET or dump: every handle comes from the kernel's echo."""
+    from bench import _layouts as layouts
+    from nftkit.backend.netlink._socket import NetlinkSocket
+
+    services = layouts.make_services(20, endpoints=(2,))
+    svc = layouts.make_services(1, endpoints=(3,), start=20)[0]
+    m = layouts._m()
+    add = Transaction()
+    for chain in reversed(layouts.classic_service_model(m, svc)):
+        add.add(chain, table=layouts.TABLE)
+    add.add_elements("service-ips", [layouts.classic_vmap_element(svc)], table=layouts.TABLE)
+    ns = Netns()
+    try:
+        with Nftables(netns=f"/run/netns/{ns.name}") as nft:
+            nft.run(Transaction().add(layouts.classic_model(services).tables[0]))
+            reads: list[int] = []
+            monkeypatch.setattr(NetlinkSocket, "request",
+                                lambda self, kind, *a: reads.append(kind))
+            monkeypatch.setattr(NetlinkSocket, "dump",
+                                lambda self, kind, *a, **k: reads.append(kind))
+            result = nft.run(add)
+        assert result.path == "netlink"
+        assert reads == []
+        # a handle for each chain and rule, none for the element
+        assert [h is None for h in result.handles] == [
+            op.kind.value == "element" for op in add.ops]
+        at = next(i for i, op in enumerate(add.ops)
+                  if op.kind.value == "chain" and op.name == svc.chain)
+        listed = ns.nft("-a", "list", "chain", "ip", "kube-proxy", svc.chain).stdout
+        assert f"# handle {result.handles[at]}" in listed
+    finally:
+        ns.close()
