@@ -106,6 +106,13 @@ CASES: list[tuple[str, str]] = [
     ("inet", "ip6 saddr { 2001:db8::/32, ::1 } accept"),
     ("ip6", "ip6 daddr { fe80::/10, 2001:db8::1-2001:db8::ff } accept"),
     ("ip6", "ip6 daddr { ::/0 } accept"),
+    # data maps
+    ("ip", "dnat to ip daddr map { 1.1.1.1 : 2.2.2.2, 1.1.1.2 : 2.2.2.3 }"),
+    ("ip", "snat to ip saddr map { 10.0.0.0/8 : 1.1.1.1, 192.168.0.0/16 : 2.2.2.2 }"),
+    ("ip", "meta mark set tcp dport map { 22 : 1, 23 : 2 }"),
+    ("ip", "ct mark set ip saddr map { 10.0.0.1 : 0x10, 10.0.0.2 : 0x20 }"),
+    ("ip", "meta mark set meta l4proto . th dport map { tcp . 22 : 1, udp . 53 : 2 }"),
+    ("ip6", "dnat to ip6 daddr map { ::1 : ::2 }"),
     # many elements: the packer's compiled path, and two NEWSETELEM messages split as nft does
     ("ip", "tcp dport { " + ", ".join(str(p) for p in range(1000, 1100)) + " }"),
     ("ip", "numgen random mod 300 vmap { "
@@ -158,8 +165,7 @@ REFUSED: list[tuple[str, str]] = [
     ("ip", "meta l4proto . th dport vmap { tcp . 1-1024 : accept, udp . 53 : drop }"),
     ("ip", "meta mark { 1-5, 8 }"),  # host-order keys longer than a byte
     ("ip", "tcp dport vmap { 1-5 : accept, 3-10 : drop }"),  # nft: conflicting intervals
-    ("ip", "dnat to ip daddr map { 1.1.1.1 : 2.2.2.2 }"),  # data maps
-    ("ip", "meta mark set tcp dport map { 22 : 1 }"),
+    ("ip", "dnat ip to ip daddr map { 1.1.1.1 : 2.2.2.2 . 80 }"),  # address and port
     ("ip", "ct state vmap { established : accept, new : drop }"),  # symbolic datatypes
     ("ip", "ct state { established, related } accept"),
     ("ip", "ip ttl { 1, 2 }"),  # an 8-bit integer

@@ -20,9 +20,10 @@ The key of a set in a match is the left-hand side itself (its ``typeof`` is in t
 userdata); the key of a map is a constant of the key's datatype (no typeof), except a
 concatenation, which keeps its ``typeof``. Prefixes and ranges make an interval set
 (``_interval_nests``: sorted, merged, interval ends). Refused (``UnsupportedError``):
-intervals of concatenations and of host-order keys longer than a byte, element options, data
-maps (``dnat to ip daddr map { ... }``), keys whose datatype the element encoder does not
-know.
+intervals of concatenations and of host-order keys longer than a byte, element options, nat
+maps to an address and a port, keys and data whose datatype the element encoder does not
+know. Data maps (``dnat to ip daddr map { 10.0.0.1 : 10.1.0.1 }``, ``meta mark set tcp dport
+map { 22 : 1 }``) have a constant key and constant data, no typeof.
 """
 
 from __future__ import annotations
@@ -168,23 +169,39 @@ class AnonSets:
                      elements: Sequence[Any]) -> AnonSet:
         """``key vmap { k : verdict, ... }``: a constant key of ``dtype`` (a concatenation
         keeps its typeof)."""
+        return self.declare_map(key_expr, dtype, order, widths, elements, None)
+
+    def declare_map(self, key_expr: Any, dtype: str, order: str, widths: Sequence[int],
+                    elements: Sequence[Any], data: tuple[str, str, int] | None
+                    ) -> AnonSet:
+        """``key map { k : v, ... }`` into a value of ``data`` (datatype, byte order, bits),
+        or a verdict map (``data`` None). The key is a constant of ``dtype`` (a
+        concatenation keeps its typeof); the data is a constant (no typeof)."""
         for el in elements:
-            if not (isinstance(el, tuple) and len(el) == 2 and isinstance(el[1], VerdictExpr)):
-                raise _unsupported(f"the verdict map element {el!r}")
-        if len(widths) > 1:
-            key = key_spec_of_expr(key_expr)
-        else:
-            name = NETLINK_NAMES.get(dtype, dtype)
-            spec = DATATYPES.get(name)
-            if spec is None:
-                raise _unsupported(f"anonymous map keys of type {dtype}")
-            tid, size, natural = spec
-            if natural not in (NONE, _ORDER[order]) and size > 1:
-                raise _unsupported(f"a {order}-endian {dtype} key")
-            key = KeySpec((Part(name, tid, size, natural),), tid, size, _ORDER[order], None)
+            if not (isinstance(el, tuple) and len(el) == 2) or (
+                    isinstance(el[1], VerdictExpr) != (data is None)):
+                raise _unsupported(f"the map element {el!r}")
+        key = key_spec_of_expr(key_expr) if len(widths) > 1 else _constant(dtype, order)
         _check_widths(key, widths)
+        if data is None:
+            value = _VERDICT_DATA
+        else:
+            value = _constant(data[0], data[1])
+            _check_widths(value, [data[2]])
         flags = _ANON_CONST | SET_FLAGS["map"]
-        return self._add("__map%d", flags, key, _VERDICT_DATA, elements)
+        return self._add("__map%d", flags, key, value, elements)
+
+
+def _constant(dtype: str, order: str) -> KeySpec:
+    """A map's key or data as nft declares a constant of ``dtype`` (no typeof)."""
+    name = NETLINK_NAMES.get(dtype, dtype)
+    spec = DATATYPES.get(name)
+    if spec is None:
+        raise _unsupported(f"anonymous map keys or data of type {dtype}")
+    tid, size, natural = spec
+    if natural not in (NONE, _ORDER[order]) and size > 1:
+        raise _unsupported(f"a {order}-endian {dtype} in an anonymous map")
+    return KeySpec((Part(name, tid, size, natural),), tid, size, _ORDER[order], None)
 
 
 def _check_widths(key: KeySpec, widths: Sequence[int]) -> None:
@@ -231,8 +248,10 @@ def _interval_elem(value: int, size: int, *, end: bool = False, data: Any = None
                    open_end: bool = False) -> bytes:
     items = [_u32(_ELEM_FLAGS, _INTERVAL_END)] if end else []
     items.append(_nest(1, _attr(1, value.to_bytes(size, "big"))))  # KEY { VALUE }
-    if data is not None:
+    if isinstance(data, VerdictExpr):
         items.append(verdict_data(data))
+    elif data is not None:
+        items.append(data)  # the DATA nest, already encoded
     if open_end:
         items.append(_attr(_ELEM_USERDATA, udata(_UDATA_ELEM_FLAGS, struct.pack(
             "=I", _ELEM_F_INTERVAL_OPEN))))
@@ -259,6 +278,8 @@ def _interval_nests(key: KeySpec, data: KeySpec | None, elements: Sequence[Any]
     spans: list[list[Any]] = []
     for el in elements:
         k, d = el if isinstance(el, tuple) else (el, None)
+        if d is not None and data is not None and not data.verdict:
+            d = _nest(2, _attr(1, encode_value(d, data.names)))  # DATA { VALUE }
         spans.append([*_bounds(k, key.names, bits), d])
     spans.sort(key=lambda span: (span[0], span[1]))
     if data is None:  # auto-merge

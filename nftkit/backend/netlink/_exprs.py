@@ -17,6 +17,7 @@ Shapes (nft text; ``S`` is a selector listed below) -> expressions::
     S vmap @map, k map @m                           lookup into the verdict / a data register
     S { 80, 443 }, S != { 1-1023, 8080 }, a . b { } lookup of an anonymous set (``_anon``)
     S vmap { 0 : goto a, 1 : goto b }               lookup of an anonymous verdict map
+    dnat to S map { k : v }, meta mark set S map {} lookup of an anonymous data map
     S { v }, S != { 10.0.0.0/8 }                    as ``S v`` (nft compares with the element)
     meta mark | 0x4000, numgen random mod 2         bitwise, numgen (statement values)
 
@@ -30,7 +31,7 @@ is nft's implicit flag test, ``==``/``!=`` a plain cmp (``ct state == a,b`` comp
 
 Anonymous sets need a collector (``ExprLinearizer.anon``, ``_anon.AnonSets``) that the batch
 declares before the rule; without one, or for nft >= 1.1 (not verified there), they are
-refused. Refused here: some anonymous interval sets and anonymous data maps (see ``_anon``),
+refused. Refused here: some anonymous interval sets and maps (see ``_anon``),
 ``<``/``>``/ranges on host-order keys (nft adds a byteorder expression), ``x ^ c == v``
 (nft folds it), ``==`` ranges for nft >= 1.1 (not verified there), shifts, interface
 indexes, wildcard interface names.
@@ -362,9 +363,11 @@ class ExprLinearizer:
             raise _unsupported("anonymous sets and maps")
         return self.anon
 
-    def set_ref(self, ref: Any, key: Any, sel: _Sel, *, vmap: bool) -> tuple[str, int]:
+    def set_ref(self, ref: Any, key: Any, sel: _Sel, *, vmap: bool,
+                data: _Sel | None = None) -> tuple[str, int]:
         """The name and id a lookup of ``key`` in ``ref`` sends: a named set's, or those
-        of the anonymous set (``vmap``: verdict map) declared for ``{ ... }``."""
+        of the anonymous set (``vmap``: verdict map; ``data``: a map into a value of that
+        selector's type) declared for ``{ ... }``."""
         if not isinstance(ref, SetExpr):
             name = self.named(ref)
             return name, self.set_id(name)
@@ -372,18 +375,25 @@ class ExprLinearizer:
         if not ref.elements:
             raise _unsupported("empty anonymous sets")
         widths = [p.bits for p in sel.parts] if sel.dtype == "concat" else [sel.bits]
-        if vmap:
+        if data is not None:
+            s = anon.declare_map(key, sel.dtype, sel.order, widths, ref.elements,
+                                 (data.dtype, data.order, data.bits))
+        elif vmap:
             s = anon.declare_vmap(key, sel.dtype, sel.order, widths, ref.elements)
         else:
             s = anon.declare_set(key, widths, ref.elements)
         return s.name, s.id
 
-    def map(self, e: MapExpr, dreg_slot: int | None) -> None:
-        """``key map @m`` into ``dreg_slot`` (None: the verdict register, ``vmap``)."""
+    def map(self, e: MapExpr, dreg_slot: int | None, data: _Sel | None = None) -> None:
+        """``key map @m`` into ``dreg_slot`` (None: the verdict register, ``vmap``);
+        ``data``: what the value is loaded as (needed for ``key map { k : v }``)."""
         key = _selector(e.key)
         if isinstance(e.data, SetExpr) and dreg_slot is not None:
-            raise _unsupported("anonymous data maps")
-        name, set_id = self.set_ref(e.data, e.key, key, vmap=True)
+            if data is None or data.dtype == "concat":
+                raise _unsupported("anonymous data maps here")
+            name, set_id = self.set_ref(e.data, e.key, key, vmap=False, data=data)
+        else:
+            name, set_id = self.set_ref(e.data, e.key, key, vmap=True)
         slot = self.get(key) if dreg_slot is None else dreg_slot
         extra = _space(key.bits) if key.dtype == "concat" else 0
         self.low += extra  # nft reserves the key's registers while it loads it

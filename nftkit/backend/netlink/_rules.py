@@ -33,8 +33,8 @@ NEWSETELEM messages of their own before the rule: pass ``anon`` (``_anon.AnonSet
 collect them; without it they are refused.
 
 Refused (UnsupportedError), because nft rewrites them in ways that differ between releases
-or need other messages: some anonymous interval sets and anonymous data maps (``_anon``),
-two payload matches on one header or out of header order (nft's
+or need other messages: some anonymous interval sets and maps (``_anon``), two payload
+matches on one header or out of header order (nft's
 statement merging: ``ip ttl 64 ip protocol udp`` is one 2-byte cmp, and 1.0.6 merges across
 a ``counter``), ``<``/``>``/ranges on host-order keys (nft adds a byteorder expression),
 ``x ^ c == v`` (nft folds it), ``==`` ranges for nft >= 1.1 (not verified there), payload
@@ -242,7 +242,10 @@ class _Linearizer(ExprLinearizer):
             raise _unsupported(f"setting {type(key).__name__}")
         val_sel = None if not isinstance(st.value, ConcatExpr) else _selector(st.value)
         slot = self.get(val_sel)
-        self.load_value(st.value, target, slot)
+        if isinstance(st.value, MapExpr):
+            self.map(st.value, slot, target)
+        else:
+            self.load_value(st.value, target, slot)
         self.release(val_sel)
         if isinstance(key, MetaExpr):
             self.out.append(_expr("meta", _u32(2, _META[key.key][0]), _u32(3, _reg(slot))))
@@ -286,7 +289,7 @@ class _Linearizer(ExprLinearizer):
             if st.port is not None:
                 raise _unsupported("a nat map with a port")
             concat = self._nat_map_data(st.addr)
-            self.map(st.addr, amin)
+            self.map(st.addr, amin, addr_sel)
             if concat:
                 pmin = amin + _space(addr_bits)
         elif isinstance(st.addr, IPv4Address | IPv6Address):
@@ -311,6 +314,11 @@ class _Linearizer(ExprLinearizer):
 
     def _nat_map_data(self, e: MapExpr) -> bool:
         """Whether the map's data is ``addr . port`` (STMT_NAT_F_CONCAT)."""
+        if isinstance(e.data, SetExpr):
+            if any(isinstance(el, tuple) and isinstance(el[1], ConcatExpr)
+                   for el in e.data.elements):
+                raise _unsupported("anonymous nat maps to an address and a port")
+            return False
         s = self.lookup_set(self.named(e.data))
         if not isinstance(s, Map) or "interval" in s.flags or s.data_interval:
             raise _unsupported("nat maps that are not plain named maps")
