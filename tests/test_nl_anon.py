@@ -420,7 +420,7 @@ def test_quick_no_set_check_agrees_with_set_refs() -> None:
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    from nftkit.backend.netlink._txn import _names_no_set
+    from nftkit.backend.netlink._rules import names_no_set
     from nftkit.check import set_refs
     from nftkit.testing import rules
     from tests.test_nl_rules import CASES as RULE_CASES
@@ -431,7 +431,7 @@ def test_quick_no_set_check_agrees_with_set_refs() -> None:
     quick = 0
     for family, text in texts:
         rule = parse_rule(text, family=family)
-        if _names_no_set(rule):
+        if names_no_set(rule):
             quick += 1
             assert not list(set_refs(rule)), text
     assert quick >= len(CASES)
@@ -440,7 +440,7 @@ def test_quick_no_set_check_agrees_with_set_refs() -> None:
               suppress_health_check=list(HealthCheck))
     @given(st.sampled_from(["ip", "ip6", "inet"]).flatmap(lambda fam: rules(fam)))
     def check(rule: Any) -> None:
-        if _names_no_set(rule):
+        if names_no_set(rule):
             assert not list(set_refs(rule))
 
     check()

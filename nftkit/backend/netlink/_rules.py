@@ -64,10 +64,13 @@ from ...model.expressions import (
     ConcatExpr,
     CtExpr,
     ElemExpr,
+    FibExpr,
     ListExpr,
     MapExpr,
     MetaExpr,
+    NumgenExpr,
     PayloadExpr,
+    PrefixExpr,
     RangeExpr,
     SetExpr,
     VerdictExpr,
@@ -117,7 +120,7 @@ from ._exprs import (
 )
 from ._tlv import _attr, _nest
 
-__all__ = ["rule_expressions", "rule_userdata"]
+__all__ = ["names_no_set", "rule_expressions", "rule_userdata"]
 
 _NFPROTO = {f: NFPROTO[f] for f in INET_FAMILIES}
 _VERDICTS = {VerdictKind.DROP: 0, VerdictKind.ACCEPT: 1, VerdictKind.CONTINUE: -1,
@@ -502,3 +505,47 @@ def rule_userdata(rule: Rule) -> bytes | None:
         raise _unsupported("comments longer than 254 bytes")
     return bytes([0, len(raw)]) + raw
 
+
+#: values and selectors that name no set
+_PLAIN = (int, str, IPv4Address, IPv6Address, PayloadExpr, MetaExpr, CtExpr, NumgenExpr,
+          FibExpr, VerdictExpr)
+#: statements that name no set, whatever their fields
+_PLAIN_STMTS = (VerdictExpr, CounterStmt, LogStmt, LimitStmt, QuotaStmt, RejectStmt)
+
+
+def _plain(x: object) -> bool:
+    """Whether expression ``x`` surely names no set (False: maybe, walk it)."""
+    if x is None or isinstance(x, _PLAIN):
+        return True
+    if isinstance(x, PrefixExpr):
+        return _plain(x.addr)
+    if isinstance(x, RangeExpr):
+        return _plain(x.low) and _plain(x.high)
+    if isinstance(x, BinopExpr):
+        return _plain(x.left) and _plain(x.right)
+    if isinstance(x, ConcatExpr | SetExpr | ListExpr | tuple):
+        items = (x.exprs if isinstance(x, ConcatExpr) else x.elements if isinstance(
+            x, SetExpr) else x.values if isinstance(x, ListExpr) else x)
+        return all(_plain(i) for i in items)
+    return False
+
+
+def names_no_set(rule: Rule) -> bool:
+    """A quick, conservative ``not any(check.set_refs(rule))`` for the common statements
+    (the netlink path then skips the walk of the whole rule)."""
+    for st in rule.stmts:
+        if isinstance(st, _PLAIN_STMTS):
+            continue
+        if isinstance(st, MatchStmt):
+            ok = _plain(st.left) and _plain(st.right)
+        elif isinstance(st, VerdictMapStmt):
+            ok = _plain(st.key) and _plain(st.data)
+        elif isinstance(st, NatStmt):
+            ok = _plain(st.addr) and _plain(st.port)
+        elif isinstance(st, MangleStmt):
+            ok = _plain(st.key) and _plain(st.value)
+        else:
+            ok = False
+        if not ok:
+            return False
+    return True

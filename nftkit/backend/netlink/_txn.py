@@ -20,37 +20,11 @@ from __future__ import annotations
 import errno
 import struct
 from collections.abc import Sequence
-from ipaddress import IPv4Address, IPv6Address
 
 from ...check import set_refs, set_use_problem
 from ...errors import NotFoundError, UnsupportedError, ValidationError
-from ...model.expressions import (
-    BinopExpr,
-    ConcatExpr,
-    CtExpr,
-    FibExpr,
-    ListExpr,
-    MetaExpr,
-    NumgenExpr,
-    PayloadExpr,
-    PrefixExpr,
-    RangeExpr,
-    SetExpr,
-    VerdictExpr,
-)
 from ...model.ruleset import Chain, Rule, Table
 from ...model.sets import Map, Set
-from ...model.statements import (
-    CounterStmt,
-    LimitStmt,
-    LogStmt,
-    MangleStmt,
-    MatchStmt,
-    NatStmt,
-    QuotaStmt,
-    RejectStmt,
-    VerdictMapStmt,
-)
 from ...transaction import (
     Kind,
     Op,
@@ -75,6 +49,7 @@ from ._objects import (
     set_message,
     table_message,
 )
+from ._rules import names_no_set
 from ._socket import NetlinkSocket
 from ._tlv import _attr
 from ._types import DATATYPES, VERDICT_TYPE, KeySpec, Part
@@ -143,50 +118,6 @@ def _text(raw: bytes) -> str:
 def _u64(raw: bytes) -> int:
     value: int = struct.unpack(">Q", raw)[0]
     return value
-
-
-#: values and selectors that name no set
-_PLAIN = (int, str, IPv4Address, IPv6Address, PayloadExpr, MetaExpr, CtExpr, NumgenExpr,
-          FibExpr, VerdictExpr)
-#: statements that name no set, whatever their fields
-_PLAIN_STMTS = (VerdictExpr, CounterStmt, LogStmt, LimitStmt, QuotaStmt, RejectStmt)
-
-
-def _plain(x: object) -> bool:
-    """Whether expression ``x`` surely names no set (False: maybe, walk it)."""
-    if x is None or isinstance(x, _PLAIN):
-        return True
-    if isinstance(x, PrefixExpr):
-        return _plain(x.addr)
-    if isinstance(x, RangeExpr):
-        return _plain(x.low) and _plain(x.high)
-    if isinstance(x, BinopExpr):
-        return _plain(x.left) and _plain(x.right)
-    if isinstance(x, ConcatExpr | SetExpr | ListExpr | tuple):
-        items = (x.exprs if isinstance(x, ConcatExpr) else x.elements if isinstance(
-            x, SetExpr) else x.values if isinstance(x, ListExpr) else x)
-        return all(_plain(i) for i in items)
-    return False
-
-
-def _names_no_set(rule: Rule) -> bool:
-    """A quick, conservative ``not any(set_refs(rule))`` for the common statements."""
-    for st in rule.stmts:
-        if isinstance(st, _PLAIN_STMTS):
-            continue
-        if isinstance(st, MatchStmt):
-            ok = _plain(st.left) and _plain(st.right)
-        elif isinstance(st, VerdictMapStmt):
-            ok = _plain(st.key) and _plain(st.data)
-        elif isinstance(st, NatStmt):
-            ok = _plain(st.addr) and _plain(st.port)
-        elif isinstance(st, MangleStmt):
-            ok = _plain(st.key) and _plain(st.value)
-        else:
-            ok = False
-        if not ok:
-            return False
-    return True
 
 
 class MissingSet(Exception):
@@ -362,7 +293,7 @@ class NetlinkPath:
         """The sets ``rule`` names that are not in this batch (from memory or the kernel).
         A missing one, or one the rule cannot use (a key of another type, a set where a map
         is needed), is left to libnftables, whose evaluation reports it as nft does."""
-        if _names_no_set(rule):  # most rules of a full load: no walk of the whole rule
+        if names_no_set(rule):  # most rules of a full load: no walk of the whole rule
             return []
         out: list[Set] = []
         names = {s.name for s in have}
