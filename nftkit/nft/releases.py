@@ -84,6 +84,10 @@ class ReleaseProfile:
     #: nftkit's netlink encoder writes ``x 1-5`` as two cmps as nft 1.0.6 does; the 1.1
     #: linearizer is not verified, so matches on ranges go through libnftables.
     netlink_range_cmps: bool = True
+    #: nftkit's netlink encoder declares anonymous sets and maps (``{ 22, 80 }``, inline
+    #: vmaps) with the flags, names and userdata nft 1.0.6 sends; not verified against the
+    #: 1.1 evaluator, so such rules go through libnftables there.
+    netlink_anonymous_sets: bool = True
 
 
 NFT_1_0_6: Final = ReleaseProfile(version=(1, 0, 6))
@@ -97,8 +101,7 @@ NFT_1_1_0: Final = dataclasses.replace(
     shifted_hex_integer=True, json_single_flag_string=True, json_flat_binop=True,
     json_typeof=True, json_concat_map_list=True, json_dynamic_flag=True,
     json_chains_first=True, json_reset_quotas_table=True, json_input_exact=True,
-    json_listing_exact=True,
-    netlink_range_cmps=False)
+    json_listing_exact=True, netlink_range_cmps=False, netlink_anonymous_sets=False)
 
 #: Every profile, oldest first.
 PROFILES: Final = (NFT_1_0_6, NFT_1_0_7, NFT_1_0_9, NFT_1_1_0)

@@ -21,6 +21,7 @@ __all__ = [
     "NAT_FLAGS",
     "PROTO_KEYWORDS",
     "RELOP_WORDS",
+    "SET_FLAGS",
     "SYMBOLS",
     "SYSTEM_TABLES",
     "TCP_OPTION_KINDS",
@@ -129,6 +130,11 @@ LOG_LEVELS: Final = ("emerg", "alert", "crit", "err", "warn", "notice", "info", 
                      "audit")
 #: NAT flags (``snat to 10.0.0.1 random,persistent``) as NF_NAT_RANGE_* bits.
 NAT_FLAGS: Final[dict[str, int]] = {"random": 4, "persistent": 8, "fully-random": 16}
+#: A set's NFTA_SET_FLAGS bits (enum nft_set_flags); ``anonymous`` is set for ``{ 22, 80 }``
+#: and inline maps, ``eval`` is the ``dynamic`` flag, ``concat`` marks concatenated intervals.
+SET_FLAGS: Final[dict[str, int]] = {"anonymous": 0x1, "constant": 0x2, "interval": 0x4,
+                                    "map": 0x8, "timeout": 0x10, "eval": 0x20, "object": 0x40,
+                                    "concat": 0x80}
 #: ``fib saddr . iif oif``: the lookup flags as NFTA_FIB_F_* bits.
 FIB_FLAGS: Final[dict[str, int]] = {"saddr": 1, "daddr": 2, "mark": 4, "iif": 8, "oif": 16}
 

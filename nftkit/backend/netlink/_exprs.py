@@ -15,6 +15,10 @@ Shapes (nft text; ``S`` is a selector listed below) -> expressions::
     meta mark & 0x4000 == 0, ct status & dnat != 0  bitwise (mask/xor) + cmp
     S @set, S != @set, a . b . c @set               lookup (concatenations in 32-bit regs)
     S vmap @map, k map @m                           lookup into the verdict / a data register
+    S { 80, 443 }, S != { 1-1023, 8080 }, a . b { } lookup of an anonymous set (``_anon``)
+    S vmap { 0 : goto a, 1 : goto b }               lookup of an anonymous verdict map
+    dnat to S map { k : v }, meta mark set S map {} lookup of an anonymous data map
+    S { v }, S != { 10.0.0.0/8 }                    as ``S v`` (nft compares with the element)
     meta mark | 0x4000, numgen random mod 2         bitwise, numgen (statement values)
 
 Selectors: payload fields of ip/ip6/tcp/udp/th (byte-aligned ones, and ``tcp flags``), meta
@@ -25,10 +29,12 @@ Operators follow the model's JSON (what ``Nftables.run`` would send): ``in`` on 
 is nft's implicit flag test, ``==``/``!=`` a plain cmp (``ct state == a,b`` compares with
 ``a|b``).
 
-Refused here: anonymous sets and maps (``{ 22, 80 }``, inline vmaps), ``<``/``>``/ranges on
-host-order keys (nft adds a byteorder expression), ``x ^ c == v`` (nft folds it), ``==``
-ranges for nft >= 1.1 (not verified there), shifts, interface indexes, wildcard interface
-names.
+Anonymous sets need a collector (``ExprLinearizer.anon``, ``_anon.AnonSets``) that the batch
+declares before the rule; without one, or for nft >= 1.1 (not verified there), they are
+refused. Refused here: some anonymous interval sets and maps (see ``_anon``),
+``<``/``>``/ranges on host-order keys (nft adds a byteorder expression), ``x ^ c == v``
+(nft folds it), ``==`` ranges for nft >= 1.1 (not verified there), shifts, interface
+indexes, wildcard interface names.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from ...model.expressions import (
     BinopOp,
     ConcatExpr,
     CtExpr,
+    ElemExpr,
     FibExpr,
     ListExpr,
     MapExpr,
@@ -65,6 +72,7 @@ from ...nft import selectors
 from ...nft.datatypes import BITMASKS
 from ...nft.releases import profile
 from ...nft.symbols import ACCEPTED, FIB_FLAGS
+from ._anon import AnonSets
 from ._tlv import _attr, _nest
 
 __all__ = ["ExprLinearizer"]
@@ -280,6 +288,8 @@ class ExprLinearizer:
         self.nft_release = profile(version)
         self.out: list[bytes] = []
         self.low = 0  # first free 32-bit register slot
+        #: where inline sets are declared (None: they are refused)
+        self.anon: AnonSets | None = None
 
     # registers, as nft's get_register/release_register
     def get(self, sel: _Sel | None) -> int:
@@ -348,10 +358,42 @@ class ExprLinearizer:
             raise _unsupported(f"a {type(ref).__name__} as a set")
         return ref.name
 
-    def map(self, e: MapExpr, dreg_slot: int | None) -> None:
-        """``key map @m`` into ``dreg_slot`` (None: the verdict register, ``vmap``)."""
-        name = self.named(e.data)
+    def anonymous_sets(self) -> AnonSets:
+        if self.anon is None or not self.nft_release.netlink_anonymous_sets:
+            raise _unsupported("anonymous sets and maps")
+        return self.anon
+
+    def set_ref(self, ref: Any, key: Any, sel: _Sel, *, vmap: bool,
+                data: _Sel | None = None) -> tuple[str, int]:
+        """The name and id a lookup of ``key`` in ``ref`` sends: a named set's, or those
+        of the anonymous set (``vmap``: verdict map; ``data``: a map into a value of that
+        selector's type) declared for ``{ ... }``."""
+        if not isinstance(ref, SetExpr):
+            name = self.named(ref)
+            return name, self.set_id(name)
+        anon = self.anonymous_sets()
+        if not ref.elements:
+            raise _unsupported("empty anonymous sets")
+        widths = [p.bits for p in sel.parts] if sel.dtype == "concat" else [sel.bits]
+        if data is not None:
+            s = anon.declare_map(key, sel.dtype, sel.order, widths, ref.elements,
+                                 (data.dtype, data.order, data.bits))
+        elif vmap:
+            s = anon.declare_vmap(key, sel.dtype, sel.order, widths, ref.elements)
+        else:
+            s = anon.declare_set(key, widths, ref.elements)
+        return s.name, s.id
+
+    def map(self, e: MapExpr, dreg_slot: int | None, data: _Sel | None = None) -> None:
+        """``key map @m`` into ``dreg_slot`` (None: the verdict register, ``vmap``);
+        ``data``: what the value is loaded as (needed for ``key map { k : v }``)."""
         key = _selector(e.key)
+        if isinstance(e.data, SetExpr) and dreg_slot is not None:
+            if data is None or data.dtype == "concat":
+                raise _unsupported("anonymous data maps here")
+            name, set_id = self.set_ref(e.data, e.key, key, vmap=False, data=data)
+        else:
+            name, set_id = self.set_ref(e.data, e.key, key, vmap=True)
         slot = self.get(key) if dreg_slot is None else dreg_slot
         extra = _space(key.bits) if key.dtype == "concat" else 0
         self.low += extra  # nft reserves the key's registers while it loads it
@@ -359,7 +401,7 @@ class ExprLinearizer:
         self.low -= extra
         self.out.append(_expr("lookup", _u32(2, _reg(slot)),
                               _u32(3, 0 if dreg_slot is None else _reg(dreg_slot)),
-                              _str(1, name), _u32(4, self.set_id(name))))
+                              _str(1, name), _u32(4, set_id)))
         if dreg_slot is None:
             self.release(key)
 
@@ -367,13 +409,22 @@ class ExprLinearizer:
     def match(self, st: MatchStmt) -> None:
         left, op, right = st.left, st.op, st.right
         sel = _selector(left)
+        if isinstance(right, SetExpr) and len(right.elements) == 1 and op in (
+                MatchOp.EQ, MatchOp.IN, MatchOp.NE):
+            # nft compares with the one element of ``x { v }`` (and ``x != { v }``)
+            self.anonymous_sets()
+            only = right.elements[0]
+            if isinstance(only, tuple | ElemExpr | SetExpr | ConcatExpr) or (
+                    sel.dtype in _BITMASKS):
+                raise _unsupported("this one-element set")
+            right = only
         if isinstance(right, (SetRefExpr, SetExpr)):
-            name = self.named(right)
             if op not in (MatchOp.EQ, MatchOp.IN, MatchOp.NE):
                 raise _unsupported(f"{op} with a set")
+            name, set_id = self.set_ref(right, left, sel, vmap=False)
             slot = self.get(sel)
             self.gen(left, slot)
-            items = [_u32(2, _reg(slot)), _str(1, name), _u32(4, self.set_id(name))]
+            items = [_u32(2, _reg(slot)), _str(1, name), _u32(4, set_id)]
             if op == MatchOp.NE:
                 items.append(_u32(5, 1))  # NFT_LOOKUP_F_INV
             self.out.append(_expr("lookup", *items))

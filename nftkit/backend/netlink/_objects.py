@@ -48,6 +48,7 @@ from ...model.ruleset import Chain, Rule, Table
 from ...model.sets import Map, Set
 from ...nft.families import NFPROTO
 from .._netns import PERMISSION_HINT
+from ._anon import AnonSets
 from ._elements import ElementPacker, chunks
 from ._rules import rule_expressions, rule_userdata
 from ._tlv import _attr, _nest
@@ -57,6 +58,7 @@ __all__ = [
     "FAMILIES",
     "Msg",
     "SetInfo",
+    "anonymous_set_messages",
     "chain_message",
     "delete_message",
     "element_messages",
@@ -185,7 +187,10 @@ def set_message(verb: str, family: Family, table: str, info: SetInfo) -> Msg:
     body = _str(1, table) + _str(2, s.name) + _u32(3, flags) + _u32(4, key.type_id)
     body += _u32(5, key.length)
     if data is not None:
-        body += _u32(6, data.type_id) + _u32(7, data.length)
+        # nft sends length 0 for verdict data (the kernel sizes it itself)
+        body += _u32(6, data.type_id) + _u32(7, 0 if data.verdict else data.length)
+    if info.id is not None:  # libnftnl's order: ID, POLICY, DESC
+        body += _u32(10, info.id)
     if s.policy is SetPolicy.MEMORY:
         body += _u32(8, 1)
     size = s.size
@@ -200,8 +205,6 @@ def set_message(verb: str, family: Family, table: str, info: SetInfo) -> Msg:
         desc += _nest(2, *(_nest(1, _u32(1, p.size)) for p in key.parts))
     if desc:
         body += _nest(9, desc)
-    if info.id is not None:
-        body += _u32(10, info.id)
     if s.timeout:
         body += _u64(11, s.timeout)
     if s.gc_interval:
@@ -229,13 +232,25 @@ def element_messages(verb: str, family: int, table: str, s: Set | SetInfo,
     return [(kind, flags, family, head + _nest(3, payload)) for payload in chunks(nests)]
 
 
+def anonymous_set_messages(family: Family, table: str, anon: AnonSets) -> list[Msg]:
+    """NEWSET and NEWSETELEM of each anonymous set or map the rules encoded with ``anon``
+    declared (``tcp dport { 80, 443 }``: see ``_anon``); they precede the rule."""
+    fam = FAMILIES[family.value]
+    out: list[Msg] = []
+    for s in anon.sets:
+        out.append((NEWSET, F_CREATE, fam, s.set_body(table)))
+        out += [(NEWSETELEM, F_CREATE, fam, body) for body in s.element_bodies(table)]
+    return out
+
+
 def rule_message(verb: str, family: Family, table: str, chain: str, rule: Rule,
                  model: Table | None, *, position: int | None = None,
-                 handle: int | None = None) -> Msg:
+                 handle: int | None = None, anon: AnonSets | None = None) -> Msg:
     """NEWRULE: ``add`` appends (after ``position``), ``insert`` prepends (before
-    ``position``), ``replace`` replaces rule ``handle``."""
+    ``position``), ``replace`` replaces rule ``handle``. ``anon`` collects the anonymous
+    sets the rule declares (``anonymous_set_messages``); without it they are refused."""
     try:
-        exprs = rule_expressions(rule, family=family.value, table=model)
+        exprs = rule_expressions(rule, family=family.value, table=model, anon=anon)
         user = rule_userdata(rule)
     except NftkitError:
         raise

@@ -28,9 +28,13 @@ Implicit dependencies: ``meta nfproto ipv4|ipv6`` before ip/ip6 fields in inet t
 one of ``reject with tcp reset`` goes to the head of the rule, as nft puts it.
 Families: ip, ip6, inet.
 
+Anonymous sets and verdict maps (``{ 22, 80 }``, ``vmap { 0 : goto a }``) need NEWSET and
+NEWSETELEM messages of their own before the rule: pass ``anon`` (``_anon.AnonSets``) to
+collect them; without it they are refused.
+
 Refused (UnsupportedError), because nft rewrites them in ways that differ between releases
-or need other messages: anonymous sets and maps (``{ 22, 80 }``, inline vmaps: NEWSET
-messages of their own), two payload matches on one header or out of header order (nft's
+or need other messages: some anonymous interval sets and maps (``_anon``), two payload
+matches on one header or out of header order (nft's
 statement merging: ``ip ttl 64 ip protocol udp`` is one 2-byte cmp, and 1.0.6 merges across
 a ``counter``), ``<``/``>``/ranges on host-order keys (nft adds a byteorder expression),
 ``x ^ c == v`` (nft folds it), ``==`` ranges for nft >= 1.1 (not verified there), payload
@@ -60,11 +64,15 @@ from ...model.expressions import (
     ConcatExpr,
     CtExpr,
     ElemExpr,
+    FibExpr,
     ListExpr,
     MapExpr,
     MetaExpr,
+    NumgenExpr,
     PayloadExpr,
+    PrefixExpr,
     RangeExpr,
+    SetExpr,
     VerdictExpr,
     VerdictKind,
 )
@@ -92,6 +100,7 @@ from ...nft.releases import parse_version
 from ...nft.symbols import LOG_LEVELS, NAT_FLAGS, PROTO_KEYWORDS, SYMBOLS
 from ...nft.units import TIME_UNITS
 from ...render.context import installed_nft_version
+from ._anon import AnonSets
 from ._exprs import (
     _CT,
     _META,
@@ -111,7 +120,7 @@ from ._exprs import (
 )
 from ._tlv import _attr, _nest
 
-__all__ = ["rule_expressions", "rule_userdata"]
+__all__ = ["names_no_set", "rule_expressions", "rule_userdata"]
 
 _NFPROTO = {f: NFPROTO[f] for f in INET_FAMILIES}
 _VERDICTS = {VerdictKind.DROP: 0, VerdictKind.ACCEPT: 1, VerdictKind.CONTINUE: -1,
@@ -236,7 +245,10 @@ class _Linearizer(ExprLinearizer):
             raise _unsupported(f"setting {type(key).__name__}")
         val_sel = None if not isinstance(st.value, ConcatExpr) else _selector(st.value)
         slot = self.get(val_sel)
-        self.load_value(st.value, target, slot)
+        if isinstance(st.value, MapExpr):
+            self.map(st.value, slot, target)
+        else:
+            self.load_value(st.value, target, slot)
         self.release(val_sel)
         if isinstance(key, MetaExpr):
             self.out.append(_expr("meta", _u32(2, _META[key.key][0]), _u32(3, _reg(slot))))
@@ -280,7 +292,7 @@ class _Linearizer(ExprLinearizer):
             if st.port is not None:
                 raise _unsupported("a nat map with a port")
             concat = self._nat_map_data(st.addr)
-            self.map(st.addr, amin)
+            self.map(st.addr, amin, addr_sel)
             if concat:
                 pmin = amin + _space(addr_bits)
         elif isinstance(st.addr, IPv4Address | IPv6Address):
@@ -305,6 +317,11 @@ class _Linearizer(ExprLinearizer):
 
     def _nat_map_data(self, e: MapExpr) -> bool:
         """Whether the map's data is ``addr . port`` (STMT_NAT_F_CONCAT)."""
+        if isinstance(e.data, SetExpr):
+            if any(isinstance(el, tuple) and isinstance(el[1], ConcatExpr)
+                   for el in e.data.elements):
+                raise _unsupported("anonymous nat maps to an address and a port")
+            return False
         s = self.lookup_set(self.named(e.data))
         if not isinstance(s, Map) or "interval" in s.flags or s.data_interval:
             raise _unsupported("nat maps that are not plain named maps")
@@ -411,8 +428,11 @@ class _Linearizer(ExprLinearizer):
 def _merge_candidate(st: MatchStmt) -> bool:
     """A payload match nft's stmt_reduce may merge or move: a comparison with a single
     value (``!=`` only before nft 1.0.10; flag tests are counted too, to be safe)."""
+    right = st.right
+    if isinstance(right, SetExpr) and len(right.elements) == 1:
+        right = right.elements[0]  # nft compares with the one element
     return isinstance(st.left, PayloadExpr) and isinstance(
-        st.right, int | str | IPv4Address | IPv6Address | ListExpr) and st.op in (
+        right, int | str | IPv4Address | IPv6Address | ListExpr) and st.op in (
         MatchOp.EQ, MatchOp.IN, MatchOp.NE)
 
 
@@ -452,20 +472,24 @@ def _dep_exprs(st: Any) -> Sequence[Any]:
 
 def rule_expressions(rule: Rule, *, family: str, table: Table | None = None,
                      set_ids: Mapping[str, int] | None = None,
-                     version: str | tuple[int, ...] | None = None) -> bytes:
+                     version: str | tuple[int, ...] | None = None,
+                     anon: AnonSets | None = None) -> bytes:
     """The payload of ``NFTA_RULE_EXPRESSIONS`` for ``rule`` in a ``family`` table.
 
     ``table`` gives the named sets and maps the rule refers to (needed for the data type of
     a nat map). ``set_ids`` maps set names to the ``NFTA_SET_ID`` they have in the same
     batch (nft sends the id with every set reference; the kernel resolves the name first,
     so 0 for a set that already exists is fine). ``version``: the nft release to reproduce
-    (default: the installed one). Raises ``UnsupportedError`` for shapes not covered (see
-    the module docstring).
+    (default: the installed one). ``anon``: where the rule declares its anonymous sets
+    and maps (``{ 22, 80 }``, inline vmaps: ``_anon``), which the batch must send before
+    the rule; without it they are refused. Raises ``UnsupportedError`` for shapes not
+    covered (see the module docstring).
     """
     ver = parse_version(version) if version is not None else (
         installed_nft_version() or (1, 0, 6))
     _refuse_payload_merge(rule)
     lin = _Linearizer(family, table, set_ids or {}, ver)
+    lin.anon = anon
     for st in rule.stmts:
         lin.stmt(st)
     return b"".join(lin.out)
@@ -481,3 +505,47 @@ def rule_userdata(rule: Rule) -> bytes | None:
         raise _unsupported("comments longer than 254 bytes")
     return bytes([0, len(raw)]) + raw
 
+
+#: values and selectors that name no set
+_PLAIN = (int, str, IPv4Address, IPv6Address, PayloadExpr, MetaExpr, CtExpr, NumgenExpr,
+          FibExpr, VerdictExpr)
+#: statements that name no set, whatever their fields
+_PLAIN_STMTS = (VerdictExpr, CounterStmt, LogStmt, LimitStmt, QuotaStmt, RejectStmt)
+
+
+def _plain(x: object) -> bool:
+    """Whether expression ``x`` surely names no set (False: maybe, walk it)."""
+    if x is None or isinstance(x, _PLAIN):
+        return True
+    if isinstance(x, PrefixExpr):
+        return _plain(x.addr)
+    if isinstance(x, RangeExpr):
+        return _plain(x.low) and _plain(x.high)
+    if isinstance(x, BinopExpr):
+        return _plain(x.left) and _plain(x.right)
+    if isinstance(x, ConcatExpr | SetExpr | ListExpr | tuple):
+        items = (x.exprs if isinstance(x, ConcatExpr) else x.elements if isinstance(
+            x, SetExpr) else x.values if isinstance(x, ListExpr) else x)
+        return all(_plain(i) for i in items)
+    return False
+
+
+def names_no_set(rule: Rule) -> bool:
+    """A quick, conservative ``not any(check.set_refs(rule))`` for the common statements
+    (the netlink path then skips the walk of the whole rule)."""
+    for st in rule.stmts:
+        if isinstance(st, _PLAIN_STMTS):
+            continue
+        if isinstance(st, MatchStmt):
+            ok = _plain(st.left) and _plain(st.right)
+        elif isinstance(st, VerdictMapStmt):
+            ok = _plain(st.key) and _plain(st.data)
+        elif isinstance(st, NatStmt):
+            ok = _plain(st.addr) and _plain(st.port)
+        elif isinstance(st, MangleStmt):
+            ok = _plain(st.key) and _plain(st.value)
+        else:
+            ok = False
+        if not ok:
+            return False
+    return True

@@ -35,11 +35,13 @@ from ...transaction import (
     result_without_handles,
 )
 from .._kinds import first_mismatch
+from ._anon import AnonSets
 from ._facts import SetFacts, read_set
 from ._objects import (
     FAMILIES,
     Msg,
     SetInfo,
+    anonymous_set_messages,
     chain_message,
     delete_message,
     element_messages,
@@ -50,6 +52,7 @@ from ._objects import (
     set_message,
     table_message,
 )
+from ._rules import names_no_set
 from ._socket import NetlinkSocket
 from ._tlv import _attr
 
@@ -239,6 +242,7 @@ class NetlinkPath:
         self._depends = False
         new_sets: dict[tuple[str, str, str], SetInfo] = {}
         tables: dict[_Where, list[Set]] = {}
+        models: dict[tuple[object, ...], Table] = {}
         next_id = 1
         for i, op in batch:
             family = op.family
@@ -295,14 +299,26 @@ class NetlinkPath:
                     raise UnsupportedError("rules by index or position are left to libnftables")
                 sets = list(tables.get((family.value, op.table), []))
                 sets += self._used_sets(op.obj, family.value, op.table, new_sets, sets)
-                model = Table(family=family, name=op.table, sets=sets) if sets else None
+                model = None
+                if sets:  # one stand-in table per set of sets, not one per rule
+                    where_sets = (family, op.table, *map(id, sets))
+                    model = models.get(where_sets)
+                    if model is None:
+                        model = models[where_sets] = Table(family=family, name=op.table,
+                                                           sets=sets)
+                anon = AnonSets(next_id)
                 out = [rule_message(verb.value, family, op.table, op.chain, op.obj, model,
-                                    position=op.position, handle=op.handle)]
+                                    position=op.position, handle=op.handle, anon=anon)]
+                if anon.sets:  # declared in the batch before the rule that binds them
+                    next_id = anon.next_id
+                    out[:0] = anonymous_set_messages(family, op.table, anon)
             else:
                 raise UnsupportedError(f"{op.describe()} is left to libnftables")
             if echo and op.creates:
-                kind_, flags, fam, body = out[0]  # the object itself, not its elements
-                out[0] = (kind_, flags | _NLM_F_ECHO, fam, body)
+                # the object itself, not its elements (nor a rule's anonymous sets)
+                at = len(out) - 1 if kind is Kind.RULE else 0
+                kind_, flags, fam, body = out[at]
+                out[at] = (kind_, flags | _NLM_F_ECHO, fam, body)
             messages += out
             owners += [i] * len(out)
         self._pending = new_sets
@@ -313,6 +329,8 @@ class NetlinkPath:
         """The sets ``rule`` names that are not in this batch (from memory or the kernel).
         A missing one, or one the rule cannot use (a key of another type, a set where a map
         is needed), is left to libnftables, whose evaluation reports it as nft does."""
+        if names_no_set(rule):  # most rules of a full load: no walk of the whole rule
+            return []
         out: list[Set] = []
         names = {s.name for s in have}
         for name, use, key in set_refs(rule):

@@ -38,7 +38,16 @@ from ...model.sets import Map, Set
 from ...nft import selectors
 from ...nft.datatypes import BIG, HOST, NETLINK, NETLINK_NAMES, NONE
 
-__all__ = ["DATATYPES", "KeySpec", "Part", "data_spec", "key_spec", "set_udata", "udata"]
+__all__ = [
+    "DATATYPES",
+    "KeySpec",
+    "Part",
+    "data_spec",
+    "key_spec",
+    "key_spec_of_expr",
+    "set_udata",
+    "udata",
+]
 
 #: datatype name -> (nft type id, size in bytes, byte order)
 DATATYPES = NETLINK
@@ -163,6 +172,11 @@ def _spec(names: tuple[str, ...], typeof: Any) -> KeySpec:
 def key_spec(s: Set) -> KeySpec:
     """The key of set or map ``s`` (UnsupportedError for types this path cannot write)."""
     return _spec(s.type, s.typeof)
+
+
+def key_spec_of_expr(e: Any) -> KeySpec:
+    """The key of an anonymous set matched by ``e`` (``ip daddr { ... }``): as ``typeof e``."""
+    return _spec((), e)
 
 
 def data_spec(m: Map) -> KeySpec:
