@@ -69,7 +69,6 @@ def _devices(value: JSON) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
-
 class _Builder:
     """Collects top-level JSON objects into tables, in the order they appear."""
 
