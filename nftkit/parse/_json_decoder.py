@@ -42,7 +42,7 @@ from ..model.statements import Statement, Stmt
 from ..nft.symbols import BINOP_WORDS
 
 __all__ = ["JSON", "SPECIAL_EXPR", "SPECIAL_STMT", "JsonDecoder", "decode_elem", "flat_class",
-           "gc_paused", "immediate_string", "plain_message", "seconds", "set_text_reader",
+           "gc_paused", "immediate_string", "ms_from_seconds", "plain_message", "set_text_reader",
            "special_expr", "special_stmt"]
 
 JSON = Any
@@ -464,7 +464,7 @@ def _concat_expr(dec: JsonDecoder, body: JSON) -> Expr:
     return ConcatExpr(exprs=exprs)
 
 
-def seconds(value: JSON) -> int:
+def ms_from_seconds(value: JSON) -> int:
     """A JSON time in seconds as milliseconds."""
     return int(value) * 1000
 
@@ -479,7 +479,7 @@ def decode_elem(dec: JsonDecoder, body: JSON) -> Expr:
     stmts = []
     for k, v in body.items():
         if k in ("timeout", "expires"):
-            kwargs[k] = seconds(v)
+            kwargs[k] = ms_from_seconds(v)
         elif k == "comment":
             kwargs[k] = v
         elif k != "val":

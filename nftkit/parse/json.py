@@ -33,7 +33,7 @@ from ._json_decoder import (
     flat_class,
     gc_paused,
     immediate_string,
-    seconds,
+    ms_from_seconds,
 )
 from ._json_fast import ENABLED, FAST_STMTS, MISS, fast_expr, new_chain, new_rule
 
@@ -293,9 +293,9 @@ def decode_set(dec: JsonDecoder, key: str, body: dict[str, Any]) -> Set:
             kwargs[member] = body[member]
     kwargs["flags"] = _flags(body.get("flags"))
     if "timeout" in body:
-        kwargs["timeout"] = seconds(body["timeout"])
+        kwargs["timeout"] = ms_from_seconds(body["timeout"])
     if "gc-interval" in body:
-        kwargs["gc_interval"] = seconds(body["gc-interval"])
+        kwargs["gc_interval"] = ms_from_seconds(body["gc-interval"])
     if body.get("auto-merge"):
         kwargs["auto_merge"] = True
     base = list(dec.path)
