@@ -55,7 +55,7 @@ class Refused(Exception):
 
 def _atom_exprs(cls: str, g: int) -> list[str]:
     """Python expressions (over the match groups ``g``) of a hole's atoms, in the order of
-    ``_fast._atoms``: int -> (value, text), hex -> (value, text), ipv4port -> (address
+    ``_fast_templates.hole_atoms``: int -> (value, text), hex -> (value, text), ipv4port -> (address
     text, port, text), others -> (text,) (a string without its quotes)."""
     if cls == "int":
         return [f"int(g[{g}])", f"g[{g}]"]
@@ -151,7 +151,7 @@ class Gen:
         return key in self.exprs
 
     def model(self, x: Any, plan: Any) -> str:
-        """The expression rebuilding model value ``x`` by ``plan`` (``_fast._plan``)."""
+        """The expression rebuilding model value ``x`` by ``plan`` (``_fast_templates._plan``)."""
         if plan is None:
             return self.const(x)
         kind, arg = plan
@@ -169,7 +169,7 @@ class Gen:
 
     def json(self, obj: J) -> str:
         """The expression rebuilding JSON ``obj`` with its hole leaves replaced (fresh
-        containers, other leaves shared: what ``_fast._substitute`` does)."""
+        containers, other leaves shared: what ``_fast_templates.substitute`` does)."""
         t = type(obj)
         if t is dict:
             return "{" + ", ".join(f"{self.const(k)}: {self.json(v)}"

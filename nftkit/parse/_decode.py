@@ -360,7 +360,9 @@ class Decoder:
         """The ruleset as model nodes (``check``: jump targets and @sets must exist)."""
         if check:
             self.check_references()
-        direct = direct_ruleset(self)  # the fast path's chains without from_json
+        # the fast path's chains without from_json
+        direct = direct_ruleset(self.tables.values(), self.refs,
+                                lambda t: self.table_document(t, chains=False))
         if direct is not None:
             return direct
         doc = self.document()

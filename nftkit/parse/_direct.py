@@ -1,6 +1,6 @@
 """The applied ruleset with the listing fast path's chains built directly as model nodes.
 
-``Decoder.ruleset`` hands the decoded tables to ``from_json`` as libnftables JSON. The rules
+``_decode.Decoder.ruleset`` hands the decoded tables to ``from_json`` as libnftables JSON. The rules
 that the listing fast path (``_fast``) made are model statements already, and a large listing
 is mostly such rules in plain chains (``chain svc-1 { ... }``: no hook, no comment). For
 those chains, ``from_json`` would do for each rule what this module does more cheaply:
@@ -21,14 +21,12 @@ are exactly the ones ``from_json`` reports.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol, TypeVar
 
 from ..model.ruleset import Chain, Rule, Ruleset
 from ._ctor import constructor
 from .json import from_json
-
-if TYPE_CHECKING:
-    from ._decode import Decoder
 
 __all__ = ["DIRECT", "direct_ruleset"]
 
@@ -43,17 +41,35 @@ _new_chain = constructor(
             "comment": None}, ("name", "rules", "handle"))
 
 
-def direct_ruleset(app: Decoder) -> Ruleset | None:
-    """The applier's ruleset, or None (the caller then uses ``from_json`` on everything)."""
-    if not DIRECT or not app.refs or _new_rule is None or _new_chain is None:
+class _Table(Protocol):
+    """A table of ``_decode.Decoder``: its chains' and rules' JSON bodies, by chain name."""
+
+    @property
+    def chains(self) -> Mapping[str, Mapping[str, Any]]: ...
+    @property
+    def rules(self) -> Mapping[str, list[dict[str, Any]]]: ...
+
+
+T = TypeVar("T", bound=_Table)
+
+
+def direct_ruleset(tables: Iterable[T], refs: Mapping[int, Any],
+                   document: Callable[[T], list[dict[str, Any]]]) -> Ruleset | None:
+    """The decoder's ruleset, or None (the caller then uses ``from_json`` on everything).
+
+    ``tables``: the decoder's tables; ``refs``: its rule bodies made by the fast path, by
+    id(); ``document(t)``: table ``t``'s objects without its chains and rules as JSON.
+    """
+    if not DIRECT or not refs or _new_rule is None or _new_chain is None:
         return None
     new_rule, new_chain = _new_rule, _new_chain
-    fast = app.refs
+    fast = refs
+    decoded = list(tables)
     try:
         doc: list[dict[str, Any]] = []
         built: list[dict[str, Chain]] = []
-        for t in app.tables.values():
-            doc.extend(app.table_document(t, chains=False))
+        for t in decoded:
+            doc.extend(document(t))
             chains: dict[str, Chain] = {}
             for name, body in t.chains.items():
                 rules = t.rules[name]
@@ -70,17 +86,17 @@ def direct_ruleset(app: Decoder) -> Ruleset | None:
         rs = from_json({"nftables": doc})
         if len(rs.tables) != len(built):
             return None
-        tables = []
-        for table, t, chains in zip(rs.tables, app.tables.values(), built, strict=True):
+        out: list[Any] = []
+        for table, t, chains in zip(rs.tables, decoded, built, strict=True):
             if not chains:
-                tables.append(table)
+                out.append(table)
                 continue
             rest = iter(table.chains)
             merged = [c if (c := chains.get(name)) is not None else next(rest)
                       for name in t.chains]
             if [c.name for c in merged] != list(t.chains) or next(rest, None) is not None:
                 return None
-            tables.append(table.replace(chains=merged))
-        return rs.replace(tables=tables)
+            out.append(table.replace(chains=merged))
+        return rs.replace(tables=out)
     except Exception:
         return None

@@ -27,7 +27,7 @@ addresses rarely recurs, and its template would cost far more than parsing it).
 
 Values are checked as lark checks them. A template's parse cannot range-check its stand-ins
 (``_values.in_template``), so the datatype each stand-in was checked against is recorded
-(``_Recorder``: the ``_values.apply`` calls of that parse) and the compiled builder checks
+(``Recorder``: the ``_values.apply`` calls of that parse) and the compiled builder checks
 the real values (``tcp dport 99999``: out of range for inet_service). The lines lark parses
 here one by one get the checks the template mode leaves out the same way, and the elements of
 ``elements = { ... }`` lines are checked and normalised by their set's types
@@ -37,23 +37,34 @@ give up, and lark, parsing the whole text, reports it with its line and column.
 
 from __future__ import annotations
 
-import functools
 import re
-import socket
 from collections.abc import Callable, Sequence
-from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
-import attrs
 from lark import Token
 
-from .._node import Node
 from ..errors import ParseError
 from ..model.datatypes import Datatype
 from ..nft.families import FAMILIES
 from . import _values
-from ._codegen import Gen, Refused, matcher
+from ._codegen import Refused
 from ._decode import references, reject_defaults
+from ._fast_templates import (
+    DOTTED,
+    DOTTED_QUAD,
+    Pairs,
+    Recorder,
+    Template,
+    built,
+    has_node,
+    hole_atoms,
+    model_table,
+    msub,
+    same_model,
+    sentinel,
+    substitute,
+    value_guards,
+)
 from .json import JsonDecoder, decode_rule
 from .transformer import TableBlock, plain
 
@@ -76,19 +87,16 @@ _CLASSES: list[tuple[str, re.Pattern[str]]] = [
     ("ipv4", re.compile(_IPV4)),
     ("ipv4port", re.compile(rf"{_IPV4}:\d{{1,5}}")),
 ]
-_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-_Q = rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}"
 _END = r"(?![\w.:/\-\[\]%])"
 # one pass over a line: the variable words become holes (by class), the rest stays text
 _HOLES = re.compile(
     r'(?P<string>"[^"\n]*")|@[\w.,/\-]+|\$\w+'
-    rf"|(?P<ipv4port>{_Q}:[1-9]\d{{0,4}}){_END}|(?P<ipv4>{_Q}){_END}"
+    rf"|(?P<ipv4port>{DOTTED_QUAD}:[1-9]\d{{0,4}}){_END}|(?P<ipv4>{DOTTED_QUAD}){_END}"
     rf"|(?P<hex>0x[0-9a-f]{{1,8}}){_END}|(?P<int>[1-9]\d{{0,8}}|0){_END}"
     rf"|(?<=jump |goto )(?P<name>[A-Za-z_][\w./\-]*){_END}|{_WORD}"
 )
 #: what a hole of each class leaves in the template key
 _MARKS = {c: "\0" + c + "\0" for c in ("string", "ipv4port", "ipv4", "hex", "int", "name")}
-_DOTTED = re.compile(_Q)
 #: a chain's lines that are not rules
 _CHAIN_LINES = frozenset({"type", "comment", "policy", "devices", "flags"})
 #: at most this many compiled templates per first word (more: those lines use the scanner)
@@ -102,317 +110,6 @@ _OPENS = re.compile(r"\{(?: # handle \d+)?$")
 _BLOCK = re.compile(rf"^\t(chain|set|map) ({_WORD}) " r"\{(?: # handle (\d+))?$")
 
 
-def _sentinel(cls: str, k: int, alt: int) -> str:
-    """The k-th sentinel of a class; ``alt`` picks one of two disjoint sentinel sets."""
-    n = 100_000_000 + 2 * k + alt
-    if cls == "int":
-        return str(n)
-    if cls == "hex":
-        return f"0x{n:08x}"
-    ip = f"198.{18 + alt}.{k // 256}.{k % 256}"
-    if cls == "ipv4":
-        return ip
-    if cls == "ipv4port":
-        return f"{ip}:{40000 + 2 * k + alt}"
-    if cls == "string":
-        return f'"zq{alt}s{k}"'
-    return f"zq{alt}n{k}"  # a name
-
-
-def _atoms(cls: str, text: str) -> list[J]:
-    """The JSON atoms a word of this class can turn into (positions match across words)."""
-    if cls == "int":
-        return [int(text), text]
-    if cls == "hex":
-        return [int(text, 16), text]
-    if cls == "ipv4port":
-        addr, _, port = text.partition(":")
-        return [addr, int(port), text]
-    if cls == "string":
-        return [text[1:-1]]
-    return [text]
-
-
-_Pairs = list[tuple[J, Datatype]]
-
-
-class _Recorder:
-    """Parses with the ``(value, datatype)`` of every ``_values.apply`` call noted
-    (``_values.recording``): the checks a template's values went through."""
-
-    @staticmethod
-    def parse(parse_items: Callable[[str], list[Any]], text: str,
-              pairs: _Pairs | None) -> list[Any]:
-        """``parse_items(text)``; the checks of its values are added to ``pairs``, or, with
-        None (the text is a real line, not a template), made again with range checks (what
-        lark outside a template does: BadValue here makes the fast path give up)."""
-        rec: _Pairs = []
-        with _values.recording(rec):
-            items = parse_items(text)
-        if pairs is None:
-            for v, dt in rec:
-                _values.check(v, dt)
-        else:
-            pairs.extend(rec)
-        return items
-
-
-_Guard = tuple[tuple[type, J], "Callable[[Any], object] | None", "int | None"]
-
-
-def _guards(pairs: _Pairs, keys: list[J], holes: list[tuple[str, str]]
-            ) -> list[_Guard] | None:
-    """The checks a template's builder makes on its holes' values, from the checks its
-    stand-ins went through (``pairs``): ``(leaf key, check function, upper limit)``. None
-    when a stand-in sits inside a constant (its value cannot be checked apart); BadValue when
-    a constant of the template itself is invalid (the template is not used)."""
-    bounds: dict[tuple[type, J], int] = {}  # an int leaf: the largest value its hole matches
-    dotted: set[str] = set()  # leaves that the hole's pattern makes valid IPv4 addresses
-    for k, (cls, _) in enumerate(holes):
-        atoms = _atoms(cls, _sentinel(cls, k, 0))
-        if cls in ("int", "hex"):
-            bounds[(int, atoms[0])] = 999_999_999 if cls == "int" else 0xFFFFFFFF
-        elif cls == "ipv4port":
-            bounds[(int, atoms[1])] = 99_999
-            dotted.add(atoms[0])
-        elif cls == "ipv4":
-            dotted.add(atoms[0])
-    known = {(type(a), a) for a in keys}
-    texts = [a for a in keys if type(a) is str]
-    out: list[_Guard] = []
-    for v, dt in pairs:
-        for leaf, ldt in _values.value_leaves(v, dt):
-            key = (type(leaf), leaf)
-            if key in known:
-                if type(leaf) is int:
-                    if 0 < ldt.bits < 64 and bounds.get(key, 1 << 64) >= 1 << ldt.bits:
-                        out.append((key, None, (1 << ldt.bits) - 1))
-                elif not (ldt.name == "ipv4_addr" and leaf in dotted):
-                    out.append((key, functools.partial(_values.check, dt=ldt), None))
-            elif (type(leaf) is int and _STAND_IN <= leaf <= _STAND_IN + 2 * len(holes) + 1) \
-                    or (type(leaf) is str and any(t in leaf for t in texts)):
-                return None
-            else:
-                _values.check(leaf, ldt)
-    return out
-
-
-#: the fast path's smallest stand-in number (``_sentinel``)
-_STAND_IN = 100_000_000
-
-
-class _Template:
-    __slots__ = ("comment", "guards", "ir", "make", "match", "ok", "proof", "refs", "stmts",
-                 "subst_keys")
-
-    def __init__(self, ir: J, subst_keys: list[J], ok: bool) -> None:
-        self.ir = ir
-        self.subst_keys = subst_keys
-        self.ok = ok
-        self.stmts: tuple[Any, ...] = ()
-        self.refs: list[tuple[str, str]] = []
-        self.comment: str | None = None
-        #: the checks of the holes' values (``_guards``)
-        self.guards: list[_Guard] = []
-        #: the compiled line pattern (``fullmatch``) and builder over its groups (_codegen);
-        #: ``proof``: the builder without the checks (for the proof parses' stand-ins)
-        self.match: Callable[[str], re.Match[str] | None] | None = None
-        self.make: Callable[[Sequence[str | None]], Any] | None = None
-        self.proof: Callable[[Sequence[str | None]], Any] | None = None
-
-    def compile_rule(self, key: str, holes: list[tuple[str, str]],
-                     keywords: frozenset[str]) -> bool:
-        """Make ``match``/``make`` for a proven rule template (False: cannot)."""
-        found = matcher(key, [cls for cls, _ in holes])
-        if found is None:
-            return False
-        pattern, atoms, names = found
-        table = _model_table(self.subst_keys, self.subst_keys)
-        live: set[int] = set()
-        _mark(self.stmts, table, live)
-        plan = _plan(self.stmts, table, live)
-        exprs: dict[tuple[type, J], str] = {}
-        for i, k in enumerate(self.subst_keys):
-            exprs[(type(k), k)] = atoms[i]
-            if type(k) is str:  # an address sentinel is also an address leaf
-                try:
-                    a = _addr(k)
-                except ValueError:
-                    continue
-                exprs[(type(a), a)] = f"_addr({atoms[i]})"
-        gen = Gen(exprs)
-        gen.ns["_addr"] = _addr
-        if plan is None:
-            stmts = f"list({gen.const(self.stmts)})"
-        else:
-            stmts = "[" + "".join(gen.model(v, p) + ", "
-                                  for v, p in zip(self.stmts, plan[1], strict=True)) + "]"
-
-        def text(s: str) -> str:  # a name or comment: the hole's word if it is a sentinel
-            return gen.var((str, s)) if gen.has((str, s)) else gen.const(s)
-
-        refs = "[" + "".join(f"({gen.const(k)}, {text(n)}), " for k, n in self.refs) + "]"
-        result = f'{{"expr": {stmts}, "refs": {refs}'
-        if self.comment is not None:
-            result += f', "comment": {text(self.comment)}'
-        for guard in self.guards:
-            gen.guard(*guard)
-        self.make = gen.function(result + "}", names, keywords, "rule")
-        self.proof = gen.function(result + "}", names, keywords, "rule", guards=False)
-        self.match = pattern.fullmatch
-        return True
-
-    def compile_element(self, key: str, holes: list[tuple[str, str]],
-                        keywords: frozenset[str]) -> bool:
-        """Make ``match``/``make`` for a proven element template (False: cannot)."""
-        found = matcher(key, [cls for cls, _ in holes])
-        if found is None:
-            return False
-        pattern, atoms, names = found
-        gen = Gen({(type(k), k): atoms[i] for i, k in enumerate(self.subst_keys)})
-        result = gen.json(self.ir)
-        for guard in self.guards:
-            gen.guard(*guard)
-        self.make = gen.function(result, names, keywords, "element")
-        self.proof = gen.function(result, names, keywords, "element", guards=False)
-        self.match = pattern.fullmatch
-        return True
-
-
-def _built(tpl: _Template, text: str, proof: bool = False) -> Any:
-    """What the template's compiled builder makes of ``text`` (None: no match); ``proof``:
-    the builder without value checks (``text`` is a proof parse's, with stand-ins)."""
-    make = tpl.proof if proof else tpl.make
-    if tpl.match is None or make is None:
-        return None
-    m = tpl.match(text)
-    return None if m is None else make(m.groups())
-
-
-def _same_model(a: Any, b: Any) -> bool:
-    return bool(a == b) and repr(a) == repr(b)
-
-
-def _plan(x: Any, table: dict[tuple[type, J], J], live: set[int]) -> Any:
-    """How to rebuild ``x``: None (unchanged), ("leaf", key), ("tuple", [plans]) or
-    ("node", [(field, plan)])."""
-    t = type(x)
-    if t in _LEAVES:
-        return ("leaf", (t, x)) if (t, x) in table else None
-    if id(x) not in live:
-        return None
-    if t is tuple:
-        return ("tuple", [_plan(v, table, live) for v in x])
-    names = _FIELDS.get(t)
-    if names is None:
-        names = _FIELDS[t] = tuple(f.name for f in attrs.fields(t))
-    return ("node", [(n, p) for n in names
-                     if (p := _plan(getattr(x, n), table, live)) is not None])
-
-
-def _mark(x: Any, table: dict[tuple[type, J], J], live: set[int]) -> bool:
-    """Record id() of every node/tuple under which a sentinel leaf sits."""
-    t = type(x)
-    if t in _LEAVES:
-        return (t, x) in table
-    found = False
-    if t is tuple:
-        for v in x:
-            found = _mark(v, table, live) or found
-    elif isinstance(x, Node):
-        for f in attrs.fields(t):
-            found = _mark(getattr(x, f.name), table, live) or found
-    if found:
-        live.add(id(x))
-    return found
-
-
-_FIELDS: dict[type, tuple[str, ...]] = {}
-_LEAVES = (int, str, IPv4Address, IPv6Address)
-
-
-def _model_table(keys: list[J], values: list[J]) -> dict[tuple[type, J], J]:
-    """Sentinel -> value for model leaves: strings also as the addresses they decode to."""
-    table: dict[tuple[type, J], J] = {}
-    for k, v in zip(keys, values, strict=True):
-        table[(type(k), k)] = v
-        if type(k) is str:
-            try:
-                addr_k = _addr(k)
-                addr_v = _addr(v)
-            except ValueError:
-                continue
-            table[(type(addr_k), addr_k)] = addr_v
-    return table
-
-
-def _addr(s: str) -> IPv4Address | IPv6Address:
-    found = _ADDRS.get(s)  # addresses recur (an endpoint is in its jump and its dnat rule)
-    if found is not None:
-        return found
-    if _DOTTED.fullmatch(s):  # canonical dotted quad: inet_aton reads it exactly
-        found = IPv4Address(int.from_bytes(socket.inet_aton(s), "big"))
-    elif s and (s[0].isdigit() or ":" in s):
-        found = IPv4Address(s) if ":" not in s else IPv6Address(s)
-    else:
-        raise ValueError(s)
-    if len(_ADDRS) >= 65536:
-        _ADDRS.clear()
-    _ADDRS[s] = found
-    return found
-
-
-_ADDRS: dict[str, IPv4Address | IPv6Address] = {}
-
-
-def _msub(x: Any, table: dict[tuple[type, J], J], live: set[int] | None) -> Any:
-    """``x`` with every leaf found in ``table`` replaced (nodes rebuilt, validators run);
-    ``live``, when given, holds the ids of the only nodes that contain such leaves."""
-    t = type(x)
-    if t in _LEAVES:
-        return table.get((t, x), x)
-    if live is not None and id(x) not in live:
-        return x
-    if t is tuple:
-        items = tuple(_msub(v, table, live) for v in x)
-        return x if all(a is b for a, b in zip(items, x, strict=True)) else items
-    if isinstance(x, Node):
-        names = _FIELDS.get(t)
-        if names is None:
-            names = _FIELDS[t] = tuple(f.name for f in attrs.fields(t))
-        changes = {}
-        for name in names:
-            v = getattr(x, name)
-            nv = _msub(v, table, live)
-            if nv is not v:
-                changes[name] = nv
-        return attrs.evolve(x, **changes) if changes else x  # type: ignore[misc]
-    return x
-
-
-def _substitute(obj: J, table: dict[tuple[type, J], J]) -> J:
-    t = type(obj)
-    if t is dict:
-        return {k: _substitute(v, table) for k, v in obj.items()}
-    if t is list:
-        return [_substitute(v, table) for v in obj]
-    if t is tuple:
-        return tuple(_substitute(v, table) for v in obj)
-    if t is int or t is str:
-        return table.get((t, obj), obj)
-    return obj
-
-
-def _has_node(obj: J) -> bool:
-    if isinstance(obj, Node):
-        return True
-    if isinstance(obj, dict):
-        return any(_has_node(v) for v in obj.values())
-    if isinstance(obj, list | tuple):
-        return any(_has_node(v) for v in obj)
-    return False
-
-
 class FastListing:
     """Parses listing-shaped text into the same items lark would produce, or gives up."""
 
@@ -420,8 +117,8 @@ class FastListing:
                  ) -> None:
         self.parse_items = parse_items  # lark: text -> items (TableBlock / Cmd)
         self.keywords = keywords
-        self.rules: dict[str, _Template] = {}
-        self.elems: dict[str, _Template] = {}
+        self.rules: dict[str, Template] = {}
+        self.elems: dict[str, Template] = {}
         #: compiled templates: family -> first word of the line (or "\0": a hole) ->
         #: [(fullmatch, make)]
         #: (templates are per table: a table's first line of each shape goes through lark
@@ -455,33 +152,34 @@ class FastListing:
         parts = key.split("\0")
         out = [parts[0]]
         for k in range(len(holes)):
-            out.append(_sentinel(parts[2 * k + 1], k, alt))
+            out.append(sentinel(parts[2 * k + 1], k, alt))
             out.append(parts[2 * k + 2])
         return "".join(out)
 
-    def _template(self, cache: dict[str, _Template], holes: list[tuple[str, str]],
-                  key: str, parse: Callable[[str, _Pairs | None], J]) -> _Template:
+    def _template(self, cache: dict[str, Template], holes: list[tuple[str, str]],
+                  key: str, parse: Callable[[str, Pairs | None], J]) -> Template:
         tpl = cache.get(key)
         if tpl is not None:
             return tpl
         text_a = self._fill(key, holes, 0)
-        pairs: _Pairs = []
+        pairs: Pairs = []
         ir_a = parse(text_a, pairs)
-        keys_a = [a for k, (cls, _) in enumerate(holes) for a in _atoms(cls, _sentinel(cls, k, 0))]
-        ok = not _has_node(ir_a)
+        keys_a = [a for k, (cls, _) in enumerate(holes)
+                  for a in hole_atoms(cls, sentinel(cls, k, 0))]
+        ok = not has_node(ir_a)
         proofs = [(text_a, ir_a)]
         if ok and holes:
             text_b = self._fill(key, holes, 1)
             ir_b = parse(text_b, [])
             keys_b = [a for k, (cls, _) in enumerate(holes)
-                      for a in _atoms(cls, _sentinel(cls, k, 1))]
+                      for a in hole_atoms(cls, sentinel(cls, k, 1))]
             swap = {(type(a), a): b for a, b in zip(keys_a, keys_b, strict=True)}
-            ok = len(swap) == len(keys_a) and _substitute(ir_a, swap) == ir_b
-            proofs.append((text_b, _substitute(ir_a, swap)))
-        tpl = cache[key] = _Template(ir_a, keys_a, ok)
+            ok = len(swap) == len(keys_a) and substitute(ir_a, swap) == ir_b
+            proofs.append((text_b, substitute(ir_a, swap)))
+        tpl = cache[key] = Template(ir_a, keys_a, ok)
         if ok:
             try:
-                guards = _guards(pairs, keys_a, holes)
+                guards = value_guards(pairs, keys_a, holes)
             except Exception:  # (an invalid constant: lark reports it)
                 guards = None
             # (checked values are only checked by a compiled builder: see ``element``)
@@ -491,16 +189,16 @@ class FastListing:
             # the compiled matcher and builder must give what the proof parses gave
             try:
                 if tpl.compile_element(key, holes, self.keywords) and all(
-                        _same_model(_built(tpl, t, proof=True), ir) for t, ir in proofs):
+                        same_model(built(tpl, t, proof=True), ir) for t, ir in proofs):
                     self.ematch.append((tpl.match, tpl.make))  # type: ignore[arg-type]
             except Exception:  # (a template too odd to compile: the scanner path stays)
                 pass
         return tpl
 
-    def _instantiate(self, tpl: _Template, holes: list[tuple[str, str]]) -> J:
-        values = [a for cls, word in holes for a in _atoms(cls, word)]
+    def _instantiate(self, tpl: Template, holes: list[tuple[str, str]]) -> J:
+        values = [a for cls, word in holes for a in hole_atoms(cls, word)]
         table = {(type(a), a): v for a, v in zip(tpl.subst_keys, values, strict=True)}
-        return _substitute(tpl.ir, table)
+        return substitute(tpl.ir, table)
 
     def _rule_scanned(self, text: str, family: str, table: str) -> dict[str, J]:
         """A rule line through the template scanner (its template's first line, or a line
@@ -515,20 +213,21 @@ class FastListing:
                 self.once.add(scoped)
                 return self._parse_rule(text)
             tpl = self.rules[scoped] = self._rule_template(family, table, holes, key)
-        out = _built(tpl, text) if tpl.ok else None  # (Refused: a bad value, see _codegen)
+        out = built(tpl, text) if tpl.ok else None  # (Refused: a bad value, see _codegen)
         if out is None:
             out = self._parse_rule(text)
         return out
 
     def _rule_template(self, family: str, table: str, holes: list[tuple[str, str]], key: str
-                       ) -> _Template:
+                       ) -> Template:
         """Parse and decode the template with sentinel set A; prove it with set B; compile
         it and check that the compiled builder gives both decoded results."""
         text_a = self._fill(key, holes, 0)
-        pairs: _Pairs = []
+        pairs: Pairs = []
         rule_a = self._parse_rule(text_a, pairs)
-        keys_a = [a for k, (cls, _) in enumerate(holes) for a in _atoms(cls, _sentinel(cls, k, 0))]
-        tpl = _Template(rule_a, keys_a, False)
+        keys_a = [a for k, (cls, _) in enumerate(holes)
+                  for a in hole_atoms(cls, sentinel(cls, k, 0))]
+        tpl = Template(rule_a, keys_a, False)
         try:
             model_a = self._decode(rule_a, family)
             proofs = [(text_a, model_a, rule_a)]
@@ -536,13 +235,13 @@ class FastListing:
                 text_b = self._fill(key, holes, 1)
                 rule_b = self._parse_rule(text_b, [])
                 keys_b = [a for k, (cls, _) in enumerate(holes)
-                          for a in _atoms(cls, _sentinel(cls, k, 1))]
+                          for a in hole_atoms(cls, sentinel(cls, k, 1))]
                 if len({(type(a), a) for a in keys_a}) != len(keys_a):
                     return tpl
                 model_b = self._decode(rule_b, family)
-                if _msub(model_a, _model_table(keys_a, keys_b), None) != model_b:
+                if msub(model_a, model_table(keys_a, keys_b), None) != model_b:
                     return tpl
-                if _substitute(rule_a.get("comment"), {(type(a), a): b for a, b in
+                if substitute(rule_a.get("comment"), {(type(a), a): b for a, b in
                                                        zip(keys_a, keys_b, strict=True)}) \
                         != rule_b.get("comment"):
                     return tpl
@@ -550,15 +249,15 @@ class FastListing:
             tpl.stmts = model_a.stmts
             tpl.refs = references(rule_a["expr"])
             tpl.comment = rule_a.get("comment")
-            guards = _guards(pairs, keys_a, holes)  # (BadValue: a bad constant, not used)
+            guards = value_guards(pairs, keys_a, holes)  # (BadValue: a bad constant, not used)
             if guards is None:
                 return tpl
             tpl.guards = guards
             if not tpl.compile_rule(key, holes, self.keywords):
                 return tpl
             for text, model, rule in proofs:
-                out = _built(tpl, text, proof=True)
-                if out is None or not _same_model(out["expr"], list(model.stmts)) \
+                out = built(tpl, text, proof=True)
+                if out is None or not same_model(out["expr"], list(model.stmts)) \
                         or out["refs"] != references(rule["expr"]) \
                         or out.get("comment") != rule.get("comment"):
                     return tpl
@@ -575,13 +274,13 @@ class FastListing:
     @staticmethod
     def _decode(rule: dict[str, J], family: str) -> Any:
         expr = reject_defaults(plain(rule["expr"]), family)
-        if _has_node(expr):
+        if has_node(expr):
             raise ValueError("bound chains are not templated")
         return decode_rule(JsonDecoder(), {"expr": expr, "comment": rule.get("comment")})
 
-    def _parse_rule(self, text: str, pairs: _Pairs | None = None) -> dict[str, J]:
+    def _parse_rule(self, text: str, pairs: Pairs | None = None) -> dict[str, J]:
         """A rule line through lark; ``pairs``: it is a template, note its checks."""
-        (cmd,) = _Recorder.parse(self.parse_items, "add rule ip t c " + text, pairs)
+        (cmd,) = Recorder.parse(self.parse_items, "add rule ip t c " + text, pairs)
         return {k: v for k, v in cmd.obj.items() if k not in ("family", "table", "chain")}
 
     def element(self, text: str) -> J:
@@ -601,8 +300,8 @@ class FastListing:
             return self._instantiate(tpl, holes)
         return self._parse_element(text)
 
-    def _parse_element(self, text: str, pairs: _Pairs | None = None) -> J:
-        (cmd,) = _Recorder.parse(self.parse_items, "add element ip t s { " + text + " }",
+    def _parse_element(self, text: str, pairs: Pairs | None = None) -> J:
+        (cmd,) = Recorder.parse(self.parse_items, "add element ip t s { " + text + " }",
                                  pairs)
         (elem,) = cmd.extra
         return elem
@@ -681,7 +380,7 @@ class FastListing:
 
     def _mini(self, family: str, table: str, block: str) -> list[Any]:
         """Table-level lines parsed by lark inside a stand-in table."""
-        (tb,) = _Recorder.parse(self.parse_items, f"table {family} {table} {{\n{block}\n}}",
+        (tb,) = Recorder.parse(self.parse_items, f"table {family} {table} {{\n{block}\n}}",
                                 None)
         assert isinstance(tb, TableBlock)
         return tb.items
@@ -734,7 +433,7 @@ class FastListing:
                 out["handle"] = handle_
             append(out)
         if other:
-            (tb,) = _Recorder.parse(self.parse_items,
+            (tb,) = Recorder.parse(self.parse_items,
                                     f"table {family} {table} {{\n\tchain {name} {{\n"
                                     + "\n".join(other) + "\n\t}\n}", None)
             ((_, (_, (_, spec_items))),) = tb.items
@@ -762,7 +461,7 @@ class FastListing:
             else:
                 other.append(line)
             i += 1
-        (tb,) = _Recorder.parse(self.parse_items, f"table {family} {table} {{\n{header}\n"
+        (tb,) = Recorder.parse(self.parse_items, f"table {family} {table} {{\n{header}\n"
                                 + "\n".join(other) + f"\n{closing}\n}}", None)
         ((skind, (sname, (shandle, sitems))),) = tb.items
         if elements is not None:
@@ -805,7 +504,7 @@ def _normalizer(dt: Datatype | None) -> Callable[[J], J]:
     seen: dict[tuple[type, J], J] = {}
     # (a canonical dotted quad is an ipv4_addr as it is: what ``normalize`` finds, without
     # its ``ipaddress`` call per address, most of this function's cost in a large map)
-    dotted = _DOTTED.fullmatch if dt.name == "ipv4_addr" else None
+    dotted = DOTTED.fullmatch if dt.name == "ipv4_addr" else None
 
     def leaf(v: J) -> J:
         t = type(v)

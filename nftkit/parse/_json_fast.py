@@ -32,7 +32,6 @@ no walk for sets written from the packet path (see ``nftkit.parse.json._dynset_t
 
 from __future__ import annotations
 
-import ipaddress
 from functools import partial
 from typing import Any, Final
 
@@ -61,6 +60,7 @@ from ..model.statements import (
     VerdictMapStmt,
 )
 from ..nft.families import ADDRESS_FAMILIES
+from ._json_decoder import JsonDecoder, flat_class, immediate_string
 
 __all__ = ["ENABLED", "FAST_STMTS", "MISS", "fast_expr", "fast_stmt", "immediate_string",
            "new_chain", "new_rule"]
@@ -119,29 +119,6 @@ ENABLED: Final = (
 
 # --- immediates ----------------------------------------------------------------------------
 
-#: Strings already tried as addresses (the same addresses recur all over a ruleset; the
-#: objects are immutable, so sharing them is safe). Cleared when it grows too large.
-_ADDRESSES: dict[str, Expr] = {}
-
-
-def immediate_string(s: str, keep: bool) -> Expr:
-    """A string immediate that is not a set reference: an ipaddress object when it is shaped
-    like an address and ``keep`` is false (its datatype, when known, is an address or integer
-    type), else the string itself."""
-    if keep or not s or not (s[0].isdigit() or ":" in s) or s.startswith("0x"):
-        return s
-    found = _ADDRESSES.get(s)
-    if found is None:
-        try:
-            found = ipaddress.ip_address(s)
-        except ValueError:
-            found = s
-        if len(_ADDRESSES) >= 65536:
-            _ADDRESSES.clear()
-        _ADDRESSES[s] = found
-    return found
-
-
 def _keeps_strings(hint: Datatype | None) -> bool:
     """Whether a string of this datatype stays a string (see ``JsonDecoder._string``)."""
     return hint is not None and hint.kind != "addr" and hint.name != "integer"
@@ -193,8 +170,6 @@ def _leaf(key: str, body: JSON) -> tuple[Expr, Datatype | None, bool] | _Miss:
     found = _LEAVES.get((key, items))
     if found is not None:
         return found
-    from .json import JsonDecoder, flat_class  # late: json imports this module
-
     cls = flat_class(key)
     if cls is None:
         return MISS

@@ -1,4 +1,4 @@
-"""Statement decoders for the irregular statements (registered in ``parse.json.SPECIAL_STMT``).
+"""Statement decoders for the irregular statements (registered in ``_json_decoder.SPECIAL_STMT``).
 
 They follow nft's ``src/parser_json.c``: ``counter``, ``quota``, ``limit`` and ``synproxy``
 are an anonymous statement when their body has the statement's members and an object
@@ -35,7 +35,7 @@ from ..model.statements import (
     XtStmt,
 )
 from ..nft.units import RATE_BYTE_UNITS
-from .json import JSON, JsonDecoder, special_stmt
+from ._json_decoder import JSON, JsonDecoder, special_stmt
 
 __all__ = ["scale_bytes"]
 

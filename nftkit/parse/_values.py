@@ -43,10 +43,11 @@ from ..errors import ParseError
 from ..model.datatypes import Datatype, datatype, expr_datatype
 from ..nft.datatypes import BITMASKS, DESCRIPTIONS, FREE
 from ..nft.symbols import ACCEPTED, PROTO_KEYWORDS
-from .json import JsonDecoder
+from ._json_decoder import JsonDecoder
 
 __all__ = [
     "EXPECTED",
+    "PARSES",
     "BadValue",
     "TemplateNumber",
     "apply",
@@ -397,6 +398,9 @@ def _leaves(v: J, dt: Datatype | None, out: list[tuple[J, Datatype]]) -> None:
 # --- the transformer's side: where a value came from, what the left-hand side is ----------
 
 _local = threading.local()
+#: Per thread: the stack of parses in progress, the innermost last (``nftkit.parse.nft``
+#: pushes its per-parse contexts here; ``in_template`` reads the innermost one).
+PARSES = threading.local()
 #: datatypes of left-hand sides by their JSON (the same selectors recur all over a ruleset)
 _LHS: dict[str, Datatype | None] = {}
 #: selectors whose "integer" datatype is known to be exact (elsewhere ``integer`` is the
@@ -577,16 +581,8 @@ def set_elements(items: list[Any], elements: list[J]) -> list[J]:
 def in_template() -> bool:
     """Whether the text being parsed is a fast-path template (``nftkit.parse._fast``): its
     numbers are stand-ins, so they are neither range-checked nor turned into symbols."""
-    local = _NFT_LOCAL
-    if not local:
-        from . import nft  # (late: nftkit.parse.nft imports the transformer, which imports us)
-
-        local.append(nft._local)
-    stack: list[Any] = getattr(local[0], "stack", None) or []
+    stack: list[Any] = getattr(PARSES, "stack", None) or []
     return bool(stack) and bool(stack[-1].template)
-
-
-_NFT_LOCAL: list[Any] = []  # nftkit.parse.nft's per-thread parse state, once imported
 
 
 class TemplateNumber(ParseError):

@@ -34,8 +34,10 @@ from ..model.ruleset import Rule
 from ..model.statements import Stmt
 from ._decode import reject_defaults
 from ._fast import FastListing, NotFast
-from .json import JsonDecoder
-from .transformer import Cmd, Define, NftTransformer
+from ._json_decoder import set_text_reader
+from ._values import PARSES
+from .json import JsonDecoder, decode_rule
+from .transformer import Cmd, Define, NftTransformer, plain
 
 __all__ = [
     "DEFAULT_INCLUDE_PATH",
@@ -55,7 +57,7 @@ MAX_INCLUDE_DEPTH = 16
 
 _lock = threading.Lock()
 _parsers: dict[bool, tuple[Lark, NftTransformer]] = {}
-_local = threading.local()
+_local = PARSES  # the per-thread stack of parses in progress (their ``_Context``)
 
 
 class _Context:
@@ -383,6 +385,9 @@ def parse_statements(text: str, family: str = "inet") -> tuple[Stmt, ...]:
     return parse_rule(text, family=family).stmts
 
 
+set_text_reader(parse_statements)  # the JSON reader sits below this module: see _json_decoder
+
+
 def parse_rule(text: str, *, family: str = "inet") -> Rule:
     """One rule in nft syntax: ``parse_rule("tcp dport 22 accept")``."""
     if not isinstance(text, str):
@@ -400,9 +405,6 @@ def parse_rule(text: str, *, family: str = "inet") -> Rule:
         raise ParseError("expected exactly one rule", filename="<input>")
     body = cmds[0].obj
     dec = JsonDecoder()
-    from .json import decode_rule
-    from .transformer import plain
-
     try:
         body = {**body, "expr": reject_defaults(plain(body["expr"]), family)}
         return decode_rule(dec, {**body, "family": family})
