@@ -23,6 +23,7 @@ from ..model.priority import Priority
 from ..model.ruleset import Flowtable, Rule, Ruleset, Table
 from ..model.sets import Map, Set
 from ..model.statements import Stmt
+from ..nft.json_members import MEMBERS
 from ..nft.units import BYTE_UNITS
 from . import _json_statements  # noqa: F401  (registers the irregular statements' decoders)
 from ._json_decoder import (
@@ -42,17 +43,7 @@ __all__ = ["SPECIAL_EXPR", "SPECIAL_STMT", "JsonDecoder", "decode_object", "deco
 
 
 #: The members each top-level object may have (anything else is an error, with its path).
-_COMMON = frozenset({"family", "table", "name", "handle", "comment"})
-_MEMBERS: dict[str, frozenset[str]] = {
-    "table": frozenset({"family", "name", "handle", "flags", "comment"}),
-    "chain": _COMMON | {"type", "hook", "prio", "policy", "dev", "flags"},
-    "rule": frozenset({"family", "table", "chain", "handle", "index", "position", "expr",
-                       "comment"}),
-    "set": _COMMON | {"type", "policy", "flags", "elem", "timeout", "gc-interval", "size",
-                      "stmt", "auto-merge"},
-    "flowtable": _COMMON | {"hook", "prio", "dev", "flags", "counter"},
-}
-_MEMBERS["map"] = _MEMBERS["set"] | {"map"}
+_MEMBERS = MEMBERS
 
 
 def _flags(value: JSON) -> list[str]:
