@@ -28,8 +28,8 @@ iptables
 
 Each nftables layout comes as nft text (block form, loadable with ``nft -f``; written with
 f-strings, independent of nftkit), as libnftables JSON and as an nftkit model (``*_model``,
-built from the model classes). tests/test_layouts.py checks that model and text give the same
-kernel state. The map of the grouped layout has a concatenated data type (``ip daddr . th
+built from the model classes). tests/examples/test_layouts.py checks that model and text give
+the same kernel state. The map of the grouped layout has a concatenated data type (``ip daddr . th
 dport``): nft 1.0.6's JSON parser cannot create such a map (``Invalid map type``; a list
 crashes it), but adds and deletes its elements in JSON fine, so full loads go through text
 there.

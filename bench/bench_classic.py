@@ -24,7 +24,7 @@ delete (one element, 3 chains):
     the nft binary with the change as text, one process per change (start included)
 ``floor: batch replayed``
     the batch nftkit sends, encoded once, then only sent (``NetlinkSocket.batch``); its
-    messages are byte-identical with nft's (``tests/test_nl_anon.py``): what the kernel
+    messages are byte-identical with nft's (``tests/backend/test_nl_anon.py``): what the kernel
     itself takes
 
 ``--full-load`` also times the full load of the layout: ``Nftables.run`` of the whole table

@@ -1,4 +1,4 @@
-"""The other process of ``tests/test_concurrent_writers.py``: until ``STOP`` exists, replace
+"""The other process of ``tests/backend/test_concurrent_writers.py``: until ``STOP`` exists, replace
 set ``inet t s`` (with a set of a random type), chain ``inet t c`` or the whole table, and
 record the elements each replaced set held.
 

@@ -28,8 +28,8 @@ from nftkit.backend.netlink._objects import anonymous_set_messages
 from nftkit.backend.netlink._rules import rule_expressions, rule_userdata
 from nftkit.errors import NftkitError, UnsupportedError
 from tests._oracle import CORPUS
-from tests.test_nl_anon import NEWSETELEM
-from tests.test_nl_rules import NEWRULE, NEWSET, mnl_messages, pretty, tlvs
+from tests.backend.test_nl_anon import NEWSETELEM
+from tests.backend.test_nl_rules import NEWRULE, NEWSET, mnl_messages, pretty, tlvs
 
 __all__ = ["main"]
 
