@@ -147,6 +147,10 @@ class TransformerBase(Transformer[Token, Any]):
         self._include = include
         self.default_family = family
 
+
+    def word(self, c: list[Token]) -> str:
+        """A keyword rule whose value is its word (``verdict_kw``, ``family``, ...)."""
+        return str(c[0])
     def defines(self) -> dict[str, Define]:
         """The ``define`` values in scope (overridden per parse by nftkit.parse.nft)."""
         return self._defines

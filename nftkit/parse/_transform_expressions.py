@@ -65,6 +65,9 @@ def _nested_too_deep(*operands: Any) -> bool:
 class ExpressionRules(TransformerBase):
     """Callbacks of the value and selector rules."""
 
+    # keyword rules whose value is the word itself
+    ct_dir = ct_key = exthdr_kw = TransformerBase.word
+
     # --- values ----------------------------------------------------------------------------
 
     def word(self, c: list[Token]) -> J:
@@ -253,12 +256,6 @@ class ExpressionRules(TransformerBase):
                 body["family"] = str(x)
         return {"ct": body}
 
-    def ct_dir(self, c: list[Token]) -> str:
-        return str(c[0])
-
-    def ct_key(self, c: list[Token]) -> str:
-        return str(c[0])
-
     def fam_ip(self, c: list[Token]) -> str:
         return "ip"
 
@@ -298,9 +295,6 @@ class ExpressionRules(TransformerBase):
 
     def dccp_option(self, c: list[Token]) -> J:
         return {"dccp option": {"type": self._int(c[0])}}
-
-    def exthdr_kw(self, c: list[Token]) -> str:
-        return str(c[0])
 
     def exthdr(self, c: list[Any]) -> J:
         return {"exthdr": {"name": str(c[0]), "field": str(c[1])}}

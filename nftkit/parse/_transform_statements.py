@@ -28,6 +28,7 @@ from ._json_decoder import JsonDecoder
 from ._transform_base import (
     DIGITS,
     J,
+    TransformerBase,
     handle_of,
     maybe_list,
     milliseconds,
@@ -188,6 +189,10 @@ class _Size(_Data):
 class StatementRules(ExpressionRules):
     """Callbacks of the statement rules and ``rule``."""
 
+    # keyword rules whose value is the word itself
+    verdict_kw = jump_kw = over = reject_kind = snat_kw = masq_kw = set_op = TransformerBase.word
+    queue_flag = sp_flag_kw = ct_over = TransformerBase.word
+
     # --- statements ------------------------------------------------------------------------
 
     @staticmethod
@@ -277,12 +282,6 @@ class StatementRules(ExpressionRules):
                              column=c[0].column)
         return v
 
-    def verdict_kw(self, c: list[Token]) -> str:
-        return str(c[0])
-
-    def jump_kw(self, c: list[Token]) -> str:
-        return str(c[0])
-
     def verdict(self, c: list[str]) -> J:
         return {c[0]: None}
 
@@ -359,9 +358,6 @@ class StatementRules(ExpressionRules):
                 flags.append(part)
         return ("flags", flags)
 
-    def over(self, c: list[Token]) -> str:
-        return str(c[0])
-
     def limit_stmt(self, c: list[Any]) -> J:
         inv = bool(c) and not isinstance(c[0], Token) and not isinstance(c[0], tuple)
         args = list(c[1:] if inv else c)
@@ -416,9 +412,6 @@ class StatementRules(ExpressionRules):
     def reject(self, c: list[Any]) -> J:
         return {"reject": None}
 
-    def reject_kind(self, c: list[Token]) -> str:
-        return str(c[0])
-
     def reject_with(self, c: list[Any]) -> J:
         code: J = str(c[1])
         if code.isdigit():  # nft -n prints the code as a number: reject with icmpv6 4
@@ -428,12 +421,6 @@ class StatementRules(ExpressionRules):
 
     def reject_tcp(self, c: list[Any]) -> J:
         return {"reject": {"type": "tcp reset"}}
-
-    def snat_kw(self, c: list[Token]) -> str:
-        return str(c[0])
-
-    def masq_kw(self, c: list[Token]) -> str:
-        return str(c[0])
 
     def nat_to(self, c: list[J]) -> tuple[str, J]:
         return ("to", c[0])
@@ -499,9 +486,6 @@ class StatementRules(ExpressionRules):
         _nat_map_ports(body)
         return {kind: body or None}
 
-    def set_op(self, c: list[Token]) -> str:
-        return str(c[0])
-
     def set_data(self, c: list[J]) -> Any:
         return _Data(c[0])
 
@@ -561,9 +545,6 @@ class StatementRules(ExpressionRules):
     def queue_num(self, c: list[Any]) -> tuple[str, J]:
         v = c[0]
         return ("num", word_value(v) if isinstance(v, Token) else v)
-
-    def queue_flag(self, c: list[Token]) -> str:
-        return str(c[0])
 
     def queue_flags(self, c: list[list[str]]) -> tuple[str, J]:
         return ("flags", maybe_list(c[0]))
@@ -636,9 +617,6 @@ class StatementRules(ExpressionRules):
     def sp_wscale(self, c: list[Token]) -> tuple[str, J]:
         return ("wscale", self._int(c[0]))
 
-    def sp_flag_kw(self, c: list[Token]) -> str:
-        return str(c[0])
-
     def sp_flag(self, c: list[str]) -> tuple[str, J]:
         return ("flags", c[0])
 
@@ -649,9 +627,6 @@ class StatementRules(ExpressionRules):
         if not c or c[0] == "never":
             return {"last": None}
         return {"last": {"used": milliseconds(c[0])}}
-
-    def ct_over(self, c: list[Token]) -> str:
-        return str(c[0])
 
     def ct_count_stmt(self, c: list[Any]) -> J:
         if len(c) == 2:

@@ -29,6 +29,7 @@ from ._transform_base import (
     Define,
     J,
     TableBlock,
+    TransformerBase,
     handle_of,
     maybe_list,
     milliseconds,
@@ -59,17 +60,11 @@ class NftTransformer(StatementRules):
     commands and returns the commands of the included file.
     """
 
+    # keyword rules whose value is the word itself
+    family = set_kw = ct_obj = prio_op = obj_kw = obj_sign = TransformerBase.word
+
     # --- blocks ----------------------------------------------------------------------------
     # (see nftkit/parse/nft.py for how these items become tables, chains and sets)
-
-    def family(self, c: list[Token]) -> str:
-        return str(c[0])
-
-    def set_kw(self, c: list[Token]) -> str:
-        return str(c[0])
-
-    def ct_obj(self, c: list[Token]) -> str:
-        return str(c[0])
 
     def obj_kind(self, c: list[Any]) -> str:
         return " ".join(str(x) for x in c)
@@ -127,9 +122,6 @@ class NftTransformer(StatementRules):
             v = self._var(c[0])
             return v["set"] if isinstance(v, dict) and "set" in v else [v]
         return [str(x) for x in c]
-
-    def prio_op(self, c: list[Token]) -> str:
-        return str(c[0])
 
     def prio_spec(self, c: list[Any]) -> J:
         if len(c) == 1 and isinstance(c[0], Token) and c[0].type == "VARIABLE":
@@ -196,12 +188,6 @@ class NftTransformer(StatementRules):
 
     def obj_line(self, c: list[Any]) -> list[Any]:
         return c
-
-    def obj_kw(self, c: list[Token]) -> str:
-        return str(c[0])
-
-    def obj_sign(self, c: list[Token]) -> str:
-        return str(c[0])
 
     def obj_eq(self, c: list[Any]) -> str:
         return "="
