@@ -71,10 +71,13 @@ class ReleaseProfile:
     json_chains_first: bool = False
     #: ``reset quotas`` in JSON honours its table (1.0.6 resets every quota).
     json_reset_quotas_table: bool = False
-    #: JSON input keeps table comments and the ``owner`` flag, chain, set and map comments,
-    #: ``auto-merge`` and ``flags dynamic``, and reads a map with concatenated data as a map
-    #: (1.0.6 drops them silently, and crashes on a rule using such a map).
+    #: JSON input keeps table comments and the ``owner`` flag, chain comments, ``auto-merge``
+    #: and ``flags dynamic``, and reads a map with concatenated data as a map (1.0.6 drops
+    #: them silently, and crashes on a rule using such a map). Set comments: below.
     json_input_exact: bool = False
+    #: JSON input applies a set's or map's ``comment``. No release measured does: 1.0.6,
+    #: 1.1.3 and 1.1.7 all drop it silently (``nft -j -f``, then ``nft list ruleset``).
+    json_set_comments: bool = False
     #: JSON listings print what the kernel holds: table flags (1.0.6 prints them from freed
     #: memory or aborts), table and chain comments, ``auto-merge``, ``flags dynamic``.
     json_listing_exact: bool = False

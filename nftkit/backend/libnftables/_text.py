@@ -57,13 +57,16 @@ def run_file(ctx: Context, path: str | os.PathLike[str], *, dry: bool = False) -
 
 def json_drops(ops: Sequence[Op], version: tuple[int, ...]) -> str | None:
     """What libnftables ``version`` would not apply of ``ops`` from JSON, or None."""
-    if profile(version).json_input_exact:
-        return None
+    facts = profile(version)
     for op in ops:
         obj = op.obj
         if op.verb not in (Verb.ADD, Verb.CREATE) or obj is None:
             continue
         what = op.describe()
+        if isinstance(obj, Set) and obj.comment is not None and not facts.json_set_comments:
+            return f"{what}: its comment"
+        if facts.json_input_exact:
+            continue
         if isinstance(obj, Table):
             if obj.comment is not None:
                 return f"{what}: its comment"
