@@ -45,6 +45,7 @@ from ..nft.releases import profile
 from ..transaction import Kind, Op, Transaction, TransactionResult, Verb
 from ._kinds import first_mismatch
 from ._limits import refuse_rename_then_delete
+from ._monitor import Monitor
 from ._netns import open_netns
 from .libnftables import _reads as reads
 from .libnftables._context import Context, OutputFlag
@@ -582,3 +583,22 @@ class Nftables:
                     table: str | None = None) -> list[Quota]:
         """Named quotas with their usage, of one table, one family or all."""
         return reads.list_quotas(self._lib, family, table)
+
+    # --- events (nft monitor) -----------------------------------------------------------
+
+    def monitor(self, *, objects: bool = True) -> Monitor:
+        """The changes of this namespace's ruleset, by any process, as typed ``Event`` s
+        (``nft monitor``), with the generation each was committed in::
+
+            with nft.monitor() as events:
+                for ev in events.events(timeout=1.0):   # until 1 s without a change
+                    print(ev.action, ev.kind, ev.obj)   # add rule Rule(...)
+
+        ``obj`` is the object exactly as ``list_ruleset()`` gives it, or None with a
+        ``reason`` (see ``nftkit.backend._monitor``); ``objects=False`` gives only what
+        changed, without reading anything back. Close the monitor (or use ``with``): it
+        holds its own sockets and no thread. docs/monitor.md has more.
+        """
+        if self._lib.closed:
+            raise BackendError("this Nftables context is closed")
+        return Monitor(self._lib.fd, self.list_table, objects=objects)

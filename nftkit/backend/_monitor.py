@@ -1,0 +1,343 @@
+"""``Monitor``: the kernel's nftables notifications as typed ``Event`` s with exact model
+objects (``Nftables.monitor()``).
+
+How each event gets its object, exactly or not at all:
+
+- **added** tables, chains, rules, sets and objects are read back through the handle's
+  listing (``list_table``: the very reader of ``list_ruleset``) and found by handle. The read
+  counts only when the ruleset generation is, before and after it, the one the change was
+  committed in: then nothing changed since, and the object read is the one the kernel
+  reported. When another commit came between, or the same object changed again later in the
+  same commit, the event comes without ``obj`` and says so (``reason``).
+- **deleted** ones are given as this monitor last read them (every object of a table read
+  back is remembered, and forgotten on each change); not when they hold values the kernel
+  changes on its own (counters, quotas, ``last``), which a delete would report stale.
+- **elements** are decoded from the message by the set's datatypes (``decode_element``),
+  checked by encoding them back; the set's type comes from the same read-back.
+- anonymous sets (``tcp dport { 22, 80 }``) are part of their rule: no events of their own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import attrs
+
+from ..errors import BackendError, NotFoundError, UnsupportedError
+from ..model.enums import Family, SetFlag
+from ..model.objects import Counter, Quota
+from ..model.ruleset import Table
+from ..model.sets import Map, Set
+from ..model.statements import CounterStmt, LastStmt, QuotaStmt
+from .events import Action, Event, EventKind
+from .netlink._monitor import Batch, MonitorSocket, RawEvent, decode_element, element_nests
+from .netlink._socket import NetlinkSocket
+from .netlink._types import data_spec, key_spec
+
+__all__ = ["Monitor"]
+
+_FAMILY = {1: Family.INET, 2: Family.IP, 3: Family.ARP, 5: Family.NETDEV, 7: Family.BRIDGE,
+           10: Family.IP6}
+_STATEFUL = (CounterStmt, QuotaStmt, LastStmt, Counter, Quota)
+_ANON_NAME = re.compile(r"__(set|map)\d+")
+_Key = tuple[str, str, str, object]
+
+
+def _stateful(obj: Any) -> bool:
+    walk = getattr(obj, "walk", None)
+    return walk is not None and any(isinstance(n, _STATEFUL) for n in walk())
+
+
+def _key(ev: RawEvent, family: str) -> _Key:
+    if ev.kind == "table":
+        return ("table", family, ev.table or "", None)
+    return (ev.kind, family, ev.table or "", ev.handle)
+
+
+class Monitor:
+    """The changes of one network namespace's ruleset, as they are committed.
+
+    ::
+
+        with nft.monitor() as events:
+            for ev in events:                 # blocks until the next change
+                ...
+            ev = events.poll(timeout=0.5)     # the next event, or None after 0.5 s
+            events.genid                      # the generation of the last commit seen
+
+    Events come a commit at a time, each commit's changes then its ``generation`` event.
+    ``objects=False`` skips the read-backs: events then say only what changed (kind, names,
+    handle, generation), which is all a cache needs to know what to read again.
+
+    Holds a netlink socket (two, with objects) and no thread; ``close()`` (or the ``with``
+    block) releases them. Iterate from one thread.
+    """
+
+    def __init__(self, netns: int | None, list_table: Callable[[str, str], Table] | None,
+                 *, objects: bool = True) -> None:
+        self._events = MonitorSocket(netns)
+        try:
+            self._req = NetlinkSocket(netns)
+            #: the generation of the last commit seen (at first: the ruleset's now)
+            self.genid: int = self._req.genid()
+        except BaseException:
+            self._events.close()
+            raise
+        self._list_table = list_table if objects else None
+        self._queue: deque[Event] = deque()
+        self._memory: dict[_Key, Any] = {}
+        self._sets: dict[tuple[str, str, str], Set] = {}
+        self._anon: set[tuple[str, str, str]] = set()
+        self._closed = False
+
+    # --- the handle ---------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Leave the notification group and close the sockets (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            self._events.close()
+            self._req.close()
+
+    def __enter__(self) -> Monitor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+    def fileno(self) -> int:
+        """The socket to wait on (``select``/``selectors``) before ``poll(0)``."""
+        return self._events.fileno()
+
+    # --- events -------------------------------------------------------------------------
+
+    def poll(self, timeout: float | None = None) -> Event | None:
+        """The next event; None when none came within ``timeout`` seconds (0: only what has
+        arrived; None: wait for it)."""
+        while not self._queue:
+            if self._closed:
+                return None
+            batch = self._events.read(timeout)
+            if batch is None:
+                return None
+            self._process(batch)
+        return self._queue.popleft()
+
+    def __iter__(self) -> Iterator[Event]:
+        """Every event, as it comes; ends when the monitor is closed."""
+        while True:
+            ev = self.poll()
+            if ev is None:
+                return
+            yield ev
+
+    def events(self, timeout: float) -> Iterator[Event]:
+        """The events that come until none has come for ``timeout`` seconds."""
+        while (ev := self.poll(timeout)) is not None:
+            yield ev
+
+    # --- one commit ---------------------------------------------------------------------
+
+    def _process(self, batch: Batch) -> None:
+        if batch.lost:
+            self._memory.clear()
+            self._sets.clear()
+            self._queue.append(Event(kind=EventKind.LOST, reason="the kernel dropped "
+                                     "notifications: read the ruleset again"))
+            return
+        genid = batch.genid
+        events = [ev for ev in batch.events if not self._internal(ev)]
+        last: dict[_Key, int] = {}
+        set_changed: dict[tuple[str, str, str], int] = {}
+        for i, ev in enumerate(events):
+            fam = _FAMILY.get(ev.family)
+            if fam is not None and ev.kind != "element":
+                last[_key(ev, fam.value)] = i
+            if fam is not None and ev.kind == "set":
+                set_changed[(fam.value, ev.table or "", ev.name or "")] = i
+        reads: dict[tuple[str, str], Table | str] = {}
+        for i, ev in enumerate(events):
+            fam = _FAMILY.get(ev.family)
+            if fam is None:
+                self._queue.append(self._event(ev, None, genid, None,
+                                               f"unknown family {ev.family}"))
+                continue
+            if ev.kind == "element":
+                where = (fam.value, ev.table or "", ev.name or "")
+                stale = set_changed.get(where, -1) > i
+                self._elements(ev, fam, genid, reads, stale)
+                continue
+            key = _key(ev, fam.value)
+            obj: Any = None
+            reason: str | None = None
+            if ev.action == "delete":
+                obj = self._forget(key, fam.value, ev)
+                if obj is None:
+                    reason = "deleted before this monitor read it"
+                elif _stateful(obj):
+                    obj, reason = None, ("it holds counters or quotas: their values at "
+                                         "deletion are not known")
+            elif self._list_table is None:
+                reason = "objects=False"
+            elif last[key] != i:
+                self._forget(key, fam.value, ev)
+                reason = "changed again in the same commit"
+            else:
+                self._forget(key, fam.value, ev)
+                table = self._read(fam.value, ev.table or "", genid, reads)
+                if isinstance(table, str):
+                    reason = table
+                else:
+                    obj = self._find(table, ev)
+                    if obj is None:
+                        reason = "not found in the table read back"
+            self._queue.append(self._event(ev, fam, genid, obj, reason))
+        if genid is not None:
+            self.genid = genid
+        self._queue.append(Event(kind=EventKind.GENERATION, genid=genid, pid=batch.pid,
+                                 process=batch.process))
+
+    def _internal(self, ev: RawEvent) -> bool:
+        """Events of anonymous sets (part of their rule's event). A delete names the set
+        only: nft names anonymous sets ``__set<N>``/``__map<N>``."""
+        fam = _FAMILY.get(ev.family)
+        where = (fam.value if fam is not None else str(ev.family), ev.table or "",
+                 ev.name or "")
+        if ev.kind == "set" and ev.anonymous:
+            self._anon.add(where)
+            return True
+        if ev.kind not in ("set", "element"):
+            return False
+        if where in self._anon:
+            if ev.kind == "set":
+                self._anon.discard(where)
+            return True
+        return _ANON_NAME.fullmatch(ev.name or "") is not None and where not in self._sets
+
+    @staticmethod
+    def _event(ev: RawEvent, fam: Family | None, genid: int | None, obj: Any,
+               reason: str | None) -> Event:
+        return Event(kind=EventKind(ev.kind), action=Action(ev.action), family=fam,
+                     table=ev.table, name=ev.name if ev.kind != "table" else ev.table,
+                     chain=ev.chain, handle=ev.handle, obj=obj, genid=genid, reason=reason)
+
+    def _forget(self, key: _Key, family: str, ev: RawEvent) -> Any:
+        if ev.kind == "set":
+            self._sets.pop((family, ev.table or "", ev.name or ""), None)
+        return self._memory.pop(key, None)
+
+    # --- read-backs ---------------------------------------------------------------------
+
+    def _read(self, family: str, table: str, genid: int | None,
+              reads: dict[tuple[str, str], Table | str]) -> Table | str:
+        """The table as it is at ``genid`` (read once per commit), or why it cannot be."""
+        got = reads.get((family, table))
+        if got is not None:
+            return got
+        assert self._list_table is not None
+        try:
+            if self._req.genid() != genid:
+                got = "the ruleset changed again before it could be read"
+            else:
+                t = self._list_table(family, table)
+                got = (t if self._req.genid() == genid
+                       else "the ruleset changed again while it was read")
+        except NotFoundError:
+            got = "the table was gone when it was read"
+        except BackendError as exc:
+            got = f"reading the table failed: {exc}"
+        if isinstance(got, Table):
+            self._remember(got)
+        reads[(family, table)] = got
+        return got
+
+    def _remember(self, t: Table) -> None:
+        fam, name = t.family.value, t.name
+        mem = self._memory
+        mem[("table", fam, name, None)] = attrs.evolve(t, chains=(), sets=(), flowtables=(),
+                                                       objects=())
+        for c in t.chains:
+            mem[("chain", fam, name, c.handle)] = attrs.evolve(c, rules=())
+            for r in c.rules:
+                mem[("rule", fam, name, r.handle)] = r
+        for s in t.sets:
+            mem[("set", fam, name, s.handle)] = attrs.evolve(s, elements=())
+            self._sets[(fam, name, s.name)] = s
+        for o in t.objects:
+            mem[("object", fam, name, o.handle)] = o
+        for f in t.flowtables:
+            mem[("flowtable", fam, name, f.handle)] = f
+
+    def _find(self, t: Table, ev: RawEvent) -> Any:
+        """The object of ``ev`` in ``t`` (as ``_remember`` keeps it), remembered again."""
+        fam, h = t.family.value, ev.handle
+        found: Any = None
+        if ev.kind == "table":
+            found = attrs.evolve(t, chains=(), sets=(), flowtables=(), objects=())
+        elif ev.kind == "chain":
+            found = next((attrs.evolve(c, rules=()) for c in t.chains if c.handle == h), None)
+        elif ev.kind == "rule":
+            found = next((r for c in t.chains if c.name == ev.chain for r in c.rules
+                          if r.handle == h), None)
+        elif ev.kind == "set":
+            s = next((s for s in t.sets if s.handle == h), None)
+            if s is not None:
+                self._sets[(fam, t.name, s.name)] = s
+                found = attrs.evolve(s, elements=())
+        elif ev.kind == "object":
+            found = next((o for o in t.objects if o.handle == h), None)
+        elif ev.kind == "flowtable":
+            found = next((f for f in t.flowtables if f.handle == h), None)
+        if found is not None:
+            self._memory[_key(ev, fam)] = found
+        return found
+
+    # --- elements -----------------------------------------------------------------------
+
+    def _elements(self, ev: RawEvent, fam: Family, genid: int | None,
+                  reads: dict[tuple[str, str], Table | str], stale: bool) -> None:
+        nests = element_nests(ev)
+        where = (fam.value, ev.table or "", ev.name or "")
+        s = self._sets.get(where)
+        reason: str | None = None
+        if self._list_table is None:
+            reason = "objects=False"
+        elif stale:
+            reason = "its set changed again in the same commit"
+        elif s is None:
+            got = self._read(fam.value, ev.table or "", genid, reads)
+            s = self._sets.get(where)
+            if s is None:
+                reason = got if isinstance(got, str) else "its set is not known"
+        types: tuple[tuple[str, ...], tuple[str, ...] | None] | None = None
+        if s is not None and reason is None:
+            try:
+                types = _types(s)
+            except UnsupportedError as exc:
+                reason = f"elements of this set are not decoded: {exc}"
+        for nest in nests:
+            obj: Any = None
+            why = reason
+            if types is not None:
+                obj, why = decode_element(nest, types[0], types[1])
+            self._queue.append(self._event(ev, fam, genid, obj, why))
+
+
+def _types(s: Set) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+    if SetFlag.INTERVAL in s.flags:
+        raise UnsupportedError("an interval set's elements are sent as their bounds")
+    if s.stmts:
+        raise UnsupportedError("a set with element statements")
+    key = key_spec(s).names
+    if not isinstance(s, Map):
+        return key, None
+    if s.data_interval:
+        raise UnsupportedError("a map with interval data")
+    spec = data_spec(s)
+    return key, ("verdict",) if spec.verdict else spec.names
