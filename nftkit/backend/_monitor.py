@@ -44,6 +44,31 @@ _FAMILY = {1: Family.INET, 2: Family.IP, 3: Family.ARP, 5: Family.NETDEV, 7: Fam
 _STATEFUL = (CounterStmt, QuotaStmt, LastStmt, Counter, Quota)
 _ANON_NAME = re.compile(r"__(set|map)\d+")
 _Key = tuple[str, str, str, object]
+_Where = tuple[str, str, str]
+#: how long to wait for the notifications of a commit whose generation is already current
+_WAIT = 2.0
+
+
+@attrs.frozen
+class _Read:
+    """A table read back (or why not), the generation it was read at, and what commits
+    after the event's and up to that one changed (None: nothing, or ``everything``)."""
+
+    table: Table | str
+    at: int | None = None
+    touched: tuple[set[_Key], set[_Where]] | None = None
+    everything: bool = False
+
+    def changed(self, *, key: _Key | None = None, set_: _Where | None = None) -> bool:
+        if self.everything:
+            return True
+        if self.touched is None:
+            return False
+        keys, sets = self.touched
+        return (key is not None and key in keys) or (set_ is not None and set_ in sets)
+
+
+_Reads = dict[tuple[str, str], _Read]
 
 
 def _stateful(obj: Any) -> bool:
@@ -126,7 +151,12 @@ class Monitor:
             batch = self._events.read(timeout)
             if batch is None:
                 return None
-            self._process(batch)
+            try:
+                self._process(batch)
+            except (OSError, BackendError):
+                if self._closed:  # closed by another thread meanwhile
+                    return None
+                raise
         return self._queue.popleft()
 
     def __iter__(self) -> Iterator[Event]:
@@ -161,7 +191,7 @@ class Monitor:
                 last[_key(ev, fam.value)] = i
             if fam is not None and ev.kind == "set":
                 set_changed[(fam.value, ev.table or "", ev.name or "")] = i
-        reads: dict[tuple[str, str], Table | str] = {}
+        reads: _Reads = {}
         for i, ev in enumerate(events):
             fam = _FAMILY.get(ev.family)
             if fam is None:
@@ -190,11 +220,13 @@ class Monitor:
                 reason = "changed again in the same commit"
             else:
                 self._forget(key, fam.value, ev)
-                table = self._read(fam.value, ev.table or "", genid, reads)
-                if isinstance(table, str):
-                    reason = table
+                read = self._read(fam.value, ev.table or "", genid, reads)
+                if isinstance(read.table, str):
+                    reason = read.table
+                elif read.changed(key=key):
+                    reason = f"changed again by a later commit (by generation {read.at})"
                 else:
-                    obj = self._find(table, ev)
+                    obj = self._find(read.table, ev)
                     if obj is None:
                         reason = "not found in the table read back"
             self._queue.append(self._event(ev, fam, genid, obj, reason))
@@ -234,45 +266,71 @@ class Monitor:
 
     # --- read-backs ---------------------------------------------------------------------
 
-    def _read(self, family: str, table: str, genid: int | None,
-              reads: dict[tuple[str, str], Table | str]) -> Table | str:
-        """The table as it is at ``genid`` (read once per commit), or why it cannot be."""
+    def _read(self, family: str, table: str, genid: int | None, reads: _Reads) -> _Read:
+        """The table, read once per commit, with what later commits changed; or why it could
+        not be read. When later commits came already, it is read as they left it, once
+        their notifications are here: what they touched is then not taken from it (their
+        own events tell)."""
         got = reads.get((family, table))
         if got is not None:
             return got
         assert self._list_table is not None
         try:
-            if self._req.genid() != genid:
-                got = "the ruleset changed again before it could be read"
+            now = self._req.genid()
+            if now != genid and not self._events.wait_for(now, _WAIT):
+                got = _Read(f"the notifications of generation {now} did not come")
             else:
                 t = self._list_table(family, table)
-                got = (t if self._req.genid() == genid
-                       else "the ruleset changed again while it was read")
+                if self._req.genid() != now:
+                    got = _Read("the ruleset changed again while it was read")
+                else:
+                    touched = None if now == genid else self._touched(now)
+                    got = _Read(t, now, touched, everything=now != genid and touched is None)
         except NotFoundError:
-            got = "the table was gone when it was read"
+            got = _Read("the table was gone when it was read")
         except BackendError as exc:
-            got = f"reading the table failed: {exc}"
-        if isinstance(got, Table):
-            self._remember(got)
+            got = _Read(f"reading the table failed: {exc}")
+        if isinstance(got.table, Table):
+            self._remember(got.table, got)
         reads[(family, table)] = got
         return got
 
-    def _remember(self, t: Table) -> None:
+    def _touched(self, at: int) -> tuple[set[_Key], set[_Where]] | None:
+        """The objects and sets changed by the commits received and not yet read, up to
+        generation ``at`` (None: unknown, as if everything was)."""
+        keys: set[_Key] = set()
+        sets: set[_Where] = set()
+        for batch in self._events.ready():
+            if batch.lost:
+                return None
+            for ev in batch.events:
+                fam = _FAMILY.get(ev.family)
+                if fam is None or ev.kind == "element":
+                    continue
+                keys.add(_key(ev, fam.value))
+                if ev.kind == "set":
+                    sets.add((fam.value, ev.table or "", ev.name or ""))
+            if batch.genid == at:
+                return keys, sets
+        return None
+
+    def _remember(self, t: Table, read: _Read) -> None:
         fam, name = t.family.value, t.name
-        mem = self._memory
-        mem[("table", fam, name, None)] = attrs.evolve(t, chains=(), sets=(), flowtables=(),
-                                                       objects=())
+        items: list[tuple[_Key, Any]] = [
+            (("table", fam, name, None),
+             attrs.evolve(t, chains=(), sets=(), flowtables=(), objects=()))]
         for c in t.chains:
-            mem[("chain", fam, name, c.handle)] = attrs.evolve(c, rules=())
-            for r in c.rules:
-                mem[("rule", fam, name, r.handle)] = r
-        for s in t.sets:
-            mem[("set", fam, name, s.handle)] = attrs.evolve(s, elements=())
-            self._sets[(fam, name, s.name)] = s
-        for o in t.objects:
-            mem[("object", fam, name, o.handle)] = o
-        for f in t.flowtables:
-            mem[("flowtable", fam, name, f.handle)] = f
+            items.append((("chain", fam, name, c.handle), attrs.evolve(c, rules=())))
+            items.extend((("rule", fam, name, r.handle), r) for r in c.rules)
+        for st in t.sets:
+            if not read.changed(set_=(fam, name, st.name)):
+                self._sets[(fam, name, st.name)] = st
+            items.append((("set", fam, name, st.handle), attrs.evolve(st, elements=())))
+        items.extend((("object", fam, name, o.handle), o) for o in t.objects)
+        items.extend((("flowtable", fam, name, f.handle), f) for f in t.flowtables)
+        for key, obj in items:
+            if not read.changed(key=key):
+                self._memory[key] = obj
 
     def _find(self, t: Table, ev: RawEvent) -> Any:
         """The object of ``ev`` in ``t`` (as ``_remember`` keeps it), remembered again."""
@@ -301,7 +359,7 @@ class Monitor:
     # --- elements -----------------------------------------------------------------------
 
     def _elements(self, ev: RawEvent, fam: Family, genid: int | None,
-                  reads: dict[tuple[str, str], Table | str], stale: bool) -> None:
+                  reads: _Reads, stale: bool) -> None:
         nests = element_nests(ev)
         where = (fam.value, ev.table or "", ev.name or "")
         s = self._sets.get(where)
@@ -311,10 +369,13 @@ class Monitor:
         elif stale:
             reason = "its set changed again in the same commit"
         elif s is None:
-            got = self._read(fam.value, ev.table or "", genid, reads)
+            read = self._read(fam.value, ev.table or "", genid, reads)
             s = self._sets.get(where)
-            if s is None:
-                reason = got if isinstance(got, str) else "its set is not known"
+            if isinstance(read.table, str):
+                reason = read.table
+            elif s is None:
+                reason = ("its set changed again by a later commit"
+                          if read.changed(set_=where) else "its set is not known")
         types: tuple[tuple[str, ...], tuple[str, ...] | None] | None = None
         if s is not None and reason is None:
             try:

@@ -56,6 +56,7 @@ _VERDICT_CODE, _VERDICT_CHAIN = 1, 2
 _VERDICTS = {0: VerdictKind.DROP, 1: VerdictKind.ACCEPT, -1: VerdictKind.CONTINUE,
              -3: VerdictKind.JUMP, -4: VerdictKind.GOTO, -5: VerdictKind.RETURN}
 _RCVBUF = 8 << 20
+_SLICE = 0.2
 _NFGEN = struct.Struct("=BBH")
 
 
@@ -155,17 +156,38 @@ class MonitorSocket:
         while not self._ready:
             if self.closed:
                 return None
-            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            left = _SLICE if deadline is None else deadline - time.monotonic()
+            # (in slices: closing the socket from another thread does not wake a select)
             try:
-                readable, _w, _x = select.select([self._sock], [], [], wait)
+                readable, _w, _x = select.select([self._sock], [], [],
+                                                 max(0.0, min(left, _SLICE)))
             except (OSError, ValueError):  # closed by another thread meanwhile
                 return None
-            if not readable:
-                if deadline is not None:
-                    return None
-                continue
-            self._receive()
+            if readable:
+                self._receive()
+            elif deadline is not None and time.monotonic() >= deadline:
+                return None
         return self._ready.pop(0)
+
+    def ready(self) -> list[Batch]:
+        """The complete commits received and not yet read (oldest first)."""
+        return list(self._ready)
+
+    def wait_for(self, genid: int, timeout: float) -> bool:
+        """Receive until the commit of generation ``genid`` has arrived (its notifications
+        follow the generation's increment closely); False after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while not any(b.genid == genid for b in self._ready):
+            wait = deadline - time.monotonic()
+            if wait <= 0 or self.closed:
+                return False
+            try:
+                readable, _w, _x = select.select([self._sock], [], [], min(wait, _SLICE))
+            except (OSError, ValueError):
+                return False
+            if readable:
+                self._receive()
+        return True
 
     def _receive(self) -> None:
         try:
@@ -173,6 +195,8 @@ class MonitorSocket:
         except BlockingIOError:
             return
         except OSError as exc:
+            if self.closed:  # by another thread meanwhile
+                return
             if exc.errno == errno.ENOBUFS:  # the kernel dropped notifications
                 self._ready.append(Batch(lost=True))
                 self._current = Batch()  # (what came of the commit before is incomplete)
