@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .backend.events import Event, EventKind
 from .backend.fake import FakeNftables
 from .check import CheckError, check, problems
 from .diagnostics import Diagnostic, Severity
@@ -69,6 +70,8 @@ __all__ = [
     "TransactionResult",
     "Nftables",
     "FakeNftables",
+    "Event",
+    "EventKind",
     "CheckError",
     "check",
     "problems",

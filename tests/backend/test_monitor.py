@@ -4,13 +4,17 @@ why), namespace isolation, timeouts, generation ids, and no leaked fds or thread
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import io
 import os
+import re
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from ipaddress import IPv4Address
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -337,3 +341,33 @@ def test_a_closed_handle_cannot_monitor(name: str) -> None:
     nft.close()
     with pytest.raises(nftkit.BackendError):
         nft.monitor()
+
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "monitor.md"
+
+
+def test_doc_examples_run() -> None:
+    """docs/monitor.md runs as written; what it shows as printed is printed."""
+    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)
+    assert len(blocks) >= 3
+    reason = backend_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    scope: dict[str, object] = {"__name__": "docs_monitor"}
+    printed = io.StringIO()
+    with netns() as ns:
+        for code in blocks:
+            with contextlib.redirect_stdout(printed):
+                exec(compile(code.replace("nftkit-doc", ns), str(DOC), "exec"), scope)
+            lines = code.splitlines()
+            for i, line in enumerate(lines):
+                if "print(" not in line:
+                    continue
+                want = []
+                for nxt in lines[i + 1:]:
+                    if not nxt.lstrip().startswith("# "):
+                        break
+                    want.append(nxt.lstrip()[2:])
+                if want:
+                    assert " ".join(" ".join(want).split()) in " ".join(
+                        printed.getvalue().split()), want
