@@ -181,6 +181,32 @@ def test_every_kind_of_event_is_the_listed_object(name: str) -> None:
         assert deleted[-1].kind is EventKind.TABLE
 
 
+def signature(ev: Event) -> tuple[object, ...]:
+    return (ev.kind, ev.action, ev.family, ev.table, ev.name, ev.chain, ev.handle, repr(ev.obj))
+
+
+def test_the_fake_gives_the_same_events(name: str) -> None:
+    """FakeNftables.monitor(): the kernel's events for the same commits (order within a
+    commit aside)."""
+    fake = nftkit.FakeNftables()
+    with nftkit.Nftables(netns=name) as nft, nft.monitor() as mon, fake.monitor() as fmon:
+        def both(txn: Transaction) -> list[Event]:
+            nft.run(txn)
+            fake.run(txn)
+            kernel = commit(mon)[:-1]
+            ours = commit(fmon)[:-1]
+            assert sorted(map(signature, ours), key=repr) == sorted(map(signature, kernel),
+                                                                   key=repr)
+            return kernel
+
+        vm_rule = next(ev for ev in both(ruleset_txn())
+                       if ev.kind is EventKind.RULE and "vm" in repr(ev.obj))
+        both(Transaction().delete(vm_rule.obj, table=T, chain="input", handle=vm_rule.handle))
+        both(Transaction().delete_elements(PORTS, [80], table=T)
+             .add(nftkit.parse_rule("udp dport 53 accept"), table=T, chain="other")
+             .delete(VMAP, table=T))
+
+
 def test_changes_by_another_process(name: str) -> None:
     """Changes made by the nft command line (another process) are decoded the same."""
     with nftkit.Nftables(netns=name) as nft, nft.monitor() as mon:

@@ -60,6 +60,7 @@ from ...semantics.state import State, TableState, set_model
 from ...transaction import Kind, Op, Transaction, TransactionResult, Verb
 from .._limits import refuse_rename_then_delete
 from .._positions import replay
+from ._monitor import FakeMonitor, Monitors
 
 __all__ = ["FakeNftables"]
 
@@ -77,6 +78,7 @@ class FakeNftables:
                  version: str | tuple[int, ...] | None = None) -> None:
         self._state = State()
         self._lock = threading.Lock()
+        self._monitors = Monitors()
         self.version = RenderContext(version=version).version
         if ruleset is not None:
             self.run(Transaction().add(ruleset))
@@ -113,10 +115,12 @@ class FakeNftables:
             work = self._state.clone()
             handles, resets = self._apply(work, txn, dry=False, ordered=ordered,
                                           json_positions=not nft_f)
+            before = self._state.model() if self._monitors else None
             work.commit()
             self._state = work
             for index, op in resets if not nft_f else ():
                 run_op(self.version, self._state, self._state, op, index)
+            self._monitors.committed(before, None if before is None else work.model())
             return TransactionResult(ops=txn.ops, handles=tuple(handles))
 
     def run_text(self, commands: str, *, handles: bool = False, json_output: bool = False,
@@ -212,6 +216,11 @@ class FakeNftables:
             live = self._state.tables.get((op.family, op.table))
             if live is not None:
                 live.hgen += 1
+
+    def monitor(self) -> FakeMonitor:
+        """The changes made through this fake from now on, as ``Nftables.monitor()`` gives
+        them (``nftkit.backend.fake._monitor``: the order within one commit may differ)."""
+        return self._monitors.open()
 
     # --- reading --------------------------------------------------------------------------------
 
