@@ -13,7 +13,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Any
 
@@ -344,6 +344,56 @@ def test_an_unknown_set_replaced_later_is_refused(name: str) -> None:
             got = [ev for ev in mon.events(0.5) if ev.kind is not EventKind.GENERATION]
             assert got[0].kind is EventKind.ELEMENT and got[0].obj is None
             assert "later commit" in (got[0].reason or "")
+
+
+def test_a_concurrent_writer_never_gives_a_wrong_object(name: str) -> None:
+    """Another writer replaces a set by one of another type of the same size (ipv4_addr,
+    mark) every ten commits, adds elements and rules, while the monitor lags behind: every
+    object an event gives is the one written, the rest are refused."""
+    rounds = 120
+    done = threading.Event()
+
+    def writer() -> None:
+        with nftkit.Nftables(netns=name) as w:
+            w.run(Transaction().add(Table(family="inet", name="t"))
+                  .add(Chain(name="c"), table=T).add(Set(name="s", type="mark"), table=T))
+            for i in range(rounds):
+                s = Set(name="s", type="ipv4_addr" if i // 10 % 2 else "mark")
+                value: object = IPv4Address(f"10.0.0.{i}") if i // 10 % 2 else i
+                txn = Transaction()
+                if i % 10 == 0:  # a set of the other type, every ten commits
+                    txn = txn.delete(Set(name="s", type="mark"), table=T).add(s, table=T)
+                w.run(txn.add_elements(s, [value], table=T)
+                      .add(nftkit.parse_rule(f"udp dport {i} accept comment \"r{i}\""),
+                           table=T, chain="c"))
+        done.set()
+
+    with nftkit.Nftables(netns=name) as nft, nft.monitor() as mon:
+        worker = threading.Thread(target=writer)
+        worker.start()
+        exact = refused = 0
+        while True:
+            finished = done.is_set()
+            ev = mon.poll(0.5 if finished else 0.05)
+            if ev is None:
+                if finished:
+                    break
+                continue
+            time.sleep(0.002)  # lag behind the writer
+            if ev.kind is EventKind.ELEMENT and ev.action is Action.ADD:
+                if ev.obj is None:
+                    refused += 1
+                    continue
+                exact += 1
+                assert (ev.obj in IPv4Network("10.0.0.0/24") if isinstance(ev.obj, IPv4Address)
+                        else isinstance(ev.obj, int) and 0 <= ev.obj < rounds), str(ev)
+            if ev.kind is EventKind.RULE and ev.obj is not None:
+                i = int((ev.obj.comment or "r-1")[1:])
+                assert ev.obj == nftkit.parse_rule(f"udp dport {i} accept comment \"r{i}\"")
+        worker.join()
+        print(f"elements: {exact} decoded, {refused} refused")
+        assert exact > 0
+        assert exact + refused <= rounds
 
 
 def test_no_leaks(name: str) -> None:
