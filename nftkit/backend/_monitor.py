@@ -103,6 +103,7 @@ class Monitor:
 
     def __init__(self, netns: int | None, list_table: Callable[[str, str], Table] | None,
                  *, objects: bool = True) -> None:
+        self._closed = True  # (until both sockets are open)
         self._events = MonitorSocket(netns)
         try:
             self._req = NetlinkSocket(netns)
@@ -341,8 +342,8 @@ class Monitor:
         elif ev.kind == "chain":
             found = next((attrs.evolve(c, rules=()) for c in t.chains if c.handle == h), None)
         elif ev.kind == "rule":
-            found = next((r for c in t.chains if c.name == ev.chain for r in c.rules
-                          if r.handle == h), None)
+            # (by handle in any chain: a later commit may have renamed the chain)
+            found = next((r for c in t.chains for r in c.rules if r.handle == h), None)
         elif ev.kind == "set":
             s = next((s for s in t.sets if s.handle == h), None)
             if s is not None:
