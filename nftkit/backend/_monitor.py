@@ -33,6 +33,7 @@ from ..model.ruleset import Table
 from ..model.sets import Map, Set
 from ..model.statements import CounterStmt, LastStmt, QuotaStmt
 from .events import Action, Event, EventKind
+from .netlink._facts import SetFacts, read_set
 from .netlink._monitor import Batch, MonitorSocket, RawEvent, decode_element, element_nests
 from .netlink._socket import NetlinkSocket
 from .netlink._types import data_spec, key_spec
@@ -45,6 +46,7 @@ _STATEFUL = (CounterStmt, QuotaStmt, LastStmt, Counter, Quota)
 _ANON_NAME = re.compile(r"__(set|map)\d+")
 _Key = tuple[str, str, str, object]
 _Where = tuple[str, str, str]
+_Types = tuple[tuple[str, ...], tuple[str, ...] | None]
 #: how long to wait for the notifications of a commit whose generation is already current
 _WAIT = 2.0
 
@@ -115,7 +117,9 @@ class Monitor:
         self._list_table = list_table if objects else None
         self._queue: deque[Event] = deque()
         self._memory: dict[_Key, Any] = {}
-        self._sets: dict[tuple[str, str, str], Set] = {}
+        #: the datatypes of each set's key and data (or why its elements are not decoded)
+        self._sets: dict[_Where, _Types | str] = {}
+        self._batch_sets: dict[_Where, _Types | str] = {}
         self._anon: set[tuple[str, str, str]] = set()
         self._closed = False
 
@@ -183,6 +187,7 @@ class Monitor:
                                      "notifications: read the ruleset again"))
             return
         genid = batch.genid
+        self._batch_sets = {}
         events = [ev for ev in batch.events if not self._internal(ev)]
         last: dict[_Key, int] = {}
         set_changed: dict[tuple[str, str, str], int] = {}
@@ -202,7 +207,7 @@ class Monitor:
             if ev.kind == "element":
                 where = (fam.value, ev.table or "", ev.name or "")
                 stale = set_changed.get(where, -1) > i
-                self._elements(ev, fam, genid, reads, stale)
+                self._elements(ev, fam, genid, stale)
                 continue
             key = _key(ev, fam.value)
             obj: Any = None
@@ -325,7 +330,7 @@ class Monitor:
             items.extend((("rule", fam, name, r.handle), r) for r in c.rules)
         for st in t.sets:
             if not read.changed(set_=(fam, name, st.name)):
-                self._sets[(fam, name, st.name)] = st
+                self._sets[(fam, name, st.name)] = _types(st)
             items.append((("set", fam, name, st.handle), attrs.evolve(st, elements=())))
         items.extend((("object", fam, name, o.handle), o) for o in t.objects)
         items.extend((("flowtable", fam, name, f.handle), f) for f in t.flowtables)
@@ -347,7 +352,7 @@ class Monitor:
         elif ev.kind == "set":
             s = next((s for s in t.sets if s.handle == h), None)
             if s is not None:
-                self._sets[(fam, t.name, s.name)] = s
+                self._sets[(fam, t.name, s.name)] = _types(s)
                 found = attrs.evolve(s, elements=())
         elif ev.kind == "object":
             found = next((o for o in t.objects if o.handle == h), None)
@@ -359,47 +364,81 @@ class Monitor:
 
     # --- elements -----------------------------------------------------------------------
 
-    def _elements(self, ev: RawEvent, fam: Family, genid: int | None,
-                  reads: _Reads, stale: bool) -> None:
+    def _elements(self, ev: RawEvent, fam: Family, genid: int | None, stale: bool) -> None:
         nests = element_nests(ev)
         where = (fam.value, ev.table or "", ev.name or "")
-        s = self._sets.get(where)
-        reason: str | None = None
+        types: _Types | str
         if self._list_table is None:
-            reason = "objects=False"
+            types = "objects=False"
         elif stale:
-            reason = "its set changed again in the same commit"
-        elif s is None:
-            read = self._read(fam.value, ev.table or "", genid, reads)
-            s = self._sets.get(where)
-            if isinstance(read.table, str):
-                reason = read.table
-            elif s is None:
-                reason = ("its set changed again by a later commit"
-                          if read.changed(set_=where) else "its set is not known")
-        types: tuple[tuple[str, ...], tuple[str, ...] | None] | None = None
-        if s is not None and reason is None:
-            try:
-                types = _types(s)
-            except UnsupportedError as exc:
-                reason = f"elements of this set are not decoded: {exc}"
+            types = "its set changed again in the same commit"
+        else:
+            found = self._sets.get(where) or self._batch_sets.get(where)
+            if found is None:
+                found = self._batch_sets[where] = self._read_set(ev, where, genid)
+                if not isinstance(found, str):
+                    self._sets[where] = found
+            types = found
         for nest in nests:
             obj: Any = None
-            why = reason
-            if types is not None:
+            why = types if isinstance(types, str) else None
+            if not isinstance(types, str):
                 obj, why = decode_element(nest, types[0], types[1])
             self._queue.append(self._event(ev, fam, genid, obj, why))
 
+    def _read_set(self, ev: RawEvent, where: _Where, genid: int | None) -> _Types | str:
+        """The datatypes of a set this monitor has not read, from the kernel (one GETSET),
+        where its set is the one the elements were committed to."""
+        try:
+            now = self._req.genid()
+            if now != genid and not self._events.wait_for(now, _WAIT):
+                return f"the notifications of generation {now} did not come"
+            facts = read_set(self._req, ev.family, where[1], where[2])
+            if self._req.genid() != now:
+                return "the ruleset changed again while its set was read"
+        except BackendError as exc:
+            return f"reading its set failed: {exc}"
+        if now != genid:
+            touched = self._touched(now)
+            if touched is None or where in touched[1]:
+                return "its set changed again by a later commit"
+        if facts is None:
+            return "its set was gone when it was read"
+        return _facts_types(facts)
 
-def _types(s: Set) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+
+_UNDECODED = "elements of this set are not decoded: "
+
+
+def _types(s: Set) -> _Types | str:
+    """What ``decode_element`` needs of ``s``: its key's and data's datatypes."""
     if SetFlag.INTERVAL in s.flags:
-        raise UnsupportedError("an interval set's elements are sent as their bounds")
+        return _UNDECODED + "an interval set's elements are sent as their bounds"
     if s.stmts:
-        raise UnsupportedError("a set with element statements")
-    key = key_spec(s).names
-    if not isinstance(s, Map):
-        return key, None
-    if s.data_interval:
-        raise UnsupportedError("a map with interval data")
-    spec = data_spec(s)
+        return _UNDECODED + "a set with element statements"
+    try:
+        key = key_spec(s).names
+        if not isinstance(s, Map):
+            return key, None
+        if s.data_interval:
+            return _UNDECODED + "a map with interval data"
+        spec = data_spec(s)
+    except UnsupportedError as exc:
+        return _UNDECODED + str(exc)
     return key, ("verdict",) if spec.verdict else spec.names
+
+
+def _facts_types(facts: SetFacts) -> _Types | str:
+    """``_types`` of a set read with ``read_set`` (the kernel's type ids and nft's
+    userdata)."""
+    if facts.interval:
+        return _UNDECODED + "an interval set's elements are sent as their bounds"
+    if facts.exprs:
+        return _UNDECODED + "a set with element statements"
+    if facts.object_map:
+        return _UNDECODED + "an object map"
+    if facts.key is None:
+        return _UNDECODED + "its datatype is not known to the netlink path"
+    if facts.data is None:
+        return facts.key.names, None
+    return facts.key.names, ("verdict",) if facts.data.verdict else facts.data.names
