@@ -13,7 +13,9 @@ How each event gets its object, exactly or not at all:
   back is remembered, and forgotten on each change); not when they hold values the kernel
   changes on its own (counters, quotas, ``last``), which a delete would report stale.
 - **elements** are decoded from the message by the set's datatypes (``decode_element``),
-  checked by encoding them back; the set's type comes from the same read-back.
+  checked by encoding them back; the set's type comes from a read-back or one GETSET.
+  Added intervals are matched by their first value with the listed elements (``_intervals``);
+  deleted ones are refused.
 - anonymous sets (``tcp dport { 22, 80 }``) are part of their rule: no events of their own.
 """
 
@@ -33,10 +35,11 @@ from ..model.ruleset import Table
 from ..model.sets import Map, Set
 from ..model.statements import CounterStmt, LastStmt, QuotaStmt
 from .events import Action, Event, EventKind
+from .netlink._anon import _bounds
 from .netlink._facts import SetFacts, read_set
 from .netlink._monitor import Batch, MonitorSocket, RawEvent, decode_element, element_nests
-from .netlink._socket import NetlinkSocket
-from .netlink._types import data_spec, key_spec
+from .netlink._socket import NetlinkSocket, parse_attrs
+from .netlink._types import DATATYPES, data_spec, key_spec
 
 __all__ = ["Monitor"]
 
@@ -46,9 +49,15 @@ _STATEFUL = (CounterStmt, QuotaStmt, LastStmt, Counter, Quota)
 _ANON_NAME = re.compile(r"__(set|map)\d+")
 _Key = tuple[str, str, str, object]
 _Where = tuple[str, str, str]
-_Types = tuple[tuple[str, ...], tuple[str, ...] | None]
+#: key datatypes, data datatypes (None: a set), whether an interval set
+_Types = tuple[tuple[str, ...], tuple[str, ...] | None, bool]
+#: interval sets whose elements are matched with the listing: network-order datatypes only
+_INTERVAL_TYPES = frozenset({"ipv4_addr", "ipv6_addr", "inet_service", "ether_addr"})
 #: how long to wait for the notifications of a commit whose generation is already current
 _WAIT = 2.0
+
+
+_Touched = tuple[set[_Key], set[_Where], set[_Where]]
 
 
 @attrs.frozen
@@ -58,16 +67,20 @@ class _Read:
 
     table: Table | str
     at: int | None = None
-    touched: tuple[set[_Key], set[_Where]] | None = None
+    touched: _Touched | None = None
     everything: bool = False
 
-    def changed(self, *, key: _Key | None = None, set_: _Where | None = None) -> bool:
+    def changed(self, *, key: _Key | None = None, set_: _Where | None = None,
+                elements: _Where | None = None) -> bool:
+        """Whether a later commit changed ``key``, the set ``set_``, or the set or
+        elements of ``elements``."""
         if self.everything:
             return True
         if self.touched is None:
             return False
-        keys, sets = self.touched
-        return (key is not None and key in keys) or (set_ is not None and set_ in sets)
+        keys, sets, with_elements = self.touched
+        return ((key is not None and key in keys) or (set_ is not None and set_ in sets)
+                or (elements is not None and (elements in sets or elements in with_elements)))
 
 
 _Reads = dict[tuple[str, str], _Read]
@@ -120,6 +133,9 @@ class Monitor:
         #: the datatypes of each set's key and data (or why its elements are not decoded)
         self._sets: dict[_Where, _Types | str] = {}
         self._batch_sets: dict[_Where, _Types | str] = {}
+        self._batch_listed: dict[_Where, dict[int, Any] | str] = {}
+        self._batch_events: list[RawEvent] = []
+        self._batch_last: dict[_Where, dict[int, int]] = {}
         self._anon: set[tuple[str, str, str]] = set()
         self._closed = False
 
@@ -188,7 +204,10 @@ class Monitor:
             return
         genid = batch.genid
         self._batch_sets = {}
+        self._batch_listed = {}
+        self._batch_last = {}
         events = [ev for ev in batch.events if not self._internal(ev)]
+        self._batch_events = events
         last: dict[_Key, int] = {}
         set_changed: dict[tuple[str, str, str], int] = {}
         for i, ev in enumerate(events):
@@ -207,7 +226,7 @@ class Monitor:
             if ev.kind == "element":
                 where = (fam.value, ev.table or "", ev.name or "")
                 stale = set_changed.get(where, -1) > i
-                self._elements(ev, fam, genid, stale)
+                self._elements(ev, fam, genid, stale, i, reads)
                 continue
             key = _key(ev, fam.value)
             obj: Any = None
@@ -301,23 +320,28 @@ class Monitor:
         reads[(family, table)] = got
         return got
 
-    def _touched(self, at: int) -> tuple[set[_Key], set[_Where]] | None:
-        """The objects and sets changed by the commits received and not yet read, up to
-        generation ``at`` (None: unknown, as if everything was)."""
+    def _touched(self, at: int) -> _Touched | None:
+        """The objects, sets, and sets with element changes, of the commits received and
+        not yet read, up to generation ``at`` (None: unknown, as if everything was)."""
         keys: set[_Key] = set()
         sets: set[_Where] = set()
+        with_elements: set[_Where] = set()
         for batch in self._events.ready():
             if batch.lost:
                 return None
             for ev in batch.events:
                 fam = _FAMILY.get(ev.family)
-                if fam is None or ev.kind == "element":
+                if fam is None:
+                    continue
+                where = (fam.value, ev.table or "", ev.name or "")
+                if ev.kind == "element":
+                    with_elements.add(where)
                     continue
                 keys.add(_key(ev, fam.value))
                 if ev.kind == "set":
-                    sets.add((fam.value, ev.table or "", ev.name or ""))
+                    sets.add(where)
             if batch.genid == at:
-                return keys, sets
+                return keys, sets, with_elements
         return None
 
     def _remember(self, t: Table, read: _Read) -> None:
@@ -364,7 +388,8 @@ class Monitor:
 
     # --- elements -----------------------------------------------------------------------
 
-    def _elements(self, ev: RawEvent, fam: Family, genid: int | None, stale: bool) -> None:
+    def _elements(self, ev: RawEvent, fam: Family, genid: int | None, stale: bool,
+                  index: int, reads: _Reads) -> None:
         nests = element_nests(ev)
         where = (fam.value, ev.table or "", ev.name or "")
         types: _Types | str
@@ -379,12 +404,79 @@ class Monitor:
                 if not isinstance(found, str):
                     self._sets[where] = found
             types = found
+        if not isinstance(types, str) and types[2]:
+            self._intervals(ev, fam, genid, where, types, index, reads)
+            return
         for nest in nests:
             obj: Any = None
             why = types if isinstance(types, str) else None
             if not isinstance(types, str):
                 obj, why = decode_element(nest, types[0], types[1])
             self._queue.append(self._event(ev, fam, genid, obj, why))
+
+    def _intervals(self, ev: RawEvent, fam: Family, genid: int | None, where: _Where,
+                   types: _Types, index: int, reads: _Reads) -> None:
+        """Elements of an interval set: the kernel has each interval as its first value and,
+        flagged, the value after its last; nft leaves out ends it can infer. So an added
+        interval is the listed element that starts at the first value (the set read back
+        at the commit's generation, or a later one that did not change the set's elements);
+        ends are no events of their own. Deleted intervals are not decoded."""
+        listed: dict[int, Any] | str = "deleted elements of interval sets are not decoded"
+        last: dict[int, int] = {}
+        if ev.action == "add":
+            got = self._batch_listed.get(where)
+            if got is None:
+                got = self._batch_listed[where] = self._listed(fam, where, genid, types, reads)
+            listed = got
+            last = self._last_starts(ev, where)
+        for lo, end in _starts(ev):
+            if end:
+                continue  # an interval's end: part of its element
+            obj: Any = None
+            why: str | None = None
+            if isinstance(listed, str):
+                why = listed
+            elif last.get(lo, index) > index:
+                why = "changed again in the same commit"
+            else:
+                obj = listed.get(lo)
+                if obj is None:
+                    why = "not found in the set read back"
+            self._queue.append(self._event(ev, fam, genid, obj, why))
+
+    def _last_starts(self, ev: RawEvent, where: _Where) -> dict[int, int]:
+        """For the elements of the set of ``ev`` in this commit: the index of the last
+        event that has each first value (computed once per set and commit)."""
+        got = self._batch_last.get(where)
+        if got is None:
+            got = self._batch_last[where] = {}
+            for i, other in enumerate(self._batch_events):
+                if other.kind == "element" and other.family == ev.family and (
+                        other.table, other.name) == (where[1], where[2]):
+                    got.update((lo, i) for lo, _end in _starts(other))
+        return got
+
+    def _listed(self, fam: Family, where: _Where, genid: int | None, types: _Types,
+                reads: _Reads) -> dict[int, Any] | str:
+        """The elements of an interval set as listed, by their first value."""
+        read = self._read(fam.value, where[1], genid, reads)
+        if isinstance(read.table, str):
+            return read.table
+        if read.changed(elements=where):
+            return "its set changed again by a later commit"
+        s = next((s for s in read.table.sets if s.name == where[2]), None)
+        if s is None or _types(s) != types:
+            return "its set changed again by a later commit"
+        key = types[0]
+        bits = sum(DATATYPES[name][1] for name in key) * 8
+        out: dict[int, Any] = {}
+        for el in s.elements:
+            k = el[0] if isinstance(el, tuple) else el
+            try:
+                out[_bounds(k, key, bits)[0]] = el
+            except UnsupportedError:
+                continue
+        return out
 
     def _read_set(self, ev: RawEvent, where: _Where, genid: int | None) -> _Types | str:
         """The datatypes of a set this monitor has not read, from the kernel (one GETSET),
@@ -410,35 +502,56 @@ class Monitor:
 _UNDECODED = "elements of this set are not decoded: "
 
 
+def _starts(ev: RawEvent) -> list[tuple[int, bool]]:
+    """Each element's key as an integer (network order; -1 for a catch-all element or a
+    key that is not a value), and whether it is an interval's end."""
+    out: list[tuple[int, bool]] = []
+    for nest in element_nests(ev):
+        d = dict(nest)
+        key = dict(parse_attrs(d.get(1, b""))).get(1)
+        flags = int.from_bytes(d.get(3, b"\0\0\0\0"), "big")
+        lo = -1 if key is None or flags & 2 else int.from_bytes(key, "big")
+        out.append((lo, bool(flags & 1) and lo >= 0))
+    return out
+
+
+def _interval_types(key: tuple[str, ...], data: tuple[str, ...] | None) -> _Types | str:
+    if len(key) != 1 or key[0] not in _INTERVAL_TYPES:
+        return _UNDECODED + f"intervals of {' . '.join(key)} are not matched"
+    return key, data, True
+
+
 def _types(s: Set) -> _Types | str:
     """What ``decode_element`` needs of ``s``: its key's and data's datatypes."""
-    if SetFlag.INTERVAL in s.flags:
-        return _UNDECODED + "an interval set's elements are sent as their bounds"
     if s.stmts:
         return _UNDECODED + "a set with element statements"
     try:
         key = key_spec(s).names
-        if not isinstance(s, Map):
-            return key, None
-        if s.data_interval:
-            return _UNDECODED + "a map with interval data"
-        spec = data_spec(s)
+        data: tuple[str, ...] | None = None
+        if isinstance(s, Map):
+            if s.data_interval:
+                return _UNDECODED + "a map with interval data"
+            spec = data_spec(s)
+            data = ("verdict",) if spec.verdict else spec.names
     except UnsupportedError as exc:
         return _UNDECODED + str(exc)
-    return key, ("verdict",) if spec.verdict else spec.names
+    if SetFlag.INTERVAL in s.flags:
+        return _interval_types(key, data)
+    return key, data, False
 
 
 def _facts_types(facts: SetFacts) -> _Types | str:
     """``_types`` of a set read with ``read_set`` (the kernel's type ids and nft's
     userdata)."""
-    if facts.interval:
-        return _UNDECODED + "an interval set's elements are sent as their bounds"
     if facts.exprs:
         return _UNDECODED + "a set with element statements"
     if facts.object_map:
         return _UNDECODED + "an object map"
     if facts.key is None:
         return _UNDECODED + "its datatype is not known to the netlink path"
-    if facts.data is None:
-        return facts.key.names, None
-    return facts.key.names, ("verdict",) if facts.data.verdict else facts.data.names
+    data = None
+    if facts.data is not None:
+        data = ("verdict",) if facts.data.verdict else facts.data.names
+    if facts.interval:
+        return _interval_types(facts.key.names, data)
+    return facts.key.names, data, False
