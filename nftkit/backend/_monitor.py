@@ -28,7 +28,7 @@ from typing import Any
 
 import attrs
 
-from ..errors import BackendError, NotFoundError, UnsupportedError
+from ..errors import BackendError, NftkitError, NotFoundError, UnsupportedError
 from ..model.enums import Family, SetFlag
 from ..model.objects import Counter, Quota
 from ..model.ruleset import Table
@@ -313,7 +313,7 @@ class Monitor:
                     got = _Read(t, now, touched, everything=now != genid and touched is None)
         except NotFoundError:
             got = _Read("the table was gone when it was read")
-        except BackendError as exc:
+        except NftkitError as exc:  # (a listing nftkit cannot read: refused, not raised)
             got = _Read(f"reading the table failed: {exc}")
         if isinstance(got.table, Table):
             self._remember(got.table, got)
@@ -488,7 +488,7 @@ class Monitor:
             facts = read_set(self._req, ev.family, where[1], where[2])
             if self._req.genid() != now:
                 return "the ruleset changed again while its set was read"
-        except BackendError as exc:
+        except NftkitError as exc:
             return f"reading its set failed: {exc}"
         if now != genid:
             touched = self._touched(now)

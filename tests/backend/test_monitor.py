@@ -244,6 +244,17 @@ def test_namespace_isolation(name: str) -> None:
         nft.run(Transaction().add(Table(family="ip", name="here")))
         assert [ev.name for ev in commit(mon)] == ["here", None]
 
+    # a namespace given as an open file descriptor (the handle keeps its own copy)
+    with netns() as third:
+        fd = os.open(f"/run/netns/{third}", os.O_RDONLY)
+        try:
+            with nftkit.Nftables(netns=fd) as nft, nft.monitor() as mon:
+                nft_cli(third, "add", "table", "ip", "z")
+                (table, _gen) = commit(mon)
+                assert table.obj == Table(family="ip", name="z")
+        finally:
+            os.close(fd)
+
 
 def test_timeouts_and_non_blocking(name: str) -> None:
     with nftkit.Nftables(netns=name) as nft, nft.monitor() as mon:
