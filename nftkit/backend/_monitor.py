@@ -14,8 +14,8 @@ How each event gets its object, exactly or not at all:
   changes on its own (counters, quotas, ``last``), which a delete would report stale.
 - **elements** are decoded from the message by the set's datatypes (``decode_element``),
   checked by encoding them back; the set's type comes from a read-back or one GETSET.
-  Added intervals are matched by their first value with the listed elements (``_intervals``);
-  deleted ones are refused.
+  An interval is matched by its first value: an added one with the listed elements, a
+  deleted one with those this monitor knew (``_intervals``).
 - anonymous sets (``tcp dport { 22, 80 }``) are part of their rule: no events of their own.
 """
 
@@ -30,6 +30,7 @@ import attrs
 
 from ..errors import BackendError, NftkitError, NotFoundError, UnsupportedError
 from ..model.enums import Family, SetFlag
+from ..model.expressions import ElemExpr
 from ..model.objects import Counter, Quota
 from ..model.ruleset import Table
 from ..model.sets import Map, Set
@@ -87,8 +88,14 @@ _Reads = dict[tuple[str, str], _Read]
 
 
 def _stateful(obj: Any) -> bool:
+    """Whether ``obj`` holds values the kernel changes on its own (counters, quotas, an
+    element's expiry)."""
+    if isinstance(obj, tuple):
+        return any(_stateful(o) for o in obj)
     walk = getattr(obj, "walk", None)
-    return walk is not None and any(isinstance(n, _STATEFUL) for n in walk())
+    return walk is not None and any(
+        isinstance(n, _STATEFUL) or (isinstance(n, ElemExpr) and n.expires is not None)
+        for n in walk())
 
 
 def _key(ev: RawEvent, family: str) -> _Key:
@@ -133,6 +140,9 @@ class Monitor:
         #: the datatypes of each set's key and data (or why its elements are not decoded)
         self._sets: dict[_Where, _Types | str] = {}
         self._batch_sets: dict[_Where, _Types | str] = {}
+        #: the elements of interval sets by their first value, as last known
+        self._known_intervals: dict[_Where, dict[int, Any]] = {}
+        self._fresh_intervals: set[_Where] = set()
         self._batch_listed: dict[_Where, dict[int, Any] | str] = {}
         self._batch_events: list[RawEvent] = []
         self._batch_last: dict[_Where, dict[int, int]] = {}
@@ -199,6 +209,7 @@ class Monitor:
         if batch.lost:
             self._memory.clear()
             self._sets.clear()
+            self._known_intervals.clear()
             self._queue.append(Event(kind=EventKind.LOST, reason="the kernel dropped "
                                      "notifications: read the ruleset again"))
             return
@@ -206,6 +217,7 @@ class Monitor:
         self._batch_sets = {}
         self._batch_listed = {}
         self._batch_last = {}
+        self._fresh_intervals = set()
         events = [ev for ev in batch.events if not self._internal(ev)]
         self._batch_events = events
         last: dict[_Key, int] = {}
@@ -287,6 +299,7 @@ class Monitor:
     def _forget(self, key: _Key, family: str, ev: RawEvent) -> Any:
         if ev.kind == "set":
             self._sets.pop((family, ev.table or "", ev.name or ""), None)
+            self._known_intervals.pop((family, ev.table or "", ev.name or ""), None)
         return self._memory.pop(key, None)
 
     # --- read-backs ---------------------------------------------------------------------
@@ -353,8 +366,13 @@ class Monitor:
             items.append((("chain", fam, name, c.handle), attrs.evolve(c, rules=())))
             items.extend((("rule", fam, name, r.handle), r) for r in c.rules)
         for st in t.sets:
-            if not read.changed(set_=(fam, name, st.name)):
-                self._sets[(fam, name, st.name)] = _types(st)
+            where = (fam, name, st.name)
+            if not read.changed(set_=where):
+                types = self._sets[where] = _types(st)
+                if not isinstance(types, str) and types[2] and not read.changed(
+                        elements=where):
+                    self._known_intervals[where] = _by_start(st, types)
+                    self._fresh_intervals.add(where)
             items.append((("set", fam, name, st.handle), attrs.evolve(st, elements=())))
         items.extend((("object", fam, name, o.handle), o) for o in t.objects)
         items.extend((("flowtable", fam, name, f.handle), f) for f in t.flowtables)
@@ -419,22 +437,34 @@ class Monitor:
         """Elements of an interval set: the kernel has each interval as its first value and,
         flagged, the value after its last; nft leaves out ends it can infer. So an added
         interval is the listed element that starts at the first value (the set read back
-        at the commit's generation, or a later one that did not change the set's elements);
-        ends are no events of their own. Deleted intervals are not decoded."""
-        listed: dict[int, Any] | str = "deleted elements of interval sets are not decoded"
-        last: dict[int, int] = {}
+        at the commit's generation, or a later one that did not change the set's elements),
+        and a deleted one the element this monitor last knew to start there; ends are no
+        events of their own."""
+        listed: dict[int, Any] | str = {}
         if ev.action == "add":
             got = self._batch_listed.get(where)
             if got is None:
                 got = self._batch_listed[where] = self._listed(fam, where, genid, types, reads)
             listed = got
-            last = self._last_starts(ev, where)
+        known = self._known_intervals.setdefault(where, {})
+        # read back in this commit: what is known is how the commit left the set
+        fresh = where in self._fresh_intervals
+        last = self._last_starts(ev, where)
         for lo, end in _starts(ev):
             if end:
                 continue  # an interval's end: part of its element
             obj: Any = None
             why: str | None = None
-            if isinstance(listed, str):
+            if ev.action == "delete":
+                obj = known.pop(lo, None)
+                if fresh and last.get(lo, index) > index:
+                    obj, why = None, "changed again in the same commit"
+                elif obj is None:
+                    why = "deleted before this monitor read it"
+                elif _stateful(obj):
+                    obj, why = None, ("it holds counters or an expiry: their values at "
+                                      "deletion are not known")
+            elif isinstance(listed, str):
                 why = listed
             elif last.get(lo, index) > index:
                 why = "changed again in the same commit"
@@ -442,6 +472,11 @@ class Monitor:
                 obj = listed.get(lo)
                 if obj is None:
                     why = "not found in the set read back"
+            if ev.action == "add":
+                if obj is None:
+                    known.pop(lo, None)
+                else:
+                    known[lo] = obj
             self._queue.append(self._event(ev, fam, genid, obj, why))
 
     def _last_starts(self, ev: RawEvent, where: _Where) -> dict[int, int]:
@@ -467,16 +502,7 @@ class Monitor:
         s = next((s for s in read.table.sets if s.name == where[2]), None)
         if s is None or _types(s) != types:
             return "its set changed again by a later commit"
-        key = types[0]
-        bits = sum(DATATYPES[name][1] for name in key) * 8
-        out: dict[int, Any] = {}
-        for el in s.elements:
-            k = el[0] if isinstance(el, tuple) else el
-            try:
-                out[_bounds(k, key, bits)[0]] = el
-            except UnsupportedError:
-                continue
-        return out
+        return _by_start(s, types)
 
     def _read_set(self, ev: RawEvent, where: _Where, genid: int | None) -> _Types | str:
         """The datatypes of a set this monitor has not read, from the kernel (one GETSET),
@@ -500,6 +526,20 @@ class Monitor:
 
 
 _UNDECODED = "elements of this set are not decoded: "
+
+
+def _by_start(s: Set, types: _Types) -> dict[int, Any]:
+    """The elements of interval set ``s`` by their first value (network order)."""
+    key = types[0]
+    bits = sum(DATATYPES[name][1] for name in key) * 8
+    out: dict[int, Any] = {}
+    for el in s.elements:
+        k = el[0] if isinstance(el, tuple) else el
+        try:
+            out[_bounds(k.val if isinstance(k, ElemExpr) else k, key, bits)[0]] = el
+        except UnsupportedError:
+            continue
+    return out
 
 
 def _starts(ev: RawEvent) -> list[tuple[int, bool]]:

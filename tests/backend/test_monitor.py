@@ -23,7 +23,7 @@ import pytest
 import nftkit
 from nftkit import Chain, Rule, Set, Table, Transaction
 from nftkit.backend.events import Action, Event, EventKind
-from nftkit.model.expressions import ConcatExpr, PayloadExpr, VerdictExpr
+from nftkit.model.expressions import ConcatExpr, PayloadExpr, PrefixExpr, RangeExpr, VerdictExpr
 from nftkit.model.objects import Counter, Limit, Quota
 from nftkit.model.sets import Map
 from nftkit.model.statements import CounterStmt, MatchStmt
@@ -297,7 +297,7 @@ def test_objects_false_says_only_what_changed(name: str) -> None:
 def test_interval_elements(name: str) -> None:
     """An added interval is the listed element that starts at its first value (prefixes,
     ranges, single values, open ends, auto-merged ones); its end is no event of its own.
-    Deleted intervals are refused."""
+    A deleted one is the one the monitor knew."""
     with nftkit.Nftables(netns=name) as nft, nft.monitor() as mon:
         nft_cli(name, "-f", "-", stdin="""
             table inet t {
@@ -318,11 +318,24 @@ def test_interval_elements(name: str) -> None:
         assert counts == {"s": 4, "m": 1, "p": 3, "six": 2, "vm": 2}
 
         nft_cli(name, "add", "element", "inet", "t", "m", "{ 20.128.0.0/9 }")  # merged
-        added = [ev for ev in commit(mon) if ev.action is Action.ADD]
-        assert [ev.obj for ev in added] == list(nft.list_set("inet", "t", "m").elements)
-        nft_cli(name, "delete", "element", "inet", "t", "s", "{ 1.2.3.4 }")
-        (deleted, _gen) = commit(mon)
-        assert deleted.obj is None and "interval" in (deleted.reason or "")
+        merge = commit(mon)[:-1]
+        assert [(ev.action, ev.obj) for ev in merge] == [
+            (Action.DELETE, PrefixExpr(addr=IPv4Address("20.0.0.0"), len=9)),
+            *((Action.ADD, e) for e in nft.list_set("inet", "t", "m").elements)]
+        nft_cli(name, "delete", "element", "inet", "t", "s", "{ 1.2.3.4, 10.0.0.0/8 }")
+        deleted = commit(mon)[:-1]
+        assert [ev.obj for ev in deleted] == [
+            IPv4Address("1.2.3.4"), PrefixExpr(addr=IPv4Address("10.0.0.0"), len=8)]
+        nft_cli(name, "delete", "element", "inet", "t", "vm", "{ 1.1.1.1-1.1.1.9 }")
+        (gone, _gen) = commit(mon)
+        assert gone.obj == (RangeExpr(low=IPv4Address("1.1.1.1"), high=IPv4Address("1.1.1.9")),
+                            VerdictExpr(kind="drop"))
+
+    # an interval deleted before the monitor knew it: refused
+    with nftkit.Nftables(netns=name) as nft, nft.monitor() as mon:
+        nft_cli(name, "delete", "element", "inet", "t", "p", "{ 80-90 }")
+        (unknown, _gen) = commit(mon)
+        assert unknown.obj is None and "before this monitor" in (unknown.reason or "")
 
 
 def test_what_cannot_be_decoded_is_refused(name: str) -> None:
