@@ -226,7 +226,9 @@ class Monitor:
             fam = _FAMILY.get(ev.family)
             if fam is not None and ev.kind != "element":
                 last[_key(ev, fam.value)] = i
-            if fam is not None and ev.kind == "set":
+            if fam is not None and ev.kind == "set" and ev.action == "delete":
+                # (a set's type changes only by deleting it: an ``add`` of an existing set,
+                # such as the guard nftkit sends after elements, updates its timeouts)
                 set_changed[(fam.value, ev.table or "", ev.name or "")] = i
         reads: _Reads = {}
         for i, ev in enumerate(events):
@@ -297,7 +299,7 @@ class Monitor:
                      chain=ev.chain, handle=ev.handle, obj=obj, genid=genid, reason=reason)
 
     def _forget(self, key: _Key, family: str, ev: RawEvent) -> Any:
-        if ev.kind == "set":
+        if ev.kind == "set" and ev.action == "delete":
             self._sets.pop((family, ev.table or "", ev.name or ""), None)
             self._known_intervals.pop((family, ev.table or "", ev.name or ""), None)
         return self._memory.pop(key, None)
@@ -351,7 +353,7 @@ class Monitor:
                     with_elements.add(where)
                     continue
                 keys.add(_key(ev, fam.value))
-                if ev.kind == "set":
+                if ev.kind == "set" and ev.action == "delete":
                     sets.add(where)
             if batch.genid == at:
                 return keys, sets, with_elements
@@ -426,6 +428,8 @@ class Monitor:
             self._intervals(ev, fam, genid, where, types, index, reads)
             return
         for nest in nests:
+            if _interval_end(nest):
+                continue  # the end of an interval: part of its element
             obj: Any = None
             why = types if isinstance(types, str) else None
             if not isinstance(types, str):
@@ -540,6 +544,11 @@ def _by_start(s: Set, types: _Types) -> dict[int, Any]:
         except UnsupportedError:
             continue
     return out
+
+
+def _interval_end(nest: list[tuple[int, bytes]]) -> bool:
+    flags = dict(nest).get(3)
+    return flags is not None and bool(int.from_bytes(flags, "big") & 1)
 
 
 def _starts(ev: RawEvent) -> list[tuple[int, bool]]:

@@ -452,6 +452,47 @@ def test_a_concurrent_writer_never_gives_a_wrong_object(name: str) -> None:
         assert exact + refused <= rounds
 
 
+def test_intervals_with_a_lagging_monitor_are_never_wrong(name: str) -> None:
+    """One start, many ends: the writer adds and deletes ``1000-(1001+k)`` in turn while the
+    monitor lags; every interval an event gives is the one of its commit."""
+    rounds = 60
+    ports = Set(name="p", type="inet_service", flags={"interval"})
+
+    def writer() -> None:
+        with nftkit.Nftables(netns=name) as w:
+            for k in range(rounds):
+                iv = RangeExpr(low=1000, high=1001 + k)
+                txn = Transaction()
+                w.run(txn.add_elements(ports, [iv], table=T) if k % 2 == 0
+                      else txn.delete_elements(ports, [RangeExpr(low=1000, high=1000 + k)],
+                                               table=T))
+
+    with nftkit.Nftables(netns=name) as nft:
+        nft.run(Transaction().add(Table(family="inet", name="t")).add(ports, table=T))
+        with nft.monitor() as mon:
+            worker = threading.Thread(target=writer)
+            worker.start()
+            time.sleep(0.3)  # behind from the start
+            worker.join()
+            got = [ev for ev in mon.events(0.5) if ev.kind is EventKind.ELEMENT]
+    adds = [ev for ev in got if ev.action is Action.ADD]
+    deletes = [ev for ev in got if ev.action is Action.DELETE]
+    assert len(adds) == len(deletes) == rounds // 2
+    for i, (add, delete) in enumerate(zip(adds, deletes, strict=True)):
+        want = RangeExpr(low=1000, high=1001 + 2 * i)
+        assert add.obj in (None, want) and delete.obj in (None, want)
+
+    # in step with the writer: every one is given
+    with nftkit.Nftables(netns=name) as nft, nft.monitor() as mon:
+        for k in range(6):
+            iv = RangeExpr(low=2000, high=2001 + k // 2 * 2)
+            txn = Transaction()
+            nft.run(txn.add_elements(ports, [iv], table=T) if k % 2 == 0
+                    else txn.delete_elements(ports, [iv], table=T))
+            (ev, _gen) = [e for e in commit(mon) if e.kind is not EventKind.SET]
+            assert (ev.action, ev.obj) == (Action.ADD if k % 2 == 0 else Action.DELETE, iv)
+
+
 def test_no_leaks(name: str) -> None:
     fds = len(os.listdir("/proc/self/fd"))
     threads = threading.active_count()
