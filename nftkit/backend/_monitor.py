@@ -4,11 +4,12 @@ objects (``Nftables.monitor()``).
 How each event gets its object, exactly or not at all:
 
 - **added** tables, chains, rules, sets and objects are read back through the handle's
-  listing (``list_table``: the very reader of ``list_ruleset``) and found by handle. The read
-  counts only when the ruleset generation is, before and after it, the one the change was
-  committed in: then nothing changed since, and the object read is the one the kernel
-  reported. When another commit came between, or the same object changed again later in the
-  same commit, the event comes without ``obj`` and says so (``reason``).
+  listing (``list_table``: the very reader of ``list_ruleset``) and found by handle. The
+  ruleset generation is the same before and after the read, so the read is one state; when
+  it is the generation of the event's commit, nothing changed since. When later commits came
+  already, their notifications are waited for and looked at: an object none of them touched
+  is as it was. One that changed again (in a later commit, or later in the same one) comes
+  without ``obj``, and ``reason`` says so.
 - **deleted** ones are given as this monitor last read them (every object of a table read
   back is remembered, and forgotten on each change); not when they hold values the kernel
   changes on its own (counters, quotas, ``last``), which a delete would report stale.
@@ -119,8 +120,9 @@ class Monitor:
     ``objects=False`` skips the read-backs: events then say only what changed (kind, names,
     handle, generation), which is all a cache needs to know what to read again.
 
-    Holds a netlink socket (two, with objects) and no thread; ``close()`` (or the ``with``
-    block) releases them. Iterate from one thread.
+    Holds two netlink sockets (the notifications; requests such as the generation) and no
+    thread; ``close()`` (or the ``with`` block, or the garbage collector) releases them.
+    Iterate from one thread; ``close()`` may come from another.
     """
 
     def __init__(self, netns: int | None, list_table: Callable[[str, str], Table] | None,
@@ -210,6 +212,7 @@ class Monitor:
             self._memory.clear()
             self._sets.clear()
             self._known_intervals.clear()
+            self._anon.clear()
             self._queue.append(Event(kind=EventKind.LOST, reason="the kernel dropped "
                                      "notifications: read the ruleset again"))
             return
