@@ -9,6 +9,7 @@ import gc
 import io
 import os
 import re
+import socket
 import subprocess
 import threading
 import time
@@ -491,6 +492,26 @@ def test_intervals_with_a_lagging_monitor_are_never_wrong(name: str) -> None:
                     else txn.delete_elements(ports, [iv], table=T))
             (ev, _gen) = [e for e in commit(mon) if e.kind is not EventKind.SET]
             assert (ev.action, ev.obj) == (Action.ADD if k % 2 == 0 else Action.DELETE, iv)
+
+
+def test_dropped_notifications_are_reported(name: str) -> None:
+    """A reader too slow for the kernel: a ``lost`` event, what was known is forgotten, and
+    the events after it are whole again."""
+    with nftkit.Nftables(netns=name) as nft, nft.monitor() as mon:
+        nft.run(Transaction().add(Table(family="inet", name="t")).add(PORTS, table=T))
+        commit(mon)
+        mon._events._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        for i in range(20):
+            nft.run(Transaction().add_elements(PORTS, list(range(i * 50, i * 50 + 50)),
+                                               table=T))
+        got = list(mon.events(0.5))
+        assert [ev.kind for ev in got].count(EventKind.LOST) >= 1
+        lost = next(ev for ev in got if ev.kind is EventKind.LOST)
+        assert lost.obj is None and lost.reason
+        mon._events._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        nft.run(Transaction().add_elements(PORTS, [5000], table=T))
+        (el, gen) = commit(mon)
+        assert el.obj == 5000 and gen.genid == mon.genid
 
 
 def test_no_leaks(name: str) -> None:
