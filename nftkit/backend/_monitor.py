@@ -36,6 +36,7 @@ from ..model.objects import Counter, Quota
 from ..model.ruleset import Table
 from ..model.sets import Map, Set
 from ..model.statements import CounterStmt, LastStmt, QuotaStmt
+from ..nft.datatypes import BIG
 from .events import Action, Event, EventKind
 from .netlink._anon import _bounds
 from .netlink._facts import SetFacts, read_set
@@ -53,8 +54,6 @@ _Key = tuple[str, str, str, object]
 _Where = tuple[str, str, str]
 #: key datatypes, data datatypes (None: a set), whether an interval set
 _Types = tuple[tuple[str, ...], tuple[str, ...] | None, bool]
-#: interval sets whose elements are matched with the listing: network-order datatypes only
-_INTERVAL_TYPES = frozenset({"ipv4_addr", "ipv6_addr", "inet_service", "ether_addr"})
 #: how long to wait for the notifications of a commit whose generation is already current
 _WAIT = 2.0
 
@@ -568,7 +567,9 @@ def _starts(ev: RawEvent) -> list[tuple[int, bool]]:
 
 
 def _interval_types(key: tuple[str, ...], data: tuple[str, ...] | None) -> _Types | str:
-    if len(key) != 1 or key[0] not in _INTERVAL_TYPES:
+    # (matched by the bytes the element encoder writes, which are the kernel's for
+    # network-order datatypes only: nft turns host-order keys such as marks around)
+    if len(key) != 1 or key[0] not in DATATYPES or DATATYPES[key[0]][2] != BIG:
         return _UNDECODED + f"intervals of {' . '.join(key)} are not matched"
     return key, data, True
 
