@@ -20,15 +20,19 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 import nftkit
 from nftkit import Chain, Rule, Set, Table, Transaction
 from nftkit.backend.events import Action, Event, EventKind
+from nftkit.errors import ValidationError
 from nftkit.model.expressions import ConcatExpr, PayloadExpr, PrefixExpr, RangeExpr, VerdictExpr
 from nftkit.model.objects import Counter, Limit, Quota
 from nftkit.model.sets import Map
 from nftkit.model.statements import CounterStmt, MatchStmt
 from tests._backend_netns import backend_skip_reason, netns
+from tests.backend import test_differential as differential
+from tests.conftest import record
 
 pytestmark = pytest.mark.kernel
 T = ("inet", "t")
@@ -570,3 +574,95 @@ def test_doc_examples_run() -> None:
                 if want:
                     assert " ".join(" ".join(want).split()) in " ".join(
                         printed.getvalue().split()), want
+
+
+# --- random transactions: whatever an event gives is exact ---------------------------------
+
+
+def _object_in(rs: nftkit.Ruleset, ev: Event) -> Any:
+    """The object of ``ev`` in a listing, found by handle (a table by name); None if absent."""
+    t = next((t for t in rs.tables if (t.family, t.name) == (ev.family, ev.table)), None)
+    if t is None:
+        return None
+    if ev.kind is EventKind.TABLE:
+        return stripped(t)
+    found: list[Any] = {
+        EventKind.CHAIN: [stripped(c) for c in t.chains],
+        EventKind.RULE: [r for c in t.chains for r in c.rules],
+        EventKind.SET: [stripped(s) for s in t.sets],
+        EventKind.OBJECT: list(t.objects),
+    }.get(ev.kind, [])
+    return next((o for o in found if o.handle == ev.handle), None)
+
+
+def _elements_of(rs: nftkit.Ruleset, ev: Event) -> tuple[Any, ...]:
+    t = next((t for t in rs.tables if (t.family, t.name) == (ev.family, ev.table)), None)
+    s = None if t is None else next((s for s in t.sets if s.name == ev.name), None)
+    return () if s is None else s.elements
+
+
+def check_events(events: list[Event], before: nftkit.Ruleset, after: nftkit.Ruleset) -> int:
+    """Every object an event gives is the listed one: an added one as listed after the
+    commit, a deleted one as listed before it. Returns how many were given."""
+    given = 0
+    for i, ev in enumerate(events):
+        if ev.obj is None or ev.kind is EventKind.GENERATION:
+            continue
+        given += 1
+        rest, done = events[i + 1:], events[:i]
+        if ev.kind is EventKind.ELEMENT:
+            if ev.action is Action.ADD:
+                if not any(e.kind is EventKind.ELEMENT and e.action is Action.DELETE
+                           and e.name == ev.name for e in rest):
+                    assert ev.obj in _elements_of(after, ev), str(ev)
+            elif not any(e.kind is EventKind.ELEMENT and e.obj == ev.obj for e in done):
+                assert ev.obj in _elements_of(before, ev), str(ev)
+            continue
+        listing = after if ev.action is Action.ADD else before
+        want = _object_in(listing, ev)
+        assert ev.obj == want and type(ev.obj) is type(want), f"{ev}\nlisted: {want!r}"
+    return given
+
+
+@pytest.fixture(scope="module")
+def shared() -> Iterator[str]:
+    reason = backend_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    with netns() as ns:
+        yield ns
+
+
+@settings(max_examples=int(os.environ.get("NFTKIT_MONITOR_EXAMPLES", "40")), deadline=None,
+          database=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                 HealthCheck.data_too_large])
+@given(sequence=differential.TRANSACTIONS)
+def test_events_of_random_transactions_are_exact(shared: str,
+                                                 sequence: list[list[tuple[Any, ...]]]) -> None:
+    """The differential test's transaction sequences (adds of what exists, deletes of what
+    is referenced, elements of every kind, failures): every event's object is the listed
+    one, before or after its commit."""
+    with nftkit.Nftables(netns=shared) as nft:
+        nft.run(Transaction().flush())
+        with nft.monitor() as mon:
+            for ops in sequence:
+                before = nft.list_ruleset()
+                try:
+                    txn = differential.build(ops, before)
+                except ValidationError:
+                    continue
+                try:
+                    nft.run(txn)
+                except (nftkit.BackendError, nftkit.UnsupportedError):
+                    assert mon.poll(0.05) is None  # nothing was committed
+                    continue
+                first = mon.poll(0.2)
+                if first is None:
+                    continue  # nothing to change: the kernel commits nothing
+                events = [first] if first.kind is EventKind.GENERATION else [first,
+                                                                              *commit(mon)]
+                given = check_events(events, before, nft.list_ruleset())
+                for i in range(len(events) - 1):
+                    record("monitor: events of random transactions with their object",
+                           i < given)
