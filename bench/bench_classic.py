@@ -77,11 +77,12 @@ CHUNK = 500
 NETLINK_NETFILTER = 12
 NLMSG_ERROR = 2
 NFNL_MSG_BATCH_BEGIN, NFNL_MSG_BATCH_END = 0x10, 0x11
+SO_SNDBUFFORCE = 32
 
 
 # --- nft's own batch: recorded from its socket, replayed ------------------------------------
 
-_HEX_LINE = re.compile(r"^ \| [0-9a-f]{5}  ")
+_HEX_LINE = re.compile(r"^ \| [0-9a-f]{5,}  ")  # the offset: 5 hex digits, more past 1 MiB
 
 
 def parse_strace_batches(trace: str) -> list[bytes]:
@@ -98,8 +99,8 @@ def parse_strace_batches(trace: str) -> list[bytes]:
     for line in trace.splitlines():
         if line.startswith("sendmsg("):
             calls.append(bytearray())
-        elif calls and _HEX_LINE.match(line):
-            calls[-1] += bytes.fromhex(line[10:59])
+        elif calls and (m := _HEX_LINE.match(line)):
+            calls[-1] += bytes.fromhex(line[m.end():m.end() + 49])  # 16 bytes, 8 + 8
     return [bytes(c) for c in calls
             if len(c) >= 16 and struct.unpack_from("=H", c, 4)[0] == NFNL_MSG_BATCH_BEGIN]
 
@@ -148,8 +149,12 @@ class RawSocket:
             os.close(fd)
         self.sock.bind((0, 0))
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        self._sndbuf = 1 << 16
 
     def send(self, batch: bytes) -> None:
+        if len(batch) > self._sndbuf:  # as nft does for a large batch (SO_SNDBUFFORCE)
+            self._sndbuf = len(batch) + 4096
+            self.sock.setsockopt(socket.SOL_SOCKET, SO_SNDBUFFORCE, self._sndbuf)
         self.sock.sendmsg([batch])
         while True:
             try:
