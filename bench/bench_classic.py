@@ -4,7 +4,7 @@ One command (root; every load happens in a throwaway network namespace)::
 
     python3 bench/bench_classic.py --plot docs/classic.png   # 1k, 10k, 30k + full loads
     python3 bench/bench_classic.py --sizes 1000 --reps 10    # quick
-    python3 bench/bench_classic.py --report RUN.json --plot docs/classic.png  # redraw (--out)
+    python3 bench/bench_classic.py --report A.json,B.json --plot docs/classic.png  # redraw
 
 The classic layout (bench/_layouts.py: a chain per service with ``numgen random mod k vmap
 { 0 : goto ep-a, 1 : goto ep-b }``, a chain per endpoint, a ``service-ips`` verdict-map
@@ -287,6 +287,8 @@ def bench_size(n: int, reps: int) -> list[dict[str, Any]]:
         for label, (a, d) in times.items():
             rows.append({"n": n, "path": label, "taken": paths.get(label, ""),
                          "add_ms": median_ms(a), "delete_ms": median_ms(d),
+                         "add_min_ms": min(a) * 1e3, "delete_min_ms": min(d) * 1e3,
+                         "add_min_x": min(a) / min(floor[0]),
                          "add_x": median_ms(a) / median_ms(floor[0]),
                          "delete_x": median_ms(d) / median_ms(floor[1]), "reps": reps})
         if binding is not None:
@@ -318,14 +320,15 @@ def full_load(n: int) -> list[dict[str, Any]]:
 
 
 def report(rows: list[dict[str, Any]]) -> str:
-    out = ["| services | path | add (median) | delete (median) | add / floor | delete / floor |",
-           "|---:|---|---:|---:|---:|---:|"]
+    out = ["| services | path | add (median) | delete (median) | add / floor | delete / floor "
+           "| add (min) | add min / floor min |", "|---:|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         if "seconds" in r:
             continue
         taken = f" [{r['taken']}]" if r["taken"] else ""
         out.append(f"| {r['n']:,} | {r['path']}{taken} | {r['add_ms']:.2f} ms | "
-                   f"{r['delete_ms']:.2f} ms | {r['add_x']:.2f}x | {r['delete_x']:.2f}x |")
+                   f"{r['delete_ms']:.2f} ms | {r['add_x']:.2f}x | {r['delete_x']:.2f}x | "
+                   f"{r.get('add_min_ms', 0):.2f} ms | {r.get('add_min_x', 0):.2f}x |")
     loads = [r for r in rows if "seconds" in r]
     if loads:
         out += ["", "| services | full load | seconds |", "|---:|---|---:|"]
@@ -372,11 +375,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--full-load-sizes", default="1000,10000",
                     help="sizes of the full-load rows ('' for none)")
     ap.add_argument("--out", help="save the rows as JSON")
-    ap.add_argument("--report", help="print (and --plot) the rows of a saved run; no run")
+    ap.add_argument("--report", help="print (and --plot) the rows of saved runs (FILE,FILE...); "
+                    "no run")
     ap.add_argument("--plot", help="draw the add/delete medians to this PNG")
     args = ap.parse_args(argv)
     if args.report:
-        rows = json.loads(Path(args.report).read_text())["rows"]
+        rows = [r for f in args.report.split(",") for r in json.loads(Path(f).read_text())["rows"]]
     else:
         if os.geteuid() != 0:
             print("needs root (network namespaces)", file=sys.stderr)

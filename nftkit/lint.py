@@ -103,15 +103,17 @@ class CostModel:
     docs/performance.md, "Classic layout: one-service add and delete").
 
     ``validate_us``: microseconds per rule or verdict-map element of a table that a commit
-    re-validates (the floor, nft's own batch replayed, for a one-service add: 3.3 ms at 1k
-    services, 131 ms at 10k, ... at 30k, over 8 such objects per service).
+    re-validates: the floor (nft's own batch replayed) of a one-service add, median, was
+    2.9 ms at 1k services, 131-169 ms at 10k and 340 ms at 30k, over 9 such objects per
+    service (6 rules, the ``service-ips`` element, 2 elements of the anonymous vmap): 1.3-1.9
+    us each at 10k-30k on a loaded machine (0.4 us on a quiet one: 32 ms at 10k).
     ``anon_load_ns``: the quadratic term of a one-batch load with N anonymous sets,
-    nanoseconds per N² (``nft -f`` of the classic layout: ... s at 1k, ... s at 10k).
+    nanoseconds per N²: ``nft -f`` of the classic layout took 1.0 s at 1k and 42-49 s at 10k.
     Machines differ; the ratios between sizes, not the absolute times, are the point.
     """
 
-    validate_us: float = 1.6
-    anon_load_ns: float = 300.0
+    validate_us: float = 1.5
+    anon_load_ns: float = 450.0
 
     def update_ms(self, objects: int) -> float:
         """Estimated validation per update of a table with ``objects`` rules and verdict
@@ -267,8 +269,9 @@ def _scale(t: Table, lim: LintLimits, costs: CostModel) -> list[Diagnostic]:
             reason="the kernel's commit validates the jump graph of the whole table whenever "
                    "a batch adds a jump, goto, dnat or verdict element, whatever the order of "
                    f"the batch (measured: {costs.validate_us:g} us per rule or verdict "
-                   "element; kube-proxy's classic layout, one-service add: 3.3 ms at 1k "
-                   "services, 131 ms at 10k); libnftables also re-reads every chain first",
+                   "element; kube-proxy's classic layout, one-service add: 2.9 ms at 1k "
+                   "services, 131-169 ms at 10k, 340 ms at 30k); libnftables also re-reads "
+                   "every chain first",
             suggestion=_SHARD + _GROUPED))
     return out
 
