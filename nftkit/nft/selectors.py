@@ -39,6 +39,7 @@ __all__ = [
     "SOCKET",
     "TCP_OPTIONS",
     "TCP_OPTION_FIELDS",
+    "TRANSPORT_L3",
     "TUNNELS",
     "payload_datatype",
 ]
@@ -124,6 +125,9 @@ PAYLOAD_NETLINK: Final[dict[tuple[str, str], tuple[int, int, int]]] = {
     ("sctp", "sport"): (2, 0, 16), ("sctp", "dport"): (2, 16, 16),
     ("sctp", "vtag"): (2, 32, 32), ("sctp", "checksum"): (2, 64, 32),
 }
+#: Transport protocols that run over one network protocol only: in an inet table nft matches
+#: ``meta nfproto`` before their fields (before the ``meta l4proto`` match all of them get).
+TRANSPORT_L3: Final[dict[str, str]] = {"icmp": "ip", "igmp": "ip", "icmpv6": "ip6"}
 #: How nft's set userdata names a ``typeof`` header field: protocol -> (``enum
 #: proto_desc_id``, {field: header field id}).
 PAYLOAD_UDATA: Final[dict[str, tuple[int, dict[str, int]]]] = {

@@ -95,6 +95,7 @@ from ...model.statements import (
     SetStmt,
     VerdictMapStmt,
 )
+from ...nft import selectors
 from ...nft.families import INET_FAMILIES, NFPROTO
 from ...nft.releases import parse_version
 from ...nft.symbols import LOG_LEVELS, NAT_FLAGS, PROTO_KEYWORDS, SYMBOLS
@@ -135,10 +136,6 @@ _DEP_NAMES: dict[int, str] = {
     **{n: p for p, n in PROTO_KEYWORDS.items()}, **{NFPROTO[f]: f for f in ("ip", "ip6")}}
 
 
-#: transport protocols of one network protocol only (the others go over ip and ip6 alike)
-_L3_OF = {"icmp": "ip", "igmp": "ip", "icmpv6": "ip6"}
-
-
 class _Linearizer(ExprLinearizer):
     """The statements of one rule and their implicit dependencies."""
 
@@ -170,7 +167,7 @@ class _Linearizer(ExprLinearizer):
                 elif self.l3 != proto:
                     raise _unsupported(f"{proto} fields in a {self.l3} context")
             elif proto in PROTO_KEYWORDS:
-                l3 = _L3_OF.get(proto)
+                l3 = selectors.TRANSPORT_L3.get(proto)
                 if l3 is not None:  # icmp is ip's, icmpv6 ip6's: in inet, nfproto first
                     if self.l3 is None:
                         before += self._meta_eq(15, NFPROTO[l3])
