@@ -1,4 +1,7 @@
-"""A kube-proxy-style service proxy on nftkit, in the *grouped* layout.
+"""A kube-proxy-style service proxy on nftkit, in two layouts: the *grouped* one
+(``ServiceProxy``) and kube-proxy's own *classic* one (``ClassicServiceProxy``, below).
+
+The grouped layout:
 
 Services are grouped by their endpoint count k. Per group there is one set of service keys and
 one DNAT map keyed by (service IP . protocol . port . ``numgen random mod k``), each bound by a
@@ -33,7 +36,18 @@ elements that changed (one atomic ``Transaction``, which ``Nftables`` sends as o
 netlink batch when it can), after creating, in a batch of its own, the empty sets, maps and
 rules of a group when a service is the first with its endpoint count.
 
-Run it (root; builds the ruleset for a few services and prints it, nothing is applied)::
+The classic layout, as kube-proxy's nftables mode writes it (``ClassicServiceProxy``): a
+``service-ips`` verdict map whose elements ``goto`` one chain per service, which picks an
+endpoint chain with ``numgen random mod k vmap { 0 : goto ep-a, 1 : goto ep-b }``; one chain per
+endpoint (``dnat``); ``service-nodeports`` and ``no-endpoint-services`` verdict maps; ClientIP
+affinity with one dynamic set per endpoint (``ip saddr @aff-EP goto EP`` in the service chain,
+``update @aff-EP { ip saddr }`` in the endpoint chain); masquerade by packet mark. A one-service
+change is a handful of chains, rules and elements in one ``Transaction``, which ``Nftables``
+sends as one netlink batch with the anonymous vmap declared in it, as nft does. What it costs
+the kernel grows with the table (``nftkit.lint`` says how much: ``W-jump-graph``,
+``W-anonymous-sets``); docs/performance.md, "Classic layout", has the measurements.
+
+Run it (root; builds both rulesets for a few services and prints them, nothing is applied)::
 
     python3 examples/service_proxy.py
 """
@@ -64,18 +78,23 @@ from nftkit import (
     Rule,
     Ruleset,
     Set,
+    SetExpr,
     SetRefExpr,
+    SetStmt,
     Table,
     Transaction,
     VerdictExpr,
+    VerdictMapStmt,
     gc_paused,
     lint,
     to_text,
 )
 from nftkit.errors import UnsupportedError
+from nftkit.model.expressions import BinopExpr
 from nftkit.model.statements import MangleStmt
 
-__all__ = ["CLUSTER_CIDR", "Endpoint", "ServicePort", "ServiceProxy", "SyncStats", "build_table"]
+__all__ = ["CLUSTER_CIDR", "ClassicServiceProxy", "Endpoint", "ServicePort", "ServiceProxy",
+           "SyncStats", "build_classic_table", "build_table"]
 
 #: Where pods live; traffic from elsewhere to a service is masqueraded.
 CLUSTER_CIDR = IPv4Network("10.128.0.0/10")
@@ -407,6 +426,225 @@ class ServiceProxy:
         return len(doomed)
 
 
+# --- the classic layout (kube-proxy's nftables mode) ------------------------------------
+
+_MASQ_BIT = 0x4000
+_JUMP_MASQ = VerdictExpr(kind="jump", target="mark-for-masquerade")
+
+
+def _chain_word(s: ServicePort) -> str:
+    return f"{s.name}-{s.proto}-{s.port}"
+
+
+def service_chain(s: ServicePort) -> str:
+    return f"svc-{_chain_word(s)}"
+
+
+def external_chain(s: ServicePort) -> str:
+    return f"ext-{_chain_word(s)}"
+
+
+def endpoint_chain(s: ServicePort, ep: Endpoint) -> str:
+    return f"ep-{_chain_word(s)}-{str(ep.ip).replace('.', '_')}-{ep.port}"
+
+
+def affinity_set(s: ServicePort, ep: Endpoint) -> str:
+    return "aff-" + endpoint_chain(s, ep)[3:]
+
+
+def _goto(chain: str) -> VerdictExpr:
+    return VerdictExpr(kind="goto", target=chain)
+
+
+def classic_service_objects(s: ServicePort, *, cluster_cidr: IPv4Network = CLUSTER_CIDR,
+                            affinity_timeout: int = 10_800) -> tuple[list[Set], list[Chain]]:
+    """One service's affinity sets and chains (endpoint chains first, then the service
+    chain, then its external chain for a NodePort): what an add sends besides elements."""
+    cidr = PrefixExpr(addr=cluster_cidr.network_address, len=cluster_cidr.prefixlen)
+    sets: list[Set] = []
+    chains: list[Chain] = []
+    for ep in s.endpoints:
+        rules = [Rule(stmts=[MatchStmt(left=_SADDR, right=ep.ip), _JUMP_MASQ])]
+        if s.affinity:
+            sets.append(Set(name=affinity_set(s, ep), type="ipv4_addr",
+                            flags=["dynamic", "timeout"], timeout=affinity_timeout * 1000))
+            rules.append(Rule(stmts=[SetStmt(op="update", elem=_SADDR,
+                                             set=affinity_set(s, ep))]))
+        rules.append(Rule(stmts=[MatchStmt(left=_PROTO, right=s.proto),
+                                 NatStmt(type="dnat", family="ip", addr=ep.ip, port=ep.port)]))
+        chains.append(Chain(name=endpoint_chain(s, ep), rules=rules))
+    svc_rules = [Rule(stmts=[MatchStmt(left=_DADDR, right=s.cluster_ip),
+                             MatchStmt(left=PayloadExpr(protocol=s.proto, field="dport"),
+                                       right=s.port),
+                             MatchStmt(left=_SADDR, op="!=", right=cidr), _JUMP_MASQ])]
+    if s.affinity:
+        svc_rules += [Rule(stmts=[MatchStmt(left=_SADDR, right=SetRefExpr(
+            name=affinity_set(s, ep))), _goto(endpoint_chain(s, ep))]) for ep in s.endpoints]
+    svc_rules.append(Rule(stmts=[VerdictMapStmt(
+        key=NumgenExpr(mode="random", mod=s.k),
+        data=SetExpr(elements=[(j, _goto(endpoint_chain(s, ep)))
+                               for j, ep in enumerate(s.endpoints)]))]))
+    chains.append(Chain(name=service_chain(s), rules=svc_rules))
+    if s.node_port is not None:
+        chains.append(Chain(name=external_chain(s), rules=[
+            Rule(stmts=[_JUMP_MASQ]), Rule(stmts=[_goto(service_chain(s))])]))
+    return sets, chains
+
+
+def classic_elements(s: ServicePort) -> dict[str, list[Any]]:
+    """One service's elements in the verdict maps, by map name."""
+    key = ConcatExpr(exprs=s.key)
+    if not s.endpoints:
+        return {"no-endpoint-services": [(key, _goto("reject-chain"))]}
+    out: dict[str, list[Any]] = {"service-ips": [(key, _goto(service_chain(s)))]}
+    if s.node_port is not None:
+        out["service-nodeports"] = [(ConcatExpr(exprs=(s.proto, s.node_port)),
+                                     _goto(external_chain(s)))]
+    return out
+
+
+def build_classic_table(services: Iterable[ServicePort], *, name: str = "kube-proxy",
+                        cluster_cidr: IPv4Network = CLUSTER_CIDR,
+                        affinity_timeout: int = 10_800) -> Table:
+    """The whole classic table for ``services``."""
+    services = list(services)
+    verdict = ("verdict",)
+    maps = {n: Map(name=n, type=t, data_type=verdict) for n, t in (
+        ("service-ips", _SVC_TYPE), ("service-nodeports", ("inet_proto", "inet_service")),
+        ("no-endpoint-services", _SVC_TYPE))}
+    elements: dict[str, list[Any]] = {n: [] for n in maps}
+    sets: list[Set] = []
+    chains: list[Chain] = []
+    for s in services:
+        for mname, elems in classic_elements(s).items():
+            elements[mname] += elems
+        if s.endpoints:
+            more_sets, more_chains = classic_service_objects(
+                s, cluster_cidr=cluster_cidr, affinity_timeout=affinity_timeout)
+            sets += more_sets
+            chains += more_chains
+    mark = _MARK
+    fixed = [
+        Chain(name="mark-for-masquerade", rules=[Rule(stmts=[MangleStmt(
+            key=mark, value=BinopExpr(op="|", left=mark, right=_MASQ_BIT))])]),
+        Chain(name="masquerading", rules=[
+            Rule(stmts=[MatchStmt(left=BinopExpr(op="&", left=mark, right=_MASQ_BIT), right=0),
+                        VerdictExpr(kind="return")]),
+            Rule(stmts=[MangleStmt(key=mark, value=BinopExpr(op="^", left=mark,
+                                                             right=_MASQ_BIT))]),
+            Rule(stmts=[NatStmt(type="masquerade", flags=["fully-random"])])]),
+        Chain(name="services", rules=[
+            Rule(stmts=[VerdictMapStmt(key=_KEY, data=SetRefExpr(name="service-ips"))]),
+            Rule(stmts=[MatchStmt(left=FibExpr(result="type", flags=["daddr"]), right="local"),
+                        VerdictMapStmt(key=_NP_KEY,
+                                       data=SetRefExpr(name="service-nodeports"))])]),
+        Chain(name="reject-chain", rules=[Rule(stmts=[RejectStmt()])]),
+        Chain.base("filter-prerouting", type="filter", hook="prerouting",
+                   priority="dstnat - 10", policy="accept", rules=[Rule(stmts=[VerdictMapStmt(
+                       key=_KEY, data=SetRefExpr(name="no-endpoint-services"))])]),
+        Chain.base("filter-output", type="filter", hook="output", priority=-110,
+                   policy="accept", rules=[Rule(stmts=[VerdictMapStmt(
+                       key=_KEY, data=SetRefExpr(name="no-endpoint-services"))])]),
+        Chain.base("nat-prerouting", type="nat", hook="prerouting", priority="dstnat",
+                   policy="accept", rules=[Rule(stmts=[VerdictExpr(kind="jump",
+                                                                   target="services")])]),
+        Chain.base("nat-output", type="nat", hook="output", priority=-100, policy="accept",
+                   rules=[Rule(stmts=[VerdictExpr(kind="jump", target="services")])]),
+        Chain.base("nat-postrouting", type="nat", hook="postrouting", priority="srcnat",
+                   policy="accept", rules=[Rule(stmts=[VerdictExpr(kind="jump",
+                                                                   target="masquerading")])]),
+    ]
+    filled = [m.replace(elements=elements[n]) if elements[n] else m for n, m in maps.items()]
+    return Table(family="ip", name=name, sets=[*filled, *sets], chains=[*fixed, *chains])
+
+
+class ClassicServiceProxy:
+    """Keeps kube-proxy's classic ``table ip NAME`` in step with a list of services.
+
+    A changed service is rewritten the way kube-proxy does it: its elements deleted and added,
+    its chains flushed and filled again, chains of endpoints it lost deleted. Everything of one
+    sync is one ``Transaction``: one netlink batch (``result.path``), with handles from the
+    kernel's echo (``last_handles``).
+    """
+
+    def __init__(self, backend: Backend, *, table: str = "kube-proxy",
+                 cluster_cidr: IPv4Network | str = "10.128.0.0/10",
+                 affinity_timeout: int = 10_800) -> None:
+        self.nft = backend
+        self.table = table
+        self.cluster_cidr = IPv4Network(cluster_cidr)
+        self.affinity_timeout = affinity_timeout
+        self._services: dict[Key, ServicePort] = {}
+        self.last_handles: tuple[int | None, ...] = ()
+
+    def build(self, services: Iterable[ServicePort]) -> Table:
+        return build_classic_table(services, name=self.table, cluster_cidr=self.cluster_cidr,
+                                   affinity_timeout=self.affinity_timeout)
+
+    def full_sync(self, services: Sequence[ServicePort]) -> SyncStats:
+        """Replace the table in one atomic batch (one anonymous vmap per service: the kernel's
+        part of it grows with the square of the services, see ``W-anonymous-sets``)."""
+        start = time.perf_counter()
+        bare = Table(family="ip", name=self.table)
+        result = self.nft.run(Transaction().add(bare).delete(bare).add(
+            self.build(services)), handles=False)
+        self._services = {s.key: s for s in services}
+        return SyncStats(added=len(services), seconds=time.perf_counter() - start,
+                         path=getattr(result, "path", None))
+
+    def sync(self, services: Sequence[ServicePort]) -> SyncStats:
+        """Apply what changed since the last sync as one transaction."""
+        start = time.perf_counter()
+        stats = SyncStats()
+        where = ("ip", self.table)
+        want = {s.key: s for s in services}
+        gone = [s for k, s in self._services.items() if want.get(k) != s]
+        new = [s for k, s in want.items() if self._services.get(k) != s]
+        txn = Transaction()
+        for s in gone:  # the elements first: they goto the chains deleted below
+            for mname, elems in classic_elements(s).items():
+                txn.delete_elements(mname, [k for k, _v in elems], table=where)
+        old_sets: set[str] = set()
+        old_chains: list[str] = []
+        for s in gone:
+            if s.endpoints:
+                sets, chains = classic_service_objects(
+                    s, cluster_cidr=self.cluster_cidr, affinity_timeout=self.affinity_timeout)
+                old_sets |= {x.name for x in sets}
+                old_chains += [c.name for c in reversed(chains)]  # service chain first
+        new_objects = {s.key: classic_service_objects(
+            s, cluster_cidr=self.cluster_cidr, affinity_timeout=self.affinity_timeout)
+            for s in new if s.endpoints}
+        reused = {c.name for _sets, chains in new_objects.values() for c in chains}
+        reused_sets = {x.name for sets, _chains in new_objects.values() for x in sets}
+        for name in old_chains:  # flush what stays (its rules change), delete the rest
+            if name in reused:
+                txn.flush("chain", table=where, name=name)
+        for name in old_chains:
+            if name not in reused:
+                txn.delete("chain", table=where, name=name)
+        for name in sorted(old_sets - reused_sets):
+            txn.delete("set", table=where, name=name)
+        for sets, chains in new_objects.values():
+            for x in sets:
+                if x.name not in old_sets:
+                    txn.add(x, table=where)
+            for c in chains:  # (``add chain`` of a flushed chain adds its rules)
+                txn.add(c, table=where)
+        for s in new:
+            for mname, elems in classic_elements(s).items():
+                txn.add_elements(mname, elems, table=where)
+        stats.deleted, stats.added = len(gone), len(new)
+        if len(txn):
+            result = self.nft.run(txn)
+            stats.path = getattr(result, "path", None)
+            self.last_handles = tuple(getattr(result, "handles", ()))
+        stats.transaction = txn
+        self._services = want
+        stats.seconds = time.perf_counter() - start
+        return stats
+
+
 def _demo() -> None:
     svcs = [
         ServicePort(name="web", cluster_ip=IPv4Address("10.96.0.10"), port=80, node_port=30080,
@@ -419,6 +657,9 @@ def _demo() -> None:
     table = build_table(svcs)
     print(to_text(Ruleset(tables=[table])))
     print("lint:", lint(table) or "clean")
+    classic = build_classic_table(svcs)
+    print(to_text(Ruleset(tables=[classic])))
+    print("lint:", lint(classic) or "clean")
 
 
 if __name__ == "__main__":

@@ -292,11 +292,14 @@ class Nftables:
         with ``index`` and ``operation`` naming the op that failed, as written in
         ``txn.ops`` (also when the batch was reordered); nothing is changed then.
 
-        Handles come from the kernel's echo (netlink) or nft's echo output (libnftables,
-        which then loads the whole table, rules included, first: about 10x slower at 1,000
-        services). So echo is only used when an op creates something that gets a handle (not
-        for element ops), and ``handles=False`` skips it (``result.handles`` is then all
-        None).
+        Handles come from the kernel's echo on the netlink path. Where a transaction goes to
+        libnftables by itself (the netlink path cannot write it), they are looked up after the
+        batch by name (``NetlinkPath.handles_by_name``: one GET per table, chain, set or
+        object; the touched chain's rules for appended rules; None for rules placed by
+        position), never from nft's ``--echo``, which makes libnftables read every rule and
+        element of the ruleset first (~30,000 dumps at 10k kube-proxy services). Only a caller
+        that asked for libnftables (``netlink=False``, here or on the handle) gets its echo.
+        ``handles=False`` skips both (``result.handles`` is then all None).
 
         ``netlink``: None for the handle's setting, True or False to force either path (see
         the class); ``result.path`` says which path ran (``self.last_path`` too).
@@ -318,7 +321,8 @@ class Nftables:
         if owned.nl is not None:
             owned.nl.forget(ops)  # whatever runs it, deleted sets are no longer known
         lib = self._lib
-        if self._netlink_allowed(ops, self.netlink if netlink is None else netlink):
+        use = self.netlink if netlink is None else netlink
+        if self._netlink_allowed(ops, use):
             with lib.lock:
                 self.last_path = "netlink"  # also when encode finds a missing set
                 done = self._nl().apply(txn, dry=dry, want_handles=want_handles,
@@ -340,7 +344,9 @@ class Nftables:
                               if (g := _guard(where, facts)) is not None}
                 sent = _pinned(txn, checked)
                 try:
-                    result = run_json(lib, sent, dry=dry, want_handles=want_handles,
+                    # nft's echo only for a caller who asked for libnftables: see ``run``
+                    result = run_json(lib, sent, dry=dry,
+                                      want_handles=want_handles and use is False,
                                       ordered=ordered, guards=list(guards.values()))
                 except BackendError as exc:
                     if self._moved(checked):
@@ -362,6 +368,9 @@ class Nftables:
                 if nl is not None:
                     nl.invalidate()
                 self._confirm(ops, {w: c for w, c in checked.items() if w not in guards})
+                if want_handles and use is not False and any(op.creates for op in ops):
+                    result = TransactionResult(ops=ops, handles=tuple(
+                        self._nl().handles_by_name(ops)), path=result.path)
         return result
 
     def _confirm(self, ops: tuple[Op, ...],

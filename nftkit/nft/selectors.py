@@ -39,6 +39,7 @@ __all__ = [
     "SOCKET",
     "TCP_OPTIONS",
     "TCP_OPTION_FIELDS",
+    "TRANSPORT_L3",
     "TUNNELS",
     "payload_datatype",
 ]
@@ -105,7 +106,28 @@ PAYLOAD_NETLINK: Final[dict[tuple[str, str], tuple[int, int, int]]] = {
     ("udp", "sport"): (2, 0, 16), ("udp", "dport"): (2, 16, 16),
     ("udp", "length"): (2, 32, 16), ("udp", "checksum"): (2, 48, 16),
     ("th", "sport"): (2, 0, 16), ("th", "dport"): (2, 16, 16),
+    # (not icmp/icmpv6 id, sequence, mtu, gateway, ...: nft adds an implicit ``icmp type``
+    # match before them)
+    ("icmp", "type"): (2, 0, 8), ("icmp", "code"): (2, 8, 8),
+    ("icmp", "checksum"): (2, 16, 16),
+    ("igmp", "type"): (2, 0, 8), ("igmp", "mrt"): (2, 8, 8),
+    ("igmp", "checksum"): (2, 16, 16), ("igmp", "group"): (2, 32, 32),
+    ("icmpv6", "type"): (2, 0, 8), ("icmpv6", "code"): (2, 8, 8),
+    ("icmpv6", "checksum"): (2, 16, 16),
+    ("ah", "nexthdr"): (2, 0, 8), ("ah", "hdrlength"): (2, 8, 8),
+    ("ah", "reserved"): (2, 16, 16), ("ah", "spi"): (2, 32, 32),
+    ("ah", "sequence"): (2, 64, 32),
+    ("esp", "spi"): (2, 0, 32), ("esp", "sequence"): (2, 32, 32),
+    ("comp", "nexthdr"): (2, 0, 8), ("comp", "flags"): (2, 8, 8), ("comp", "cpi"): (2, 16, 16),
+    ("udplite", "sport"): (2, 0, 16), ("udplite", "dport"): (2, 16, 16),
+    ("udplite", "csumcov"): (2, 32, 16), ("udplite", "checksum"): (2, 48, 16),
+    ("dccp", "sport"): (2, 0, 16), ("dccp", "dport"): (2, 16, 16),
+    ("sctp", "sport"): (2, 0, 16), ("sctp", "dport"): (2, 16, 16),
+    ("sctp", "vtag"): (2, 32, 32), ("sctp", "checksum"): (2, 64, 32),
 }
+#: Transport protocols that run over one network protocol only: in an inet table nft matches
+#: ``meta nfproto`` before their fields (before the ``meta l4proto`` match all of them get).
+TRANSPORT_L3: Final[dict[str, str]] = {"icmp": "ip", "igmp": "ip", "icmpv6": "ip6"}
 #: How nft's set userdata names a ``typeof`` header field: protocol -> (``enum
 #: proto_desc_id``, {field: header field id}).
 PAYLOAD_UDATA: Final[dict[str, tuple[int, dict[str, int]]]] = {

@@ -169,6 +169,20 @@ CASES: list[tuple[str, str]] = [
     ("ip6", "meta l4proto tcp dnat to [2001:db8::1]:80"),
     ("ip6", "reject with tcp reset"),
     ("ip6", "ip6 daddr . tcp dport @s6p accept"),
+    # other transport headers: meta l4proto first (and meta nfproto for icmp in inet)
+    ("ip", "icmp type echo-request accept"),
+    ("ip", "icmp checksum 12"),
+    ("inet", "icmp type echo-request accept"),
+    ("inet", "icmpv6 type nd-neighbor-solicit accept"),
+    ("ip6", "icmpv6 code 4"),
+    ("ip", "igmp type membership-query"),
+    ("ip", "sctp dport 5060 accept"),
+    ("inet", "udplite sport 80 accept"),
+    ("ip6", "esp spi 100"),
+    ("ip", "ah spi 111"),
+    ("ip", "comp cpi 22"),
+    ("ip", "dccp dport 21"),
+    ("ip", "meta l4proto icmp icmp type echo-reply"),
 ]
 if not NEW_1_1:
     # nft 1.0.x sends two cmps for an == range; not verified for 1.1 (UnsupportedError there)
@@ -197,6 +211,8 @@ UNSUPPORTED: list[tuple[str, str]] = [
     ("ip", "ct mark 0x32-0x45"),  # the same for ranges
     ("ip", "ct mark xor 0x23 == 0x11"),  # nft folds the xor into the constant
     ("ip", "meta mark set ip dscp"),  # sub-byte payload fields
+    ("ip", "icmp id 22"),  # nft adds an implicit icmp type match first
+    ("ip6", "icmp type echo-request"),  # icmp in an ip6 table
 ]
 if NEW_1_1:
     UNSUPPORTED.append(("ip", "tcp dport 1000-2000 accept"))

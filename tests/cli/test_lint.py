@@ -204,3 +204,49 @@ def test_cli_text_and_json(tmp_path: object, capsys: pytest.CaptureFixture[str])
     assert capsys.readouterr().out == ""
     assert main(["lint", str(Path(str(tmp_path)) / "missing.nft")]) == 2
     assert "nftkit lint:" in capsys.readouterr().err
+
+
+# --- the measured cost model -----------------------------------------------------------------
+
+
+def _classic_like(n: int) -> Table:
+    """n service chains, each `numgen random mod 2 vmap { 0 : goto a, 1 : goto b }`, a
+    verdict map element per service: kube-proxy's classic shape."""
+    from nftkit.model.expressions import NumgenExpr
+    from nftkit.model.statements import VerdictMapStmt
+
+    chains = [Chain(name=f"svc{i}", rules=[Rule(stmts=[VerdictMapStmt(
+        key=NumgenExpr(mode="random", mod=2),
+        data=SetExpr(elements=((0, VerdictExpr(kind="goto", target=f"ep{i}a")),
+                               (1, VerdictExpr(kind="goto", target=f"ep{i}b")))))])])
+              for i in range(n)]
+    chains += [Chain(name=f"ep{i}{x}") for i in range(n) for x in "ab"]
+    vmap = Map(name="service-ips", type=("ipv4_addr",), data_type=("verdict",),
+               elements=[(IPv4Address(0x0A600000 + i), VerdictExpr(kind="goto", target=f"svc{i}"))
+                         for i in range(n)])
+    return Table(family="ip", name="kube-proxy", chains=chains, sets=(vmap,))
+
+
+def test_update_cost_is_estimated_from_the_cost_model() -> None:
+    from nftkit.lint import CostModel
+
+    t = _classic_like(100)  # 300 edges: under jump_edges, the estimate decides
+    assert lint(t, limits=LintLimits(anonymous_sets=1000)) == []  # 400 objects x 1.5 us
+    slow = CostModel(validate_us=50.0)  # 400 x 50 us = 20 ms per update
+    (found,) = lint(t, limits=LintLimits(anonymous_sets=1000), costs=slow)
+    assert found.code == LintCode.JUMP_GRAPH
+    assert "400 rules and verdict elements" in found.message
+    assert "about 20.0 ms per update" in found.message
+    assert "shard" in found.suggestion and "10 tables of 1k" in found.suggestion
+    # few edges: never, whatever the estimate (a small table with data maps)
+    assert lint(_classic_like(20), costs=CostModel(validate_us=1e6)) == []
+
+
+def test_quadratic_load_is_estimated_from_the_cost_model() -> None:
+    from nftkit.lint import CostModel
+
+    (found,) = [w for w in lint(_classic_like(300), costs=CostModel(anon_load_ns=1000.0))
+                if w.code == LintCode.ANONYMOUS_SETS]
+    assert "about 90.0 ms in the kernel" in found.message  # 300^2 x 1 us
+    assert "batches of a few hundred" in found.suggestion
+    assert CostModel().load_s(10_000) > 10  # the classic layout at 10k: tens of seconds

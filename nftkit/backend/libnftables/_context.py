@@ -9,6 +9,18 @@ namespace and back (two ``setns()``, a few microseconds).
 Everything that calls into libnftables goes through ``Context.exec``/``exec_file``: the JSON
 path (``_json``), the text path (``_text``), handle recovery (``_handles``), destroy emulation
 (``_destroy``), error bisection (``_errors``) and the reads (``_reads``).
+
+libnftables keeps a cache of kernel objects in each context, filled before a command with what
+that command needs: tables, chains and sets for a write; every rule and every set's elements
+for a listing or for ``--echo``. So that no context keeps a whole ruleset between calls:
+
+- reads (``read=True``) run in a context made for the call and freed after it (``nft_ctx_new``
+  costs ~0.07 ms, next to the dumps a listing makes anyway);
+- writes run in the long-lived context (a table with ``flags owner`` belongs to the socket of
+  the context that made it, and must live as long as the ``Nftables`` handle), and after a
+  write with ``--echo`` one cheap command (``list flowtables``: a GETGEN and two small dumps)
+  makes libnftables drop the full cache the echo filled, since the batch changed the
+  ruleset's generation.
 """
 
 from __future__ import annotations
@@ -132,6 +144,8 @@ class Context:
         self._optimize = optimize
         self._version: tuple[int, int, int] | None = None
         self._native_destroy: bool | None = None
+        #: how many echoes were followed by a cache drop (see the module; tests read it)
+        self.cache_drops = 0
         try:
             self._ctx: Any = _ffi.gc(_new_context(fd, netns), _lib.nft_ctx_free)
             self._configure(self._ctx)
@@ -177,13 +191,15 @@ class Context:
     def closed(self) -> bool:
         return self._ctx is None
 
-    def exec(self, command: str, *, flags: int, dry: bool = False,
-             output: bool = True) -> tuple[int, str, str]:
+    def exec(self, command: str, *, flags: int, dry: bool = False, output: bool = True,
+             read: bool = False) -> tuple[int, str, str]:
         """One ``nft_run_cmd_from_buffer``: ``(rc, output, error output)``.
 
         ``output=False``: the output is not wanted ("" is returned) and the error output only
         when the command failed. Both buffers are still fetched, since fetching is what empties
         them (libnftables appends to them until then).
+
+        ``read=True``: a listing, run in a context of its own (see the module).
         """
         lib = _lib
         with self.lock:
@@ -193,24 +209,49 @@ class Context:
             if dry:
                 ctx = self._dry_context()
                 lib.nft_ctx_set_dry_run(ctx, True)
+            elif read:
+                ctx = self._read_context()
+            elif flags & OutputFlag.ECHO:
+                try:
+                    return self._exec(ctx, command, flags, output)
+                finally:
+                    self._drop_cache(ctx)
             # (the long-lived context is never put in dry-run mode: dry runs get their own)
-            lib.nft_ctx_output_set_flags(ctx, flags)
-            # bytes, not ffi.new("char[]"): cffi passes a bytes object's buffer without a copy
-            buf = command.encode()
-            fd = self.fd
-            if fd is None:
+            return self._exec(ctx, command, flags, output)
+
+    def _exec(self, ctx: Any, command: str, flags: int, output: bool) -> tuple[int, str, str]:
+        lib = _lib
+        lib.nft_ctx_output_set_flags(ctx, flags)
+        # bytes, not ffi.new("char[]"): cffi passes a bytes object's buffer without a copy
+        buf = command.encode()
+        fd = self.fd
+        if fd is None:
+            rc = lib.nft_run_cmd_from_buffer(ctx, buf)
+        else:
+            with _inside(fd, self.netns):
                 rc = lib.nft_run_cmd_from_buffer(ctx, buf)
-            else:
-                with _inside(fd, self.netns):
-                    rc = lib.nft_run_cmd_from_buffer(ctx, buf)
-            out_p = lib.nft_ctx_get_output_buffer(ctx)
-            err_p = lib.nft_ctx_get_error_buffer(ctx)
-            if not output:
-                err = _ffi.string(err_p).decode(errors="replace") if rc != 0 else ""
-                return rc, "", err
-            out = _ffi.string(out_p).decode(errors="replace")
-            err = _ffi.string(err_p).decode(errors="replace")
-            return rc, out, err
+        out_p = lib.nft_ctx_get_output_buffer(ctx)
+        err_p = lib.nft_ctx_get_error_buffer(ctx)
+        if not output:
+            err = _ffi.string(err_p).decode(errors="replace") if rc != 0 else ""
+            return rc, "", err
+        out = _ffi.string(out_p).decode(errors="replace")
+        err = _ffi.string(err_p).decode(errors="replace")
+        return rc, out, err
+
+    def _read_context(self) -> Any:
+        """A context for one listing, freed after it with the whole cache it filled."""
+        ctx = _ffi.gc(_new_context(self.fd, self.netns), _lib.nft_ctx_free)
+        self._configure(ctx)
+        return ctx
+
+    def _drop_cache(self, ctx: Any) -> None:
+        """Make ``ctx`` drop the cache an echo filled (every rule and element): libnftables
+        releases its cache before any command once the ruleset's generation moved, and
+        refills it with what that command needs; ``list flowtables`` needs tables and
+        flowtables only. The cost: a GETGEN and two small dumps."""
+        self.cache_drops += 1
+        self._exec(ctx, "list flowtables", 0, False)
 
     def exec_file(self, path: str, *, dry: bool) -> tuple[int, str, str]:
         """One ``nft_run_cmd_from_filename`` (``nft -f``): ``(rc, output, error output)``."""
@@ -226,15 +267,17 @@ class Context:
             err = _ffi.string(_lib.nft_ctx_get_error_buffer(ctx)).decode(errors="replace")
             return rc, out, err
 
-    def json(self, doc: Any, *, echo: bool = False, dry: bool = False) -> tuple[int, str, str]:
-        """A JSON command document (``{"nftables": [...]}``), with handles in the output."""
+    def json(self, doc: Any, *, echo: bool = False, dry: bool = False,
+             read: bool = False) -> tuple[int, str, str]:
+        """A JSON command document (``{"nftables": [...]}``), with handles in the output
+        (``read``: see ``exec``)."""
         flags = OutputFlag.JSON | OutputFlag.HANDLE | (OutputFlag.ECHO if echo else 0)
-        return self.exec(json.dumps(doc), flags=flags, dry=dry)
+        return self.exec(json.dumps(doc), flags=flags, dry=dry, read=read)
 
     def list(self, what: dict[str, Any]) -> list[Any]:
         """``{"list": what}``: the listed items without the metainfo (an nftkit error if nft
         refuses, e.g. NotFoundError for a missing table)."""
-        rc, out, err = self.json({"nftables": [{"list": what}]})
+        rc, out, err = self.json({"nftables": [{"list": what}]}, read=True)
         if rc != 0:
             cls = classify(err)
             msg = clean_message(err)

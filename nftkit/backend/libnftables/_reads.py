@@ -99,7 +99,7 @@ def _untrusted(items: list[Any]) -> bool:
 
 def _from_text(ctx: Context, what: dict[str, Any]) -> Ruleset:
     command = _text_command(what)
-    rc, out, err = ctx.exec(command, flags=OutputFlag.HANDLE)
+    rc, out, err = ctx.exec(command, flags=OutputFlag.HANDLE, read=True)
     if rc != 0:
         raise_for(err, command)
     try:
@@ -212,7 +212,7 @@ def list_tables(ctx: Context, *, text: bool = False) -> list[Table]:
         return list(from_json({"nftables": items}).tables)
     # the flags of some table cannot be read from this listing: the listing of each table
     # as text has them (``nft list tables`` prints no flags)
-    rc, out, err = ctx.exec("list tables", flags=0)
+    rc, out, err = ctx.exec("list tables", flags=0, read=True)
     if rc != 0:
         raise_for(err, "list tables")
     names = [line.split()[1:3] for line in out.splitlines() if line.startswith("table ")]

@@ -95,6 +95,7 @@ from ...model.statements import (
     SetStmt,
     VerdictMapStmt,
 )
+from ...nft import selectors
 from ...nft.families import INET_FAMILIES, NFPROTO
 from ...nft.releases import parse_version
 from ...nft.symbols import LOG_LEVELS, NAT_FLAGS, PROTO_KEYWORDS, SYMBOLS
@@ -132,7 +133,7 @@ _NAT_FLAGS = NAT_FLAGS
 #: protocol numbers (``meta l4proto``, ``ip protocol``) and families (``meta nfproto``) whose
 #: match satisfies a later dependency
 _DEP_NAMES: dict[int, str] = {
-    **{PROTO_KEYWORDS[p]: p for p in ("tcp", "udp")}, **{NFPROTO[f]: f for f in ("ip", "ip6")}}
+    **{n: p for p, n in PROTO_KEYWORDS.items()}, **{NFPROTO[f]: f for f in ("ip", "ip6")}}
 
 
 class _Linearizer(ExprLinearizer):
@@ -165,9 +166,16 @@ class _Linearizer(ExprLinearizer):
                     self.l3 = proto
                 elif self.l3 != proto:
                     raise _unsupported(f"{proto} fields in a {self.l3} context")
-            elif proto in ("tcp", "udp"):
+            elif proto in PROTO_KEYWORDS:
+                l3 = selectors.TRANSPORT_L3.get(proto)
+                if l3 is not None:  # icmp is ip's, icmpv6 ip6's: in inet, nfproto first
+                    if self.l3 is None:
+                        before += self._meta_eq(15, NFPROTO[l3])
+                        self.l3 = l3
+                    elif self.l3 != l3:
+                        raise _unsupported(f"{proto} fields in a {self.l3} context")
                 if self.l4 is None:
-                    before += self._meta_eq(16, 6 if proto == "tcp" else 17)
+                    before += self._meta_eq(16, PROTO_KEYWORDS[proto])
                     self.l4 = proto
                 elif self.l4 != proto:
                     raise _unsupported(f"{proto} fields in a {self.l4} context")
@@ -188,7 +196,7 @@ class _Linearizer(ExprLinearizer):
             name = _DEP_NAMES.get(_int_value(st.right, sel))
             if sel.dtype == "nf_proto":
                 self.l3 = name if name in ("ip", "ip6") else self.l3
-            elif name in ("tcp", "udp"):
+            elif name in PROTO_KEYWORDS:
                 self.l4 = name
 
     # statements

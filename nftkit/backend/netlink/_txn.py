@@ -423,6 +423,9 @@ class NetlinkPath:
             elif op.name is not None:
                 out[i] = self._named_handle(op.kind, fam, op.table, op.name)
         for (fam, table, chain), indexes in appended.items():
+            if any(ops[i].verb is not Verb.ADD or ops[i].position is not None
+                   or ops[i].index is not None for i in indexes):
+                continue  # placed by position: not found by where they are
             body = _attr(1, table.encode() + b"\0") + _attr(2, chain.encode() + b"\0")
             found = [_u64(h) for r in self.sock.dump(_GETRULE, fam, body)
                      if (h := dict(r).get(3)) is not None]
