@@ -23,6 +23,7 @@ from .._node import EXPR, EXPRS, Node, flags, invalid
 from ..nft import selectors
 from ..nft.families import ADDRESS_FAMILIES
 from . import _validate
+from .enums import NftEnum
 
 __all__ = [
     "VALUE",
@@ -513,7 +514,7 @@ class ListExpr(Expression):
     values: tuple[Expr, ...] = attrs.field(converter=_tuple, metadata=EXPRS)
 
 
-class BinopOp(StrEnum):
+class BinopOp(NftEnum):
     """Bitwise operators, as nft spells them in text and JSON."""
 
     AND = "&"
@@ -570,7 +571,7 @@ class ElemExpr(Expression):
             check_literal(self, "val", self.val)
 
 
-class VerdictKind(StrEnum):
+class VerdictKind(NftEnum):
     ACCEPT = "accept"
     DROP = "drop"
     CONTINUE = "continue"

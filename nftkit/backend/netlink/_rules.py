@@ -64,13 +64,10 @@ from ...model.expressions import (
     ConcatExpr,
     CtExpr,
     ElemExpr,
-    FibExpr,
     ListExpr,
     MapExpr,
     MetaExpr,
-    NumgenExpr,
     PayloadExpr,
-    PrefixExpr,
     RangeExpr,
     SetExpr,
     VerdictExpr,
@@ -109,6 +106,7 @@ from ._exprs import (
     _data,
     _expr,
     _int_value,
+    _plain,
     _reg,
     _Sel,
     _selector,
@@ -129,6 +127,12 @@ _VERDICTS = {VerdictKind.DROP: 0, VerdictKind.ACCEPT: 1, VerdictKind.CONTINUE: -
 _REJECT_CODES: dict[str, dict[str, int]] = {
     kind: SYMBOLS[f"{kind}_code"] for kind in ("icmp", "icmpv6", "icmpx")}
 _NAT_FLAGS = NAT_FLAGS
+#: a payload protocol -> its layer (3, 4) and the match nft puts before its first field when
+#: the rule has not matched it yet: ``meta nfproto ipv4`` (NFT_META_NFPROTO 15),
+#: ``meta l4proto tcp`` (NFT_META_L4PROTO 16): (layer, meta key, value)
+_DEPS: dict[str, tuple[int, int, int]] = {
+    **{f: (3, 15, NFPROTO[f]) for f in ("ip", "ip6")},
+    **{p: (4, 16, PROTO_KEYWORDS[p]) for p in ("tcp", "udp")}}
 #: protocol numbers (``meta l4proto``, ``ip protocol``) and families (``meta nfproto``) whose
 #: match satisfies a later dependency
 _DEP_NAMES: dict[int, str] = {
@@ -145,8 +149,8 @@ class _Linearizer(ExprLinearizer):
         super().__init__(set_ids, version)
         self.family = family
         self.table = table
-        self.l3: str | None = None if family == "inet" else family
-        self.l4: str | None = None
+        #: the network (3) and transport (4) protocol the rule has matched so far
+        self.proto: dict[int, str | None] = {3: None if family == "inet" else family, 4: None}
 
     # dependencies (src/payload.c): evaluated before the statement that needs them
     def deps(self, e: Any, before: list[bytes]) -> None:
@@ -158,19 +162,16 @@ class _Linearizer(ExprLinearizer):
         elif isinstance(e, MapExpr):
             self.deps(e.key, before)
         elif isinstance(e, PayloadExpr):
-            proto = e.protocol or ""
-            if proto in ("ip", "ip6"):
-                if self.l3 is None:
-                    before += self._meta_eq(15, 2 if proto == "ip" else 10)
-                    self.l3 = proto
-                elif self.l3 != proto:
-                    raise _unsupported(f"{proto} fields in a {self.l3} context")
-            elif proto in ("tcp", "udp"):
-                if self.l4 is None:
-                    before += self._meta_eq(16, 6 if proto == "tcp" else 17)
-                    self.l4 = proto
-                elif self.l4 != proto:
-                    raise _unsupported(f"{proto} fields in a {self.l4} context")
+            dep = _DEPS.get(e.protocol or "")
+            if dep is None:
+                return
+            layer, key, value = dep
+            have = self.proto[layer]
+            if have is None:
+                before += self._meta_eq(key, value)
+                self.proto[layer] = e.protocol
+            elif have != e.protocol:
+                raise _unsupported(f"{e.protocol} fields in a {have} context")
 
     def _meta_eq(self, key: int, value: int) -> list[bytes]:
         return [_expr("meta", _u32(2, key), _u32(1, _reg(0))),
@@ -187,9 +188,9 @@ class _Linearizer(ExprLinearizer):
             sel = _selector(left)
             name = _DEP_NAMES.get(_int_value(st.right, sel))
             if sel.dtype == "nf_proto":
-                self.l3 = name if name in ("ip", "ip6") else self.l3
+                self.proto[3] = name if name in ("ip", "ip6") else self.proto[3]
             elif name in ("tcp", "udp"):
-                self.l4 = name
+                self.proto[4] = name
 
     # statements
     def stmt(self, st: Any) -> None:
@@ -348,10 +349,10 @@ class _Linearizer(ExprLinearizer):
 
     def reject(self, st: RejectStmt) -> None:
         if st.type == RejectType.TCP_RESET:
-            if self.l4 != "tcp":
+            if self.proto[4] != "tcp":
                 # nft puts this dependency at the head of the rule, not before the reject
-                self.out[:0] = self._meta_eq(16, 6)
-                self.l4 = "tcp"
+                self.out[:0] = self._meta_eq(*_DEPS["tcp"][1:])
+                self.proto[4] = "tcp"
             self.out.append(_expr("reject", _u32(1, 1), _attr(2, b"\0")))
             return
         # the type each family's plain ``reject`` means, and the one it allows explicitly
@@ -506,28 +507,8 @@ def rule_userdata(rule: Rule) -> bytes | None:
     return bytes([0, len(raw)]) + raw
 
 
-#: values and selectors that name no set
-_PLAIN = (int, str, IPv4Address, IPv6Address, PayloadExpr, MetaExpr, CtExpr, NumgenExpr,
-          FibExpr, VerdictExpr)
 #: statements that name no set, whatever their fields
 _PLAIN_STMTS = (VerdictExpr, CounterStmt, LogStmt, LimitStmt, QuotaStmt, RejectStmt)
-
-
-def _plain(x: object) -> bool:
-    """Whether expression ``x`` surely names no set (False: maybe, walk it)."""
-    if x is None or isinstance(x, _PLAIN):
-        return True
-    if isinstance(x, PrefixExpr):
-        return _plain(x.addr)
-    if isinstance(x, RangeExpr):
-        return _plain(x.low) and _plain(x.high)
-    if isinstance(x, BinopExpr):
-        return _plain(x.left) and _plain(x.right)
-    if isinstance(x, ConcatExpr | SetExpr | ListExpr | tuple):
-        items = (x.exprs if isinstance(x, ConcatExpr) else x.elements if isinstance(
-            x, SetExpr) else x.values if isinstance(x, ListExpr) else x)
-        return all(_plain(i) for i in items)
-    return False
 
 
 def names_no_set(rule: Rule) -> bool:
