@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Final
 
 import attrs
 
-from .._node import EXPR, EXPRS, Node, flags, invalid
+from .._node import EXPR, EXPRS, Node, invalid, to_flags
 from ..nft import selectors
 from ..nft.families import ADDRESS_FAMILIES
 from . import _validate
@@ -430,9 +430,7 @@ class FibFlag(StrEnum):
 
 
 def _fib_flags(value: object) -> frozenset[FibFlag]:
-    # a named function: mypy's attrs plugin cannot see through a converter factory
-    result: frozenset[FibFlag] = flags(FibFlag)(value)
-    return result
+    return to_flags(FibFlag, value)
 
 
 @attrs.frozen(kw_only=True)

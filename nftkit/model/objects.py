@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import attrs
 
-from .._node import Node, flags, invalid
+from .._node import Node, invalid, to_flags
 from ..errors import ValidationError
 from ..nft import objects as objfacts
 from ..nft.units import TIME_UNITS
@@ -101,12 +101,9 @@ def _policy(value: Mapping[str, int] | Iterable[tuple[str, int]]) -> tuple[tuple
                           f"expected (state, seconds) pairs, got {value!r}") from None
 
 
-_to_synproxy_flags = flags(SynproxyFlag)
-
-
-def _synproxy_flags(value: Iterable[SynproxyFlag | str] | str | None) -> frozenset[SynproxyFlag]:
-    result: frozenset[SynproxyFlag] = _to_synproxy_flags(value)
-    return result
+def synproxy_flags(value: Iterable[SynproxyFlag | str] | str | None) -> frozenset[SynproxyFlag]:
+    """The converter of ``flags`` in ``Synproxy`` and ``SynproxyStmt``."""
+    return to_flags(SynproxyFlag, value)
 
 
 #: The time units of a limit (``rate 10/minute``).
@@ -233,7 +230,7 @@ class Synproxy(NamedObject):
     json_key = "synproxy"
     mss: int = _count()
     wscale: int = _count()
-    flags: frozenset[SynproxyFlag] = attrs.field(factory=frozenset, converter=_synproxy_flags)
+    flags: frozenset[SynproxyFlag] = attrs.field(factory=frozenset, converter=synproxy_flags)
 
 
 @attrs.frozen(kw_only=True)

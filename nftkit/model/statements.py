@@ -21,12 +21,12 @@ from typing import Any, ClassVar
 
 import attrs
 
-from .._node import EXPR, STMT, Node, invalid
-from .._node import flags as flag_set
+from .._node import EXPR, STMT, Node, invalid, to_flags
 from . import _validate
 from .datatypes import expr_datatype
 from .enums import NftEnum, SynproxyFlag
 from .expressions import Expr, SetExpr, VerdictExpr, check_literal
+from .objects import synproxy_flags
 
 __all__ = [
     "ConnlimitStmt",
@@ -327,8 +327,7 @@ def _log_flags(value: object) -> frozenset[LogFlag]:
         value = [value]
     if value is not None and "all" in value:  # type: ignore[operator]
         return frozenset(LogFlag)
-    result: frozenset[LogFlag] = flag_set(LogFlag)(value)
-    return result
+    return to_flags(LogFlag, value)
 
 
 def _log_level(value: LogLevel | str | None) -> LogLevel | None:
@@ -421,8 +420,7 @@ class QueueFlag(StrEnum):
 
 
 def _to_queue_flags(value: object) -> frozenset[QueueFlag]:
-    result: frozenset[QueueFlag] = flag_set(QueueFlag)(value)
-    return result
+    return to_flags(QueueFlag, value)
 
 
 @attrs.frozen(kw_only=True)
@@ -509,8 +507,7 @@ class NatFlag(StrEnum):
 
 
 def _to_nat_flags(value: object) -> frozenset[NatFlag]:
-    result: frozenset[NatFlag] = flag_set(NatFlag)(value)
-    return result
+    return to_flags(NatFlag, value)
 
 
 class NatTypeFlag(StrEnum):
@@ -522,8 +519,7 @@ class NatTypeFlag(StrEnum):
 
 
 def _to_nat_type_flags(value: object) -> frozenset[NatTypeFlag]:
-    result: frozenset[NatTypeFlag] = flag_set(NatTypeFlag)(value)
-    return result
+    return to_flags(NatTypeFlag, value)
 
 
 @attrs.frozen(kw_only=True)
@@ -571,11 +567,6 @@ class TproxyStmt(Statement):
             raise invalid(self, "addr", "tproxy needs an address or a port")
 
 
-def _to_synproxy_flags(value: object) -> frozenset[SynproxyFlag]:
-    result: frozenset[SynproxyFlag] = flag_set(SynproxyFlag)(value)
-    return result
-
-
 @attrs.frozen(kw_only=True)
 class SynproxyStmt(Statement):
     """An anonymous SYN proxy. Text: ``synproxy mss 1460 wscale 7 timestamp sack-perm``
@@ -586,9 +577,7 @@ class SynproxyStmt(Statement):
     json_key = "synproxy"
     mss: int | None = attrs.field(default=None, validator=_non_negative)
     wscale: int | None = attrs.field(default=None, validator=_non_negative)
-    flags: frozenset[SynproxyFlag] = attrs.field(
-        factory=frozenset, converter=_to_synproxy_flags
-    )
+    flags: frozenset[SynproxyFlag] = attrs.field(factory=frozenset, converter=synproxy_flags)
 
 
 # --- changing packets and metadata -----------------------------------------------------------
