@@ -88,24 +88,24 @@ PAYLOAD_BASES: Final = frozenset({"ll", "nh", "th", "ih"})
 #: Tunnel protocols whose headers nft >= 1.1 matches (``vxlan ip saddr``).
 TUNNELS: Final = frozenset({"vxlan", "geneve", "gre", "gretap"})
 
+_PORT_BITS = {"sport": (0, 16), "dport": (16, 16)}
+#: (protocol, NFT_PAYLOAD_*_HEADER base) -> {field: (offset in bits, length in bits)}
+_HEADER_BITS: Final[dict[tuple[str, int], dict[str, tuple[int, int]]]] = {
+    ("ip", 1): {"length": (16, 16), "id": (32, 16), "frag-off": (48, 16), "ttl": (64, 8),
+                "protocol": (72, 8), "checksum": (80, 16), "saddr": (96, 32),
+                "daddr": (128, 32)},
+    ("ip6", 1): {"length": (32, 16), "nexthdr": (48, 8), "hoplimit": (56, 8),
+                 "saddr": (64, 128), "daddr": (192, 128)},
+    ("tcp", 2): {**_PORT_BITS, "sequence": (32, 32), "ackseq": (64, 32), "flags": (104, 8),
+                 "window": (112, 16), "checksum": (128, 16), "urgptr": (144, 16)},
+    ("udp", 2): {**_PORT_BITS, "length": (32, 16), "checksum": (48, 16)},
+    ("th", 2): _PORT_BITS,
+}
 #: How the netlink encoder loads a header field: (protocol, field) -> (NFT_PAYLOAD_*_HEADER
 #: base, offset in bits, length in bits).
 PAYLOAD_NETLINK: Final[dict[tuple[str, str], tuple[int, int, int]]] = {
-    ("ip", "length"): (1, 16, 16), ("ip", "id"): (1, 32, 16),
-    ("ip", "frag-off"): (1, 48, 16), ("ip", "ttl"): (1, 64, 8),
-    ("ip", "protocol"): (1, 72, 8), ("ip", "checksum"): (1, 80, 16),
-    ("ip", "saddr"): (1, 96, 32), ("ip", "daddr"): (1, 128, 32),
-    ("ip6", "length"): (1, 32, 16), ("ip6", "nexthdr"): (1, 48, 8),
-    ("ip6", "hoplimit"): (1, 56, 8), ("ip6", "saddr"): (1, 64, 128),
-    ("ip6", "daddr"): (1, 192, 128),
-    ("tcp", "sport"): (2, 0, 16), ("tcp", "dport"): (2, 16, 16),
-    ("tcp", "sequence"): (2, 32, 32), ("tcp", "ackseq"): (2, 64, 32),
-    ("tcp", "flags"): (2, 104, 8), ("tcp", "window"): (2, 112, 16),
-    ("tcp", "checksum"): (2, 128, 16), ("tcp", "urgptr"): (2, 144, 16),
-    ("udp", "sport"): (2, 0, 16), ("udp", "dport"): (2, 16, 16),
-    ("udp", "length"): (2, 32, 16), ("udp", "checksum"): (2, 48, 16),
-    ("th", "sport"): (2, 0, 16), ("th", "dport"): (2, 16, 16),
-}
+    (proto, field): (base, *bits)
+    for (proto, base), fields in _HEADER_BITS.items() for field, bits in fields.items()}
 #: How nft's set userdata names a ``typeof`` header field: protocol -> (``enum
 #: proto_desc_id``, {field: header field id}).
 PAYLOAD_UDATA: Final[dict[str, tuple[int, dict[str, int]]]] = {

@@ -62,7 +62,7 @@ from ..nft.units import DURATION_UNITS
 if TYPE_CHECKING:
     from .context import RenderContext
 
-__all__ = ["UNQUALIFIED_META", "ExpressionText", "seconds", "time_text"]
+__all__ = ["UNQUALIFIED_META", "ExpressionText", "element_texts", "seconds", "time_text"]
 
 #: Meta keys nft prints without the ``meta`` keyword (nft's ``meta_key_is_unqualified``).
 UNQUALIFIED_META = META_BARE
@@ -88,6 +88,22 @@ def time_text(ms: int) -> str:
 def seconds(value: int) -> str:
     """Seconds as nft prints a relative time: ``90`` -> ``1m30s``, ``0`` -> ``0s``."""
     return time_text(value * 1000)
+
+
+def element_texts(elements: tuple[Any, ...], key_text: Callable[[Any], str],
+                  data_text: Callable[[Any], str], element: Callable[[Any], str]) -> list[str]:
+    """The text of each element of a set body: keys and ``key : data`` pairs through the
+    per-column formatters (their datatype checks done once), elements with options through
+    ``element``."""
+    texts = []
+    for x in elements:
+        if type(x) is tuple and not isinstance(x[0], (tuple, ElemExpr)):
+            texts.append(key_text(x[0]) + " : " + data_text(x[1]))
+        elif isinstance(x, (tuple, ElemExpr)):
+            texts.append(element(x))
+        else:
+            texts.append(key_text(x))
+    return texts
 
 
 class ExpressionText:
@@ -325,16 +341,8 @@ class ExpressionText:
     def set_body(self, elements: tuple[Any, ...], dt: Datatype | None,
                  data_dt: Datatype | None) -> str:
         """``{ a, b }`` / ``{ k : v, ... }`` (nft prints ``{ }`` around every anonymous set)."""
-        key_text = self.formatter(dt)
-        data_text = self.formatter(data_dt)
-        texts = []
-        for x in elements:  # ``element`` for each, with the per-datatype checks done once
-            if type(x) is tuple and not isinstance(x[0], (tuple, ElemExpr)):
-                texts.append(key_text(x[0]) + " : " + data_text(x[1]))
-            elif isinstance(x, (tuple, ElemExpr)):
-                texts.append(self.element(x, dt, data_dt))
-            else:
-                texts.append(key_text(x))
+        texts = element_texts(elements, self.formatter(dt), self.formatter(data_dt),
+                              lambda x: self.element(x, dt, data_dt))
         return "{ " + ", ".join(texts) + " }"
 
     def element(self, x: Any, dt: Datatype | None, data_dt: Datatype | None = None) -> str:

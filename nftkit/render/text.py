@@ -70,7 +70,7 @@ from ..model.objects import (
 from ..model.ruleset import Chain, Flowtable, Rule, Ruleset, Table
 from ..model.sets import Map, Set
 from ..nft.datatypes import FIVE_PER_LINE, TWO_PER_LINE
-from ._text_expressions import ExpressionText, _plain_int
+from ._text_expressions import ExpressionText, _plain_int, element_texts
 from ._text_statements import StatementText, byte_unit, time_text
 from .context import RenderContext
 
@@ -268,17 +268,8 @@ class TextRenderer(ExpressionText, StatementText):
     def _element_texts(self, els: tuple[Any, ...], keys: tuple[Datatype | None, ...],
                        data: tuple[Datatype | None, ...]) -> list[str]:
         """``set_element`` for each element, with the per-column checks done once."""
-        key_text = self._typed_formatter(keys)
-        data_text = self._typed_formatter(data)
-        texts = []
-        for el in els:
-            if type(el) is tuple and not isinstance(el[0], (tuple, ElemExpr)):
-                texts.append(key_text(el[0]) + " : " + data_text(el[1]))
-            elif isinstance(el, (tuple, ElemExpr)):
-                texts.append(self.set_element(el, keys, data))
-            else:
-                texts.append(key_text(el))
-        return texts
+        return element_texts(els, self._typed_formatter(keys), self._typed_formatter(data),
+                             lambda el: self.set_element(el, keys, data))
 
     def set_element(self, el: Any, keys: tuple[Datatype | None, ...],
                     data: tuple[Datatype | None, ...] = ()) -> str:
