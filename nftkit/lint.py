@@ -57,10 +57,10 @@ from .model.expressions import (
     SetExpr,
     SetRefExpr,
     VerdictExpr,
-    VerdictKind,
 )
 from .model.ruleset import Chain, Rule, Ruleset, Table
 from .model.statements import MatchOp, MatchStmt
+from .nft.symbols import VERDICTS
 
 __all__ = ["LintCode", "LintLimits", "lint"]
 
@@ -136,7 +136,7 @@ def _rule_shape(rule: Rule) -> tuple[int, set[str], int]:
         if isinstance(n, SetRefExpr):
             bound.add(n.name)
         elif isinstance(n, VerdictExpr):
-            jumps += n.kind in (VerdictKind.JUMP, VerdictKind.GOTO)
+            jumps += n.target is not None  # jump or goto
         elif isinstance(n, SetExpr):
             anon += len(n.elements) > 1 or id(n) in in_map
         elif isinstance(n, MapExpr) or (hasattr(n, "data") and hasattr(n, "key")):
@@ -170,7 +170,7 @@ def _scale(t: Table, lim: LintLimits) -> list[Diagnostic]:
         for el in s.elements:
             for part in (el if isinstance(el, tuple) else (el,)):
                 if isinstance(part, VerdictExpr):
-                    edges += part.kind in (VerdictKind.JUMP, VerdictKind.GOTO)
+                    edges += part.target is not None
     if anon > lim.anonymous_sets:
         out.append(_warning(
             code=LintCode.ANONYMOUS_SETS, where=_where(t), node=t,
@@ -214,8 +214,7 @@ _NEVER_BREAK = frozenset({"CounterStmt", "LogStmt", "NotrackStmt"})
 #: accept verdict once it has set up the mapping) and reject.
 _TERMINAL_STMTS = frozenset({"RejectStmt", "NatStmt", "DnatStmt", "SnatStmt",
                              "MasqueradeStmt", "RedirectStmt"})
-_TERMINAL_VERDICTS = frozenset({VerdictKind.ACCEPT, VerdictKind.DROP, VerdictKind.RETURN,
-                                VerdictKind.GOTO})
+_TERMINAL_VERDICTS = frozenset(VERDICTS) - {"continue", "jump"}
 
 
 def _has_lookup(node: Node) -> bool:

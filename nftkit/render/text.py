@@ -407,20 +407,10 @@ class TextRenderer(ExpressionText, StatementText):
 
     def block(self, node: Node) -> str:
         """The block-form text of any node (a lone chain or set prints as in a table)."""
-        if isinstance(node, Ruleset):
-            return self.ruleset(node)
-        if isinstance(node, Table):
-            return self.table(node)
-        if isinstance(node, Chain):
-            return self.chain(node)
-        if isinstance(node, Set):
-            return self.set(node)
-        if isinstance(node, Flowtable):
-            return self.flowtable(node)
-        if isinstance(node, NamedObject):
-            return self.object(node)
-        if isinstance(node, Rule):
-            return self.rule(node)
+        for cls, method in _BLOCKS:
+            if isinstance(node, cls):
+                text: str = getattr(self, method)(node)
+                return text
         from ..model.statements import Statement
 
         if isinstance(node, Statement) or node.text_name == "verdict_expr":
@@ -490,6 +480,12 @@ class TextRenderer(ExpressionText, StatementText):
 _EXPRS = operator.attrgetter("exprs")
 _IPV4_INT = operator.attrgetter("_ip")  # IPv4Address's integer (int(a) calls Python code)
 _TO_4_BYTES = operator.methodcaller("to_bytes", 4, "big")
+
+
+#: Nodes with a block form of their own, and the method that writes it.
+_BLOCKS: tuple[tuple[type[Node], str], ...] = (
+    (Ruleset, "ruleset"), (Table, "table"), (Chain, "chain"), (Set, "set"),
+    (Flowtable, "flowtable"), (NamedObject, "object"), (Rule, "rule"))
 
 
 def _braces(props: list[str]) -> str:
