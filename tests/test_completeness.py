@@ -19,11 +19,11 @@ netlink    the netlink encoder writes it; or ``NETLINK_FALLBACK`` says why libnf
 fake       ``FakeNftables`` applies a transaction adding it and lists it back (containers and
            object kinds: the fake keeps statements and expressions as data)
 corpus     a line of upstream's tests in ``../shared/corpus`` has its keyword (``CORPUS_NEEDLE``
-           for nodes without one); skipped with a message where the corpus is absent
+           for nodes without one); ``s`` (skipped, said in the output) where it is absent
 =========  =====================================================================================
 
 Samples are the grammar test's ``EXAMPLES`` (one or more per statement and expression class) and
-``CONTAINERS`` below. A class that lacks a column fails the test unless ``EXEMPT`` names the
+``SAMPLES`` below. A class that lacks a column fails the test unless ``EXEMPT`` names the
 column with the reason. ``pytest -s`` prints the matrix.
 """
 
@@ -71,8 +71,9 @@ _SADDR = E.PayloadExpr(protocol="ip", field="saddr")
 _DPORT = E.PayloadExpr(protocol="tcp", field="dport")
 _IP = IPv4Address("10.0.0.1")
 
-#: One sample per container and object kind: (family, node).
-CONTAINERS: list[tuple[str, Node]] = [
+#: One sample per container and object kind, and the statements the grammar test has none
+#: for: (family, node).
+SAMPLES: list[tuple[str, Node]] = [
     ("inet", Table(family="inet", name="t", comment="x")),
     ("inet", Chain(name="in", type="filter", hook="input", priority=0, policy="drop")),
     ("inet", Rule(stmts=(S.CounterStmt(),), comment="r")),
@@ -87,11 +88,11 @@ CONTAINERS: list[tuple[str, Node]] = [
     ("inet", O.CtTimeout(name="to", protocol="tcp", l3proto="ip", policy={"established": 100})),
     ("inet", O.CtExpectation(name="e", protocol="tcp", dport=22, timeout=1000, size=12,
                              l3proto="ip")),
+    ("inet", O.Synproxy(name="sp", mss=1460, wscale=7)),
+    ("inet", O.Secmark(name="sm", context="system_u:object_r:ssh_server_packet_t:s0")),
     ("inet", S.XtStmt(type="match", name="conntrack")),
     ("inet", S.MatchStmt(left=E.ConcatExpr(exprs=(_SADDR, _DPORT)), right=E.SetExpr(elements=(
         E.ConcatExpr(exprs=(_IP, 22)), E.ConcatExpr(exprs=(_IP, 80)))))),
-    ("inet", O.Synproxy(name="sp", mss=1460, wscale=7)),
-    ("inet", O.Secmark(name="sm", context="system_u:object_r:ssh_server_packet_t:s0")),
 ]
 
 #: Renderer methods of classes that another method renders (``text_name`` is not a method).
@@ -194,12 +195,12 @@ def samples() -> dict[type, list[tuple[str, Node, Node]]]:
     """class -> up to ``PER_CLASS`` (family, a node of that class, the statement or container
     holding it); a column is present when one of them has it."""
     out: dict[type, list[tuple[str, Node, Node]]] = {}
-    for family, top in [*EXAMPLES, *CONTAINERS]:
+    for family, top in [*EXAMPLES, *SAMPLES]:
         for node in _nodes(top):
             found = out.setdefault(type(node), [])
             if len(found) < PER_CLASS:
                 found.append((family, node, top))
-    rs = Ruleset(tables=(_table("inet", CONTAINERS[2][1]),))
+    rs = Ruleset(tables=(_table("inet", Rule(stmts=(S.CounterStmt(),))),))
     out[Ruleset] = [("inet", rs, rs)]
     return out
 
@@ -403,6 +404,8 @@ def test_every_node_has_every_column() -> None:
         print(f"{cls.__name__:{width}}  " + " ".join(f"{_MARK[row[c]]:>7}" for c in COLUMNS))
     print("+ ok, e exempt (EXEMPT), f falls back to libnftables (NETLINK_FALLBACK), . n/a, "
           "s skipped (no corpus), X missing")
+    if not CORPUS.is_dir():
+        print(f"corpus column skipped: {CORPUS} is absent")
     missing = [f"{cls.__name__}: {c}" + (f" ({row[c + ':error']})" if c + ":error" in row else "")
                for cls, row in m.items() for c in COLUMNS if row[c] in ("MISSING", "no sample")]
     assert not missing, "missing (add it, or an EXEMPT entry with the reason):\n" + "\n".join(
@@ -424,7 +427,7 @@ def test_exemptions_are_still_needed() -> None:
 
 @pytest.mark.parametrize(("cls", "column", "remove"), [
     (S.QuotaStmt, "text", lambda mp: mp.delattr(StatementText, "quota_stmt")),
-    (O.Quota, "facts", lambda mp: mp.delitem(nft.objects.OBJECTS, "quota")),
+    (O.Quota, "facts", lambda mp: mp.setattr(nft.objects, "by_model", lambda name: None)),
     (E.FibExpr, "grammar", lambda mp: mp.setattr(nftkit, "parse_rule", lambda *a, **k: None)),
 ], ids=["text method", "object kind fact", "grammar"])
 def test_the_matrix_sees_what_is_missing(cls: type, column: str,
@@ -434,3 +437,8 @@ def test_the_matrix_sees_what_is_missing(cls: type, column: str,
     assert status(cls, column)[0] == "ok"
     remove(monkeypatch)
     assert status(cls, column)[0] == "MISSING"
+
+
+def test_objref_types_are_nfts_object_kinds() -> None:
+    """``ObjrefType`` names every object kind of ``nft.objects``, in nft's listing order."""
+    assert [t.value for t in S.ObjrefType] == list(nft.objects.OBJECTS)
