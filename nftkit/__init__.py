@@ -15,19 +15,8 @@ from .backend.events import Event, EventKind
 from .backend.fake import FakeNftables
 from .check import CheckError, check, problems
 from .diagnostics import Diagnostic, Severity
-from .errors import (
-    BackendError,
-    BusyError,
-    ConflictError,
-    ExistsError,
-    InvalidError,
-    NftkitError,
-    NotFoundError,
-    ParseError,
-    PermissionDeniedError,
-    UnsupportedError,
-    ValidationError,
-)
+from .errors import *  # noqa: F403
+from .errors import __all__ as _errors_all
 from .lint import lint
 from .model import *  # noqa: F403
 from .model import __all__ as _model_all
@@ -44,17 +33,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
-    "BackendError",
-    "BusyError",
-    "ConflictError",
-    "ExistsError",
-    "InvalidError",
-    "NftkitError",
-    "NotFoundError",
-    "ParseError",
-    "PermissionDeniedError",
-    "UnsupportedError",
-    "ValidationError",
+    *_errors_all,
     "from_json",
     "gc_paused",
     "parse",

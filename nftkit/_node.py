@@ -8,6 +8,7 @@ code where nft's syntax is irregular.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from enum import StrEnum
@@ -27,6 +28,7 @@ __all__ = [
     "flags",
     "invalid",
     "snake",
+    "to_flags",
 ]
 
 # Field metadata: how a field's value is encoded in JSON.
@@ -58,21 +60,25 @@ def invalid(node: object | type, field: str | None, message: str) -> ValidationE
     return ValidationError(cls.__name__, field, message)
 
 
+def to_flags(enum: type[E], value: object) -> frozenset[E]:
+    """One spelling, an iterable of spellings or members, or None -> ``frozenset[enum]``.
+
+    A field calls it from a named converter (mypy's attrs plugin cannot type a converter
+    factory)."""
+    if value is None:
+        return frozenset()
+    if isinstance(value, str):
+        value = [value]
+    try:
+        return frozenset(enum(v) for v in value)  # type: ignore[attr-defined]
+    except ValueError as exc:
+        choices = ", ".join(m.value for m in enum)
+        raise ValidationError(enum.__name__, None, f"{exc} (one of: {choices})") from None
+
+
 def flags(enum: type[E]) -> Any:
     """An attrs converter: an iterable of spellings or members -> ``frozenset[enum]``."""
-
-    def convert(value: object) -> frozenset[E]:
-        if value is None:
-            return frozenset()
-        if isinstance(value, str):
-            value = [value]
-        try:
-            return frozenset(enum(v) for v in value)  # type: ignore[attr-defined]
-        except ValueError as exc:
-            choices = ", ".join(m.value for m in enum)
-            raise ValidationError(enum.__name__, None, f"{exc} (one of: {choices})") from None
-
-    return convert
+    return functools.partial(to_flags, enum)
 
 
 class Node:

@@ -61,10 +61,10 @@ from .model.expressions import (
     SetExpr,
     SetRefExpr,
     VerdictExpr,
-    VerdictKind,
 )
 from .model.ruleset import Chain, Rule, Ruleset, Table
 from .model.statements import MatchOp, MatchStmt
+from .nft.symbols import VERDICTS
 
 __all__ = ["CostModel", "LintCode", "LintLimits", "lint"]
 
@@ -182,7 +182,7 @@ def _rule_shape(rule: Rule) -> tuple[int, set[str], int, int]:
         if isinstance(n, SetRefExpr):
             bound.add(n.name)
         elif isinstance(n, VerdictExpr):
-            jumps += n.kind in (VerdictKind.JUMP, VerdictKind.GOTO)
+            jumps += n.target is not None  # jump or goto
         elif isinstance(n, SetExpr):
             if len(n.elements) > 1 or id(n) in in_map:
                 anon += 1
@@ -226,7 +226,7 @@ def _scale(t: Table, lim: LintLimits, costs: CostModel) -> list[Diagnostic]:
         for el in s.elements:
             for part in (el if isinstance(el, tuple) else (el,)):
                 if isinstance(part, VerdictExpr):
-                    edges += part.kind in (VerdictKind.JUMP, VerdictKind.GOTO)
+                    edges += part.target is not None
                     objects += 1
     if anon > lim.anonymous_sets:
         load = costs.load_s(anon)
@@ -284,8 +284,7 @@ _NEVER_BREAK = frozenset({"CounterStmt", "LogStmt", "NotrackStmt"})
 #: accept verdict once it has set up the mapping) and reject.
 _TERMINAL_STMTS = frozenset({"RejectStmt", "NatStmt", "DnatStmt", "SnatStmt",
                              "MasqueradeStmt", "RedirectStmt"})
-_TERMINAL_VERDICTS = frozenset({VerdictKind.ACCEPT, VerdictKind.DROP, VerdictKind.RETURN,
-                                VerdictKind.GOTO})
+_TERMINAL_VERDICTS = frozenset(VERDICTS) - {"continue", "jump"}
 
 
 def _has_lookup(node: Node) -> bool:

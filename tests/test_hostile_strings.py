@@ -179,7 +179,9 @@ def _classes() -> list[type[Node]]:
     while todo:
         cls = todo.pop()
         todo.extend(cls.__subclasses__())
-        if attrs.has(cls) and cls not in out:
+        # (a base such as NamedObject holds fields for its kinds: it has no node of its own)
+        base = bool(cls.__subclasses__()) and not getattr(cls, "json_key", "")
+        if attrs.has(cls) and cls not in out and not base:
             out.append(cls)
     return sorted(out, key=lambda c: c.__name__)
 

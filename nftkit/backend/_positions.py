@@ -7,10 +7,10 @@ handles. The fake must compute exactly the same, so both use this one function.
 
 from __future__ import annotations
 
-from ..errors import UnsupportedError
+from ..errors import NotFoundError, UnsupportedError
 from ..transaction import Kind, Op, Verb
 
-__all__ = ["replay"]
+__all__ = ["position_index", "replay"]
 
 
 def replay(e: Op, op: Op, rules: list[int | None], j: int, i: int) -> list[int | None]:
@@ -48,3 +48,18 @@ def replay(e: Op, op: Op, rules: list[int | None], j: int, i: int) -> list[int |
             at = min(e.index or 0, len(out))
         out.insert(at, None)
     return out
+
+
+def position_index(ops: tuple[Op, ...], i: int, rules: list[int | None]) -> int:
+    """The index that rule ``ops[i].position`` has when op ``i`` runs: ``rules`` (the chain's
+    handles before the batch) with the earlier ops of the same table replayed on them;
+    NotFoundError if it is not there."""
+    op = ops[i]
+    for j, earlier in enumerate(ops[:i]):
+        if earlier.kind is Kind.RULESET or (
+                earlier.family == op.family and earlier.table == op.table):
+            rules = replay(earlier, op, rules, j, i)
+    if op.position not in rules:
+        raise NotFoundError(f"{op.describe()}: no rule with handle {op.position} in chain "
+                            f"{op.chain} at that point", index=i, operation=op)
+    return rules.index(op.position)

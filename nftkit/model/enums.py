@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from ..errors import ValidationError
+
 __all__ = [
     "VALID_CHAIN_TYPES",
     "VALID_HOOKS",
@@ -12,11 +14,22 @@ __all__ = [
     "Family",
     "FlowtableFlag",
     "Hook",
+    "NftEnum",
     "SetFlag",
     "SetPolicy",
     "SynproxyFlag",
     "TableFlag",
 ]
+
+
+class NftEnum(StrEnum):
+    """A StrEnum of nft spellings that is its own attrs converter: ``LimitUnit("bytes")`` is
+    ``LimitUnit.BYTES``; any other value raises ValidationError listing the choices."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> None:
+        choices = ", ".join(m.value for m in cls)
+        raise ValidationError(cls.__name__, None, f"{value!r} is not one of: {choices}")
 
 
 class Family(StrEnum):

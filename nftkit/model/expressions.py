@@ -19,10 +19,11 @@ from typing import Any, ClassVar, Final
 
 import attrs
 
-from .._node import EXPR, EXPRS, Node, flags, invalid
+from .._node import EXPR, EXPRS, Node, invalid, to_flags
 from ..nft import selectors
 from ..nft.families import ADDRESS_FAMILIES
 from . import _validate
+from .enums import NftEnum
 
 __all__ = [
     "VALUE",
@@ -429,9 +430,7 @@ class FibFlag(StrEnum):
 
 
 def _fib_flags(value: object) -> frozenset[FibFlag]:
-    # a named function: mypy's attrs plugin cannot see through a converter factory
-    result: frozenset[FibFlag] = flags(FibFlag)(value)
-    return result
+    return to_flags(FibFlag, value)
 
 
 @attrs.frozen(kw_only=True)
@@ -513,7 +512,7 @@ class ListExpr(Expression):
     values: tuple[Expr, ...] = attrs.field(converter=_tuple, metadata=EXPRS)
 
 
-class BinopOp(StrEnum):
+class BinopOp(NftEnum):
     """Bitwise operators, as nft spells them in text and JSON."""
 
     AND = "&"
@@ -570,7 +569,7 @@ class ElemExpr(Expression):
             check_literal(self, "val", self.val)
 
 
-class VerdictKind(StrEnum):
+class VerdictKind(NftEnum):
     ACCEPT = "accept"
     DROP = "drop"
     CONTINUE = "continue"

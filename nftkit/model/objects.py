@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import attrs
 
-from .._node import Node, flags, invalid
+from .._node import Node, invalid, to_flags
 from ..errors import ValidationError
 from ..nft import objects as objfacts
 from ..nft.units import TIME_UNITS
@@ -41,39 +41,24 @@ __all__ = [
 ]
 
 
+@attrs.frozen(kw_only=True)
 class NamedObject(Node):
-    """Base of named stateful objects. ``registry`` maps JSON keys to classes.
+    """Base of named stateful objects: the ``name``, ``comment`` and ``handle`` fields every
+    kind has first, then its own. ``registry`` maps JSON keys to classes."""
 
-    Subclasses have ``name``, ``comment`` and ``handle`` fields first, then their own.
-    """
-
-    __slots__ = ()
     registry: ClassVar[dict[str, type[NamedObject]]] = {}
     #: The keyword nft uses in text and JSON: ``counter``, ``ct helper``, ...
     keyword: ClassVar[str] = ""
 
-    if TYPE_CHECKING:  # every subclass declares these attrs fields first
-        name: str
-        comment: str | None
-        handle: int | None
+    name: str = attrs.field(validator=_validate.name)
+    comment: str | None = attrs.field(default=None, validator=_validate.comment)
+    handle: int | None = attrs.field(default=None, eq=False)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if cls.__dict__.get("json_key"):
             NamedObject.registry[cls.json_key] = cls
             cls.keyword = cls.json_key
-
-
-def _name() -> Any:
-    return attrs.field(validator=_validate.name)
-
-
-def _comment() -> Any:
-    return attrs.field(default=None, validator=_validate.comment)
-
-
-def _handle() -> Any:
-    return attrs.field(default=None, eq=False)
 
 
 def _non_negative(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -116,12 +101,9 @@ def _policy(value: Mapping[str, int] | Iterable[tuple[str, int]]) -> tuple[tuple
                           f"expected (state, seconds) pairs, got {value!r}") from None
 
 
-_to_synproxy_flags = flags(SynproxyFlag)
-
-
-def _synproxy_flags(value: Iterable[SynproxyFlag | str] | str | None) -> frozenset[SynproxyFlag]:
-    result: frozenset[SynproxyFlag] = _to_synproxy_flags(value)
-    return result
+def synproxy_flags(value: Iterable[SynproxyFlag | str] | str | None) -> frozenset[SynproxyFlag]:
+    """The converter of ``flags`` in ``Synproxy`` and ``SynproxyStmt``."""
+    return to_flags(SynproxyFlag, value)
 
 
 #: The time units of a limit (``rate 10/minute``).
@@ -137,9 +119,6 @@ class Counter(NamedObject):
     """
 
     json_key = "counter"
-    name: str = _name()
-    comment: str | None = _comment()
-    handle: int | None = _handle()
     packets: int = _count()
     bytes: int = _count()
 
@@ -153,9 +132,6 @@ class Quota(NamedObject):
     """
 
     json_key = "quota"
-    name: str = _name()
-    comment: str | None = _comment()
-    handle: int | None = _handle()
     bytes: int = _count()
     used: int = _count()
     inv: bool = False
@@ -172,9 +148,6 @@ class Limit(NamedObject):
     """
 
     json_key = "limit"
-    name: str = _name()
-    comment: str | None = _comment()
-    handle: int | None = _handle()
     rate: int = attrs.field(validator=_non_negative)
     per: str = attrs.field(default="second", validator=_validate.one_of(frozenset(LIMIT_PER)))
     unit: str = attrs.field(default="packets",
@@ -201,9 +174,6 @@ class CtHelper(NamedObject):
     """
 
     json_key = "ct helper"
-    name: str = _name()
-    comment: str | None = _comment()
-    handle: int | None = _handle()
     #: A kernel helper name (NF_CT_HELPER_NAME_LEN is 16 with the NUL): ``ftp``, ``Q.931``.
     type: str = attrs.field(validator=_helper_type)
     protocol: str = attrs.field(default="tcp", validator=_validate.one_of(CT_L4PROTOS))
@@ -220,9 +190,6 @@ class CtTimeout(NamedObject):
     """
 
     json_key = "ct timeout"
-    name: str = _name()
-    comment: str | None = _comment()
-    handle: int | None = _handle()
     protocol: str = attrs.field(default="tcp", validator=_validate.one_of(CT_L4PROTOS))
     l3proto: str | None = _l3proto()
     policy: tuple[tuple[str, int], ...] = attrs.field(default=(), converter=_policy)
@@ -245,9 +212,6 @@ class CtExpectation(NamedObject):
     """
 
     json_key = "ct expectation"
-    name: str = _name()
-    comment: str | None = _comment()
-    handle: int | None = _handle()
     protocol: str = attrs.field(default="tcp", validator=_validate.one_of(CT_L4PROTOS))
     dport: int = _count()
     timeout: int = _count()
@@ -264,12 +228,9 @@ class Synproxy(NamedObject):
     """
 
     json_key = "synproxy"
-    name: str = _name()
-    comment: str | None = _comment()
-    handle: int | None = _handle()
     mss: int = _count()
     wscale: int = _count()
-    flags: frozenset[SynproxyFlag] = attrs.field(factory=frozenset, converter=_synproxy_flags)
+    flags: frozenset[SynproxyFlag] = attrs.field(factory=frozenset, converter=synproxy_flags)
 
 
 @attrs.frozen(kw_only=True)
@@ -281,7 +242,4 @@ class Secmark(NamedObject):
     """
 
     json_key = "secmark"
-    name: str = _name()
-    comment: str | None = _comment()
-    handle: int | None = _handle()
     context: str = attrs.field(default="", validator=_validate.quoted_string)

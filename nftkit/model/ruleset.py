@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-from .._node import Node, flags, invalid
+from .._node import Node, invalid, to_flags
 from ..errors import ValidationError
 from . import _validate
 from .enums import (
@@ -54,18 +54,12 @@ def _family(value: Family | str) -> Family:
     return _validate.to_enum(Family, value, "Table", "family")
 
 
-_to_table_flags = flags(TableFlag)
-_to_flowtable_flags = flags(FlowtableFlag)
-
-
 def _table_flags(value: Iterable[TableFlag | str] | str | None) -> frozenset[TableFlag]:
-    result: frozenset[TableFlag] = _to_table_flags(value)
-    return result
+    return to_flags(TableFlag, value)
 
 
 def _flowtable_flags(value: Iterable[FlowtableFlag | str] | str | None) -> frozenset[FlowtableFlag]:
-    result: frozenset[FlowtableFlag] = _to_flowtable_flags(value)
-    return result
+    return to_flags(FlowtableFlag, value)
 
 
 @attrs.frozen(kw_only=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from .._node import EXPR, Node, flags, invalid
+from .._node import EXPR, Node, invalid, to_flags
 from ..nft import objects
 from . import _validate
 from .enums import SetFlag, SetPolicy
@@ -40,12 +40,8 @@ def _types(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
     return tuple(value)
 
 
-_to_set_flags = flags(SetFlag)
-
-
 def _set_flags(value: Iterable[SetFlag | str] | str | None) -> frozenset[SetFlag]:
-    result: frozenset[SetFlag] = _to_set_flags(value)
-    return result
+    return to_flags(SetFlag, value)
 
 
 def _set_policy(value: SetPolicy | str | None) -> SetPolicy | None:

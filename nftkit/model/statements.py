@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import attrs
 
-from .._node import EXPR, STMT, Node, invalid
-from .._node import flags as flag_set
-from ..errors import ValidationError
+from .._node import EXPR, STMT, Node, invalid, to_flags
 from . import _validate
 from .datatypes import expr_datatype
-from .enums import SynproxyFlag
+from .enums import NftEnum, SynproxyFlag
 from .expressions import Expr, SetExpr, VerdictExpr, check_literal
+from .objects import synproxy_flags
 
 __all__ = [
     "ConnlimitStmt",
@@ -90,22 +89,6 @@ Stmt = Statement | VerdictExpr
 LOG_PREFIX_MAX = 127
 
 
-E = TypeVar("E", bound=StrEnum)
-
-
-def _enum(enum: type[E], value: object) -> E:
-    """``value`` as a member of ``enum``; ValidationError listing the choices otherwise."""
-    if isinstance(value, enum):
-        return value
-    if isinstance(value, str):
-        try:
-            return enum(value)
-        except ValueError:
-            pass
-    choices = ", ".join(m.value for m in enum)
-    raise ValidationError(enum.__name__, None, f"{value!r} is not one of: {choices}")
-
-
 def _opt_name(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is not None:
         _validate.name(inst, attribute, value)
@@ -126,7 +109,7 @@ def _family(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
 # --- matching and counting ------------------------------------------------------------------
 
 
-class MatchOp(StrEnum):
+class MatchOp(NftEnum):
     """Relational operators. ``==`` and ``in`` print implicitly (``tcp dport 22``)."""
 
     EQ = "=="
@@ -139,10 +122,6 @@ class MatchOp(StrEnum):
     IN = "in"
 
 
-def _to_match_op(value: object) -> MatchOp:
-    return _enum(MatchOp, value)
-
-
 @attrs.frozen(kw_only=True)
 class MatchStmt(Statement):
     """A relational match. Text: ``tcp dport 22``, ``meta mark != 0x00000001``.
@@ -150,7 +129,7 @@ class MatchStmt(Statement):
 
     json_key = "match"
     left: Expr = attrs.field(metadata=EXPR)
-    op: MatchOp = attrs.field(default=MatchOp.EQ, converter=_to_match_op)
+    op: MatchOp = attrs.field(default=MatchOp.EQ, converter=MatchOp)
     right: Expr = attrs.field(metadata={**EXPR, "hint": "left"})
 
     def __attrs_post_init__(self) -> None:
@@ -196,7 +175,7 @@ class LastStmt(Statement):
     used: int | None = attrs.field(default=None, validator=_non_negative)
 
 
-class SizeUnit(StrEnum):
+class SizeUnit(NftEnum):
     BYTES = "bytes"
     KBYTES = "kbytes"
     MBYTES = "mbytes"
@@ -218,7 +197,7 @@ class QuotaStmt(Statement):
     inv: bool = False
 
 
-class TimeUnit(StrEnum):
+class TimeUnit(NftEnum):
     """The ``per`` unit of a limit rate."""
 
     SECOND = "second"
@@ -228,19 +207,11 @@ class TimeUnit(StrEnum):
     WEEK = "week"
 
 
-def _to_time_unit(value: object) -> TimeUnit:
-    return _enum(TimeUnit, value)
-
-
-class LimitUnit(StrEnum):
+class LimitUnit(NftEnum):
     """What a limit counts: packets, or bytes (``limit rate 10 mbytes/second``)."""
 
     PACKETS = "packets"
     BYTES = "bytes"
-
-
-def _to_limit_unit(value: object) -> LimitUnit:
-    return _enum(LimitUnit, value)
 
 
 def _default_burst(self: LimitStmt) -> int:
@@ -264,8 +235,8 @@ class LimitStmt(Statement):
 
     json_key = "limit"
     rate: int = attrs.field(validator=_non_negative)
-    per: TimeUnit = attrs.field(default=TimeUnit.SECOND, converter=_to_time_unit)
-    unit: LimitUnit = attrs.field(default=LimitUnit.PACKETS, converter=_to_limit_unit)
+    per: TimeUnit = attrs.field(default=TimeUnit.SECOND, converter=TimeUnit)
+    unit: LimitUnit = attrs.field(default=LimitUnit.PACKETS, converter=LimitUnit)
     burst: int = attrs.field(
         default=attrs.Factory(_default_burst, takes_self=True), validator=_non_negative
     )
@@ -288,22 +259,19 @@ class ConnlimitStmt(Statement):
     inv: bool = False
 
 
-class ObjrefType(StrEnum):
-    """The kind of stateful object an ``ObjrefStmt`` refers to (its JSON key)."""
+class ObjrefType(NftEnum):
+    """The kind of stateful object an ``ObjrefStmt`` refers to (its JSON key), in nft's listing
+    order (``nftkit.nft.objects.OBJECTS``)."""
 
     COUNTER = "counter"
     QUOTA = "quota"
-    LIMIT = "limit"
     CT_HELPER = "ct helper"
+    LIMIT = "limit"
+    TUNNEL = "tunnel"
     CT_TIMEOUT = "ct timeout"
+    SECMARK = "secmark"
     CT_EXPECTATION = "ct expectation"
     SYNPROXY = "synproxy"
-    SECMARK = "secmark"
-    TUNNEL = "tunnel"
-
-
-def _to_objref_type(value: object) -> ObjrefType:
-    return _enum(ObjrefType, value)
 
 
 @attrs.frozen(kw_only=True)
@@ -319,7 +287,7 @@ class ObjrefStmt(Statement):
     ``obj`` is the object's name (``str``) or a ``MapExpr`` whose data are names.
     """
 
-    type: ObjrefType = attrs.field(converter=_to_objref_type)
+    type: ObjrefType = attrs.field(converter=ObjrefType)
     obj: Expr = attrs.field(metadata=EXPR)
 
     def __attrs_post_init__(self) -> None:
@@ -330,7 +298,7 @@ class ObjrefStmt(Statement):
 # --- logging -------------------------------------------------------------------------------
 
 
-class LogLevel(StrEnum):
+class LogLevel(NftEnum):
     """Syslog levels of ``log level`` (``audit`` logs to the audit subsystem)."""
 
     EMERG = "emerg"
@@ -359,15 +327,14 @@ def _log_flags(value: object) -> frozenset[LogFlag]:
         value = [value]
     if value is not None and "all" in value:  # type: ignore[operator]
         return frozenset(LogFlag)
-    result: frozenset[LogFlag] = flag_set(LogFlag)(value)
-    return result
+    return to_flags(LogFlag, value)
 
 
-def _log_level(value: object) -> LogLevel | None:
+def _log_level(value: LogLevel | str | None) -> LogLevel | None:
     # nft never prints "level warn": the kernel's default level is the same thing.
     if value is None:
         return None
-    level = _enum(LogLevel, value)
+    level = LogLevel(value)
     return None if level == LogLevel.WARN else level
 
 
@@ -415,17 +382,13 @@ class LogStmt(Statement):
 # --- verdict-like and packet-steering statements ---------------------------------------------
 
 
-class RejectType(StrEnum):
+class RejectType(NftEnum):
     """``reject with <type>``: the JSON ``type`` member."""
 
     TCP_RESET = "tcp reset"
     ICMPX = "icmpx"
     ICMP = "icmp"
     ICMPV6 = "icmpv6"
-
-
-def _to_reject_type_opt(value: object) -> RejectType | None:
-    return None if value is None else _enum(RejectType, value)
 
 
 @attrs.frozen(kw_only=True)
@@ -442,7 +405,8 @@ class RejectStmt(Statement):
     """
 
     json_key = "reject"
-    type: RejectType | None = attrs.field(default=None, converter=_to_reject_type_opt)
+    type: RejectType | None = attrs.field(
+        default=None, converter=attrs.converters.optional(RejectType))
     code: Expr | None = attrs.field(default=None, metadata={"json": "expr", **EXPR})
 
     def __attrs_post_init__(self) -> None:
@@ -456,8 +420,7 @@ class QueueFlag(StrEnum):
 
 
 def _to_queue_flags(value: object) -> frozenset[QueueFlag]:
-    result: frozenset[QueueFlag] = flag_set(QueueFlag)(value)
-    return result
+    return to_flags(QueueFlag, value)
 
 
 @attrs.frozen(kw_only=True)
@@ -525,17 +488,13 @@ class FlowOffloadStmt(Statement):
 # --- NAT -----------------------------------------------------------------------------------
 
 
-class NatType(StrEnum):
+class NatType(NftEnum):
     """The NAT statement kind; also its JSON key."""
 
     SNAT = "snat"
     DNAT = "dnat"
     MASQUERADE = "masquerade"
     REDIRECT = "redirect"
-
-
-def _to_nat_type(value: object) -> NatType:
-    return _enum(NatType, value)
 
 
 class NatFlag(StrEnum):
@@ -548,8 +507,7 @@ class NatFlag(StrEnum):
 
 
 def _to_nat_flags(value: object) -> frozenset[NatFlag]:
-    result: frozenset[NatFlag] = flag_set(NatFlag)(value)
-    return result
+    return to_flags(NatFlag, value)
 
 
 class NatTypeFlag(StrEnum):
@@ -561,8 +519,7 @@ class NatTypeFlag(StrEnum):
 
 
 def _to_nat_type_flags(value: object) -> frozenset[NatTypeFlag]:
-    result: frozenset[NatTypeFlag] = flag_set(NatTypeFlag)(value)
-    return result
+    return to_flags(NatTypeFlag, value)
 
 
 @attrs.frozen(kw_only=True)
@@ -579,7 +536,7 @@ class NatStmt(Statement):
     ranges or expressions (maps, ``numgen``).
     """
 
-    type: NatType = attrs.field(converter=_to_nat_type)
+    type: NatType = attrs.field(converter=NatType)
     family: str | None = attrs.field(default=None, validator=_family)
     addr: Expr | None = attrs.field(default=None, metadata=EXPR)
     port: Expr | None = attrs.field(default=None, metadata=EXPR)
@@ -610,11 +567,6 @@ class TproxyStmt(Statement):
             raise invalid(self, "addr", "tproxy needs an address or a port")
 
 
-def _to_synproxy_flags(value: object) -> frozenset[SynproxyFlag]:
-    result: frozenset[SynproxyFlag] = flag_set(SynproxyFlag)(value)
-    return result
-
-
 @attrs.frozen(kw_only=True)
 class SynproxyStmt(Statement):
     """An anonymous SYN proxy. Text: ``synproxy mss 1460 wscale 7 timestamp sack-perm``
@@ -625,9 +577,7 @@ class SynproxyStmt(Statement):
     json_key = "synproxy"
     mss: int | None = attrs.field(default=None, validator=_non_negative)
     wscale: int | None = attrs.field(default=None, validator=_non_negative)
-    flags: frozenset[SynproxyFlag] = attrs.field(
-        factory=frozenset, converter=_to_synproxy_flags
-    )
+    flags: frozenset[SynproxyFlag] = attrs.field(factory=frozenset, converter=synproxy_flags)
 
 
 # --- changing packets and metadata -----------------------------------------------------------
@@ -663,14 +613,10 @@ class OptstripStmt(Statement):
 # --- sets and maps from rules ----------------------------------------------------------------
 
 
-class SetOp(StrEnum):
+class SetOp(NftEnum):
     ADD = "add"
     UPDATE = "update"
     DELETE = "delete"
-
-
-def _to_set_op(value: object) -> SetOp:
-    return _enum(SetOp, value)
 
 
 def _stateful(inst: Any, attribute: attrs.Attribute[Any], value: tuple[object, ...]) -> None:
@@ -693,7 +639,7 @@ class SetStmt(Statement):
     """
 
     json_key = "set"
-    op: SetOp = attrs.field(converter=_to_set_op)
+    op: SetOp = attrs.field(converter=SetOp)
     elem: Expr = attrs.field(metadata=EXPR)
     set: str = attrs.field(validator=_validate.name)
     stmts: tuple[Statement, ...] = attrs.field(default=(), converter=tuple, validator=_stateful)
@@ -709,7 +655,7 @@ class MapStmt(Statement):
     """
 
     json_key = "map"
-    op: SetOp = attrs.field(converter=_to_set_op)
+    op: SetOp = attrs.field(converter=SetOp)
     elem: Expr = attrs.field(metadata=EXPR)
     data: Expr = attrs.field(metadata=EXPR)
     map: str = attrs.field(validator=_validate.name)

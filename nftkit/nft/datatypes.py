@@ -93,43 +93,34 @@ DATATYPES: Final[dict[str, Datatype]] = {
         _dt("ipv6_addr", "addr", bits=128),
         _dt("ether_addr", "addr", bits=48),
         _dt("inet_service", "dec", bits=16),
-        _dt("inet_proto", "symbol", bits=8),
-        _dt("nf_proto", "symbol", bits=8),
         _dt("ethertype", "symhex", 4, 16),
-        _dt("pkt_type", "symbol", bits=8),
         _dt("arp_op", "symbol", bits=16),
         _dt("arp_hrd", "symbol", bits=16),
-        _dt("icmp_type", "symbol", bits=8),
-        _dt("icmp_code", "symbol", bits=8),
-        _dt("icmpv6_type", "symbol", bits=8),
-        _dt("icmpv6_code", "symbol", bits=8),
-        _dt("icmpx_code", "symbol", bits=8),
-        _dt("igmp_type", "symbol", bits=8),
-        _dt("mh_type", "symbol", bits=8),
         _dt("tcp_flag", "symhex", 0, 8),
         _dt("dccp_pkttype", "symbol", bits=4),
         _dt("dscp", "symhex", 2, 6),
         _dt("ecn", "symhex", 2, 2),
         _dt("ct_state", "symhex", bits=32),
-        _dt("ct_dir", "symbol", bits=8),
         _dt("ct_status", "symhex", bits=32),
         _dt("ct_event", "symhex", bits=32),
         _dt("ct_helper", "string"),
-        _dt("tc_handle", "symbol", bits=32),
-        _dt("realm", "qsymbol", bits=32),
-        _dt("devgroup", "qsymbol", bits=32),
-        _dt("uid", "symbol", bits=32),
-        _dt("gid", "symbol", bits=32),
         _dt("day", "qsymbol", bits=8),
-        _dt("hour", "qsymbol", bits=32),
         _dt("time", "qsymbol", bits=64),
         _dt("relative_time", "time", bits=32),
-        _dt("fib_addrtype", "symbol", bits=32),
         _dt("boolean", "bool", bits=1),
         _dt("osf_name", "string"),
         _dt("cgroupsv2", "string"),
-        _dt("sctp_chunk_type", "symbol", bits=8),
         _dt("verdict", "symbol"),
+        # one-byte symbols: ``tcp``, ``echo-request``, ``original``
+        *(_dt(name, "symbol", bits=8) for name in (
+            "inet_proto", "nf_proto", "pkt_type", "icmp_type", "icmp_code", "icmpv6_type",
+            "icmpv6_code", "icmpx_code", "igmp_type", "mh_type", "ct_dir", "sctp_chunk_type")),
+        # 32-bit symbols: ``root``, ``local``
+        *(_dt(name, "symbol", bits=32) for name in (
+            "tc_handle", "uid", "gid", "fib_addrtype")),
+        # 32-bit symbols nft quotes: ``"default"``
+        *(_dt(name, "qsymbol", bits=32) for name in (
+            "realm", "devgroup", "hour")),
     )
 }
 

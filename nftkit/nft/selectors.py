@@ -89,42 +89,36 @@ PAYLOAD_BASES: Final = frozenset({"ll", "nh", "th", "ih"})
 #: Tunnel protocols whose headers nft >= 1.1 matches (``vxlan ip saddr``).
 TUNNELS: Final = frozenset({"vxlan", "geneve", "gre", "gretap"})
 
+_PORT_BITS = {"sport": (0, 16), "dport": (16, 16)}
+#: (protocol, NFT_PAYLOAD_*_HEADER base) -> {field: (offset in bits, length in bits)}
+_HEADER_BITS: Final[dict[tuple[str, int], dict[str, tuple[int, int]]]] = {
+    ("ip", 1): {"length": (16, 16), "id": (32, 16), "frag-off": (48, 16), "ttl": (64, 8),
+                "protocol": (72, 8), "checksum": (80, 16), "saddr": (96, 32),
+                "daddr": (128, 32)},
+    ("ip6", 1): {"length": (32, 16), "nexthdr": (48, 8), "hoplimit": (56, 8),
+                 "saddr": (64, 128), "daddr": (192, 128)},
+    ("tcp", 2): {**_PORT_BITS, "sequence": (32, 32), "ackseq": (64, 32), "flags": (104, 8),
+                 "window": (112, 16), "checksum": (128, 16), "urgptr": (144, 16)},
+    ("udp", 2): {**_PORT_BITS, "length": (32, 16), "checksum": (48, 16)},
+    ("th", 2): _PORT_BITS,
+    # (not icmp/icmpv6 id, sequence, mtu, gateway, ...: nft adds an implicit ``icmp type``
+    # match before them)
+    ("icmp", 2): {"type": (0, 8), "code": (8, 8), "checksum": (16, 16)},
+    ("igmp", 2): {"type": (0, 8), "mrt": (8, 8), "checksum": (16, 16), "group": (32, 32)},
+    ("icmpv6", 2): {"type": (0, 8), "code": (8, 8), "checksum": (16, 16)},
+    ("ah", 2): {"nexthdr": (0, 8), "hdrlength": (8, 8), "reserved": (16, 16),
+                "spi": (32, 32), "sequence": (64, 32)},
+    ("esp", 2): {"spi": (0, 32), "sequence": (32, 32)},
+    ("comp", 2): {"nexthdr": (0, 8), "flags": (8, 8), "cpi": (16, 16)},
+    ("udplite", 2): {**_PORT_BITS, "csumcov": (32, 16), "checksum": (48, 16)},
+    ("dccp", 2): _PORT_BITS,
+    ("sctp", 2): {**_PORT_BITS, "vtag": (32, 32), "checksum": (64, 32)},
+}
 #: How the netlink encoder loads a header field: (protocol, field) -> (NFT_PAYLOAD_*_HEADER
 #: base, offset in bits, length in bits).
 PAYLOAD_NETLINK: Final[dict[tuple[str, str], tuple[int, int, int]]] = {
-    ("ip", "length"): (1, 16, 16), ("ip", "id"): (1, 32, 16),
-    ("ip", "frag-off"): (1, 48, 16), ("ip", "ttl"): (1, 64, 8),
-    ("ip", "protocol"): (1, 72, 8), ("ip", "checksum"): (1, 80, 16),
-    ("ip", "saddr"): (1, 96, 32), ("ip", "daddr"): (1, 128, 32),
-    ("ip6", "length"): (1, 32, 16), ("ip6", "nexthdr"): (1, 48, 8),
-    ("ip6", "hoplimit"): (1, 56, 8), ("ip6", "saddr"): (1, 64, 128),
-    ("ip6", "daddr"): (1, 192, 128),
-    ("tcp", "sport"): (2, 0, 16), ("tcp", "dport"): (2, 16, 16),
-    ("tcp", "sequence"): (2, 32, 32), ("tcp", "ackseq"): (2, 64, 32),
-    ("tcp", "flags"): (2, 104, 8), ("tcp", "window"): (2, 112, 16),
-    ("tcp", "checksum"): (2, 128, 16), ("tcp", "urgptr"): (2, 144, 16),
-    ("udp", "sport"): (2, 0, 16), ("udp", "dport"): (2, 16, 16),
-    ("udp", "length"): (2, 32, 16), ("udp", "checksum"): (2, 48, 16),
-    ("th", "sport"): (2, 0, 16), ("th", "dport"): (2, 16, 16),
-    # (not icmp/icmpv6 id, sequence, mtu, gateway, ...: nft adds an implicit ``icmp type``
-    # match before them)
-    ("icmp", "type"): (2, 0, 8), ("icmp", "code"): (2, 8, 8),
-    ("icmp", "checksum"): (2, 16, 16),
-    ("igmp", "type"): (2, 0, 8), ("igmp", "mrt"): (2, 8, 8),
-    ("igmp", "checksum"): (2, 16, 16), ("igmp", "group"): (2, 32, 32),
-    ("icmpv6", "type"): (2, 0, 8), ("icmpv6", "code"): (2, 8, 8),
-    ("icmpv6", "checksum"): (2, 16, 16),
-    ("ah", "nexthdr"): (2, 0, 8), ("ah", "hdrlength"): (2, 8, 8),
-    ("ah", "reserved"): (2, 16, 16), ("ah", "spi"): (2, 32, 32),
-    ("ah", "sequence"): (2, 64, 32),
-    ("esp", "spi"): (2, 0, 32), ("esp", "sequence"): (2, 32, 32),
-    ("comp", "nexthdr"): (2, 0, 8), ("comp", "flags"): (2, 8, 8), ("comp", "cpi"): (2, 16, 16),
-    ("udplite", "sport"): (2, 0, 16), ("udplite", "dport"): (2, 16, 16),
-    ("udplite", "csumcov"): (2, 32, 16), ("udplite", "checksum"): (2, 48, 16),
-    ("dccp", "sport"): (2, 0, 16), ("dccp", "dport"): (2, 16, 16),
-    ("sctp", "sport"): (2, 0, 16), ("sctp", "dport"): (2, 16, 16),
-    ("sctp", "vtag"): (2, 32, 32), ("sctp", "checksum"): (2, 64, 32),
-}
+    (proto, field): (base, *bits)
+    for (proto, base), fields in _HEADER_BITS.items() for field, bits in fields.items()}
 #: Transport protocols that run over one network protocol only: in an inet table nft matches
 #: ``meta nfproto`` before their fields (before the ``meta l4proto`` match all of them get).
 TRANSPORT_L3: Final[dict[str, str]] = {"icmp": "ip", "igmp": "ip", "icmpv6": "ip6"}

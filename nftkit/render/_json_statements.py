@@ -64,6 +64,11 @@ def _put(body: dict[str, JSON], key: str, value: JSON) -> None:
         body[key] = value
 
 
+def _put_value(enc: JsonEncoder, body: dict[str, JSON], key: str, value: object) -> None:
+    if value is not None:
+        body[key] = enc.value(value)
+
+
 @special(CounterStmt)
 def _counter(enc: JsonEncoder, node: CounterStmt) -> JSON:
     if enc.ctx.stateless:
@@ -118,12 +123,9 @@ def _log(enc: JsonEncoder, node: LogStmt) -> JSON:
     _put(body, "group", node.group)
     _put(body, "snaplen", node.snaplen)
     _put(body, "queue-threshold", node.queue_threshold)
-    if node.level is not None:
-        body["level"] = node.level.value
-    if node.flags == frozenset(LogFlag):
-        body["flags"] = "all"
-    else:
-        _put(body, "flags", collapse(node.flags, LogFlag))
+    _put(body, "level", None if node.level is None else node.level.value)
+    all_flags = node.flags == frozenset(LogFlag)
+    _put(body, "flags", "all" if all_flags else collapse(node.flags, LogFlag))
     return {"log": body or None}
 
 
@@ -132,16 +134,14 @@ def _reject(enc: JsonEncoder, node: RejectStmt) -> JSON:
     if node.type is None:
         return {"reject": None}
     body: dict[str, JSON] = {"type": node.type.value}
-    if node.code is not None:
-        body["expr"] = enc.value(node.code)
+    _put_value(enc, body, "expr", node.code)
     return {"reject": body}
 
 
 @special(QueueStmt)
 def _queue(enc: JsonEncoder, node: QueueStmt) -> JSON:
     body: dict[str, JSON] = {}
-    if node.num is not None:
-        body["num"] = enc.value(node.num)
+    _put_value(enc, body, "num", node.num)
     _put(body, "flags", collapse(node.flags, QueueFlag))
     return {"queue": body or None}
 
@@ -151,8 +151,7 @@ def _dup(enc: JsonEncoder, node: DupStmt) -> JSON:
     if node.addr is None:
         return {"dup": None}
     body: dict[str, JSON] = {"addr": enc.value(node.addr)}
-    if node.dev is not None:
-        body["dev"] = enc.value(node.dev)
+    _put_value(enc, body, "dev", node.dev)
     return {"dup": body}
 
 
@@ -165,10 +164,8 @@ def _flow(enc: JsonEncoder, node: FlowOffloadStmt) -> JSON:
 def _nat(enc: JsonEncoder, node: NatStmt) -> JSON:
     body: dict[str, JSON] = {}
     _put(body, "family", node.family)
-    if node.addr is not None:
-        body["addr"] = enc.value(node.addr)
-    if node.port is not None:
-        body["port"] = enc.value(node.port)
+    _put_value(enc, body, "addr", node.addr)
+    _put_value(enc, body, "port", node.port)
     if node.flags:
         _put(body, "flags", collapse(node.flags, NatFlag))
     if node.type_flags:

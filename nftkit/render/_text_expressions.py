@@ -62,7 +62,7 @@ from ..nft.units import DURATION_UNITS
 if TYPE_CHECKING:
     from .context import RenderContext
 
-__all__ = ["UNQUALIFIED_META", "ExpressionText", "seconds"]
+__all__ = ["UNQUALIFIED_META", "ExpressionText", "element_texts", "seconds", "time_text"]
 
 #: Meta keys nft prints without the ``meta`` keyword (nft's ``meta_key_is_unqualified``).
 UNQUALIFIED_META = META_BARE
@@ -72,20 +72,38 @@ _PRECEDENCE = {BinopOp.LSHIFT: 3, BinopOp.RSHIFT: 3, BinopOp.AND: 2, BinopOp.XOR
                BinopOp.OR: 0}
 
 
-#: Duration suffixes down to whole seconds -> seconds.
-_SECOND_UNITS = tuple((unit, ms // 1000) for unit, ms in DURATION_UNITS if ms >= 1000)
+def time_text(ms: int) -> str:
+    """Milliseconds as nft's ``time_print()`` writes them: ``90500`` -> ``1m30s500ms``
+    (nft >= 1.1 writes 0 as ``0s``)."""
+    if ms == 0:
+        return "0s"
+    out = []
+    for unit, size in DURATION_UNITS:
+        if ms >= size:
+            out.append(f"{ms // size}{unit}")
+            ms %= size
+    return "".join(out)
 
 
 def seconds(value: int) -> str:
     """Seconds as nft prints a relative time: ``90`` -> ``1m30s``, ``0`` -> ``0s``."""
-    if value == 0:
-        return "0s"
-    out = []
-    for unit, size in _SECOND_UNITS:
-        if value >= size:
-            out.append(f"{value // size}{unit}")
-            value %= size
-    return "".join(out)
+    return time_text(value * 1000)
+
+
+def element_texts(elements: tuple[Any, ...], key_text: Callable[[Any], str],
+                  data_text: Callable[[Any], str], element: Callable[[Any], str]) -> list[str]:
+    """The text of each element of a set body: keys and ``key : data`` pairs through the
+    per-column formatters (their datatype checks done once), elements with options through
+    ``element``."""
+    texts = []
+    for x in elements:
+        if type(x) is tuple and not isinstance(x[0], (tuple, ElemExpr)):
+            texts.append(key_text(x[0]) + " : " + data_text(x[1]))
+        elif isinstance(x, (tuple, ElemExpr)):
+            texts.append(element(x))
+        else:
+            texts.append(key_text(x))
+    return texts
 
 
 class ExpressionText:
@@ -323,16 +341,8 @@ class ExpressionText:
     def set_body(self, elements: tuple[Any, ...], dt: Datatype | None,
                  data_dt: Datatype | None) -> str:
         """``{ a, b }`` / ``{ k : v, ... }`` (nft prints ``{ }`` around every anonymous set)."""
-        key_text = self.formatter(dt)
-        data_text = self.formatter(data_dt)
-        texts = []
-        for x in elements:  # ``element`` for each, with the per-datatype checks done once
-            if type(x) is tuple and not isinstance(x[0], (tuple, ElemExpr)):
-                texts.append(key_text(x[0]) + " : " + data_text(x[1]))
-            elif isinstance(x, (tuple, ElemExpr)):
-                texts.append(self.element(x, dt, data_dt))
-            else:
-                texts.append(key_text(x))
+        texts = element_texts(elements, self.formatter(dt), self.formatter(data_dt),
+                              lambda x: self.element(x, dt, data_dt))
         return "{ " + ", ".join(texts) + " }"
 
     def element(self, x: Any, dt: Datatype | None, data_dt: Datatype | None = None) -> str:
@@ -358,20 +368,13 @@ class ExpressionText:
             dt = self.lhs_datatype(left)
             rt = inet_ntoa(right.packed) if type(right) is IPv4Address else self.expr(right, dt)
             lt = self.expr(left, dt)
-            if op == "==":
-                # nft reads an implicit flag list as a flag test (``in``): ``==`` is spelled out
-                if type(right) is ListExpr:
-                    return f"{lt} == {self._or_list(right, dt)}"
+            if op == "==" and type(right) is not ListExpr:
                 # (nft folds ``tcp flags == syn | ack`` into one value: ``==`` is kept for it)
                 if dt is not None and dt.name in BITMASKS and not isinstance(
                         right, (SetExpr, SetRefExpr, RangeExpr, PrefixExpr)):
                     return f"{lt} == {rt}"
                 return f"{lt} {rt}"
-            if op == "in":
-                return f"{lt} {rt}"
-            if op == "!=" and type(right) is ListExpr:
-                return f"{lt} != {self._or_list(right, dt)}"
-            return f"{lt} {op} {rt}"
+            return self._spelled(lt, op, rt, right, dt)
         if isinstance(left, CtExpr) and left.family is None and left.key in ("saddr", "daddr"):
             # nft 1.0.6 JSON leaves the family out; the address on the right tells it
             family = _address_family(right)
@@ -388,20 +391,23 @@ class ExpressionText:
             neg = "" if op in ("==", "in") else f"{op} "
             return f"{sel} {neg}{rt} / {mask}"
         lt = self.expr(left, dt)
-        if op == "==":
-            if type(right) is ListExpr:
-                return f"{lt} == {self._or_list(right, dt)}"
+        if op == "==" and type(right) is not ListExpr:
             # nft spells ``==`` out for a single value only: it lists the compare with an OR
             # chain as ``ct state established | related`` (which it reads back as ``in``;
             # a payload's OR chain, ``tcp flags``, nft folds into one value instead)
             if binop or (dt is not None and dt.name in BITMASKS and not isinstance(
-                    right, (SetExpr, SetRefExpr, ListExpr, RangeExpr, PrefixExpr, BinopExpr))):
+                    right, (SetExpr, SetRefExpr, RangeExpr, PrefixExpr, BinopExpr))):
                 return f"{lt} == {rt}"
             return f"{lt} {rt}"
+        return self._spelled(lt, op, rt, right, dt)
+
+    def _spelled(self, lt: str, op: str, rt: str, right: Expr, dt: Datatype | None) -> str:
+        """``lt op rt`` for any other match: ``in`` is implicit; a flag list compared with
+        ``==``/``!=`` is spelled out (nft reads an implicit one as the flag test ``in``)."""
         if op == "in":
             return f"{lt} {rt}"
-        if op == "!=" and type(right) is ListExpr:
-            return f"{lt} != {self._or_list(right, dt)}"
+        if op in ("==", "!=") and type(right) is ListExpr:
+            return f"{lt} {op} {self._or_list(right, dt)}"
         return f"{lt} {op} {rt}"
 
     def _or_list(self, right: ListExpr, dt: Datatype | None) -> str:
@@ -559,7 +565,4 @@ def _address_family(e: Any) -> str | None:
 
 def _ms(ms: int) -> str:
     """Milliseconds as nft prints a timeout: ``90000`` -> ``1m30s``, ``500`` -> ``500ms``."""
-    text = seconds(ms // 1000) if ms >= 1000 else ""
-    if ms % 1000 or not text:
-        text += f"{ms % 1000}ms"
-    return text
+    return time_text(ms) if ms else "0ms"

@@ -48,25 +48,14 @@ from ..model.statements import (
     XtStmt,
 )
 from ..nft.families import ADDRESS_TYPES
-from ..nft.units import DURATION_UNITS, byte_unit
+from ..nft.units import byte_unit
+from ._text_expressions import time_text
 
 if TYPE_CHECKING:
     from ..model.ruleset import Rule
     from .context import RenderContext
 
 __all__ = ["StatementText", "byte_unit", "time_text"]
-
-def time_text(ms: int) -> str:
-    """Milliseconds as nft's ``time_print()`` writes them: ``90500`` -> ``1m30s500ms``
-    (nft >= 1.1 writes 0 as ``0s``)."""
-    if ms == 0:
-        return "0s"
-    out = []
-    for unit, size in DURATION_UNITS:
-        if ms >= size:
-            out.append(f"{ms // size}{unit}")
-            ms %= size
-    return "".join(out)
 
 
 def _ordered(values: Iterable[Any], order: Iterable[Any]) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._node import Node
+from ..model import objects
 from ..model.datatypes import expr_datatype
 from ..model.enums import ChainPolicy, SetFlag, SetPolicy, SynproxyFlag
 from ..model.expressions import (
@@ -21,15 +22,7 @@ from ..model.expressions import (
     SetRefExpr,
     VerdictExpr,
 )
-from ..model.objects import (
-    CtExpectation,
-    CtHelper,
-    CtTimeout,
-    Limit,
-    NamedObject,
-    Quota,
-    Synproxy,
-)
+from ..model.objects import NamedObject
 from ..model.ruleset import Chain, Flowtable, Rule, Ruleset, Table
 from ..model.sets import Map, Set
 from ..model.statements import CounterStmt
@@ -241,9 +234,9 @@ def _object(enc: JsonEncoder, node: NamedObject) -> JSON:
 
 
 def _object_members(enc: JsonEncoder, node: NamedObject) -> dict[str, JSON]:
-    if isinstance(node, Quota):
+    if isinstance(node, objects.Quota):
         return {"bytes": node.bytes, "used": node.used, "inv": node.inv}
-    if isinstance(node, Limit):
+    if isinstance(node, objects.Limit):
         out: dict[str, JSON] = {}
         if node.unit == "bytes":
             rate, rate_unit = byte_unit(node.rate)
@@ -262,15 +255,15 @@ def _object_members(enc: JsonEncoder, node: NamedObject) -> dict[str, JSON]:
         if node.burst:
             out["burst"] = node.burst
         return out
-    if isinstance(node, CtTimeout):
+    if isinstance(node, objects.CtTimeout):
         return {"protocol": node.protocol, "l3proto": node.l3proto or "ip",
                 "policy": dict(node.policy)}
-    if isinstance(node, Synproxy):
+    if isinstance(node, objects.Synproxy):
         out = {"mss": node.mss, "wscale": node.wscale}
         if node.flags:
             out["flags"] = [f.value for f in SynproxyFlag if f in node.flags]
         return out
-    if isinstance(node, (CtHelper, CtExpectation)) and node.l3proto is None:
+    if isinstance(node, (objects.CtHelper, objects.CtExpectation)) and node.l3proto is None:
         return {**enc.fields(node, skip=("name", "comment", "handle")), "l3proto": "ip"}
     return enc.fields(node, skip=("name", "comment", "handle"))
 

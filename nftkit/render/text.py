@@ -70,7 +70,7 @@ from ..model.objects import (
 from ..model.ruleset import Chain, Flowtable, Rule, Ruleset, Table
 from ..model.sets import Map, Set
 from ..nft.datatypes import FIVE_PER_LINE, TWO_PER_LINE
-from ._text_expressions import ExpressionText, _plain_int
+from ._text_expressions import ExpressionText, _plain_int, element_texts
 from ._text_statements import StatementText, byte_unit, time_text
 from .context import RenderContext
 
@@ -268,17 +268,8 @@ class TextRenderer(ExpressionText, StatementText):
     def _element_texts(self, els: tuple[Any, ...], keys: tuple[Datatype | None, ...],
                        data: tuple[Datatype | None, ...]) -> list[str]:
         """``set_element`` for each element, with the per-column checks done once."""
-        key_text = self._typed_formatter(keys)
-        data_text = self._typed_formatter(data)
-        texts = []
-        for el in els:
-            if type(el) is tuple and not isinstance(el[0], (tuple, ElemExpr)):
-                texts.append(key_text(el[0]) + " : " + data_text(el[1]))
-            elif isinstance(el, (tuple, ElemExpr)):
-                texts.append(self.set_element(el, keys, data))
-            else:
-                texts.append(key_text(el))
-        return texts
+        return element_texts(els, self._typed_formatter(keys), self._typed_formatter(data),
+                             lambda el: self.set_element(el, keys, data))
 
     def set_element(self, el: Any, keys: tuple[Datatype | None, ...],
                     data: tuple[Datatype | None, ...] = ()) -> str:
@@ -416,20 +407,10 @@ class TextRenderer(ExpressionText, StatementText):
 
     def block(self, node: Node) -> str:
         """The block-form text of any node (a lone chain or set prints as in a table)."""
-        if isinstance(node, Ruleset):
-            return self.ruleset(node)
-        if isinstance(node, Table):
-            return self.table(node)
-        if isinstance(node, Chain):
-            return self.chain(node)
-        if isinstance(node, Set):
-            return self.set(node)
-        if isinstance(node, Flowtable):
-            return self.flowtable(node)
-        if isinstance(node, NamedObject):
-            return self.object(node)
-        if isinstance(node, Rule):
-            return self.rule(node)
+        for cls, method in _BLOCKS:
+            if isinstance(node, cls):
+                text: str = getattr(self, method)(node)
+                return text
         from ..model.statements import Statement
 
         if isinstance(node, Statement) or node.text_name == "verdict_expr":
@@ -499,6 +480,12 @@ class TextRenderer(ExpressionText, StatementText):
 _EXPRS = operator.attrgetter("exprs")
 _IPV4_INT = operator.attrgetter("_ip")  # IPv4Address's integer (int(a) calls Python code)
 _TO_4_BYTES = operator.methodcaller("to_bytes", 4, "big")
+
+
+#: Nodes with a block form of their own, and the method that writes it.
+_BLOCKS: tuple[tuple[type[Node], str], ...] = (
+    (Ruleset, "ruleset"), (Table, "table"), (Chain, "chain"), (Set, "set"),
+    (Flowtable, "flowtable"), (NamedObject, "object"), (Rule, "rule"))
 
 
 def _braces(props: list[str]) -> str:

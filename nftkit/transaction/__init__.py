@@ -54,31 +54,9 @@ op's ``obj`` has no rules; a set op's ``obj`` keeps its elements, which nft adds
 
 from __future__ import annotations
 
-from .ops import (
-    ALLOWED,
-    OBJECT_KINDS,
-    Kind,
-    Op,
-    TableRef,
-    TransactionPath,
-    TransactionResult,
-    Verb,
-    element_json,
-    result_without_handles,
-)
+from .ops import *  # noqa: F403
+from .ops import __all__ as _ops_all
 from .txn import Transaction
 
-__all__ = [
-    "ALLOWED",
-    "OBJECT_KINDS",
-    "Kind",
-    "Op",
-    "TableRef",
-    "Transaction",
-    "TransactionPath",
-    "TransactionResult",
-    "Verb",
-    "element_json",
-    "result_without_handles",
-]
+__all__ = ["Transaction", *_ops_all]
 

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import json
 import threading
+from typing import TypeVar
 
 from ...errors import InvalidError, NotFoundError
 from ...model.enums import Family
@@ -59,7 +60,7 @@ from ...semantics.script import parse_script
 from ...semantics.state import State, TableState, set_model
 from ...transaction import Kind, Op, Transaction, TransactionResult, Verb
 from .._limits import refuse_rename_then_delete
-from .._positions import replay
+from .._positions import position_index
 from ._monitor import FakeMonitor, Monitors
 
 __all__ = ["FakeNftables"]
@@ -191,13 +192,7 @@ class FakeNftables:
             t = self._state.tables.get((op.family, op.table))
             chain = t.chains.get(op.chain or "") if t is not None else None
             rules: list[int | None] = [r.handle for r in chain.rules] if chain else []
-            for j, earlier in enumerate(ops[:i]):
-                if earlier.kind is Kind.RULESET or (
-                        earlier.family == op.family and earlier.table == op.table):
-                    rules = replay(earlier, op, rules, j, i)
-            if op.position not in rules:
-                raise NotFoundError(f"{op.describe()}: no rule with handle {op.position} in "
-                                    f"chain {op.chain} at that point", index=i, operation=op)
+            position_index(ops, i, rules)
 
     def _burn_handles(self, rest: tuple[Op, ...], work: State) -> None:
         """The kernel processes a whole batch before aborting it: the handles that the failed
@@ -243,9 +238,7 @@ class FakeNftables:
         """One chain with its rules; ``NotFoundError`` if there is no such chain."""
         with self._lock:
             t = self._table(family, table)
-            state = t.chains.get(name)
-            if state is None:
-                raise NotFoundError(f"chain {name} does not exist in {t.describe()}")
+            state = _named(t.chains, "chain", name, t)
             return state.chain.replace(rules=tuple(state.live))
 
     def list_set(self, family: Family | str, table: str, name: str) -> Set:
@@ -289,10 +282,7 @@ class FakeNftables:
     def _set(self, family: Family | str, table: str, name: str) -> Set:
         with self._lock:
             t = self._table(family, table)
-            state = t.sets.get(name)
-            if state is None:
-                raise NotFoundError(f"set {name} does not exist in {t.describe()}")
-            return set_model(state)
+            return set_model(_named(t.sets, "set", name, t))
 
     def _objects(self, family: Family | str | None, table: str | None) -> list[NamedObject]:
         with self._lock:
@@ -304,3 +294,13 @@ class FakeNftables:
             return [o for t in self._state.tables.values() if fam in (None, t.family)
                     for o in t.objects.values()]
 
+
+_S = TypeVar("_S")
+
+
+def _named(states: dict[str, _S], what: str, name: str, t: TableState) -> _S:
+    """``states[name]``; NotFoundError naming the chain or set and its table otherwise."""
+    state = states.get(name)
+    if state is None:
+        raise NotFoundError(f"{what} {name} does not exist in {t.describe()}")
+    return state

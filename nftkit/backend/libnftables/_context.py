@@ -31,6 +31,7 @@ import os
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
+from enum import IntFlag
 from typing import Any
 
 from ...errors import BackendError, PermissionDeniedError, UnsupportedError
@@ -45,21 +46,13 @@ __all__ = ["Context", "OutputFlag"]
 _ffi, _lib, _libc = load()
 
 
-class OutputFlag:
-    """``enum nft_output_flags`` from <nftables/libnftables.h>."""
-
-    REVERSEDNS = 1 << 0
-    SERVICE = 1 << 1
-    STATELESS = 1 << 2
-    HANDLE = 1 << 3
-    JSON = 1 << 4
-    ECHO = 1 << 5
-    GUID = 1 << 6
-    NUMERIC_PROTO = 1 << 7
-    NUMERIC_PRIO = 1 << 8
-    NUMERIC_SYMBOL = 1 << 9
-    NUMERIC_TIME = 1 << 10
-    TERSE = 1 << 11
+#: ``enum nft_output_flags`` from <nftables/libnftables.h>, in bit order (REVERSEDNS = 1 << 0
+#: ... TERSE = 1 << 11).
+OutputFlag = IntFlag(
+    "OutputFlag",
+    "REVERSEDNS SERVICE STATELESS HANDLE JSON ECHO GUID NUMERIC_PROTO NUMERIC_PRIO "
+    "NUMERIC_SYMBOL NUMERIC_TIME TERSE",
+)
 
 
 _NFT_OPTIMIZE_ENABLED = 0x1

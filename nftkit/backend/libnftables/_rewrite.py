@@ -12,7 +12,7 @@ import attrs
 
 from ...errors import NotFoundError
 from ...transaction import Kind, Op, Verb
-from .._positions import replay
+from .._positions import position_index
 from ._bisect import Sent, dry_ok
 from ._context import Context
 from ._errors import classify
@@ -66,14 +66,7 @@ def _position_to_index(ctx: Context, ops: tuple[Op, ...], i: int, op: Op) -> Op:
                                    for item in items if "rule" in item]
     except NotFoundError:
         rules = []  # the chain may be created earlier in this transaction
-    for j, earlier in enumerate(ops[:i]):
-        if earlier.kind is Kind.RULESET or (
-                earlier.family == op.family and earlier.table == op.table):
-            rules = replay(earlier, op, rules, j, i)
-    if op.position not in rules:
-        raise NotFoundError(f"{op.describe()}: no rule with handle {op.position} in chain "
-                            f"{op.chain} at that point", index=i, operation=op)
-    return attrs.evolve(op, position=None, index=rules.index(op.position))
+    return attrs.evolve(op, position=None, index=position_index(ops, i, rules))
 
 def _exists(ctx: Context, sent: Sent, delete: Op, index: int) -> bool:
     # Only the earlier ops on the same table can make the object exist or not; leaving

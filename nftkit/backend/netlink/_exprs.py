@@ -66,6 +66,7 @@ from ...model.expressions import (
     RangeExpr,
     SetExpr,
     SetRefExpr,
+    VerdictExpr,
 )
 from ...model.statements import MatchOp, MatchStmt
 from ...nft import selectors
@@ -168,6 +169,15 @@ def _selector_cached(e: Any) -> _Sel:
     return _selector_of(e)
 
 
+def _keyed(e: Any, table: Mapping[str, tuple[int, int, str, str]], key: str, what: str
+           ) -> _Sel:
+    """The selector ``table[key]`` describes (its NFT_* number, bits, byte order, datatype)."""
+    spec = table.get(key)
+    if spec is None:
+        raise _unsupported(what)
+    return _Sel(e, spec[1], spec[2], spec[3])
+
+
 def _selector_of(e: Any) -> _Sel:
     if isinstance(e, PayloadExpr):
         spec = _PAYLOAD.get((e.protocol or "", e.field or ""))
@@ -175,23 +185,16 @@ def _selector_of(e: Any) -> _Sel:
             raise _unsupported(f"payload {e.protocol} {e.field}")
         return _Sel(e, spec[2], "big", spec[3])
     if isinstance(e, MetaExpr):
-        m = _META.get(e.key)
-        if m is None:
-            raise _unsupported(f"meta {e.key}")
-        return _Sel(e, m[1], m[2], m[3])
+        return _keyed(e, _META, e.key, f"meta {e.key}")
     if isinstance(e, CtExpr):
         key = f"{e.family} {e.key}" if e.family else e.key
-        c = _CT.get(key)
-        if c is None or (e.dir is not None and key in ("state", "status", "direction")):
+        if e.dir is not None and key in ("state", "status", "direction"):
             raise _unsupported(f"ct {key}")
-        return _Sel(e, c[1], c[2], c[3])
+        return _keyed(e, _CT, key, f"ct {key}")
     if isinstance(e, NumgenExpr):
         return _Sel(e, 32, "host", "integer")
     if isinstance(e, FibExpr):
-        r = _FIB_RESULT.get(e.result)
-        if r is None:
-            raise _unsupported(f"fib ... {e.result}")
-        return _Sel(e, r[1], r[2], r[3])
+        return _keyed(e, _FIB_RESULT, e.result, f"fib ... {e.result}")
     if isinstance(e, ConcatExpr):
         parts = tuple(_selector(p) for p in e.exprs)
         return _Sel(e, sum(_space(p.bits) * 32 for p in parts), "big", "concat", parts)
@@ -514,3 +517,25 @@ class ExprLinearizer:
                                   _data(2, _value(value, target))))
         else:
             self.gen(value, slot)
+
+
+#: values and selectors that name no set
+_PLAIN = (int, str, IPv4Address, IPv6Address, PayloadExpr, MetaExpr, CtExpr, NumgenExpr,
+          FibExpr, VerdictExpr)
+
+
+def _plain(x: object) -> bool:
+    """Whether expression ``x`` surely names no set (False: maybe, walk it)."""
+    if x is None or isinstance(x, _PLAIN):
+        return True
+    if isinstance(x, PrefixExpr):
+        return _plain(x.addr)
+    if isinstance(x, RangeExpr):
+        return _plain(x.low) and _plain(x.high)
+    if isinstance(x, BinopExpr):
+        return _plain(x.left) and _plain(x.right)
+    if isinstance(x, ConcatExpr | SetExpr | ListExpr | tuple):
+        items = (x.exprs if isinstance(x, ConcatExpr) else x.elements if isinstance(
+            x, SetExpr) else x.values if isinstance(x, ListExpr) else x)
+        return all(_plain(i) for i in items)
+    return False

@@ -64,13 +64,10 @@ from ...model.expressions import (
     ConcatExpr,
     CtExpr,
     ElemExpr,
-    FibExpr,
     ListExpr,
     MapExpr,
     MetaExpr,
-    NumgenExpr,
     PayloadExpr,
-    PrefixExpr,
     RangeExpr,
     SetExpr,
     VerdictExpr,
@@ -110,6 +107,7 @@ from ._exprs import (
     _data,
     _expr,
     _int_value,
+    _plain,
     _reg,
     _Sel,
     _selector,
@@ -514,28 +512,8 @@ def rule_userdata(rule: Rule) -> bytes | None:
     return bytes([0, len(raw)]) + raw
 
 
-#: values and selectors that name no set
-_PLAIN = (int, str, IPv4Address, IPv6Address, PayloadExpr, MetaExpr, CtExpr, NumgenExpr,
-          FibExpr, VerdictExpr)
 #: statements that name no set, whatever their fields
 _PLAIN_STMTS = (VerdictExpr, CounterStmt, LogStmt, LimitStmt, QuotaStmt, RejectStmt)
-
-
-def _plain(x: object) -> bool:
-    """Whether expression ``x`` surely names no set (False: maybe, walk it)."""
-    if x is None or isinstance(x, _PLAIN):
-        return True
-    if isinstance(x, PrefixExpr):
-        return _plain(x.addr)
-    if isinstance(x, RangeExpr):
-        return _plain(x.low) and _plain(x.high)
-    if isinstance(x, BinopExpr):
-        return _plain(x.left) and _plain(x.right)
-    if isinstance(x, ConcatExpr | SetExpr | ListExpr | tuple):
-        items = (x.exprs if isinstance(x, ConcatExpr) else x.elements if isinstance(
-            x, SetExpr) else x.values if isinstance(x, ListExpr) else x)
-        return all(_plain(i) for i in items)
-    return False
 
 
 def names_no_set(rule: Rule) -> bool:

@@ -59,6 +59,9 @@ from ._tlv import _attr
 __all__ = ["MissingSet", "NetlinkPath"]
 
 _GETTABLE, _GETCHAIN, _GETRULE, _GETSET, _GETOBJ, _GETFLOWTABLE = 1, 4, 7, 10, 19, 23
+#: each GET message's name and handle attributes (NFTA_TABLE_NAME/HANDLE, NFTA_CHAIN_*, ...)
+_GET_ATTRS = {_GETTABLE: (1, 4), _GETCHAIN: (3, 2), _GETSET: (2, 16), _GETFLOWTABLE: (2, 5),
+              _GETOBJ: (2, 6)}
 #: NFT_OBJECT_* type ids of the named objects
 _OBJ_TYPES = {k: kind.nl_type for k, kind in OBJECTS.items() if kind.model is not None}
 _NEWTABLE, _NEWCHAIN, _NEWRULE, _NEWSET = 0, 3, 6, 9
@@ -437,30 +440,19 @@ class NetlinkPath:
         if kind in (Kind.CHAIN, Kind.SET, Kind.MAP):
             return self._get_handle(_GETCHAIN if kind is Kind.CHAIN else _GETSET, family,
                                     table, name)
-        body = _attr(1, table.encode() + b"\0") + _attr(2, name.encode() + b"\0")
         if kind is Kind.FLOWTABLE:
-            get, handle_attr = _GETFLOWTABLE, 5
-        elif kind.value in _OBJ_TYPES:
-            get, handle_attr = _GETOBJ, 6
-            body += struct.pack("=HH", 8, 3) + struct.pack(">I", _OBJ_TYPES[kind.value])
-        else:
-            return None
-        try:
-            found = dict(self.sock.request(get, family, body))
-        except NotFoundError:
-            return None
-        raw = found.get(handle_attr)
-        return _u64(raw) if raw is not None else None
+            return self._get_handle(_GETFLOWTABLE, family, table, name)
+        if kind.value in _OBJ_TYPES:
+            return self._get_handle(_GETOBJ, family, table, name, _OBJ_TYPES[kind.value])
+        return None
 
-    def _get_handle(self, get: int, family: int, table: str, name: str) -> int | None:
-        body = b""
-        if get == _GETTABLE:
-            body = _attr(1, name.encode() + b"\0")
-            handle_attr = 4
-        else:
-            body = _attr(1, table.encode() + b"\0") + _attr(3 if get == _GETCHAIN else 2,
-                                                          name.encode() + b"\0")
-            handle_attr = 2 if get == _GETCHAIN else 16
+    def _get_handle(self, get: int, family: int, table: str, name: str,
+                    obj_type: int | None = None) -> int | None:
+        name_attr, handle_attr = _GET_ATTRS[get]
+        body = b"" if get == _GETTABLE else _attr(1, table.encode() + b"\0")
+        body += _attr(name_attr, name.encode() + b"\0")
+        if obj_type is not None:  # NFTA_OBJ_TYPE
+            body += struct.pack("=HH", 8, 3) + struct.pack(">I", obj_type)
         try:
             found = dict(self.sock.request(get, family, body))
         except NotFoundError:
