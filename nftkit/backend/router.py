@@ -35,14 +35,20 @@ from typing import Any
 
 import attrs
 
-from ..errors import BackendError, ConflictError, InvalidError, UnsupportedError
+from ..errors import (
+    BackendError,
+    ConflictError,
+    InvalidError,
+    UnsupportedError,
+    ValidationError,
+)
 from ..model.enums import Family, SetFlag
 from ..model.expressions import RangeExpr
 from ..model.objects import Counter, Quota
 from ..model.ruleset import Chain, Ruleset, Table
 from ..model.sets import Map, Set
 from ..nft.releases import profile
-from ..transaction import Kind, Op, Transaction, TransactionResult, Verb
+from ..transaction import Kind, Op, Transaction, TransactionPath, TransactionResult, Verb
 from ._kinds import first_mismatch
 from ._limits import refuse_rename_then_delete
 from ._netns import open_netns
@@ -185,6 +191,20 @@ def _pinned(txn: Transaction,
     return Transaction(ops)
 
 
+_PATHS: tuple[TransactionPath, ...] = ("netlink", "libnftables-json", "libnftables-text")
+
+
+def _netlink_refusal(ops: tuple[Op, ...], native_destroy: bool) -> str | None:
+    """Why the netlink path must not carry ``ops`` even where it could encode them, or
+    None."""
+    if any(op.verb is Verb.RESET for op in ops):
+        return "reset (the kernel resets on a read request, which libnftables sends)"
+    if not native_destroy and any(op.verb is Verb.DESTROY for op in ops):
+        return ("destroy without the kernel's DESTROY in libnftables (the kernel's fails "
+                "in a missing table, libnftables' emulation does not)")
+    return None
+
+
 def _mismatch(op: Op, facts: SetFacts) -> tuple[int, str] | None:
     m = facts.model
     if m is None:
@@ -280,7 +300,8 @@ class Nftables:
     # --- transactions -------------------------------------------------------------------
 
     def run(self, txn: Transaction, *, handles: bool = True, ordered: bool = True,
-            netlink: bool | None = None) -> TransactionResult:
+            netlink: bool | None = None, path: TransactionPath | None = None
+            ) -> TransactionResult:
         """Apply ``txn`` atomically; the handles the kernel assigned, per op.
 
         The batch is sent in the order that costs the kernel least (``txn.batch()``: tables,
@@ -299,23 +320,33 @@ class Nftables:
 
         ``netlink``: None for the handle's setting, True or False to force either path (see
         the class); ``result.path`` says which path ran (``self.last_path`` too).
+
+        ``path``: send ``txn`` by this path and no other, exact or refuse: ``"netlink"``,
+        ``"libnftables-json"`` or ``"libnftables-text"`` (overrides ``netlink``). When that
+        path cannot carry ``txn`` exactly, ``UnsupportedError`` says why and nothing is sent
+        (docs/transactions.md, "Exact or refuse", lists each path's refusals).
         """
         return self._apply(txn, dry=False, want_handles=handles, ordered=ordered,
-                           netlink=netlink)
+                           netlink=netlink, path=path)
 
     def check(self, txn: Transaction, *, ordered: bool = True,
-              netlink: bool | None = None) -> None:
-        """Dry-run ``txn``: the kernel validates the whole batch, then discards it."""
-        self._apply(txn, dry=True, ordered=ordered, netlink=netlink)
+              netlink: bool | None = None, path: TransactionPath | None = None) -> None:
+        """Dry-run ``txn``: the kernel validates the whole batch, then discards it
+        (``netlink`` and ``path`` as for ``run``)."""
+        self._apply(txn, dry=True, ordered=ordered, netlink=netlink, path=path)
 
     def _apply(self, txn: Transaction, *, dry: bool, want_handles: bool = True,
-               ordered: bool = True, netlink: bool | None = None) -> TransactionResult:
+               ordered: bool = True, netlink: bool | None = None,
+               path: TransactionPath | None = None) -> TransactionResult:
         if not isinstance(txn, Transaction):
             raise TypeError(f"expected a Transaction, got {type(txn).__name__}")
         ops = txn.ops
         owned = self._owned
         if owned.nl is not None:
             owned.nl.forget(ops)  # whatever runs it, deleted sets are no longer known
+        if path is not None:
+            return self._forced(txn, path, dry=dry, want_handles=want_handles,
+                                ordered=ordered)
         lib = self._lib
         if self._netlink_allowed(ops, self.netlink if netlink is None else netlink):
             with lib.lock:
@@ -330,6 +361,71 @@ class Nftables:
         if dropped is not None:
             return self._via_text(txn, dropped, dry=dry, want_handles=want_handles,
                                   ordered=ordered)
+        return self._via_json(txn, dry=dry, want_handles=want_handles, ordered=ordered)
+
+    def _forced(self, txn: Transaction, path: TransactionPath, *, dry: bool, want_handles: bool,
+                ordered: bool) -> TransactionResult:
+        """``txn`` by ``path`` alone (``run(txn, path=...)``): UnsupportedError, before
+        anything is sent, where that path would not write it exactly."""
+        ops = txn.ops
+        lib = self._lib
+        if path not in _PATHS:
+            raise ValidationError("Nftables", "path",
+                                  f"expected one of {', '.join(_PATHS)}, got {path!r}")
+        if not ops:
+            return TransactionResult(ops=ops, handles=(), path=path)
+        if path == "netlink":
+            self.last_path = "netlink"
+            return self._forced_netlink(txn, dry=dry, want_handles=want_handles,
+                                        ordered=ordered)
+        self.last_path = "libnftables"
+        refuse_rename_then_delete(ops, lib.version)
+        if path == "libnftables-text":
+            return self._via_text(txn, None, dry=dry, want_handles=want_handles,
+                                  ordered=ordered)
+        dropped = json_drops(ops, lib.version)
+        if dropped is not None:
+            raise UnsupportedError(
+                f"the libnftables JSON path cannot carry this transaction: libnftables "
+                f"{'.'.join(map(str, lib.version))} would not apply {dropped} from JSON; "
+                "nothing was sent")
+        return self._via_json(txn, dry=dry, want_handles=want_handles, ordered=ordered)
+
+    def _forced_netlink(self, txn: Transaction, *, dry: bool, want_handles: bool,
+                        ordered: bool) -> TransactionResult:
+        ops = txn.ops
+        why = _netlink_refusal(ops, self.native_destroy)
+        if why is None:
+            with self._lib.lock:
+                try:
+                    done = self._nl().apply(txn, dry=dry, want_handles=want_handles,
+                                            ordered=ordered, refuse=True)
+                except UnsupportedError as exc:
+                    why = str(exc)
+                else:
+                    if done is not None:
+                        return done
+        if why is not None:
+            raise UnsupportedError(f"the netlink path cannot carry this transaction: {why}; "
+                                   "nothing was sent")
+        # The kernel refused the batch with an errno that nft explains (EINVAL...): nothing
+        # was applied; a libnftables dry run of the same ops gives nft's explanation.
+        try:
+            self._apply(txn, dry=True, ordered=ordered, netlink=False)
+        except UnsupportedError:
+            pass
+        finally:
+            self.last_path = "netlink"
+        raise InvalidError(f"{len(ops)} operation(s): the kernel refused this batch (sent "
+                           "over netlink); nothing was applied")
+
+    def _via_json(self, txn: Transaction, *, dry: bool, want_handles: bool,
+                  ordered: bool) -> TransactionResult:
+        """The libnftables JSON path, with the element checks and guards (see
+        ``_check_elements``)."""
+        ops = txn.ops
+        lib = self._lib
+        owned = self._owned
         with lib.lock:
             for attempt in range(NetlinkPath.RETRIES):
                 checked = self._check_elements(ops, fresh=attempt > 0 or dry)
@@ -375,11 +471,12 @@ class Nftables:
                     "as values of its new type; read it back", index=index,
                     operation=ops[index])
 
-    def _via_text(self, txn: Transaction, dropped: str, *, dry: bool, want_handles: bool,
-                  ordered: bool) -> TransactionResult:
+    def _via_text(self, txn: Transaction, dropped: str | None, *, dry: bool,
+                  want_handles: bool, ordered: bool) -> TransactionResult:
         """The libnftables text path, for a transaction this release's JSON parser would not
-        apply exactly (``dropped`` says what it would drop): its ops as nft commands, one
-        ``nft -f`` batch. Handles come from the kernel after it (``handles_by_name``)."""
+        apply exactly (``dropped`` says what it would drop; None: the path was forced): its
+        ops as nft commands, one ``nft -f`` batch. Handles come from the kernel after it
+        (``handles_by_name``)."""
         ops = txn.ops
         lib = self._lib
         with lib.lock:
@@ -393,6 +490,10 @@ class Nftables:
                                 known)
         except UnsupportedError as exc:
             version = ".".join(map(str, lib.version))
+            if dropped is None:
+                raise UnsupportedError(
+                    "the libnftables text path cannot carry this transaction "
+                    f"({exc}); nothing was sent") from None
             raise UnsupportedError(
                 f"libnftables {version} would not apply {dropped} from JSON, and the text "
                 f"path cannot write this transaction ({exc}); nothing was sent") from None
