@@ -52,6 +52,7 @@ from ..transaction import Kind, Op, Transaction, TransactionPath, TransactionRes
 from ._kinds import first_mismatch
 from ._limits import refuse_rename_then_delete
 from ._netns import open_netns
+from ._refusals import PATHS, json_inexact, netlink_refusal, refuse_crash
 from .libnftables import _reads as reads
 from .libnftables._context import Context, OutputFlag
 from .libnftables._element_json import element_only
@@ -165,6 +166,11 @@ def _fill(t: Table, facts: ListingFacts) -> Table:
 _BARE = (IPv4Address, IPv6Address, int, str)
 
 
+def _pinnable(e: object) -> bool:
+    """A single value (not the catch-all element ``*``)."""
+    return isinstance(e, _BARE) and not isinstance(e, bool) and e != "*"
+
+
 def _pinned(txn: Transaction,
             checked: dict[tuple[str, str, str], tuple[int, SetFacts, int]]) -> Transaction:
     """``txn`` with each single value added to a set checked as an interval set written as
@@ -182,27 +188,10 @@ def _pinned(txn: Transaction,
         for j, op in enumerate(ops):
             if (op.kind is Kind.ELEMENT and op.verb in (Verb.ADD, Verb.CREATE)
                     and op.family is not None and (op.family.value, op.table, op.name) == where
-                    and any(isinstance(e, _BARE) and not isinstance(e, bool)
-                            for e in op.elements)):
+                    and any(_pinnable(e) for e in op.elements)):
                 ops[j] = attrs.evolve(op, elements=tuple(
-                    RangeExpr(low=e, high=e)
-                    if isinstance(e, _BARE) and not isinstance(e, bool) else e
-                    for e in op.elements))
+                    RangeExpr(low=e, high=e) if _pinnable(e) else e for e in op.elements))
     return Transaction(ops)
-
-
-_PATHS: tuple[TransactionPath, ...] = ("netlink", "libnftables-json", "libnftables-text")
-
-
-def _netlink_refusal(ops: tuple[Op, ...], native_destroy: bool) -> str | None:
-    """Why the netlink path must not carry ``ops`` even where it could encode them, or
-    None."""
-    if any(op.verb is Verb.RESET for op in ops):
-        return "reset (the kernel resets on a read request, which libnftables sends)"
-    if not native_destroy and any(op.verb is Verb.DESTROY for op in ops):
-        return ("destroy without the kernel's DESTROY in libnftables (the kernel's fails "
-                "in a missing table, libnftables' emulation does not)")
-    return None
 
 
 def _mismatch(op: Op, facts: SetFacts) -> tuple[int, str] | None:
@@ -357,7 +346,7 @@ class Nftables:
                 return done
         self.last_path = "libnftables"
         refuse_rename_then_delete(ops, lib.version)  # nft crashes on it, JSON and text alike
-        dropped = json_drops(ops, lib.version)
+        dropped = json_drops(ops, lib.version) or json_inexact(ops, lib.version)
         if dropped is not None:
             return self._via_text(txn, dropped, dry=dry, want_handles=want_handles,
                                   ordered=ordered)
@@ -369,9 +358,9 @@ class Nftables:
         anything is sent, where that path would not write it exactly."""
         ops = txn.ops
         lib = self._lib
-        if path not in _PATHS:
+        if path not in PATHS:
             raise ValidationError("Nftables", "path",
-                                  f"expected one of {', '.join(_PATHS)}, got {path!r}")
+                                  f"expected one of {', '.join(PATHS)}, got {path!r}")
         if not ops:
             return TransactionResult(ops=ops, handles=(), path=path)
         if path == "netlink":
@@ -383,7 +372,7 @@ class Nftables:
         if path == "libnftables-text":
             return self._via_text(txn, None, dry=dry, want_handles=want_handles,
                                   ordered=ordered)
-        dropped = json_drops(ops, lib.version)
+        dropped = json_drops(ops, lib.version) or json_inexact(ops, lib.version)
         if dropped is not None:
             raise UnsupportedError(
                 f"the libnftables JSON path cannot carry this transaction: libnftables "
@@ -394,7 +383,7 @@ class Nftables:
     def _forced_netlink(self, txn: Transaction, *, dry: bool, want_handles: bool,
                         ordered: bool) -> TransactionResult:
         ops = txn.ops
-        why = _netlink_refusal(ops, self.native_destroy)
+        why = netlink_refusal(ops, self.native_destroy)
         if why is None:
             with self._lib.lock:
                 try:
@@ -429,6 +418,7 @@ class Nftables:
         with lib.lock:
             for attempt in range(NetlinkPath.RETRIES):
                 checked = self._check_elements(ops, fresh=attempt > 0 or dry)
+                refuse_crash(ops, lib.version, checked, text=False)
                 guards: dict[tuple[str, str, str], str] = {}
                 if not dry and element_only(ops):  # (run_json guards only those)
                     guards = {where: g for where, (_gen, facts, _i) in checked.items()
@@ -483,6 +473,7 @@ class Nftables:
             # elements of sets the transaction does not define: checked against the kernel's
             # set, written by its type, and confirmed after the batch
             checked = self._check_elements(ops, fresh=True)
+        refuse_crash(ops, lib.version, checked, text=True)
         known = {where: facts.model for where, (_g, facts, _i) in checked.items()
                  if facts.model is not None}
         try:
