@@ -194,6 +194,30 @@ def _pinned(txn: Transaction,
     return Transaction(ops)
 
 
+def _text_culprit(lib: Context, exc: BackendError, ops: tuple[Op, ...],
+                  batch: list[tuple[int, Op]], known: Mapping[tuple[str, str, str], Set]
+                  ) -> BackendError:
+    """``exc`` (a refused text batch) with the index and op of the first op whose prefix of
+    the batch fails the same way, found by dry runs (nft's error position in a text buffer
+    is not reliable); ``exc`` itself when none does."""
+    low, high = 0, len(batch)  # the prefix of ``high`` ops fails; that of ``low`` does not
+    while high - low > 1:
+        mid = (low + high) // 2
+        try:
+            run_text(lib, ops_script([op for _i, op in batch[:mid]], known), dry=True)
+        except BackendError as found:
+            if type(found) is not type(exc):
+                return exc
+            high = mid
+        else:
+            low = mid
+    index = batch[high - 1][0]
+    reason = exc.nft_message.splitlines()[0].removeprefix("Error: ") if exc.nft_message \
+        else str(exc)
+    return type(exc)(f"{ops[index].describe()}: {reason}", nft_message=exc.nft_message,
+                     index=index, operation=ops[index])
+
+
 def _mismatch(op: Op, facts: SetFacts) -> tuple[int, str] | None:
     m = facts.model
     if m is None:
@@ -476,10 +500,12 @@ class Nftables:
         refuse_crash(ops, lib.version, checked, text=True)
         known = {where: facts.model for where, (_g, facts, _i) in checked.items()
                  if facts.model is not None}
+        batch = _pinned(txn, checked).batch(ordered=ordered)
         try:
-            script = ops_script([op for _i, op in _pinned(txn, checked).batch(ordered=ordered)],
-                                known)
-        except UnsupportedError as exc:
+            script = ops_script([op for _i, op in batch], known)
+        except (UnsupportedError, ValidationError) as exc:
+            # (ValidationError: what nft's text cannot spell, e.g. a chain type the table
+            # family has no hook for, that JSON sends for the kernel to judge)
             version = ".".join(map(str, lib.version))
             if dropped is None:
                 raise UnsupportedError(
@@ -490,7 +516,10 @@ class Nftables:
                 f"path cannot write this transaction ({exc}); nothing was sent") from None
         handles: list[int | None] = [None] * len(ops)
         with lib.lock:
-            run_text(lib, script, dry=dry)
+            try:
+                run_text(lib, script, dry=dry)
+            except BackendError as exc:
+                raise _text_culprit(lib, exc, ops, batch, known) from None
             if not dry:
                 nl = self._nl()
                 nl.invalidate()
