@@ -218,6 +218,24 @@ def _text_culprit(lib: Context, exc: BackendError, ops: tuple[Op, ...],
                      index=index, operation=ops[index])
 
 
+def _described(facts: SetFacts | None) -> str:
+    """A kernel set's type and flags as nft spells them: ``type ipv4_addr; flags interval``
+    (kernel type ids where nftkit cannot name them)."""
+    if facts is None:
+        return "deleted"
+    m = facts.model
+    if m is None:
+        kt, kl, dt, dl = facts.types
+        what = f"key type id {kt} ({kl} bytes)" + (f", data type id {dt} ({dl} bytes)"
+                                                    if dl else "")
+    else:
+        what = "type " + " . ".join(m.type)
+        if isinstance(m, Map):
+            what += " : " + " . ".join(m.data_type)
+    flags = [word for bit, word in _GUARD_FLAGS.items() if facts.flags & bit]
+    return what + (f"; flags {', '.join(flags)}" if flags else "")
+
+
 def _mismatch(op: Op, facts: SetFacts) -> tuple[int, str] | None:
     m = facts.model
     if m is None:
@@ -478,11 +496,14 @@ class Nftables:
         """After a batch without guards: ConflictError when another writer replaced a set
         the batch's elements were checked against with a set of another type meanwhile."""
         for where, (gen, facts, index) in checked.items():
-            if not self._nl().confirm(*where, gen, facts):
+            nl = self._nl()
+            if not nl.confirm(*where, gen, facts):
+                _gen, now = nl.set_facts(*where)
                 raise ConflictError(
                     f"set {' '.join(where)} was replaced by another process with a set of "
-                    "another type while these elements were sent: they may have been stored "
-                    "as values of its new type; read it back", index=index,
+                    f"another type while these elements were sent (checked as "
+                    f"{_described(facts)}, now {_described(now)}): they may have been "
+                    "stored as values of its new type; read it back", index=index,
                     operation=ops[index])
 
     def _via_text(self, txn: Transaction, dropped: str | None, *, dry: bool,

@@ -112,13 +112,13 @@ def _problem(value: Any, type_name: str, interval: bool, resolve: bool) -> str |
     if version is not None:
         if isinstance(value, (IPv4Address, IPv6Address)):
             if value.version != version:
-                return f"{value} is not an {type_name}"
+                return f"{value} is not of type {type_name}"
             return None
         if isinstance(value, str) and resolve:
             return None
         if isinstance(value, int) and not isinstance(value, bool):
             return None  # nft reads an integer as an address, on every path
-        return f"{value!r} is not an {type_name}"
+        return f"{value!r} is not of type {type_name}"
     integer = _INTEGERS.get(type_name)
     if integer is not None:
         bits, names = integer
@@ -128,7 +128,7 @@ def _problem(value: Any, type_name: str, interval: bool, resolve: bool) -> str |
             return None
         if isinstance(value, str) and names:
             return None
-        return f"{value!r} is not an {type_name}"
+        return f"{value!r} is not of type {type_name}"
     if type_name == "ifname":
         if not isinstance(value, str):
             return f"{value!r} is not an interface name"

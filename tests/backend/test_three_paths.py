@@ -290,3 +290,38 @@ def test_sequences_land_the_same_on_every_path(paths: Paths,
                                                sequence: list[list[tuple[Any, ...]]]) -> None:
     run_sequence(paths, sequence)
     record("three paths: sequences", True)
+
+
+# --- sets that cannot be guarded: checked before and after ---------------------------------
+
+
+def test_unguardable_set_replaced_meanwhile_is_reported(kernel: None,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A set with per-element statements cannot be spelled in a guard (``add set`` of it
+    in the same batch): the libnftables path checks it before and after the batch, and a
+    set another writer replaced in between is a ConflictError saying what changed."""
+    from ipaddress import IPv4Address
+
+    from nftkit import ConflictError, CounterStmt, Set, Table
+    from nftkit.backend import router
+
+    fd = fresh_netns()
+    t = ("ip", "t")
+    s = Set(name="s", type="ipv4_addr", stmts=(CounterStmt(),))
+    try:
+        with nftkit.Nftables(netns=fd) as nft, nftkit.Nftables(netns=fd) as other:
+            nft.run(Transaction().add(Table(family="ip", name="t")).add(s, table=t))
+            real = router.run_json
+
+            def racing(*args: Any, **kwargs: Any) -> Any:
+                result = real(*args, **kwargs)
+                other.run_text("delete set ip t s\nadd set ip t s { type mark; counter; }")
+                return result
+
+            monkeypatch.setattr(router, "run_json", racing)
+            with pytest.raises(ConflictError, match=r"checked as type ipv4_addr, now "
+                                                    r"type mark"):
+                nft.run(Transaction().add_elements("s", [IPv4Address("10.0.0.2")], table=t),
+                        path="libnftables-json")
+    finally:
+        os.close(fd)
