@@ -25,7 +25,7 @@ backends check them against the set the kernel has before sending.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from ipaddress import (
     IPv4Address,
     IPv4Network,
@@ -49,6 +49,9 @@ _ADDRESS = {"ipv4_addr": 4, "ipv6_addr": 6}
 #: Integer datatypes checked for range; True: a symbolic name (``"ssh"``, ``"tcp"``) is
 #: also a value (nft looks it up in /etc/services, /etc/protocols).
 _INTEGERS = {"inet_service": (16, True), "mark": (32, False), "inet_proto": (8, True)}
+#: Datatypes whose values are exactly the instances of one class.
+_CLASSES: dict[str, type] = {"ipv4_addr": IPv4Address, "ipv6_addr": IPv6Address,
+                             "verdict": VerdictExpr}
 _MAC = re.compile(r"[0-9A-Fa-f]{1,2}(:[0-9A-Fa-f]{1,2}){5}\Z")
 _IFNAMSIZ = 16
 
@@ -184,6 +187,26 @@ def _known_types(s: Set | None) -> tuple[tuple[str, ...] | None, tuple[str, ...]
     return key, data
 
 
+def _never(value: object) -> bool:
+    return False
+
+
+def _fits(types: tuple[str, ...] | None) -> Callable[[Any], bool]:
+    """A quick test for values that certainly fit ``types`` as they are (False: look
+    closer)."""
+    if types is None or len(types) != 1:
+        return _never
+    name = types[0]
+    cls = _CLASSES.get(name)
+    if cls is not None:
+        return lambda v: v.__class__ is cls
+    integer = _INTEGERS.get(name)
+    if integer is not None:
+        limit = 1 << integer[0]
+        return lambda v: v.__class__ is int and 0 <= v < limit
+    return _never
+
+
 def typed_elements(elements: tuple[Any, ...], s: Set | None, *, removing: bool,
                    resolve: bool) -> tuple[Any, ...]:
     """``elements`` with values typed (networks and CIDR strings as prefixes, address
@@ -191,16 +214,28 @@ def typed_elements(elements: tuple[Any, ...], s: Set | None, *, removing: bool,
     ValidationError naming the element otherwise. The tuple itself when nothing changed."""
     if s is None:
         for e in elements:
-            if e.__class__ not in _OPAQUE:
-                break
+            c = e.__class__
+            if c in _OPAQUE or (c is tuple and len(e) == 2 and e[0].__class__ in _OPAQUE
+                                and e[1].__class__ in _OPAQUE):
+                continue
+            break
         else:
             return elements  # nothing to type, nothing to check against
     key, data = _known_types(s)
+    if key is not None and len(key) == 1 and data is None and not isinstance(s, Map):
+        cls = _CLASSES.get(key[0])
+        if cls is not None and all(e.__class__ is cls for e in elements):
+            return elements  # (a set of addresses: the common case, checked at once)
     interval = s is not None and SetFlag.INTERVAL in s.flags
     data_interval = isinstance(s, Map) and s.data_interval
+    fits_key, fits_data = _fits(key), _fits(data)
     out: list[Any] = []
     changed = False
     for i, e in enumerate(elements):
+        if fits_key(e) or (e.__class__ is tuple and len(e) == 2 and fits_key(e[0])
+                           and (removing or fits_data(e[1]))):
+            out.append(e)  # (the common shapes, without a call per value)
+            continue
         try:
             if isinstance(e, tuple):
                 k = _value(e[0], key, interval, resolve)
