@@ -104,8 +104,9 @@ def json_inexact(ops: tuple[Op, ...], version: tuple[int, int, int]) -> str | No
     ``json_drops``, or None. Found by the three-path test (tests/backend/test_three_paths.py)
     on nft 1.0.6: its JSON parser stores a ``typeof`` set or map as its datatypes (``typeof
     ip saddr`` lists as ``type ipv4_addr``) and ignores table flags (``dormant``), both
-    silently; it refuses chain devices, synproxy and ct expectation objects. No release
-    reads an anonymous chain (``jump { ... }``), which nft's own JSON writes as a string."""
+    silently; it refuses a chain's list of devices (one, ``"dev": "lo"``, it takes), synproxy
+    and ct expectation objects. No release reads an anonymous chain (``jump { ... }``), which
+    nft's own JSON writes as a string."""
     exact = profile(version).json_input_exact
     for op in ops:
         obj, what = op.obj, op.describe()
@@ -119,8 +120,8 @@ def json_inexact(ops: tuple[Op, ...], version: tuple[int, int, int]) -> str | No
             continue
         if isinstance(obj, Table) and obj.flags:
             return f"{what}: table flags"
-        if isinstance(obj, Chain) and obj.devices:
-            return f"{what}: chain devices"
+        if isinstance(obj, Chain) and len(obj.devices) > 1:
+            return f"{what}: more than one chain device"
         if isinstance(obj, (Synproxy, CtExpectation)):
             return f"{what}: a {obj.json_key} object"
         if isinstance(obj, Set) and (obj.typeof is not None or (

@@ -104,6 +104,8 @@ def _reason(exc: Exception) -> str:
     elif "cannot carry this transaction" in text:
         text = text.split("cannot carry this transaction", 1)[1].lstrip(":( ")
     text = _OP.sub(r"\1 \2", text)
+    text = re.sub(r"\{ \d+ element\(s\) \}|(?:handle )?(?<![\d.])\d+(?![\d.])|\)$", "", text)
+    text = re.sub(r"\s+", " ", text).replace(" :", ":").removesuffix(")")
     text = re.sub(r"'[^']*'|\"[^\"]*\"|@\S+", "…", text)
     return re.split(r"[;(]", text, maxsplit=1)[0].strip()[:90]
 
