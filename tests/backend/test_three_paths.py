@@ -107,7 +107,7 @@ def _reason(exc: Exception) -> str:
     text = re.sub(r"\{ \d+ element\(s\) \}|(?:handle )?(?<![\d.])\d+(?![\d.])|\)$", "", text)
     text = re.sub(r"\s+", " ", text).replace(" :", ":").removesuffix(")")
     text = re.sub(r"'[^']*'|\"[^\"]*\"|@\S+", "…", text)
-    return re.split(r"[;(]", text, maxsplit=1)[0].strip()[:90]
+    return re.split(r"[;(]", text, maxsplit=1)[0].strip().rstrip(")")[:90]
 
 
 def _refused(path: str, exc: NftkitError) -> None:
