@@ -187,6 +187,25 @@ def _known_types(s: Set | None) -> tuple[tuple[str, ...] | None, tuple[str, ...]
     return key, data
 
 
+def _plain(v: Any) -> bool:
+    """Whether ``v`` stays as it is for a set of unknown type: a value of a class that needs
+    no look, a string with nothing to type or refuse, or a concatenation of those."""
+    c = v.__class__
+    if c in _OPAQUE:
+        return True
+    if c is str:
+        return bool(v) and v[0] not in "@$" and "\x00" not in v and "/" not in v
+    if c is ConcatExpr:
+        for p in v.exprs:  # (a loop, not all(): this runs for every element update)
+            pc = p.__class__
+            if pc in _OPAQUE or (pc is str and p and p[0] not in "@$" and "\x00" not in p
+                                 and "/" not in p):
+                continue
+            return False
+        return True
+    return False
+
+
 def _never(value: object) -> bool:
     return False
 
@@ -214,9 +233,8 @@ def typed_elements(elements: tuple[Any, ...], s: Set | None, *, removing: bool,
     ValidationError naming the element otherwise. The tuple itself when nothing changed."""
     if s is None:
         for e in elements:
-            c = e.__class__
-            if c in _OPAQUE or (c is tuple and len(e) == 2 and e[0].__class__ in _OPAQUE
-                                and e[1].__class__ in _OPAQUE):
+            if _plain(e) or (e.__class__ is tuple and len(e) == 2 and _plain(e[0])
+                             and _plain(e[1])):
                 continue
             break
         else:

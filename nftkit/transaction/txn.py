@@ -417,8 +417,11 @@ class Transaction:
                                       f"{name} takes {what}, got {e!r}")
             if e is None:
                 raise ValidationError("Transaction", "elements", "None is not an element")
-        known = set_or_map if isinstance(set_or_map, Set) else self._sets.get(
-            (family, tname, name))
+        known: Set | None = None
+        if is_set:
+            known = set_or_map  # type: ignore[assignment]
+        elif self._sets:
+            known = self._sets.get((family, tname, name))
         elems = typed_elements(elems, known, removing=removing, resolve=resolve)
         if removing and pairs:
             # nft deletes map elements by key; the data part is not needed.
