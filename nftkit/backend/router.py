@@ -35,18 +35,25 @@ from typing import Any
 
 import attrs
 
-from ..errors import BackendError, ConflictError, InvalidError, UnsupportedError
+from ..errors import (
+    BackendError,
+    ConflictError,
+    InvalidError,
+    UnsupportedError,
+    ValidationError,
+)
 from ..model.enums import Family, SetFlag
 from ..model.expressions import RangeExpr
 from ..model.objects import Counter, Quota
 from ..model.ruleset import Chain, Ruleset, Table
 from ..model.sets import Map, Set
 from ..nft.releases import profile
-from ..transaction import Kind, Op, Transaction, TransactionResult, Verb
+from ..transaction import Kind, Op, Transaction, TransactionPath, TransactionResult, Verb
 from ._kinds import first_mismatch
 from ._limits import refuse_rename_then_delete
 from ._monitor import Monitor
 from ._netns import open_netns
+from ._refusals import PATHS, json_inexact, netlink_refusal, refuse_crash
 from .libnftables import _reads as reads
 from .libnftables._context import Context, OutputFlag
 from .libnftables._element_json import element_only
@@ -160,6 +167,11 @@ def _fill(t: Table, facts: ListingFacts) -> Table:
 _BARE = (IPv4Address, IPv6Address, int, str)
 
 
+def _pinnable(e: object) -> bool:
+    """A single value (not the catch-all element ``*``)."""
+    return isinstance(e, _BARE) and not isinstance(e, bool) and e != "*"
+
+
 def _pinned(txn: Transaction,
             checked: dict[tuple[str, str, str], tuple[int, SetFacts, int]]) -> Transaction:
     """``txn`` with each single value added to a set checked as an interval set written as
@@ -177,13 +189,52 @@ def _pinned(txn: Transaction,
         for j, op in enumerate(ops):
             if (op.kind is Kind.ELEMENT and op.verb in (Verb.ADD, Verb.CREATE)
                     and op.family is not None and (op.family.value, op.table, op.name) == where
-                    and any(isinstance(e, _BARE) and not isinstance(e, bool)
-                            for e in op.elements)):
+                    and any(_pinnable(e) for e in op.elements)):
                 ops[j] = attrs.evolve(op, elements=tuple(
-                    RangeExpr(low=e, high=e)
-                    if isinstance(e, _BARE) and not isinstance(e, bool) else e
-                    for e in op.elements))
+                    RangeExpr(low=e, high=e) if _pinnable(e) else e for e in op.elements))
     return Transaction(ops)
+
+
+def _text_culprit(lib: Context, exc: BackendError, ops: tuple[Op, ...],
+                  batch: list[tuple[int, Op]], known: Mapping[tuple[str, str, str], Set]
+                  ) -> BackendError:
+    """``exc`` (a refused text batch) with the index and op of the first op whose prefix of
+    the batch fails the same way, found by dry runs (nft's error position in a text buffer
+    is not reliable); ``exc`` itself when none does."""
+    low, high = 0, len(batch)  # the prefix of ``high`` ops fails; that of ``low`` does not
+    while high - low > 1:
+        mid = (low + high) // 2
+        try:
+            run_text(lib, ops_script([op for _i, op in batch[:mid]], known), dry=True)
+        except BackendError as found:
+            if type(found) is not type(exc):
+                return exc
+            high = mid
+        else:
+            low = mid
+    index = batch[high - 1][0]
+    reason = exc.nft_message.splitlines()[0].removeprefix("Error: ") if exc.nft_message \
+        else str(exc)
+    return type(exc)(f"{ops[index].describe()}: {reason}", nft_message=exc.nft_message,
+                     index=index, operation=ops[index])
+
+
+def _described(facts: SetFacts | None) -> str:
+    """A kernel set's type and flags as nft spells them: ``type ipv4_addr; flags interval``
+    (kernel type ids where nftkit cannot name them)."""
+    if facts is None:
+        return "deleted"
+    m = facts.model
+    if m is None:
+        kt, kl, dt, dl = facts.types
+        what = f"key type id {kt} ({kl} bytes)" + (f", data type id {dt} ({dl} bytes)"
+                                                    if dl else "")
+    else:
+        what = "type " + " . ".join(m.type)
+        if isinstance(m, Map):
+            what += " : " + " . ".join(m.data_type)
+    flags = [word for bit, word in _GUARD_FLAGS.items() if facts.flags & bit]
+    return what + (f"; flags {', '.join(flags)}" if flags else "")
 
 
 def _mismatch(op: Op, facts: SetFacts) -> tuple[int, str] | None:
@@ -281,7 +332,8 @@ class Nftables:
     # --- transactions -------------------------------------------------------------------
 
     def run(self, txn: Transaction, *, handles: bool = True, ordered: bool = True,
-            netlink: bool | None = None) -> TransactionResult:
+            netlink: bool | None = None, path: TransactionPath | None = None
+            ) -> TransactionResult:
         """Apply ``txn`` atomically; the handles the kernel assigned, per op.
 
         The batch is sent in the order that costs the kernel least (``txn.batch()``: tables,
@@ -303,23 +355,33 @@ class Nftables:
 
         ``netlink``: None for the handle's setting, True or False to force either path (see
         the class); ``result.path`` says which path ran (``self.last_path`` too).
+
+        ``path``: send ``txn`` by this path and no other, exact or refuse: ``"netlink"``,
+        ``"libnftables-json"`` or ``"libnftables-text"`` (overrides ``netlink``). When that
+        path cannot carry ``txn`` exactly, ``UnsupportedError`` says why and nothing is sent
+        (docs/transactions.md, "Exact or refuse", lists each path's refusals).
         """
         return self._apply(txn, dry=False, want_handles=handles, ordered=ordered,
-                           netlink=netlink)
+                           netlink=netlink, path=path)
 
     def check(self, txn: Transaction, *, ordered: bool = True,
-              netlink: bool | None = None) -> None:
-        """Dry-run ``txn``: the kernel validates the whole batch, then discards it."""
-        self._apply(txn, dry=True, ordered=ordered, netlink=netlink)
+              netlink: bool | None = None, path: TransactionPath | None = None) -> None:
+        """Dry-run ``txn``: the kernel validates the whole batch, then discards it
+        (``netlink`` and ``path`` as for ``run``)."""
+        self._apply(txn, dry=True, ordered=ordered, netlink=netlink, path=path)
 
     def _apply(self, txn: Transaction, *, dry: bool, want_handles: bool = True,
-               ordered: bool = True, netlink: bool | None = None) -> TransactionResult:
+               ordered: bool = True, netlink: bool | None = None,
+               path: TransactionPath | None = None) -> TransactionResult:
         if not isinstance(txn, Transaction):
             raise TypeError(f"expected a Transaction, got {type(txn).__name__}")
         ops = txn.ops
         owned = self._owned
         if owned.nl is not None:
             owned.nl.forget(ops)  # whatever runs it, deleted sets are no longer known
+        if path is not None:
+            return self._forced(txn, path, dry=dry, want_handles=want_handles,
+                                ordered=ordered)
         lib = self._lib
         use = self.netlink if netlink is None else netlink
         if self._netlink_allowed(ops, use):
@@ -331,13 +393,79 @@ class Nftables:
                 return done
         self.last_path = "libnftables"
         refuse_rename_then_delete(ops, lib.version)  # nft crashes on it, JSON and text alike
-        dropped = json_drops(ops, lib.version)
+        dropped = json_drops(ops, lib.version) or json_inexact(ops, lib.version)
         if dropped is not None:
             return self._via_text(txn, dropped, dry=dry, want_handles=want_handles,
                                   ordered=ordered)
+        return self._via_json(txn, dry=dry, want_handles=want_handles, ordered=ordered)
+
+    def _forced(self, txn: Transaction, path: TransactionPath, *, dry: bool, want_handles: bool,
+                ordered: bool) -> TransactionResult:
+        """``txn`` by ``path`` alone (``run(txn, path=...)``): UnsupportedError, before
+        anything is sent, where that path would not write it exactly."""
+        ops = txn.ops
+        lib = self._lib
+        if path not in PATHS:
+            raise ValidationError("Nftables", "path",
+                                  f"expected one of {', '.join(PATHS)}, got {path!r}")
+        if not ops:
+            return TransactionResult(ops=ops, handles=(), path=path)
+        if path == "netlink":
+            self.last_path = "netlink"
+            return self._forced_netlink(txn, dry=dry, want_handles=want_handles,
+                                        ordered=ordered)
+        self.last_path = "libnftables"
+        refuse_rename_then_delete(ops, lib.version)
+        if path == "libnftables-text":
+            return self._via_text(txn, None, dry=dry, want_handles=want_handles,
+                                  ordered=ordered)
+        dropped = json_drops(ops, lib.version) or json_inexact(ops, lib.version)
+        if dropped is not None:
+            raise UnsupportedError(
+                f"the libnftables JSON path cannot carry this transaction: libnftables "
+                f"{'.'.join(map(str, lib.version))} would not apply {dropped} from JSON; "
+                "nothing was sent")
+        return self._via_json(txn, dry=dry, want_handles=want_handles, ordered=ordered)
+
+    def _forced_netlink(self, txn: Transaction, *, dry: bool, want_handles: bool,
+                        ordered: bool) -> TransactionResult:
+        ops = txn.ops
+        why = netlink_refusal(ops, self.native_destroy)
+        if why is None:
+            with self._lib.lock:
+                try:
+                    done = self._nl().apply(txn, dry=dry, want_handles=want_handles,
+                                            ordered=ordered, refuse=True)
+                except UnsupportedError as exc:
+                    why = str(exc)
+                else:
+                    if done is not None:
+                        return done
+        if why is not None:
+            raise UnsupportedError(f"the netlink path cannot carry this transaction: {why}; "
+                                   "nothing was sent")
+        # The kernel refused the batch with an errno that nft explains (EINVAL...): nothing
+        # was applied; a libnftables dry run of the same ops gives nft's explanation.
+        try:
+            self._apply(txn, dry=True, ordered=ordered, netlink=False)
+        except UnsupportedError:
+            pass
+        finally:
+            self.last_path = "netlink"
+        raise InvalidError(f"{len(ops)} operation(s): the kernel refused this batch (sent "
+                           "over netlink); nothing was applied")
+
+    def _via_json(self, txn: Transaction, *, dry: bool, want_handles: bool,
+                  ordered: bool) -> TransactionResult:
+        """The libnftables JSON path, with the element checks and guards (see
+        ``_check_elements``)."""
+        ops = txn.ops
+        lib = self._lib
+        owned = self._owned
         with lib.lock:
             for attempt in range(NetlinkPath.RETRIES):
                 checked = self._check_elements(ops, fresh=attempt > 0 or dry)
+                refuse_crash(ops, lib.version, checked, text=False)
                 guards: dict[tuple[str, str, str], str] = {}
                 if not dry and element_only(ops):  # (run_json guards only those)
                     guards = {where: g for where, (_gen, facts, _i) in checked.items()
@@ -378,37 +506,51 @@ class Nftables:
         """After a batch without guards: ConflictError when another writer replaced a set
         the batch's elements were checked against with a set of another type meanwhile."""
         for where, (gen, facts, index) in checked.items():
-            if not self._nl().confirm(*where, gen, facts):
+            nl = self._nl()
+            if not nl.confirm(*where, gen, facts):
+                _gen, now = nl.set_facts(*where)
                 raise ConflictError(
                     f"set {' '.join(where)} was replaced by another process with a set of "
-                    "another type while these elements were sent: they may have been stored "
-                    "as values of its new type; read it back", index=index,
+                    f"another type while these elements were sent (checked as "
+                    f"{_described(facts)}, now {_described(now)}): they may have been "
+                    "stored as values of its new type; read it back", index=index,
                     operation=ops[index])
 
-    def _via_text(self, txn: Transaction, dropped: str, *, dry: bool, want_handles: bool,
-                  ordered: bool) -> TransactionResult:
+    def _via_text(self, txn: Transaction, dropped: str | None, *, dry: bool,
+                  want_handles: bool, ordered: bool) -> TransactionResult:
         """The libnftables text path, for a transaction this release's JSON parser would not
-        apply exactly (``dropped`` says what it would drop): its ops as nft commands, one
-        ``nft -f`` batch. Handles come from the kernel after it (``handles_by_name``)."""
+        apply exactly (``dropped`` says what it would drop; None: the path was forced): its
+        ops as nft commands, one ``nft -f`` batch. Handles come from the kernel after it
+        (``handles_by_name``)."""
         ops = txn.ops
         lib = self._lib
         with lib.lock:
             # elements of sets the transaction does not define: checked against the kernel's
             # set, written by its type, and confirmed after the batch
             checked = self._check_elements(ops, fresh=True)
+        refuse_crash(ops, lib.version, checked, text=True)
         known = {where: facts.model for where, (_g, facts, _i) in checked.items()
                  if facts.model is not None}
+        batch = _pinned(txn, checked).batch(ordered=ordered)
         try:
-            script = ops_script([op for _i, op in _pinned(txn, checked).batch(ordered=ordered)],
-                                known)
-        except UnsupportedError as exc:
+            script = ops_script([op for _i, op in batch], known)
+        except (UnsupportedError, ValidationError) as exc:
+            # (ValidationError: what nft's text cannot spell, e.g. a chain type the table
+            # family has no hook for, that JSON sends for the kernel to judge)
             version = ".".join(map(str, lib.version))
+            if dropped is None:
+                raise UnsupportedError(
+                    "the libnftables text path cannot carry this transaction "
+                    f"({exc}); nothing was sent") from None
             raise UnsupportedError(
                 f"libnftables {version} would not apply {dropped} from JSON, and the text "
                 f"path cannot write this transaction ({exc}); nothing was sent") from None
         handles: list[int | None] = [None] * len(ops)
         with lib.lock:
-            run_text(lib, script, dry=dry)
+            try:
+                run_text(lib, script, dry=dry)
+            except BackendError as exc:
+                raise _text_culprit(lib, exc, ops, batch, known) from None
             if not dry:
                 nl = self._nl()
                 nl.invalidate()

@@ -639,6 +639,16 @@ class FlushCache:
                 self.added.add((op.family, op.table))
             elif op.kind in (Kind.SET, Kind.MAP):
                 self.added.add((op.family, op.table, op.name))
+        if op.kind is Kind.RULE and isinstance(op.obj, Rule):
+            # nft looks up the sets a rule names in its cache (``ip saddr @s``)
+            missing = next((n for n, _use, _key in _check.set_refs(op.obj)
+                            if (op.family, op.table, n) not in self.added), None)
+            if missing is not None:
+                self.problem = (f"operation {index} ({op.describe()}) needs nft's cache of "
+                                f"the ruleset (set @{missing}), which nft does not load when "
+                                "the transaction flushes the ruleset: No such file or "
+                                "directory")
+            return None
         if (op.verb, op.kind) not in _CACHED:
             return None
         if op.verb is Verb.RENAME:

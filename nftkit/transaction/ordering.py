@@ -22,7 +22,9 @@ to exist (the kernel answers ENOENT otherwise), which this order guarantees.
 What is never moved: anything across a ``delete``, ``destroy``, ``flush``, ``reset``,
 ``replace``, ``insert`` or ``rename`` (those split the batch into runs, since their effect
 depends on what comes before and after them); rules relative to each other; the elements of a
-``constant`` set, which the kernel accepts only together with the set.
+``constant`` set, which the kernel accepts only together with the set; the elements of an
+interval set that holds the catch-all element ``*`` (nft 1.0.6 crashes on ``add element`` of
+``*`` to an interval set, and takes it with the set).
 
 ``ordered(ops)`` returns ``(original index, op)`` pairs, so that an error the backend reports
 for a position in the reordered batch can be traced back to the operation the user wrote (an
@@ -52,13 +54,24 @@ _PHASE: dict[Kind, int] = {
 }
 
 
+def _catchall(elements: Sequence[object]) -> bool:
+    """Whether the catch-all element ``*`` is among ``elements`` (keys or pairs)."""
+    for e in elements:
+        key = e[0] if isinstance(e, tuple) and e else e
+        key = getattr(key, "val", key)  # (an ElemExpr)
+        if isinstance(key, str) and key == "*":
+            return True
+    return False
+
+
 def _split(index: int, op: Op) -> list[tuple[int, int, Op]]:
     """``(phase, index, op)`` entries for one movable op: a set or map with elements becomes
     the bare set plus an element op."""
     phase = _PHASE[op.kind]
     obj = op.obj
     if (op.kind in (Kind.SET, Kind.MAP) and isinstance(obj, Set) and obj.elements
-            and SetFlag.CONSTANT not in obj.flags):
+            and SetFlag.CONSTANT not in obj.flags
+            and not (SetFlag.INTERVAL in obj.flags and _catchall(obj.elements))):
         bare = Op(verb=op.verb, kind=op.kind, family=op.family, table=op.table, name=op.name,
                   obj=obj.replace(elements=()))
         # ``add``: a duplicate element given with the set is no error, keep it that way.

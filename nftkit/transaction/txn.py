@@ -13,6 +13,7 @@ from ..errors import ValidationError
 from ..model.enums import Family
 from ..model.ruleset import Chain, Rule, Ruleset, Table
 from ..model.sets import Map, Set
+from ._values import typed_elements
 from .ops import (
     ALLOWED,
     Kind,
@@ -38,8 +39,27 @@ class Transaction:
     chain: ``Transaction().add(table).add_elements(...)``.
     """
 
-    def __init__(self, ops: Iterable[Op] = ()) -> None:
+    def __init__(self, ops: Iterable[Op] = (), *,
+                 known: Ruleset | Table | Iterable[Table] | None = None) -> None:
+        """``known``: tables (or a ruleset) whose sets and maps are known to exist as given,
+        e.g. what ``list_ruleset()`` returned: element values for them are checked against
+        their types when added (see ``add_elements``)."""
         self._ops: list[Op] = list(ops)
+        #: sets and maps whose type is known, by (family, table, name): element values
+        #: given for them are checked (``_values.typed_elements``)
+        self._sets: dict[tuple[Family, str, str], Set] = {}
+        if known is not None:
+            tables = known.tables if isinstance(known, Ruleset) else (
+                (known,) if isinstance(known, Table) else known)
+            for t in tables:
+                for s in t.sets:
+                    self._sets[(t.family, t.name, s.name)] = s
+        for op in self._ops:
+            self._remember(op)
+
+    def _remember(self, op: Op) -> None:
+        if isinstance(op.obj, Set) and op.family is not None and op.table is not None:
+            self._sets[(op.family, op.table, op.obj.name)] = op.obj
 
     # --- inspection -------------------------------------------------------------------------
 
@@ -86,6 +106,7 @@ class Transaction:
         if not isinstance(op, Op):
             raise ValidationError("Transaction", None, f"expected an Op, got {op!r}")
         self._ops.append(op)
+        self._remember(op)
         return self
 
     def extend(self, other: Iterable[Op]) -> Transaction:
@@ -143,7 +164,9 @@ class Transaction:
                                     chain=obj.name, obj=rule))
             return self
         name = getattr(obj, "name", None)
-        self._ops.append(Op(verb=verb, kind=kind, family=family, table=tname, name=name, obj=obj))
+        op = Op(verb=verb, kind=kind, family=family, table=tname, name=name, obj=obj)
+        self._ops.append(op)
+        self._remember(op)
         return self
 
     def _add_table(self, verb: Verb, table: Table) -> None:
@@ -329,32 +352,42 @@ class Transaction:
     # --- elements ---------------------------------------------------------------------------
 
     def add_elements(self, set_or_map: Set | Map | str, elements: Iterable[Any], *,
-                     table: TableRef) -> Transaction:
+                     table: TableRef, resolve: bool = False) -> Transaction:
         """Add elements to a set or map (nft ``add element inet t s { ... }``).
 
         Map elements are ``(key, data)`` pairs. Elements may be values, ``PrefixExpr``,
-        ``RangeExpr``, ``ConcatExpr`` or ``ElemExpr`` (with timeout/comment).
+        ``RangeExpr``, ``ConcatExpr`` or ``ElemExpr`` (with timeout/comment);
+        ``ipaddress`` networks and CIDR strings (``"10.0.0.0/8"``) are prefixes.
+
+        Values are checked against the set's type where it is known: ``set_or_map`` given
+        as a model, a set added earlier in this transaction, or one of
+        ``Transaction(known=...)`` (``ValidationError`` names the element). Strings that
+        the paths would read differently (``"@x"``, ``"$x"``, a NUL byte) are refused.
+        A host name where an address belongs is refused unless ``resolve=True``: nft then
+        resolves it inside the target network namespace (libnftables; the netlink path
+        does not resolve names).
         """
-        return self._elements(_ADD, set_or_map, elements, table)
+        return self._elements(_ADD, set_or_map, elements, table, resolve)
 
     def create_elements(self, set_or_map: Set | Map | str, elements: Iterable[Any], *,
-                        table: TableRef) -> Transaction:
+                        table: TableRef, resolve: bool = False) -> Transaction:
         """Like ``add_elements`` but fails with ``ExistsError`` if one exists."""
-        return self._elements(_CREATE, set_or_map, elements, table)
+        return self._elements(_CREATE, set_or_map, elements, table, resolve)
 
     def delete_elements(self, set_or_map: Set | Map | str, elements: Iterable[Any], *,
-                        table: TableRef) -> Transaction:
+                        table: TableRef, resolve: bool = False) -> Transaction:
         """Delete elements (nft ``delete element ...``); a missing one is ``NotFoundError``.
-        For a map, give the keys or the ``(key, data)`` pairs."""
-        return self._elements(_DELETE, set_or_map, elements, table)
+        For a map, give the keys or the ``(key, data)`` pairs. Keys are checked as for
+        ``add_elements``."""
+        return self._elements(_DELETE, set_or_map, elements, table, resolve)
 
     def destroy_elements(self, set_or_map: Set | Map | str, elements: Iterable[Any], *,
-                         table: TableRef) -> Transaction:
+                         table: TableRef, resolve: bool = False) -> Transaction:
         """Delete the elements that exist (nft >= 1.0.7 ``destroy element``; emulated)."""
-        return self._elements(_DESTROY, set_or_map, elements, table)
+        return self._elements(_DESTROY, set_or_map, elements, table, resolve)
 
     def _elements(self, verb: Verb, set_or_map: Set | Map | str, elements: Iterable[Any],
-                  table: TableRef) -> Transaction:
+                  table: TableRef, resolve: bool = False) -> Transaction:
         # The per-element update path (an agent's most frequent call): kept lean, see
         # docs/performance.md "Backend".
         if table is None:
@@ -384,6 +417,12 @@ class Transaction:
                                       f"{name} takes {what}, got {e!r}")
             if e is None:
                 raise ValidationError("Transaction", "elements", "None is not an element")
+        known: Set | None = None
+        if is_set:
+            known = set_or_map  # type: ignore[assignment]
+        elif self._sets:
+            known = self._sets.get((family, tname, name))
+        elems = typed_elements(elems, known, removing=removing, resolve=resolve)
         if removing and pairs:
             # nft deletes map elements by key; the data part is not needed.
             elems = tuple(e[0] if isinstance(e, tuple) else e for e in elems)

@@ -39,6 +39,7 @@ from nftkit.transaction import (
     Verb,
     result_without_handles,
 )
+from nftkit.transaction._values import typed_elements
 
 VERSIONS = ("1.0.6", "1.1.3")
 
@@ -117,12 +118,21 @@ def test_element_command_is_json_dumps(ops: list[Op], version: str) -> None:
     assert element_command(ops, version) == _general(ops, version)
 
 
+def _enters(value: Any) -> bool:
+    """Whether ``Transaction`` takes ``value`` as it is (it refuses ``"@x"``, ``"$x"`` and NUL
+    bytes, and types CIDR strings: hand-made ops above still carry those)."""
+    try:
+        return typed_elements((value,), None, removing=False, resolve=False) == (value,)
+    except ValidationError:
+        return False
+
+
 @pytest.mark.parametrize("name", sorted(DATATYPES))
 @settings(max_examples=10)
 @given(data=st.data())
 def test_every_datatype(name: str, data: st.DataObject) -> None:
     """Bare values, concatenations and map pairs of each datatype's values."""
-    values = data.draw(st.lists(_of_kind(name), min_size=2, max_size=4))
+    values = data.draw(st.lists(_of_kind(name).filter(_enters), min_size=2, max_size=4))
     elements: list[Any] = [*values, ConcatExpr(exprs=tuple(values)),
                            (values[0], ConcatExpr(exprs=tuple(values)))]
     txn = (Transaction().add_elements("s", elements, table=("inet", "t"))

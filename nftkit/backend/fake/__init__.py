@@ -44,10 +44,18 @@ checked before sending, handles a failed batch uses up) and the listing methods.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from typing import TypeVar
 
-from ...errors import InvalidError, NotFoundError
+from ...errors import (
+    BackendError,
+    BusyError,
+    ExistsError,
+    InvalidError,
+    NotFoundError,
+    ValidationError,
+)
 from ...model.enums import Family
 from ...model.objects import Counter, NamedObject, Quota
 from ...model.ruleset import Chain, Ruleset, Table
@@ -58,12 +66,47 @@ from ...render.text import to_text
 from ...semantics.engine import BatchAborted, run_batch, run_op, run_resets
 from ...semantics.script import parse_script
 from ...semantics.state import State, TableState, set_model
-from ...transaction import Kind, Op, Transaction, TransactionResult, Verb
+from ...transaction import (
+    Kind,
+    Op,
+    Transaction,
+    TransactionPath,
+    TransactionResult,
+    Verb,
+    result_without_handles,
+)
 from .._limits import refuse_rename_then_delete
 from .._positions import position_index
 from ._monitor import FakeMonitor, Monitors
 
 __all__ = ["FakeNftables"]
+
+
+#: nft's text for the errno behind each error class (what the kernel path's messages carry)
+_STRERROR: dict[type[BackendError], str] = {
+    NotFoundError: "No such file or directory", ExistsError: "File exists",
+    BusyError: "Device or resource busy"}
+
+
+def _as_nft(err: BackendError) -> BackendError:
+    """``err`` worded as ``Nftables`` words it: ``<op>: <errno text>: <why>`` (``add rule inet
+    t c: No such file or directory: chain c in table inet t does not exist``), where nft says
+    ``add rule inet t c: No such file or directory`` (or ``Could not process rule: No such
+    file or directory``, when the kernel rather than nft's cache found it). The class, index,
+    operation and ``nft_message`` (the why) stay."""
+    text = _STRERROR.get(type(err))
+    op = err.operation
+    if text is None or not isinstance(op, Op) or text in err.nft_message:
+        return err
+    why = err.nft_message or str(err)
+    return type(err)(f"{op.describe()}: {text}: {why}", nft_message=err.nft_message,
+                     index=err.index, operation=op)
+
+
+def _check_path(path: str | None) -> None:
+    if path is not None and path not in ("netlink", "libnftables-json", "libnftables-text"):
+        raise ValidationError("FakeNftables", "path", f"expected one of netlink, "
+                              f"libnftables-json, libnftables-text, got {path!r}")
 
 
 class FakeNftables:
@@ -97,15 +140,27 @@ class FakeNftables:
 
     # --- transactions ---------------------------------------------------------------------------
 
-    def run(self, txn: Transaction, *, ordered: bool = True) -> TransactionResult:
+    def run(self, txn: Transaction, *, handles: bool = True, ordered: bool = True,
+            netlink: bool | None = None, path: TransactionPath | None = None
+            ) -> TransactionResult:
         """Apply ``txn`` atomically; returns the handles assigned to what it created.
 
         As with ``Nftables``, the ops are applied in batch order (``txn.batch()``; handles
         are assigned in that order, as the kernel does), unless ``ordered=False``, and
         errors name the op's index in ``txn.ops``. Resets (``reset counter``, ...) run after
         the batch commits: the kernel resets on a read request, outside any batch.
+
+        ``handles``, ``netlink`` and ``path`` are taken as ``Nftables.run`` takes them, so
+        that code written for one runs on the other: ``handles=False`` gives all-None
+        handles; a fake has one path, so ``netlink`` and ``path`` choose nothing (an
+        unknown ``path`` is still a ValidationError).
         """
-        return self._run(txn, ordered=ordered, nft_f=False)
+        _check_path(path)
+        try:
+            result = self._run(txn, ordered=ordered, nft_f=False)
+        except BackendError as err:
+            raise _as_nft(err) from None
+        return result if handles else result_without_handles(txn.ops)
 
     def _run(self, txn: Transaction, *, ordered: bool, nft_f: bool) -> TransactionResult:
         """``nft_f``: as ``nft -f`` runs a script (rule positions as nft places them; resets
@@ -146,10 +201,22 @@ class FakeNftables:
             self._run(txn, ordered=False, nft_f=True)
         return ""
 
-    def check(self, txn: Transaction, *, ordered: bool = True) -> None:
+    def run_file(self, path: str | os.PathLike[str], *, dry: bool = False) -> str:
+        """Run an nft script file, as ``Nftables.run_file`` does (``include`` and
+        ``define`` are not supported by the fake's script reader beyond what
+        ``parse_script`` takes)."""
+        with open(path, encoding="utf-8") as f:
+            return self.run_text(f.read(), dry=dry)
+
+    def check(self, txn: Transaction, *, ordered: bool = True, netlink: bool | None = None,
+              path: TransactionPath | None = None) -> None:
         """Dry run: raise what ``run`` would raise, change nothing (not even handle counters,
         which a kernel dry run does use up)."""
-        self._check(txn, ordered=ordered, nft_f=False)
+        _check_path(path)
+        try:
+            self._check(txn, ordered=ordered, nft_f=False)
+        except BackendError as err:
+            raise _as_nft(err) from None
 
     def _check(self, txn: Transaction, *, ordered: bool, nft_f: bool) -> None:
         with self._lock:

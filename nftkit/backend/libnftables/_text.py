@@ -101,6 +101,16 @@ def _lines(table: Table, skip: tuple[str, ...]) -> list[str]:
             if line and not line.startswith(skip)]
 
 
+def _unbraced(line: str, op: Op) -> str:
+    """``create counter inet t c { packets 0 bytes 0; }`` as nft's grammar takes ``create``
+    of an object: without the braces (``create counter inet t c packets 0 bytes 0``)."""
+    head, brace, body = line.partition(" { ")
+    body = body.removesuffix("; }").removesuffix(" }")
+    if not brace or ";" in body or "{" in body:
+        raise UnsupportedError(f"{op.describe()}: not as a text command")
+    return f"{head} {body}"
+
+
 def ops_script(ops: Sequence[Op], known: Mapping[tuple[str, str, str], Set] | None = None
                ) -> str:
     """``ops`` as nft commands (``add table``, ``add chain``, ``add set``, ``add rule``,
@@ -150,5 +160,7 @@ def ops_script(ops: Sequence[Op], known: Mapping[tuple[str, str, str], Set] | No
             raise UnsupportedError(f"{op.describe()}: not as a text command")
         if verb is Verb.CREATE and lines and lines[0].startswith("add "):
             lines[0] = "create " + lines[0][len("add "):]
+            if isinstance(obj, NamedObject):
+                lines[0] = _unbraced(lines[0], op)
         out += lines
     return "\n".join(out) + "\n"

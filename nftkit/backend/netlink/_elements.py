@@ -37,7 +37,7 @@ from collections.abc import Callable, Sequence
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import TYPE_CHECKING, Any
 
-from ...errors import UnsupportedError
+from ...errors import InvalidError, UnsupportedError
 from ...model.expressions import (
     ConcatExpr,
     ElemExpr,
@@ -122,6 +122,9 @@ def _ether(v: Any) -> bytes:
 
 def _ifname(v: Any) -> bytes:
     raw = str(v).encode()
+    if b"\0" in raw:
+        # the kernel would cut the name at the NUL: refuse rather than store another name
+        raise InvalidError(f"interface name {v!r} holds a NUL byte")
     if len(raw) >= 16:
         raise UnsupportedError(f"interface name too long: {v!r}")
     return raw.ljust(16, b"\0")

@@ -467,8 +467,8 @@ class NetlinkPath:
 
     # --- running a transaction ------------------------------------------------------------
 
-    def apply(self, txn: Transaction, *, dry: bool, want_handles: bool, ordered: bool
-              ) -> TransactionResult | None:
+    def apply(self, txn: Transaction, *, dry: bool, want_handles: bool, ordered: bool,
+              refuse: bool = False) -> TransactionResult | None:
         """Apply (or dry-run) ``txn`` as one batch; None when libnftables must do it instead
         (nothing was changed then).
 
@@ -478,7 +478,8 @@ class NetlinkPath:
         ENOENT, EEXIST, EBUSY and EPERM as NotFoundError, ExistsError, BusyError and
         PermissionDeniedError; other errors (EINVAL...) return None, so that libnftables runs
         the transaction again, atomically and from scratch, and the error carries nft's own
-        explanation.
+        explanation. ``refuse``: raise the encoders' UnsupportedError (nothing sent) instead
+        of returning None for what only libnftables can do.
         """
         ops = txn.ops
         echo = want_handles and not dry and any(op.creates for op in ops)
@@ -487,6 +488,8 @@ class NetlinkPath:
             try:
                 messages, owners = self.encode(ops, batch, echo=echo)
             except UnsupportedError:
+                if refuse:
+                    raise
                 return None
             except _Stale:
                 self.restarts += 1
