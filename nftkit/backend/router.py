@@ -397,7 +397,8 @@ class Nftables:
         if dropped is not None:
             return self._via_text(txn, dropped, dry=dry, want_handles=want_handles,
                                   ordered=ordered)
-        return self._via_json(txn, dry=dry, want_handles=want_handles, ordered=ordered)
+        return self._via_json(txn, dry=dry, want_handles=want_handles, ordered=ordered,
+                              echo=use is False)
 
     def _forced(self, txn: Transaction, path: TransactionPath, *, dry: bool, want_handles: bool,
                 ordered: bool) -> TransactionResult:
@@ -425,7 +426,8 @@ class Nftables:
                 f"the libnftables JSON path cannot carry this transaction: libnftables "
                 f"{'.'.join(map(str, lib.version))} would not apply {dropped} from JSON; "
                 "nothing was sent")
-        return self._via_json(txn, dry=dry, want_handles=want_handles, ordered=ordered)
+        return self._via_json(txn, dry=dry, want_handles=want_handles, ordered=ordered,
+                              echo=True)
 
     def _forced_netlink(self, txn: Transaction, *, dry: bool, want_handles: bool,
                         ordered: bool) -> TransactionResult:
@@ -456,9 +458,10 @@ class Nftables:
                            "over netlink); nothing was applied")
 
     def _via_json(self, txn: Transaction, *, dry: bool, want_handles: bool,
-                  ordered: bool) -> TransactionResult:
+                  ordered: bool, echo: bool) -> TransactionResult:
         """The libnftables JSON path, with the element checks and guards (see
-        ``_check_elements``)."""
+        ``_check_elements``). ``echo``: the caller asked for libnftables, so its handles come
+        from nft's echo; otherwise they are looked up by name after the batch."""
         ops = txn.ops
         lib = self._lib
         owned = self._owned
@@ -474,7 +477,7 @@ class Nftables:
                 try:
                     # nft's echo only for a caller who asked for libnftables: see ``run``
                     result = run_json(lib, sent, dry=dry,
-                                      want_handles=want_handles and use is False,
+                                      want_handles=want_handles and echo,
                                       ordered=ordered, guards=list(guards.values()))
                 except BackendError as exc:
                     if self._moved(checked):
@@ -496,7 +499,7 @@ class Nftables:
                 if nl is not None:
                     nl.invalidate()
                 self._confirm(ops, {w: c for w, c in checked.items() if w not in guards})
-                if want_handles and use is not False and any(op.creates for op in ops):
+                if want_handles and not echo and any(op.creates for op in ops):
                     result = TransactionResult(ops=ops, handles=tuple(
                         self._nl().handles_by_name(ops)), path=result.path)
         return result
