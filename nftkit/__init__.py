@@ -35,6 +35,7 @@ from .parse.nft import parse_rule
 from .render.json import to_json
 from .render.text import to_script, to_text
 from .semantics.script import parse, parse_script
+from .sync import SyncResult, canonical, diff
 from .transaction import Transaction, TransactionResult
 
 if TYPE_CHECKING:
@@ -72,6 +73,9 @@ __all__ = [
     "CheckError",
     "check",
     "problems",
+    "canonical",
+    "diff",
+    "SyncResult",
     *_model_all,
 ]
 

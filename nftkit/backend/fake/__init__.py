@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterable
 
 from ...errors import InvalidError, NotFoundError
 from ...model.enums import Family
@@ -57,9 +58,11 @@ from ...render.text import to_text
 from ...semantics.engine import BatchAborted, run_batch, run_op, run_resets
 from ...semantics.script import parse_script
 from ...semantics.state import State, TableState, set_model
+from ...sync import SyncResult, SyncState, run_sync
 from ...transaction import Kind, Op, Transaction, TransactionResult, Verb
 from .._limits import refuse_rename_then_delete
 from .._positions import replay
+from .._sync import FakeTarget, drift
 
 __all__ = ["FakeNftables"]
 
@@ -77,6 +80,9 @@ class FakeNftables:
                  version: str | tuple[int, ...] | None = None) -> None:
         self._state = State()
         self._lock = threading.Lock()
+        #: the ruleset generation: one more per committed batch, as the kernel's genid
+        self.generation = 0
+        self._sync_state = SyncState()
         self.version = RenderContext(version=version).version
         if ruleset is not None:
             self.run(Transaction().add(ruleset))
@@ -108,16 +114,35 @@ class FakeNftables:
         """``nft_f``: as ``nft -f`` runs a script (rule positions as nft places them; resets
         at once, before the batch, see ``run_resets``)."""
         with self._lock:
-            if nft_f:
-                run_resets(self._state, txn.ops, self.version)
-            work = self._state.clone()
-            handles, resets = self._apply(work, txn, dry=False, ordered=ordered,
-                                          json_positions=not nft_f)
-            work.commit()
-            self._state = work
-            for index, op in resets if not nft_f else ():
-                run_op(self.version, self._state, self._state, op, index)
-            return TransactionResult(ops=txn.ops, handles=tuple(handles))
+            return self._commit(txn, ordered=ordered, nft_f=nft_f)
+
+    def _commit(self, txn: Transaction, *, ordered: bool, nft_f: bool) -> TransactionResult:
+        if nft_f:
+            run_resets(self._state, txn.ops, self.version)
+        work = self._state.clone()
+        handles, resets = self._apply(work, txn, dry=False, ordered=ordered,
+                                      json_positions=not nft_f)
+        work.commit()
+        self._state = work
+        self.generation += 1
+        for index, op in resets if not nft_f else ():
+            run_op(self.version, self._state, self._state, op, index)
+        return TransactionResult(ops=txn.ops, handles=tuple(handles))
+
+    def sync(self, desired: Ruleset | Table | Iterable[Table], *,
+             tables: Iterable[Table | tuple[Family | str, str] | str] | None = None,
+             dry_run: bool = False, retries: int = 5) -> SyncResult:
+        """Make the owned tables what ``desired`` says, as ``Nftables.sync`` does (the batch
+        is refused when another ``run`` committed since the state was read; ``path`` is
+        ``"fake"``)."""
+        return run_sync(FakeTarget(self), self._sync_state, desired, tables=tables,
+                        dry_run=dry_run, retries=retries)
+
+    def drift(self, desired: Ruleset | Table | Iterable[Table], *,
+              tables: Iterable[Table | tuple[Family | str, str] | str] | None = None
+              ) -> Transaction:
+        """What ``sync`` would send now (``Nftables.drift``)."""
+        return drift(self, desired, tables=tables)
 
     def run_text(self, commands: str, *, handles: bool = False, json_output: bool = False,
                  dry: bool = False) -> str:

@@ -1,0 +1,166 @@
+"""The backends' side of ``sync`` (``nftkit.sync.run_sync``): read the owned tables at one
+ruleset generation, and commit a batch only if the ruleset is still at it.
+
+``Nftables``: the batch goes by netlink with ``NFNL_BATCH_GENID`` set to the generation the
+tables were read at, so the kernel refuses it (ERESTART) when any other writer committed in
+between. A batch the netlink encoders cannot write goes through libnftables (``run``), which
+cannot carry that generation: the generation is checked just before, and after the batch,
+unless it is exactly one more, the loop reads the tables again and checks that they are the
+desired ones (else it diffs and sends again).
+
+``FakeNftables``: the same against its ``generation`` counter, under its lock.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from ..errors import BackendError, ConflictError, NotFoundError, UnsupportedError
+from ..model.enums import Family
+from ..model.ruleset import Ruleset, Table
+from ..sync import Applied, SyncState, run_sync
+from ..sync._diff import TableKey
+from ..transaction import Transaction
+
+if TYPE_CHECKING:
+    from .fake import FakeNftables
+    from .router import Nftables
+
+__all__ = ["FakeTarget", "NftablesTarget", "drift"]
+
+#: How many times a read is taken again when a commit came between its start and end.
+_READS = 10
+
+
+class FakeTarget:
+    """``Target`` of a ``FakeNftables``."""
+
+    def __init__(self, fake: FakeNftables) -> None:
+        self.fake = fake
+
+    def generation(self) -> int:
+        return self.fake.generation
+
+    def read(self, keys: Sequence[TableKey]) -> tuple[int, dict[TableKey, Table | None]]:
+        fake = self.fake
+        with fake._lock:
+            out: dict[TableKey, Table | None] = {}
+            for key in keys:
+                t = fake._state.tables.get(key)
+                out[key] = None if t is None else t.model()
+            return fake.generation, out
+
+    def apply(self, txn: Transaction, genid: int) -> Applied | None:
+        fake = self.fake
+        with fake._lock:
+            if fake.generation != genid:
+                return None
+            result = fake._commit(txn, ordered=True, nft_f=False)
+            return Applied(path="fake", handles=result.handles, genid=fake.generation)
+
+
+class NftablesTarget:
+    """``Target`` of an ``Nftables`` handle."""
+
+    def __init__(self, nft: Nftables) -> None:
+        self.nft = nft
+
+    def generation(self) -> int:
+        lib = self.nft._lib
+        with lib.lock:
+            return self.nft._nl().sock.genid()
+
+    def read(self, keys: Sequence[TableKey]) -> tuple[int, dict[TableKey, Table | None]]:
+        nft = self.nft
+        for _attempt in range(_READS):
+            before = self.generation()
+            out: dict[TableKey, Table | None] = {}
+            for fam, name in keys:
+                try:
+                    out[(fam, name)] = nft.list_table(fam, name)
+                except NotFoundError:
+                    out[(fam, name)] = None
+            if self.generation() == before:
+                return before, out
+        raise ConflictError(f"sync: the ruleset changed during each of {_READS} reads")
+
+    def apply(self, txn: Transaction, genid: int) -> Applied | None:
+        nft = self.nft
+        sent = self._netlink(txn, genid)
+        if sent is not _UNSUPPORTED:
+            return sent  # type: ignore[return-value]
+        if self.generation() != genid:
+            return None
+        try:
+            result = nft.run(txn)
+        except BackendError as exc:
+            if self.generation() != genid:
+                return None  # another writer came first: the batch met its changes
+            raise exc from None
+        now = self.generation()
+        return Applied(path=result.path or "libnftables-json", handles=result.handles,
+                       genid=now if now == genid + 1 else None)
+
+    def _netlink(self, txn: Transaction, genid: int) -> Applied | object | None:
+        """The batch by netlink at ``genid``; ``_UNSUPPORTED`` when the encoders cannot
+        write it exactly (then nothing was sent)."""
+        from .netlink._objects import errno_error
+        from .netlink._txn import MissingSet, _Stale
+
+        nft = self.nft
+        ops = txn.ops
+        if not nft._netlink_allowed(ops, nft.netlink):
+            return _UNSUPPORTED
+        batch = txn.batch()
+        echo = any(op.creates for op in ops)
+        with nft._lib.lock:
+            nl = nft._nl()
+            nl.forget_all()  # what is known of sets may be of another generation
+            try:
+                messages, owners = nl.encode(ops, batch, echo=echo)
+            except UnsupportedError:
+                return _UNSUPPORTED
+            except (_Stale, MissingSet) as exc:
+                if nl.sock.genid() != genid:
+                    return None
+                if isinstance(exc, MissingSet):
+                    raise exc.error() from None
+                return _UNSUPPORTED
+            failed = nl.send(messages, commit=True, genid=genid)
+            if failed == (0, errno.ERESTART):
+                nl.restarts += 1
+                nl.forget_all()
+                return None
+            if failed is not None:
+                nl.forget_all()
+                pos, err = failed
+                index = owners[min(pos, len(owners) - 1)]
+                if err in (errno.ENOENT, errno.EEXIST, errno.EBUSY, errno.EPERM,
+                           errno.EACCES):
+                    raise errno_error(err, ops[index].describe(), index=index,
+                                      operation=ops[index])
+                return _UNSUPPORTED  # libnftables runs it again, with nft's explanation
+            nl.committed(ops, genid)
+            handles: Sequence[int | None] = (nl.handles(ops, batch) if echo
+                                             else [None] * len(ops))
+        nft.last_path = "netlink"
+        return Applied(path="netlink", handles=tuple(handles), genid=genid + 1)
+
+
+_UNSUPPORTED = object()
+
+
+def drift(backend: Nftables | FakeNftables, desired: Ruleset | Table | Iterable[Table], *,
+          tables: Iterable[Table | tuple[Family | str, str] | str] | None = None
+          ) -> Transaction:
+    """What ``backend.sync(desired)`` would send now: empty when the kernel has the desired
+    state (the state remembered from the last sync is reused while the generation is
+    unchanged)."""
+    from .fake import FakeNftables as _Fake
+
+    target: FakeTarget | NftablesTarget = (FakeTarget(backend) if isinstance(backend, _Fake)
+                                           else NftablesTarget(backend))
+    state: SyncState = backend._sync_state
+    return run_sync(target, state, desired, tables=tables, dry_run=True).txn
