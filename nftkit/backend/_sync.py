@@ -8,69 +8,40 @@ cannot carry that generation: the generation is checked just before, and after t
 unless it is exactly one more, the loop reads the tables again and checks that they are the
 desired ones (else it diffs and sends again).
 
-``FakeNftables``: the same against its ``generation`` counter, under its lock.
+(``FakeNftables`` has its own ``Target``: its ``generation`` counter, under its lock.)
 """
 
 from __future__ import annotations
 
 import errno
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import Any
 
 from ..errors import BackendError, ConflictError, NotFoundError, UnsupportedError
 from ..model.enums import Family
 from ..model.ruleset import Ruleset, Table
-from ..sync import Applied, SyncState, run_sync
+from ..sync import Applied, SyncState, Target, run_sync
 from ..sync._diff import TableKey
 from ..transaction import Transaction
 
-if TYPE_CHECKING:
-    from .fake import FakeNftables
-    from .router import Nftables
-
-__all__ = ["FakeTarget", "NftablesTarget", "drift"]
+__all__ = ["NftablesTarget", "drift"]
 
 #: How many times a read is taken again when a commit came between its start and end.
 _READS = 10
 
 
-class FakeTarget:
-    """``Target`` of a ``FakeNftables``."""
-
-    def __init__(self, fake: FakeNftables) -> None:
-        self.fake = fake
-
-    def generation(self) -> int:
-        return self.fake.generation
-
-    def read(self, keys: Sequence[TableKey]) -> tuple[int, dict[TableKey, Table | None]]:
-        fake = self.fake
-        with fake._lock:
-            out: dict[TableKey, Table | None] = {}
-            for key in keys:
-                t = fake._state.tables.get(key)
-                out[key] = None if t is None else t.model()
-            return fake.generation, out
-
-    def apply(self, txn: Transaction, genid: int) -> Applied | None:
-        fake = self.fake
-        with fake._lock:
-            if fake.generation != genid:
-                return None
-            result = fake._commit(txn, ordered=True, nft_f=False)
-            return Applied(path="fake", handles=result.handles, genid=fake.generation)
-
-
 class NftablesTarget:
     """``Target`` of an ``Nftables`` handle."""
 
-    def __init__(self, nft: Nftables) -> None:
+    def __init__(self, nft: Any) -> None:
+        # (an ``Nftables``: this module is below the router, which imports it)
         self.nft = nft
 
     def generation(self) -> int:
         lib = self.nft._lib
         with lib.lock:
-            return self.nft._nl().sock.genid()
+            genid: int = self.nft._nl().sock.genid()
+            return genid
 
     def read(self, keys: Sequence[TableKey]) -> tuple[int, dict[TableKey, Table | None]]:
         nft = self.nft
@@ -152,15 +123,9 @@ class NftablesTarget:
 _UNSUPPORTED = object()
 
 
-def drift(backend: Nftables | FakeNftables, desired: Ruleset | Table | Iterable[Table], *,
+def drift(target: Target, state: SyncState, desired: Ruleset | Table | Iterable[Table], *,
           tables: Iterable[Table | tuple[Family | str, str] | str] | None = None
           ) -> Transaction:
-    """What ``backend.sync(desired)`` would send now: empty when the kernel has the desired
-    state (the state remembered from the last sync is reused while the generation is
-    unchanged)."""
-    from .fake import FakeNftables as _Fake
-
-    target: FakeTarget | NftablesTarget = (FakeTarget(backend) if isinstance(backend, _Fake)
-                                           else NftablesTarget(backend))
-    state: SyncState = backend._sync_state
+    """What a sync would send now: empty when the kernel has the desired state (the state
+    remembered from the last sync is reused while the generation is unchanged)."""
     return run_sync(target, state, desired, tables=tables, dry_run=True).txn

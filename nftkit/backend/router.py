@@ -514,7 +514,7 @@ class Nftables:
               ) -> Transaction:
         """The diff between the kernel and ``desired`` (empty: no drift); what ``sync``
         would send now."""
-        return drift(self, desired, tables=tables)
+        return drift(NftablesTarget(self), self._sync_state, desired, tables=tables)
 
     # --- text commands (the libnftables text path) --------------------------------------
 

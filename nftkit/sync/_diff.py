@@ -22,8 +22,9 @@ set or map whose type, flags, timeout, size, policy, comment or statements diffe
 whose type, hook, priority, devices or comment differ (a base chain's policy changes in
 place); a named object or flowtable that differs; a table whose comment differs or that
 loses a flag (the whole table; a flag is added in place). Recreating loses what the kernel
-keeps in the object (elements added by the datapath, counter and quota values, timeouts already running), and rules that use it are
-added again (so their counters start at zero too).
+keeps in the object (elements added by the datapath, counter and quota values, timeouts
+already running), and rules that use it are added again (so their counters start at zero
+too).
 """
 
 from __future__ import annotations
@@ -403,7 +404,7 @@ class _TableDiff:
         kb = [canonical_rule(r) for r in b]
         places: list[Placement] = []
         name = c.name
-        matcher = difflib.SequenceMatcher(None, ka, kb, autojunk=False)  # type: ignore[arg-type]
+        matcher = difflib.SequenceMatcher(None, ka, kb, autojunk=False)
         for tag, i1, i2, j1, j2 in matcher.get_opcodes():
             if tag == "equal":
                 for i in range(i1, i2):

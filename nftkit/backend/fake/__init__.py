@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from ...errors import InvalidError, NotFoundError
 from ...model.enums import Family
@@ -58,13 +58,14 @@ from ...render.text import to_text
 from ...semantics.engine import BatchAborted, run_batch, run_op, run_resets
 from ...semantics.script import parse_script
 from ...semantics.state import State, TableState, set_model
-from ...sync import SyncResult, SyncState, run_sync
+from ...sync import Applied, SyncResult, SyncState, run_sync
+from ...sync._diff import TableKey
 from ...transaction import Kind, Op, Transaction, TransactionResult, Verb
 from .._limits import refuse_rename_then_delete
 from .._positions import replay
-from .._sync import FakeTarget, drift
+from .._sync import drift
 
-__all__ = ["FakeNftables"]
+__all__ = ["FakeNftables", "FakeTarget"]
 
 
 class FakeNftables:
@@ -142,7 +143,7 @@ class FakeNftables:
               tables: Iterable[Table | tuple[Family | str, str] | str] | None = None
               ) -> Transaction:
         """What ``sync`` would send now (``Nftables.drift``)."""
-        return drift(self, desired, tables=tables)
+        return drift(FakeTarget(self), self._sync_state, desired, tables=tables)
 
     def run_text(self, commands: str, *, handles: bool = False, json_output: bool = False,
                  dry: bool = False) -> str:
@@ -320,3 +321,29 @@ class FakeNftables:
             return [o for t in self._state.tables.values() if fam in (None, t.family)
                     for o in t.objects.values()]
 
+
+class FakeTarget:
+    """``Target`` of a ``FakeNftables``."""
+
+    def __init__(self, fake: FakeNftables) -> None:
+        self.fake = fake
+
+    def generation(self) -> int:
+        return self.fake.generation
+
+    def read(self, keys: Sequence[TableKey]) -> tuple[int, dict[TableKey, Table | None]]:
+        fake = self.fake
+        with fake._lock:
+            out: dict[TableKey, Table | None] = {}
+            for key in keys:
+                t = fake._state.tables.get(key)
+                out[key] = None if t is None else t.model()
+            return fake.generation, out
+
+    def apply(self, txn: Transaction, genid: int) -> Applied | None:
+        fake = self.fake
+        with fake._lock:
+            if fake.generation != genid:
+                return None
+            result = fake._commit(txn, ordered=True, nft_f=False)
+            return Applied(path="fake", handles=result.handles, genid=fake.generation)
