@@ -4,8 +4,9 @@ ruleset generation, and commit a batch only if the ruleset is still at it.
 ``Nftables``: the batch goes by netlink with ``NFNL_BATCH_GENID`` set to the generation the
 tables were read at, so the kernel refuses it (ERESTART) when any other writer committed in
 between. A batch the netlink encoders cannot write goes through libnftables (``run``), which
-cannot carry that generation: the generation is checked just before, and after the batch,
-unless it is exactly one more, the loop reads the tables again and checks that they are the
+(JSON; or the diff's own ``nft -f`` script where this release's JSON would drop
+something), which cannot carry that generation: the generation is checked just before, and
+after the batch, unless it is exactly one more, the loop reads the tables again and checks that they are the
 desired ones (else it diffs and sends again).
 
 (``FakeNftables`` has its own ``Target``: its ``generation`` counter, under its lock.)
@@ -20,7 +21,7 @@ from typing import Any
 from ..errors import BackendError, ConflictError, NotFoundError, UnsupportedError
 from ..model.enums import Family
 from ..model.ruleset import Ruleset, Table
-from ..sync import Applied, SyncState, Target, run_sync
+from ..sync import Applied, SyncPath, SyncState, Target, run_sync
 from ..sync._diff import TableKey
 from ..transaction import Transaction
 
@@ -48,31 +49,46 @@ class NftablesTarget:
         for _attempt in range(_READS):
             before = self.generation()
             out: dict[TableKey, Table | None] = {}
-            for fam, name in keys:
-                try:
-                    out[(fam, name)] = nft.list_table(fam, name)
-                except NotFoundError:
-                    out[(fam, name)] = None
+            try:
+                for fam, name in keys:
+                    try:
+                        out[(fam, name)] = nft.list_table(fam, name)
+                    except NotFoundError:
+                        out[(fam, name)] = None
+            except BackendError:
+                # (a listing is several requests: one can meet a table deleted meanwhile)
+                if self.generation() != before:
+                    continue
+                raise
             if self.generation() == before:
                 return before, out
         raise ConflictError(f"sync: the ruleset changed during each of {_READS} reads")
 
-    def apply(self, txn: Transaction, genid: int) -> Applied | None:
+    def apply(self, txn: Transaction, genid: int, script: str) -> Applied | None:
         nft = self.nft
         sent = self._netlink(txn, genid)
         if sent is not _UNSUPPORTED:
             return sent  # type: ignore[return-value]
         if self.generation() != genid:
             return None
+        path: SyncPath
         try:
-            result = nft.run(txn)
+            try:
+                result = nft.run(txn, handles=False)
+                # (no handles: libnftables 1.0.6's echo gives an insert's handle to the
+                # replace before it; the next sync reads them)
+                path, handles = result.path or "libnftables-json", (None,) * len(txn.ops)
+            except UnsupportedError:
+                # neither netlink nor this release's JSON carries all of it: nft commands
+                # (one batch too; the handles are read back by the next sync)
+                nft.run_text(script)
+                path, handles = "libnftables-text", (None,) * len(txn.ops)
         except BackendError as exc:
             if self.generation() != genid:
                 return None  # another writer came first: the batch met its changes
             raise exc from None
         now = self.generation()
-        return Applied(path=result.path or "libnftables-json", handles=result.handles,
-                       genid=now if now == genid + 1 else None)
+        return Applied(path=path, handles=handles, genid=now if now == genid + 1 else None)
 
     def _netlink(self, txn: Transaction, genid: int) -> Applied | object | None:
         """The batch by netlink at ``genid``; ``_UNSUPPORTED`` when the encoders cannot

@@ -7,8 +7,8 @@ Two models that the kernel stores the same way have equal canonical forms:
 - set and map elements in one order, addresses as ``ipaddress`` objects, an interval as nft
   lists it (a one-value range as the value, a whole prefix as ``a/n``), an element without
   options as its bare value;
-- flags are frozensets already, and flag lists in rules (``ct state established,new``) are
-  sorted: their order never matters;
+- flags are frozensets already, and flag lists in rules (``ct state established,new``,
+  ``ct state new | established``) are one sorted list: their order never matters;
 - tables, and the chains, sets, flowtables and named objects of each table, sorted by name
   (rules keep their order: it is what they mean);
 - what traffic changes is zeroed: counter packets and bytes, quota ``used`` (in rules,
@@ -31,12 +31,12 @@ import attrs
 
 from .._node import Node
 from ..model.enums import ChainPolicy, SetFlag
-from ..model.expressions import ElemExpr, ListExpr
+from ..model.expressions import BinopExpr, BinopOp, ElemExpr, ListExpr
 from ..model.objects import Counter, NamedObject, Quota
 from ..model.priority import Priority
 from ..model.ruleset import Chain, Flowtable, Rule, Ruleset, Table
 from ..model.sets import Map, Set
-from ..model.statements import CounterStmt, QuotaStmt
+from ..model.statements import CounterStmt, MatchStmt, QuotaStmt
 from ..nft.releases import ReleaseProfile, profile
 from ..semantics.elements import interval_of, normalize_value, render_interval, sort_key
 
@@ -61,6 +61,10 @@ def _stateless(node: Any) -> Any:
     if isinstance(node, ListExpr):  # ``ct state new,established``: flags, in any order
         values = tuple(sorted(node.values, key=repr))
         return node if values == node.values else node.replace(values=values)
+    if isinstance(node, MatchStmt) and isinstance(node.right, BinopExpr):
+        names = _or_names(node.right)
+        if names is not None:  # ``ct state new | established`` is ``ct state new,established``
+            return node.replace(right=ListExpr(values=tuple(sorted(names))))
     if isinstance(node, tuple):
         out = tuple(_stateless(n) for n in node)
         return node if all(a is b for a, b in zip(out, node, strict=True)) else out
@@ -75,6 +79,17 @@ def _stateless(node: Any) -> Any:
                     changes[f.name] = new
         return attrs.evolve(node, **changes) if changes else node  # type: ignore[misc]
     return node
+
+
+def _or_names(e: object) -> list[str] | None:
+    """The symbols of an ``a | b | c`` chain of flag names (None if it is something else)."""
+    if isinstance(e, str):
+        return [e]
+    if isinstance(e, BinopExpr) and e.op is BinopOp.OR:
+        left, right = _or_names(e.left), _or_names(e.right)
+        if left is not None and right is not None:
+            return left + right
+    return None
 
 
 def canonical_rule(rule: Rule) -> Rule:

@@ -129,15 +129,19 @@ def diff(current: Ruleset | Iterable[Table], desired: Ruleset | Iterable[Table],
 
 
 def plan(current: Mapping[TableKey, Table | None], desired: Mapping[TableKey, Table | None],
-         handles: Mapping[TableKey, Handles] | None = None) -> Plan:
+         handles: Mapping[TableKey, Handles] | None = None,
+         aliases: Mapping[Rule, Rule] | None = None) -> Plan:
     """``diff`` for the tables in ``desired`` (keys), with the rule handles of ``current``
-    given apart (``handles``: per table and chain; by default each rule's ``handle``)."""
+    given apart (``handles``: per table and chain; by default each rule's ``handle``).
+    ``aliases``: canonical rules as the kernel lists them -> the canonical rule that was
+    sent (nft rewrites some rules: ``meta l4proto tcp tcp dport 22`` lists as ``tcp dport
+    22``), so that a listed rule equals the rule it came from."""
     txn = Transaction()
     rules: dict[TableKey, dict[str, list[Placement]]] = {}
     for key, des in desired.items():
         cur = current.get(key)
         hs = (handles or {}).get(key)
-        rules[key] = _TableDiff(txn, key, cur, des, hs).run()
+        rules[key] = _TableDiff(txn, key, cur, des, hs, aliases or {}).run()
     return Plan(txn=txn, rules=rules)
 
 
@@ -186,8 +190,9 @@ class _TableDiff:
     """The diff of one table (see the module docstring for the phases)."""
 
     def __init__(self, txn: Transaction, key: TableKey, cur: Table | None, des: Table | None,
-                 handles: Handles | None) -> None:
+                 handles: Handles | None, aliases: Mapping[Rule, Rule]) -> None:
         self.txn = txn
+        self.aliases = aliases
         self.key = key
         self.cur = cur
         self.des = des
@@ -333,8 +338,9 @@ class _TableDiff:
 
         # a: new things and in-place changes
         if cur.flags != des.flags:
-            self.op(verb=Verb.ADD, kind=Kind.TABLE, obj=des.replace(
-                chains=(), sets=(), flowtables=(), objects=()))
+            # (flags only: the comment is the same, and not every path can send one)
+            self.op(verb=Verb.ADD, kind=Kind.TABLE,
+                    obj=Table(family=des.family, name=des.name, flags=des.flags))
         for o in new_objs:
             self.add_named(o)
         for s in new_sets:
@@ -401,6 +407,8 @@ class _TableDiff:
             self.places[c.name] = [("handle", h) for h in handles if h is not None]
             return
         ka = [canonical_rule(r) for r in a]
+        if self.aliases:
+            ka = [self.aliases.get(k, k) for k in ka]
         kb = [canonical_rule(r) for r in b]
         places: list[Placement] = []
         name = c.name
@@ -416,9 +424,10 @@ class _TableDiff:
                 continue
             paired = min(i2 - i1, j2 - j1) if tag == "replace" else 0
             for k in range(paired):
+                # (the kernel keeps a replaced rule's handle)
                 h = _handle(handles, i1 + k, name)
-                places.append(("op", self.op(verb=Verb.REPLACE, kind=Kind.RULE, chain=name,
-                                             obj=b[j1 + k], handle=h)))
+                self.op(verb=Verb.REPLACE, kind=Kind.RULE, chain=name, obj=b[j1 + k], handle=h)
+                places.append(("handle", h))
             for i in range(i1 + paired, i2):
                 self.op(verb=Verb.DELETE, kind=Kind.RULE, chain=name,
                         handle=_handle(handles, i, name))

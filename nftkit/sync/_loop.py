@@ -16,9 +16,10 @@ import attrs
 
 from ..errors import ConflictError, ValidationError
 from ..model.enums import Family
-from ..model.ruleset import Ruleset, Table
+from ..model.ruleset import Rule, Ruleset, Table
 from ..model.sets import Set
 from ..transaction import Op, Transaction
+from ._canonical import canonical_rule
 from ._diff import Handles, TableKey, owned_keys, plan
 from ._script import script
 
@@ -48,9 +49,9 @@ class Target(Protocol):
     def read(self, keys: Sequence[TableKey]) -> tuple[int, dict[TableKey, Table | None]]:
         """The tables (None: absent) with handles, and the generation they were read at."""
 
-    def apply(self, txn: Transaction, genid: int) -> Applied | None:
-        """Commit ``txn`` only if the ruleset is still at ``genid``: None when another
-        writer committed since (nothing applied)."""
+    def apply(self, txn: Transaction, genid: int, script: str) -> Applied | None:
+        """Commit ``txn`` (``script``: the same as nft commands) only if the ruleset is
+        still at ``genid``: None when another writer committed since (nothing applied)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -88,10 +89,51 @@ class SyncResult:
 class SyncState:
     """What one handle remembers between syncs (valid at ``genid`` only)."""
 
+    #: How many rule spellings ``aliases`` keeps at most.
+    ALIASES = 65536
+
     def __init__(self) -> None:
         self.genid: int | None = None
         self.tables: dict[TableKey, Table | None] = {}
         self.handles: dict[TableKey, Handles] = {}
+        #: canonical rule as listed -> canonical rule as sent, learnt from reads of rules
+        #: whose handles a sync knew (kept across generations: nft's rewrites do not change)
+        self.aliases: dict[Rule, Rule] = {}
+        self._sent: dict[tuple[TableKey, str, int], Rule] = {}
+        self._sent_at: int | None = None
+
+    def forget(self, committed: int | None = None) -> None:
+        """Drop what is known. ``committed``: the generation this handle's own last batch
+        made, after which the tables hold what it sent, rules at the handles known: the
+        next read, if still at that generation, teaches how nft lists those rules."""
+        sent: dict[tuple[TableKey, str, int], Rule] = {}
+        for key, t in self.tables.items() if committed is not None else ():
+            hs = self.handles.get(key, {})
+            for c in t.chains if t is not None else ():
+                for r, h in zip(c.rules, hs.get(c.name, ()), strict=False):
+                    if h is not None:
+                        sent[(key, c.name, h)] = r
+        self._sent = sent
+        self._sent_at = committed
+        self.clear()
+
+    def learn(self, genid: int, tables: Mapping[TableKey, Table | None]) -> None:
+        """Aliases from a read at the generation of this handle's own last batch (nobody
+        else changed anything since): each listed rule that was sent as another spelling."""
+        sent, self._sent = self._sent, {}
+        if not sent or genid != self._sent_at:
+            return
+        for key, t in tables.items():
+            for c in t.chains if t is not None else ():
+                for r in c.rules:
+                    was = sent.get((key, c.name, r.handle)) if r.handle is not None else None
+                    if was is None:
+                        continue
+                    listed, wanted = canonical_rule(r), canonical_rule(was)
+                    if listed != wanted:
+                        if len(self.aliases) >= self.ALIASES:
+                            self.aliases.clear()
+                        self.aliases[listed] = wanted
 
     def clear(self) -> None:
         self.genid = None
@@ -150,19 +192,20 @@ def run_sync(target: Target, state: SyncState, desired: Ruleset | Table | Iterab
             missing = list(owned)
         if missing:
             gen, found = target.read(missing)
+            state.learn(gen, found)
             state.store(gen, found)
             read = True
         current = {k: state.tables[k] for k in owned}
-        p = plan(current, want_owned, {k: state.handles[k] for k in owned})
+        p = plan(current, want_owned, {k: state.handles[k] for k in owned}, state.aliases)
         txn = p.txn
         if dry_run or not txn.ops:
             text = script(txn, _known_sets(current, want_owned)) if txn.ops else ""
             return SyncResult(txn=txn, script=text, path="dry-run" if dry_run else "none",
                               retries=attempt, read=read, genid=gen)
         text = script(txn, _known_sets(current, want_owned))
-        done = target.apply(txn, gen)
+        done = target.apply(txn, gen, text)
         if done is None:
-            state.clear()
+            state.forget()
             attempt += 1
             if attempt > retries:
                 raise ConflictError(
@@ -170,12 +213,19 @@ def run_sync(target: Target, state: SyncState, desired: Ruleset | Table | Iterab
                     f"attempts, {len(txn.ops)} operation(s) the last time); nothing of the "
                     "last attempt was applied")
             continue
+        hs = p.handles(done.handles)
+        for k in owned:  # what the kernel has now, as far as the handles are known
+            state.tables[k] = want_owned[k]
+            state.handles[k] = hs.get(k, {})
+        complete = all(h is not None for chains in hs.values() for c in chains.values()
+                       for h in c)
         if done.genid is None:
             # another writer committed around a batch that could not carry the generation:
             # the kernel must now hold the desired state, else diff and send again
+            state.forget()
             gen, found = target.read(owned)
             state.store(gen, found)
-            if plan(found, want_owned).txn.ops:
+            if plan(found, want_owned, aliases=state.aliases).txn.ops:
                 state.clear()
                 attempt += 1
                 if attempt > retries:
@@ -185,15 +235,9 @@ def run_sync(target: Target, state: SyncState, desired: Ruleset | Table | Iterab
                 continue
             return SyncResult(txn=txn, script=text, path=done.path, retries=attempt,
                               read=read, genid=gen)
-        hs = p.handles(done.handles)
-        complete = all(h is not None for chains in hs.values() for c in chains.values()
-                       for h in c)
-        if not complete:
-            state.clear()
-        else:
+        if complete:
             state.genid = done.genid
-            for k in owned:
-                state.tables[k] = want_owned[k]
-                state.handles[k] = hs.get(k, {})
+        else:
+            state.forget(done.genid)  # (read again next time; the handles known teach)
         return SyncResult(txn=txn, script=text, path=done.path, retries=attempt, read=read,
                           genid=done.genid)

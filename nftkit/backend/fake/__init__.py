@@ -340,7 +340,7 @@ class FakeTarget:
                 out[key] = None if t is None else t.model()
             return fake.generation, out
 
-    def apply(self, txn: Transaction, genid: int) -> Applied | None:
+    def apply(self, txn: Transaction, genid: int, script: str) -> Applied | None:
         fake = self.fake
         with fake._lock:
             if fake.generation != genid:
