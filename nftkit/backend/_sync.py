@@ -3,10 +3,10 @@ ruleset generation, and commit a batch only if the ruleset is still at it.
 
 ``Nftables``: the batch goes by netlink with ``NFNL_BATCH_GENID`` set to the generation the
 tables were read at, so the kernel refuses it (ERESTART) when any other writer committed in
-between. A batch the netlink encoders cannot write goes through libnftables (``run``), which
-(JSON; or the diff's own ``nft -f`` script where this release's JSON would drop
-something), which cannot carry that generation: the generation is checked just before, and
-after the batch, unless it is exactly one more, the loop reads the tables again and checks that they are the
+between. A batch the netlink encoders cannot write goes through libnftables (``run``: JSON;
+or the diff's own ``nft -f`` script where this release's JSON would drop something), which
+cannot carry that generation: the generation is checked just before, and after the batch,
+unless it is exactly one more, the loop reads the tables again and checks that they are the
 desired ones (else it diffs and sends again).
 
 (``FakeNftables`` has its own ``Target``: its ``generation`` counter, under its lock.)

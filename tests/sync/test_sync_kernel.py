@@ -167,7 +167,8 @@ def test_sync_makes_desired(nft: nftkit.Nftables, pair: tuple[Table, Table]) -> 
     assert canonical(got) == canonical(oracle), "".join(difflib.unified_diff(
         nftkit.to_text(canonical(oracle)).splitlines(True),
         nftkit.to_text(canonical(got)).splitlines(True), "oracle", "got")) + (
-        f"\nsent ({result.path}):\n{result.script}\ncurrent:\n{nftkit.to_text(current, handles=True)}")
+        f"\nsent ({result.path}):\n{result.script}\n"
+        f"current:\n{nftkit.to_text(current, handles=True)}")
     assert result.retries == 0
     again = nft.sync(b)
     if again.read:
