@@ -15,7 +15,7 @@ desired ones (else it diffs and sends again).
 from __future__ import annotations
 
 import errno
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..errors import BackendError, ConflictError, NotFoundError, UnsupportedError
@@ -64,7 +64,8 @@ class NftablesTarget:
                 return before, out
         raise ConflictError(f"sync: the ruleset changed during each of {_READS} reads")
 
-    def apply(self, txn: Transaction, genid: int, script: str) -> Applied | None:
+    def apply(self, txn: Transaction, genid: int, script: Callable[[], str]
+              ) -> Applied | None:
         nft = self.nft
         sent = self._netlink(txn, genid)
         if sent is not _UNSUPPORTED:
@@ -81,7 +82,7 @@ class NftablesTarget:
             except UnsupportedError:
                 # neither netlink nor this release's JSON carries all of it: nft commands
                 # (one batch too; the handles are read back by the next sync)
-                nft.run_text(script)
+                nft.run_text(script())
                 path, handles = "libnftables-text", (None,) * len(txn.ops)
         except BackendError as exc:
             if self.generation() != genid:

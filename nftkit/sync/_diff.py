@@ -67,19 +67,27 @@ Placement = tuple[str, int]
 @attrs.frozen(kw_only=True)
 class Plan:
     """What ``plan`` found: the transaction, and for each chain of each owned table the
-    source of each desired rule's handle (``("handle", h)`` or ``("op", i)``), so that a
-    caller can know the kernel's handles after the batch without listing anything."""
+    source of each desired rule's handle (``("handle", h)`` or ``("op", i)``; None for a
+    chain, or a table, whose rules keep the handles they had), so that a caller can know
+    the kernel's handles after the batch without listing anything."""
 
     txn: Transaction
-    rules: Mapping[TableKey, Mapping[str, Sequence[Placement]]]
+    rules: Mapping[TableKey, Mapping[str, Sequence[Placement] | None] | None]
+    #: per table, what the current rules' handles are read from: the table, the handles
+    current: Mapping[TableKey, tuple[Table | None, Handles | None]]
 
     def handles(self, op_handles: Sequence[int | None]
-                ) -> dict[TableKey, dict[str, tuple[int | None, ...]]]:
+                ) -> dict[TableKey, dict[str, Sequence[int | None]]]:
         """The handles of every desired rule, given those the batch returned per op."""
-        out: dict[TableKey, dict[str, tuple[int | None, ...]]] = {}
+        out: dict[TableKey, dict[str, Sequence[int | None]]] = {}
         for key, chains in self.rules.items():
-            out[key] = {name: tuple(v if src == "handle" else op_handles[v]
-                                    for src, v in places)
+            t, hs = self.current.get(key, (None, None))
+            before = _handles_of(t, hs)
+            if chains is None:
+                out[key] = dict(before)
+                continue
+            out[key] = {name: before.get(name, ()) if places is None else
+                        tuple(v if src == "handle" else op_handles[v] for src, v in places)
                         for name, places in chains.items()}
         return out
 
@@ -137,12 +145,27 @@ def plan(current: Mapping[TableKey, Table | None], desired: Mapping[TableKey, Ta
     sent (nft rewrites some rules: ``meta l4proto tcp tcp dport 22`` lists as ``tcp dport
     22``), so that a listed rule equals the rule it came from."""
     txn = Transaction()
-    rules: dict[TableKey, dict[str, list[Placement]]] = {}
+    rules: dict[TableKey, dict[str, list[Placement] | None] | None] = {}
+    sources: dict[TableKey, tuple[Table | None, Handles | None]] = {}
     for key, des in desired.items():
         cur = current.get(key)
         hs = (handles or {}).get(key)
         rules[key] = _TableDiff(txn, key, cur, des, hs, aliases or {}).run()
-    return Plan(txn=txn, rules=rules)
+        sources[key] = (cur, hs)
+    return Plan(txn=txn, rules=rules, current=sources)
+
+
+def _rule_handles(c: Chain, handles: Handles | None) -> list[int | None]:
+    """The handles of ``c``'s rules: given apart, else each rule's own."""
+    if handles is not None and c.name in handles:
+        hs = list(handles[c.name])
+        if len(hs) == len(c.rules):
+            return hs
+    return [r.handle for r in c.rules]
+
+
+def _handles_of(t: Table | None, handles: Handles | None) -> dict[str, Sequence[int | None]]:
+    return {} if t is None else {c.name: _rule_handles(c, handles) for c in t.chains}
 
 
 # --- references -------------------------------------------------------------------------------
@@ -198,7 +221,7 @@ class _TableDiff:
         self.des = des
         self.handles = handles
         self.family, self.name = key
-        self.places: dict[str, list[Placement]] = {}
+        self.places: dict[str, list[Placement] | None] = {}
 
     # --- ops ----------------------------------------------------------------------------------
 
@@ -241,13 +264,13 @@ class _TableDiff:
     def whole(self, t: Table) -> None:
         start = len(self.txn.ops)
         self.txn.add(t)
+        places: dict[str, list[Placement]] = {c.name: [] for c in t.chains}
         for i, op in enumerate(self.txn.ops[start:], start):
             if op.kind is Kind.RULE and op.chain is not None:
-                self.places.setdefault(op.chain, []).append(("op", i))
-        for c in t.chains:
-            self.places.setdefault(c.name, [])
+                places.setdefault(op.chain, []).append(("op", i))
+        self.places.update(places)
 
-    def run(self) -> dict[str, list[Placement]]:
+    def run(self) -> dict[str, list[Placement] | None] | None:
         cur, des = self.cur, self.des
         if des is None:
             if cur is not None:
@@ -262,22 +285,17 @@ class _TableDiff:
             self.whole(des)
             return self.places
         if cur is des and self.handles is not None:
-            self.places = {c.name: [("handle", h) for h in self.handles.get(c.name, ())]  # type: ignore[misc]
-                           for c in des.chains}
-            if all(len(self.places[c.name]) == len(c.rules) for c in des.chains):
-                return self.places
-            self.places = {}
+            hs = self.handles
+            if all(len(hs.get(c.name, ())) == len(c.rules) and None not in hs.get(c.name, ())
+                   for c in des.chains):
+                return None  # the same table: every rule keeps its handle
         self.tables(cur, des)
         return self.places
 
     # --- inside a table -----------------------------------------------------------------------
 
     def rule_handles(self, c: Chain) -> list[int | None]:
-        if self.handles is not None and c.name in self.handles:
-            hs = list(self.handles[c.name])
-            if len(hs) == len(c.rules):
-                return hs
-        return [r.handle for r in c.rules]
+        return _rule_handles(c, self.handles)
 
     def tables(self, cur: Table, des: Table) -> None:
         fam = self.family
@@ -404,7 +422,7 @@ class _TableDiff:
         handles = self.rule_handles(old_c)
         a, b = old_c.rules, c.rules
         if (a is b or a == b) and None not in handles:
-            self.places[c.name] = [("handle", h) for h in handles if h is not None]
+            self.places[c.name] = None  # (every rule keeps its handle)
             return
         ka = [canonical_rule(r) for r in a]
         if self.aliases:

@@ -9,7 +9,7 @@ they are valid at. When the generation is still that one, nothing is read.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Literal, Protocol
 
 import attrs
@@ -49,9 +49,27 @@ class Target(Protocol):
     def read(self, keys: Sequence[TableKey]) -> tuple[int, dict[TableKey, Table | None]]:
         """The tables (None: absent) with handles, and the generation they were read at."""
 
-    def apply(self, txn: Transaction, genid: int, script: str) -> Applied | None:
-        """Commit ``txn`` (``script``: the same as nft commands) only if the ruleset is
+    def apply(self, txn: Transaction, genid: int, script: Callable[[], str]
+              ) -> Applied | None:
+        """Commit ``txn`` (``script()``: the same as nft commands) only if the ruleset is
         still at ``genid``: None when another writer committed since (nothing applied)."""
+
+
+class _Script:
+    """A transaction's ``nft -f`` script, written on first use (it costs more than the
+    sync itself for large changes)."""
+
+    __slots__ = ("sets", "text", "txn")
+
+    def __init__(self, txn: Transaction, sets: dict[tuple[str, str, str], Set]) -> None:
+        self.txn = txn
+        self.sets = sets
+        self.text: str | None = None
+
+    def __call__(self) -> str:
+        if self.text is None:
+            self.text = script(self.txn, self.sets) if self.txn.ops else ""
+        return self.text
 
 
 @attrs.frozen(kw_only=True)
@@ -71,11 +89,15 @@ class SyncResult:
     """
 
     txn: Transaction
-    script: str
     path: SyncPath
     retries: int = 0
     read: bool = False
     genid: int | None = None
+    _script: Callable[[], str] = attrs.field(alias="script_of", eq=False, repr=False)
+
+    @property
+    def script(self) -> str:
+        return self._script()
 
     @property
     def ops(self) -> tuple[Op, ...]:
@@ -199,10 +221,10 @@ def run_sync(target: Target, state: SyncState, desired: Ruleset | Table | Iterab
         p = plan(current, want_owned, {k: state.handles[k] for k in owned}, state.aliases)
         txn = p.txn
         if dry_run or not txn.ops:
-            text = script(txn, _known_sets(current, want_owned)) if txn.ops else ""
-            return SyncResult(txn=txn, script=text, path="dry-run" if dry_run else "none",
+            text = _Script(txn, _known_sets(current, want_owned))
+            return SyncResult(txn=txn, script_of=text, path="dry-run" if dry_run else "none",
                               retries=attempt, read=read, genid=gen)
-        text = script(txn, _known_sets(current, want_owned))
+        text = _Script(txn, _known_sets(current, want_owned))
         done = target.apply(txn, gen, text)
         if done is None:
             state.forget()
@@ -233,11 +255,11 @@ def run_sync(target: Target, state: SyncState, desired: Ruleset | Table | Iterab
                         f"sync: another process changed the ruleset each time ({attempt} "
                         "attempts); the owned tables are not in the desired state")
                 continue
-            return SyncResult(txn=txn, script=text, path=done.path, retries=attempt,
+            return SyncResult(txn=txn, script_of=text, path=done.path, retries=attempt,
                               read=read, genid=gen)
         if complete:
             state.genid = done.genid
         else:
             state.forget(done.genid)  # (read again next time; the handles known teach)
-        return SyncResult(txn=txn, script=text, path=done.path, retries=attempt, read=read,
+        return SyncResult(txn=txn, script_of=text, path=done.path, retries=attempt, read=read,
                           genid=done.genid)

@@ -211,7 +211,7 @@ def test_conflict_is_detected_and_retried(nft: nftkit.Nftables, ns: str,
     real = NftablesTarget.apply
     calls = []
 
-    def apply(self: NftablesTarget, txn: Transaction, genid: int, script: str) -> object:
+    def apply(self: NftablesTarget, txn: Transaction, genid: int, script: object) -> object:
         if not calls:
             with nftkit.Nftables(netns=ns) as other:
                 other.run_text("add rule inet t c drop")

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from ...errors import InvalidError, NotFoundError
 from ...model.enums import Family
@@ -340,7 +340,8 @@ class FakeTarget:
                 out[key] = None if t is None else t.model()
             return fake.generation, out
 
-    def apply(self, txn: Transaction, genid: int, script: str) -> Applied | None:
+    def apply(self, txn: Transaction, genid: int, script: Callable[[], str]
+              ) -> Applied | None:
         fake = self.fake
         with fake._lock:
             if fake.generation != genid:
