@@ -17,8 +17,11 @@ one-service change
     one service added and removed again, alternately, through ``sync`` (both desired models
     built before the timing: it measures the sync, not the agent's model building); beside
     it the same change as kube-proxy makes it, ``nft -f`` of the changed objects (its
-    ``add element``/``add chain`` text, process start included), and the same text through
-    libnftables in process (``Nftables.run_text``).
+    ``add element``/``add chain`` text, process start included), the same text through
+    libnftables in process (``Nftables.run_text``), and (grouped layout) the element ops
+    through ``Nftables.run`` without a diff: the floor a sync adds its diff to.
+sync after a foreign commit
+    the first sync after another process committed: it reads the owned table again.
 
 Wall-clock numbers on a shared machine: the load average is printed with them.
 """
@@ -134,6 +137,20 @@ def bench(layout: str, n: int, reps: int) -> list[Row]:
             dels.append(time.perf_counter() - t)
         row("one-service add", f"Nftables.sync [{'/'.join(sorted(paths))}]", adds)
         row("one-service delete", "Nftables.sync", dels)
+        # the same element ops through Nftables.run, without the diff (grouped layout)
+        if layout == "grouped":
+            keys, pairs = L.grouped_service_elements(svc)
+            where = L.TABLE
+            add = (nftkit.Transaction().add_elements(f"svc-k{svc.k}", keys, table=where)
+                   .add_elements(f"ep-k{svc.k}", pairs, table=where))
+            delete = (nftkit.Transaction().delete_elements(f"svc-k{svc.k}", keys, table=where)
+                      .delete_elements(f"ep-k{svc.k}", [p[0] for p in pairs], table=where))
+            a, d = [], []
+            for _ in range(reps):
+                a += timed(lambda: nft.run(add), 1)
+                d += timed(lambda: nft.run(delete), 1)
+            row("one-service add", f"Nftables.run of the element ops [{nft.last_path}]", a)
+            row("one-service delete", "Nftables.run of the element ops", d)
         # what a read costs (the first sync after another writer's commit)
         nft.run_text("add chain ip kube-proxy other-writer")
         nft.run_text("delete chain ip kube-proxy other-writer")

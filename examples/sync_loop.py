@@ -31,8 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import nftkit  # noqa: E402
-from nftkit import (  # noqa: E402
+import nftkit
+from nftkit import (
     Chain,
     Map,
     MatchStmt,

@@ -105,7 +105,8 @@ class NftablesTarget:
         echo = any(op.creates for op in ops)
         with nft._lib.lock:
             nl = nft._nl()
-            nl.forget_all()  # what is known of sets may be of another generation
+            if nl._genid != genid:
+                nl.forget_all()  # what is known of sets is of another generation
             try:
                 messages, owners = nl.encode(ops, batch, echo=echo)
             except UnsupportedError:
