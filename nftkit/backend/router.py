@@ -501,7 +501,8 @@ class Nftables:
         that the kernel refuses if another writer committed since the read; then reads,
         diffs and sends again, up to ``retries`` times (``ConflictError`` after that,
         nothing of the last attempt applied). ``dry_run=True``: the result holds the
-        transaction and its nft script, nothing is sent::
+        transaction and its nft script, nothing is sent. One sync at a time per handle
+        (others wait); docs/sync.md::
 
             result = nft.sync(desired)
             result.path, result.retries, len(result.ops)   # "netlink", 0, 3

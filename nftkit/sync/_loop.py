@@ -9,6 +9,7 @@ they are valid at. When the generation is still that one, nothing is read.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Literal, Protocol
 
@@ -115,6 +116,8 @@ class SyncState:
     ALIASES = 65536
 
     def __init__(self) -> None:
+        #: one sync at a time per handle (the state is read and written by the whole loop)
+        self.lock = threading.Lock()
         self.genid: int | None = None
         self.tables: dict[TableKey, Table | None] = {}
         self.handles: dict[TableKey, Handles] = {}
@@ -201,6 +204,13 @@ def run_sync(target: Target, state: SyncState, desired: Ruleset | Table | Iterab
              tables: Iterable[Table | tuple[Family | str, str] | str] | None = None,
              dry_run: bool = False, retries: int = 5) -> SyncResult:
     """One sync (see ``Nftables.sync``)."""
+    with state.lock:
+        return _run_sync(target, state, desired, tables, dry_run, retries)
+
+
+def _run_sync(target: Target, state: SyncState, desired: Ruleset | Table | Iterable[Table],
+              tables: Iterable[Table | tuple[Family | str, str] | str] | None, dry_run: bool,
+              retries: int) -> SyncResult:
     want = _desired(desired)
     owned = owned_keys(tables) if tables is not None else list(want)
     want_owned = {k: want.get(k) for k in owned}
