@@ -16,7 +16,7 @@ import os
 from hypothesis import HealthCheck, Phase, assume, given, settings
 
 import nftkit
-from nftkit import FakeNftables, Ruleset, Table, Transaction, to_text
+from nftkit import FakeNftables, NftkitError, Ruleset, Table, Transaction, to_text
 from nftkit.model.sets import Set
 from nftkit.sync import canonical, diff, script
 from nftkit.sync._canonical import canonical_chain, canonical_object, canonical_set
@@ -112,12 +112,21 @@ def test_diff_applied_to_current_yields_desired(pair: tuple[Table, Table]) -> No
     assert canonical(got) == canonical(b)
     check_minimal(cur, b, txn)
     assert not diff([got], [b]).ops
-    # the same change as an nft -f script
-    if txn.ops:
+    # the same change as an nft -f script, where nft -f text reads both tables back as
+    # the same models (it does not always: ``reject`` in a bridge or inet chain, for one)
+    if txn.ops and _text_faithful(a) and _text_faithful(b):
         script_fake.run_text(script(txn, _sets(cur, b)))
-        # (as text: nft -f reads some generated statements back as other, equal, models)
         assert to_text(canonical(script_fake.list_table(a.family, "t"))) == to_text(
             canonical(b))
+
+
+def _text_faithful(t: Table) -> bool:
+    fake = FakeNftables()
+    try:
+        fake.run_text(to_text(Ruleset(tables=[t])))
+    except NftkitError:
+        return False
+    return to_text(canonical(fake.list_table(t.family, t.name))) == to_text(canonical(t))
 
 
 def test_equal_tables_give_no_ops() -> None:
