@@ -41,7 +41,7 @@ from nftkit import (
     canonical,
 )
 from nftkit import testing as nt
-from nftkit.model.expressions import BinopExpr, ListExpr, PayloadExpr, VerdictExpr
+from nftkit.model.expressions import BinopExpr, ListExpr, MetaExpr, PayloadExpr, VerdictExpr
 from nftkit.model.statements import MatchOp, MatchStmt
 from nftkit.sync._canonical import canonical_rule
 from nftkit.transaction import Kind, Verb
@@ -84,9 +84,14 @@ def _rule_as_listed(r: Rule) -> Rule:
     without knowing nft's evaluator: ``ct state == a | b`` lists as ``ct state a | b``, and
     matches on the same protocol header are printed together (``tcp sport 1 meta mark 2 tcp
     dport 3`` lists as ``tcp sport 1 tcp dport 3 meta mark 2``): statements compared as a
-    multiset, flag lists with either operator."""
+    multiset, flag lists with either operator; and ``meta l4proto udp udp dport 53`` lists
+    as ``udp dport 53`` (dependency elimination)."""
+    protocols = {n.protocol for n in r.walk() if isinstance(n, PayloadExpr)}
     stmts = []
     for s in r.stmts:
+        if (isinstance(s, MatchStmt) and isinstance(s.left, MetaExpr)
+                and s.left.key == "l4proto" and s.op is MatchOp.EQ and s.right in protocols):
+            continue  # nft drops a dependency a later match implies (``meta l4proto udp``)
         if isinstance(s, MatchStmt) and isinstance(s.right, ListExpr) and s.op is MatchOp.EQ:
             s = s.replace(op=MatchOp.IN)
         stmts.append(s)
