@@ -41,7 +41,7 @@ from nftkit import (
     canonical,
 )
 from nftkit import testing as nt
-from nftkit.model.expressions import BinopExpr, ListExpr, MetaExpr, PayloadExpr, VerdictExpr
+from nftkit.model.expressions import BinopExpr, ListExpr, MetaExpr, PayloadExpr
 from nftkit.model.statements import MatchOp, MatchStmt
 from nftkit.sync._canonical import canonical_rule
 from nftkit.transaction import Kind, Verb
@@ -83,9 +83,9 @@ def _rule_as_listed(r: Rule) -> Rule:
     """What nft 1.0.6 does to a rule when it lists it, that no canonical form can undo
     without knowing nft's evaluator: ``ct state == a | b`` lists as ``ct state a | b``, and
     matches on the same protocol header are printed together (``tcp sport 1 meta mark 2 tcp
-    dport 3`` lists as ``tcp sport 1 tcp dport 3 meta mark 2``): statements compared as a
-    multiset, flag lists with either operator; and ``meta l4proto udp udp dport 53`` lists
-    as ``udp dport 53`` (dependency elimination)."""
+    dport 3`` lists as ``tcp sport 1 tcp dport 3 meta mark 2``): matches compared as a
+    multiset (the other statements in order), flag lists with either operator; and ``meta
+    l4proto udp udp dport 53`` lists as ``udp dport 53`` (dependency elimination)."""
     protocols = {n.protocol for n in r.walk() if isinstance(n, PayloadExpr)}
     stmts = []
     for s in r.stmts:
@@ -95,10 +95,9 @@ def _rule_as_listed(r: Rule) -> Rule:
         if isinstance(s, MatchStmt) and isinstance(s.right, ListExpr) and s.op is MatchOp.EQ:
             s = s.replace(op=MatchOp.IN)
         stmts.append(s)
-    if not any(isinstance(s, VerdictExpr) for s in stmts) and any(
-            isinstance(s, MatchStmt) and isinstance(s.left, PayloadExpr) for s in stmts):
-        stmts.sort(key=repr)
-    return r.replace(stmts=tuple(stmts))
+    matches = sorted((s for s in stmts if isinstance(s, MatchStmt)), key=repr)
+    others = [s for s in stmts if not isinstance(s, MatchStmt)]
+    return r.replace(stmts=(*matches, *others))
 
 
 def masked(t: Table) -> bool:
