@@ -25,6 +25,7 @@ from .parse.nft import parse_rule
 from .render.json import to_json
 from .render.text import to_script, to_text
 from .semantics.script import parse, parse_script
+from .sync import SyncResult, canonical, diff
 from .transaction import Transaction, TransactionResult
 
 if TYPE_CHECKING:
@@ -54,6 +55,9 @@ __all__ = [
     "CheckError",
     "check",
     "problems",
+    "canonical",
+    "diff",
+    "SyncResult",
     *_model_all,
 ]
 

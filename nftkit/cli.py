@@ -5,8 +5,11 @@
     python -m nftkit text FILE.json    libnftables JSON -> nft text
     python -m nftkit check FILE        every error and warning of nftkit.check
     python -m nftkit lint FILE         warnings about scale, unreachable and shadowed rules
+    python -m nftkit diff OLD NEW      the change from OLD to NEW as an nft -f script
+    python -m nftkit apply FILE        sync a namespace to FILE (--dry-run: only show it)
 
-FILE may be ``-`` for standard input.
+FILE may be ``-`` for standard input. ``diff``'s OLD and NEW may also be ``netns:NAME``, the
+live ruleset of network namespace NAME (``netns:`` alone: the current one).
 
 ``check`` and ``lint`` print every finding on standard output, one per line, the way compilers
 do (``file:line:col: severity: message [code]``, followed by ``note:`` lines with the reason
@@ -16,6 +19,14 @@ when something was reported, 2 on a usage error or when the input cannot be read
 
 ``fmt``, ``json`` and ``text`` exit with 0 on success, 1 on invalid input (the message names
 the file, line and column) and 2 on usage errors and unreadable files.
+
+``diff`` prints the operations (``nftkit.diff``) as an ``nft -f`` script followed by a summary
+in ``#`` comment lines, and exits like diff(1): 0 when there is no difference, 1 when there
+is one, 2 on a usage error or an input that cannot be read or parsed. Rules are deleted and
+replaced by handle: a file's handles are those nft would give it loaded alone. ``apply``
+exits with 0 when the namespace has FILE's tables (after the sync, or already; with
+``--dry-run``: 0 when nothing would be sent, 1 when something would), 2 as ``diff``, and 3
+when the kernel refused the batch or another writer kept changing the ruleset.
 """
 
 from __future__ import annotations
@@ -26,9 +37,11 @@ import sys
 from collections.abc import Sequence
 
 from .diagnostics import Diagnostic, Severity, SourceMap
-from .errors import NftkitError, ParseError
+from .errors import BackendError, NftkitError, ParseError
+from .model.ruleset import Ruleset
+from .transaction import Transaction
 
-__all__ = ["EXIT_CLEAN", "EXIT_FINDINGS", "EXIT_USAGE", "main"]
+__all__ = ["EXIT_BACKEND", "EXIT_CLEAN", "EXIT_FINDINGS", "EXIT_USAGE", "main"]
 
 #: ``check``/``lint`` exit status: nothing to report
 EXIT_CLEAN = 0
@@ -36,6 +49,8 @@ EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
 #: usage error, unreadable file, or (``check``/``lint``) input that cannot be parsed
 EXIT_USAGE = 2
+#: ``apply``: the kernel refused the batch, or another writer kept changing the ruleset
+EXIT_BACKEND = 3
 
 _EXIT_CODES = """\
 exit status: 0 nothing to report, 1 findings were printed, 2 usage error or input that \
@@ -120,7 +135,114 @@ def _parser() -> argparse.ArgumentParser:
                    help="rules binding one set or map (default %(default)s)")
     p.add_argument("--max-jump-edges", type=int, default=defaults.jump_edges,
                    help="jump/goto edges per table (default %(default)s)")
+    _sync_parsers(sub)
     return ap
+
+
+_SYNC_EXIT = """\
+exit status: 0 no difference, 1 differences were printed, 2 usage error or input that \
+cannot be read or parsed"""
+_APPLY_EXIT = """\
+exit status: 0 the namespace has FILE's tables (--dry-run: nothing would be sent), 1 \
+(--dry-run) something would be sent, 2 usage error or input that cannot be read or parsed, \
+3 the kernel refused the batch or another writer kept changing the ruleset"""
+
+
+def _sync_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    def tables(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-t", "--table", action="append", default=[], metavar="FAMILY NAME",
+                       help="a table to own, e.g. 'inet filter' (may be repeated; default: "
+                            "the tables of the desired ruleset)")
+
+    p = sub.add_parser("diff", help="the change from OLD to NEW as an nft -f script",
+                       description="Print the operations that turn OLD into NEW (nftkit.diff)"
+                                   " as an nft -f script, then a summary as # comments. OLD "
+                                   "and NEW are files (nft text or JSON) or netns:NAME, the "
+                                   "live ruleset of a network namespace.",
+                       epilog=_SYNC_EXIT)
+    p.add_argument("old")
+    p.add_argument("new")
+    tables(p)
+    p.add_argument("--all", action="store_true",
+                   help="own every table of OLD and NEW (tables only in OLD are deleted)")
+    p = sub.add_parser("apply", help="sync a network namespace to FILE",
+                       description="Make the tables of FILE (nft text or JSON) what the "
+                                   "kernel has, with Nftables.sync: one atomic batch of the "
+                                   "differences, retried if another writer comes between.",
+                       epilog=_APPLY_EXIT)
+    p.add_argument("file")
+    tables(p)
+    p.add_argument("--netns", default=None, metavar="NAME",
+                   help="the network namespace (default: the current one)")
+    p.add_argument("-n", "--dry-run", action="store_true",
+                   help="print what would be sent (an nft -f script), change nothing")
+
+
+def _ruleset_arg(arg: str, includes: Sequence[str]) -> Ruleset:
+    """A file (``-``: standard input) or ``netns:NAME`` as a ruleset with handles."""
+    from .backend.fake import FakeNftables
+
+    if arg.startswith("netns:"):
+        from .backend.router import Nftables
+
+        with Nftables(netns=arg[len("netns:"):] or None) as nft:
+            return nft.list_ruleset()
+    text, name = _read(arg)
+    rs = _load(text, name, includes, None)
+    assert isinstance(rs, Ruleset)
+    if any(r.handle is None for t in rs.tables for c in t.chains for r in c.rules):
+        rs = FakeNftables(rs).list_ruleset()  # the handles nft gives it, loaded alone
+    return rs
+
+
+def _summary(txn: Transaction) -> str:
+    from collections import Counter
+
+    counts = Counter(f"{op.verb.value} {op.kind.value}" for op in txn.ops)
+    if not counts:
+        return "# no difference\n"
+    parts = ", ".join(f"{n} {what}" for what, n in sorted(counts.items()))
+    return f"# {len(txn.ops)} operation(s): {parts}\n"
+
+
+def _sync_command(args: argparse.Namespace) -> int:
+    """``diff`` or ``apply``."""
+    from .sync import diff, script
+
+    owned = [tuple(t.split(None, 1)) for t in args.table] or None
+    try:
+        if args.command == "diff":
+            old = _ruleset_arg(args.old, ())
+            new = _ruleset_arg(args.new, ())
+            if args.all:
+                owned = [(t.family, t.name) for t in (*old.tables, *new.tables)]
+            txn = diff(old, new, tables=owned)
+            sets = {(t.family.value, t.name, s.name): s
+                    for rs in (old, new) for t in rs.tables for s in t.sets}
+            sys.stdout.write(script(txn, sets) + _summary(txn))
+            return 1 if txn.ops else 0
+        from .backend.router import Nftables
+
+        desired = _ruleset_arg(args.file, ())
+        with Nftables(netns=args.netns) as nft:
+            result = nft.sync(desired, tables=owned, dry_run=args.dry_run)
+        sys.stdout.write(result.script + _summary(result.txn))
+        if args.dry_run:
+            return 1 if result.ops else 0
+        print(f"# sent by {result.path}, {result.retries} retry(ies)")
+        return 0
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"nftkit {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ParseError as exc:
+        _print_parse_error(exc, exc.filename or "<input>")
+        return EXIT_USAGE
+    except BackendError as exc:
+        print(f"nftkit {args.command}: {exc}", file=sys.stderr)
+        return EXIT_BACKEND if args.command == "apply" else EXIT_USAGE
+    except (NftkitError, ValueError) as exc:
+        print(f"nftkit {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -128,6 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command in ("check", "lint"):
         return _diagnose(args)
+    if args.command in ("diff", "apply"):
+        return _sync_command(args)
     from .render.json import to_json
     from .render.text import to_text
 
@@ -159,7 +283,6 @@ def _diagnose(args: argparse.Namespace) -> int:
     """``check`` or ``lint`` one file: print every finding, return the exit status."""
     from .check import problems
     from .lint import LintLimits, lint
-    from .model.ruleset import Ruleset
     from .parse.json import from_json
     from .semantics.positions import parse_with_positions
     from .semantics.script import parse

@@ -48,12 +48,14 @@ from ..model.objects import Counter, Quota
 from ..model.ruleset import Chain, Ruleset, Table
 from ..model.sets import Map, Set
 from ..nft.releases import profile
+from ..sync import SyncResult, SyncState, run_sync
 from ..transaction import Kind, Op, Transaction, TransactionPath, TransactionResult, Verb
 from ._kinds import first_mismatch
 from ._limits import refuse_rename_then_delete
 from ._monitor import Monitor
 from ._netns import open_netns
 from ._refusals import PATHS, json_inexact, netlink_refusal, refuse_crash
+from ._sync import NftablesTarget, drift
 from .libnftables import _reads as reads
 from .libnftables._context import Context, OutputFlag
 from .libnftables._element_json import element_only
@@ -301,6 +303,7 @@ class Nftables:
                             optimize=optimize)
         self._owned = _Owned(self._lib)
         self._release = weakref.finalize(self, self._owned.release)
+        self._sync_state = SyncState()
 
     # --- the handle ---------------------------------------------------------------------
 
@@ -639,6 +642,35 @@ class Nftables:
         # the kernel's DESTROY fails when the table is missing; libnftables' emulation
         # (nft < 1.0.7) succeeds: keep one semantics per handle, libnftables'
         return not (any(op.verb is Verb.DESTROY for op in ops) and not self.native_destroy)
+
+    # --- declarative sync (nftkit.sync; docs/sync.md) ------------------------------------
+
+    def sync(self, desired: Ruleset | Table | Iterable[Table], *,
+             tables: Iterable[Table | tuple[Family | str, str] | str] | None = None,
+             dry_run: bool = False, retries: int = 5) -> SyncResult:
+        """Make the owned tables what ``desired`` says, in one atomic batch.
+
+        Reads the owned tables (``tables``: by default those of ``desired``; an owned table
+        missing from ``desired`` is deleted), or reuses what the last sync left while the
+        ruleset generation is unchanged; sends ``nftkit.diff(current, desired)`` as one batch
+        that the kernel refuses if another writer committed since the read; then reads,
+        diffs and sends again, up to ``retries`` times (``ConflictError`` after that,
+        nothing of the last attempt applied). ``dry_run=True``: the result holds the
+        transaction and its nft script, nothing is sent. One sync at a time per handle
+        (others wait); docs/sync.md::
+
+            result = nft.sync(desired)
+            result.path, result.retries, len(result.ops)   # "netlink", 0, 3
+        """
+        return run_sync(NftablesTarget(self), self._sync_state, desired, tables=tables,
+                        dry_run=dry_run, retries=retries)
+
+    def drift(self, desired: Ruleset | Table | Iterable[Table], *,
+              tables: Iterable[Table | tuple[Family | str, str] | str] | None = None
+              ) -> Transaction:
+        """The diff between the kernel and ``desired`` (empty: no drift); what ``sync``
+        would send now."""
+        return drift(NftablesTarget(self), self._sync_state, desired, tables=tables)
 
     # --- text commands (the libnftables text path) --------------------------------------
 

@@ -46,6 +46,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
 from ...errors import (
@@ -66,6 +67,8 @@ from ...render.text import to_text
 from ...semantics.engine import BatchAborted, run_batch, run_op, run_resets
 from ...semantics.script import parse_script
 from ...semantics.state import State, TableState, set_model
+from ...sync import Applied, SyncResult, SyncState, run_sync
+from ...sync._diff import TableKey
 from ...transaction import (
     Kind,
     Op,
@@ -77,9 +80,10 @@ from ...transaction import (
 )
 from .._limits import refuse_rename_then_delete
 from .._positions import position_index
+from .._sync import drift
 from ._monitor import FakeMonitor, Monitors
 
-__all__ = ["FakeNftables"]
+__all__ = ["FakeNftables", "FakeTarget"]
 
 
 #: nft's text for the errno behind each error class (what the kernel path's messages carry)
@@ -123,6 +127,9 @@ class FakeNftables:
         self._state = State()
         self._lock = threading.Lock()
         self._monitors = Monitors()
+        #: the ruleset generation: one more per committed batch, as the kernel's genid
+        self.generation = 0
+        self._sync_state = SyncState()
         self.version = RenderContext(version=version).version
         if ruleset is not None:
             self.run(Transaction().add(ruleset))
@@ -166,18 +173,37 @@ class FakeNftables:
         """``nft_f``: as ``nft -f`` runs a script (rule positions as nft places them; resets
         at once, before the batch, see ``run_resets``)."""
         with self._lock:
-            if nft_f:
-                run_resets(self._state, txn.ops, self.version)
-            work = self._state.clone()
-            handles, resets = self._apply(work, txn, dry=False, ordered=ordered,
-                                          json_positions=not nft_f)
-            before = self._state.model() if self._monitors else None
-            work.commit()
-            self._state = work
-            for index, op in resets if not nft_f else ():
-                run_op(self.version, self._state, self._state, op, index)
-            self._monitors.committed(before, None if before is None else work.model())
-            return TransactionResult(ops=txn.ops, handles=tuple(handles))
+            return self._commit(txn, ordered=ordered, nft_f=nft_f)
+
+    def _commit(self, txn: Transaction, *, ordered: bool, nft_f: bool) -> TransactionResult:
+        if nft_f:
+            run_resets(self._state, txn.ops, self.version)
+        work = self._state.clone()
+        handles, resets = self._apply(work, txn, dry=False, ordered=ordered,
+                                      json_positions=not nft_f)
+        before = self._state.model() if self._monitors else None
+        work.commit()
+        self._state = work
+        self.generation += 1
+        for index, op in resets if not nft_f else ():
+            run_op(self.version, self._state, self._state, op, index)
+        self._monitors.committed(before, None if before is None else work.model())
+        return TransactionResult(ops=txn.ops, handles=tuple(handles))
+
+    def sync(self, desired: Ruleset | Table | Iterable[Table], *,
+             tables: Iterable[Table | tuple[Family | str, str] | str] | None = None,
+             dry_run: bool = False, retries: int = 5) -> SyncResult:
+        """Make the owned tables what ``desired`` says, as ``Nftables.sync`` does (the batch
+        is refused when another ``run`` committed since the state was read; ``path`` is
+        ``"fake"``)."""
+        return run_sync(FakeTarget(self), self._sync_state, desired, tables=tables,
+                        dry_run=dry_run, retries=retries)
+
+    def drift(self, desired: Ruleset | Table | Iterable[Table], *,
+              tables: Iterable[Table | tuple[Family | str, str] | str] | None = None
+              ) -> Transaction:
+        """What ``sync`` would send now (``Nftables.drift``)."""
+        return drift(FakeTarget(self), self._sync_state, desired, tables=tables)
 
     def run_text(self, commands: str, *, handles: bool = False, json_output: bool = False,
                  dry: bool = False) -> str:
@@ -371,3 +397,29 @@ def _named(states: dict[str, _S], what: str, name: str, t: TableState) -> _S:
     if state is None:
         raise NotFoundError(f"{what} {name} does not exist in {t.describe()}")
     return state
+class FakeTarget:
+    """``Target`` of a ``FakeNftables``."""
+
+    def __init__(self, fake: FakeNftables) -> None:
+        self.fake = fake
+
+    def generation(self) -> int:
+        return self.fake.generation
+
+    def read(self, keys: Sequence[TableKey]) -> tuple[int, dict[TableKey, Table | None]]:
+        fake = self.fake
+        with fake._lock:
+            out: dict[TableKey, Table | None] = {}
+            for key in keys:
+                t = fake._state.tables.get(key)
+                out[key] = None if t is None else t.model()
+            return fake.generation, out
+
+    def apply(self, txn: Transaction, genid: int, script: Callable[[], str]
+              ) -> Applied | None:
+        fake = self.fake
+        with fake._lock:
+            if fake.generation != genid:
+                return None
+            result = fake._commit(txn, ordered=True, nft_f=False)
+            return Applied(path="fake", handles=result.handles, genid=fake.generation)
