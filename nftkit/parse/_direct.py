@@ -15,8 +15,9 @@ chains, so its own checks see them all).
 (their statements are nodes, not JSON), so nothing it would derive from them is lost here;
 tests/test_parse.py checks that ``parse`` gives the same result with this off.
 
-Any failure returns None, and the caller runs ``from_json`` on the whole document, so errors
-are exactly the ones ``from_json`` reports.
+A failure (an ``NftkitError``: a node's validator or ``from_json``) returns None, and the
+caller runs ``from_json`` on the whole document, so errors are exactly the ones ``from_json``
+reports.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol, TypeVar
 
+from ..errors import NftkitError
 from ..model.ruleset import Chain, Rule, Ruleset
 from ._ctor import constructor
 from .json import from_json
@@ -98,5 +100,5 @@ def direct_ruleset(tables: Iterable[T], refs: Mapping[int, Any],
                 return None
             out.append(table.replace(chains=merged))
         return rs.replace(tables=out)
-    except Exception:
+    except NftkitError:  # from_json's error, or a node's: from_json reports it
         return None

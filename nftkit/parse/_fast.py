@@ -43,7 +43,7 @@ from typing import Any
 
 from lark import Token
 
-from ..errors import ParseError
+from ..errors import NftkitError, ParseError
 from ..model.datatypes import Datatype
 from ..nft.families import FAMILIES
 from . import _values
@@ -180,19 +180,19 @@ class FastListing:
         if ok:
             try:
                 guards = value_guards(pairs, keys_a, holes)
-            except Exception:  # (an invalid constant: lark reports it)
+            except _values.BadValue:  # (an invalid constant: lark reports it)
                 guards = None
             # (checked values are only checked by a compiled builder: see ``element``)
             tpl.ok = guards is not None
             tpl.guards = guards or []
-        if tpl.ok and len(self.ematch) < _BUCKET:
-            # the compiled matcher and builder must give what the proof parses gave
-            try:
-                if tpl.compile_element(key, holes, self.keywords) and all(
-                        same_model(built(tpl, t, proof=True), ir) for t, ir in proofs):
-                    self.ematch.append((tpl.match, tpl.make))  # type: ignore[arg-type]
-            except Exception:  # (a template too odd to compile: the scanner path stays)
-                pass
+        # the compiled matcher and builder must give what the proof parses gave
+        # (compile_element is False for a template too odd to compile: the scanner path
+        # stays; the proof builders run no checks, and their pattern's groups are what their
+        # conversions take)
+        if tpl.ok and len(self.ematch) < _BUCKET and tpl.compile_element(
+                key, holes, self.keywords) and all(
+                same_model(built(tpl, t, proof=True), ir) for t, ir in proofs):
+            self.ematch.append((tpl.match, tpl.make))  # type: ignore[arg-type]
         return tpl
 
     def _instantiate(self, tpl: Template, holes: list[tuple[str, str]]) -> J:
@@ -261,7 +261,10 @@ class FastListing:
                         or out["refs"] != references(rule["expr"]) \
                         or out.get("comment") != rule.get("comment"):
                     return tpl
-        except Exception:
+        except (NftkitError, _values.BadValue, ValueError, KeyError):
+            # not reusable, its lines go through lark one by one: a bound chain (ValueError
+            # from _decode), a stand-in its node refuses (NftkitError), an invalid constant
+            # (BadValue), a node the compiled builder cannot rebuild (KeyError from _slow)
             return tpl
         tpl.ok = True
         head = key.partition(" ")[0]

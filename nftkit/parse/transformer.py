@@ -21,7 +21,7 @@ from typing import Any
 
 from lark import Token
 
-from ..errors import ParseError
+from ..errors import ParseError, ValidationError
 from ..model.priority import Priority
 from . import _values
 from ._transform_base import (
@@ -130,7 +130,7 @@ class NftTransformer(StatementRules):
         text = " ".join(str(x) for x in c)
         try:
             return Priority.parse(text)
-        except Exception as exc:  # ValidationError: a bad name or number
+        except ValidationError as exc:  # a bad name or number
             raise ParseError(str(exc), line=c[0].line, column=c[0].column) from None
 
     def chain_policy(self, c: list[Token]) -> tuple[str, J]:
