@@ -10,7 +10,7 @@ import pytest
 
 import nftkit
 from nftkit.errors import ParseError
-from nftkit.parse import _direct, _fast, nft
+from nftkit.parse import _fast, nft
 from nftkit.parse._json_fast import MISS, _leaf, _setref
 from nftkit.parse._values import lhs_datatype
 
@@ -26,7 +26,6 @@ def _listing(line: str, n: int = 1500) -> str:
 def _slow(text: str, monkeypatch: pytest.MonkeyPatch) -> nftkit.Ruleset:
     with monkeypatch.context() as m:
         m.setattr(nft, "FAST_PATH", False)
-        m.setattr(_direct, "DIRECT", False)
         return nftkit.parse(text)
 
 
@@ -78,9 +77,9 @@ def test_bound_chain_lines_are_not_templated(monkeypatch: pytest.MonkeyPatch) ->
     assert fast == _slow(text, monkeypatch)
 
 
-def test_direct_chains_leave_errors_to_from_json(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``_direct.direct_ruleset``: a node's ValidationError returns None, and the error is
-    the one the slow path reports."""
+def test_fast_rules_report_the_slow_paths_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rule of the fast path that its node refuses: the error is the one lark's path
+    reports."""
     text = _listing('ip saddr 10.0.0.{i} accept comment "' + "x" * 200 + '"')
     with pytest.raises(ParseError) as fast:
         nftkit.parse(text)
