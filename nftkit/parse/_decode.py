@@ -1,43 +1,53 @@
 """Table blocks and ``add`` commands -> model nodes (the declarations of an nft script).
 
 A table block (``table inet t { chain c { ... } }``) or the object of one ``add``/``create``
-command is gathered as libnftables JSON bodies and decoded by ``from_json`` (plain chains
-whose rules the listing fast path made are built as the same model nodes directly:
-``_direct``). Blocks of the same table merge, as nft merges declarations. What a script's
-commands do to a ruleset (``create`` fails on an existing object, ``delete`` on a missing one,
-...) is not decided here: ``nftkit.semantics`` applies them.
+command is gathered per table and built as model nodes: each rule becomes a ``Rule`` as it
+is added (``_rule``: the listing fast path's rules are made of statements already; the
+others' statements go through the statement decoder), and ``ruleset`` makes the ``Table``,
+``Chain``, ``Flowtable`` nodes directly, sets and named objects by their own decoders
+(``decode_set``, ``decode_object``). No ruleset document is written and read back. Blocks of
+the same table merge, as nft merges declarations. What a script's commands do to a ruleset
+(``create`` fails on an existing object, ``delete`` on a missing one, ...) is not decided
+here: ``nftkit.semantics`` applies them.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from lark import Token
 
 from .._node import Node
 from ..errors import NftkitError, ParseError
+from ..model.enums import SetFlag
 from ..model.priority import Priority
-from ..model.ruleset import Ruleset
-from ..nft.families import ADDRESS_FAMILIES, REJECT_ICMP
+from ..model.ruleset import Flowtable, Rule, Ruleset, Table
 from ..nft.units import BYTE_UNITS
-from ._direct import direct_ruleset
-from .json import from_json
+from ._json_fast import new_chain, new_rule
+from ._rules import RuleItem, reject_defaults
+from .json import JsonDecoder, decode_object, decode_set
 from .transformer import Cmd, TableBlock, milliseconds, seconds
 
-__all__ = ["Decoder", "line_of", "plain_body", "references", "reject_defaults"]
+__all__ = ["Decoder", "line_of", "plain_body"]
 
 J = Any
+N = TypeVar("N")
 
 
 class _Table:
-    """One table's objects as JSON bodies, in the order they were added."""
+    """One table's objects, in the order they were added: its rules as ``Rule`` nodes with
+    the chains and sets they refer to, the other objects as their members (``body``)."""
 
     def __init__(self, body: dict[str, J], number: bool) -> None:
         self.body = body
         self.number = number
         self.hgen = 0
         self.chains: dict[str, dict[str, J]] = {}
-        self.rules: dict[str, list[dict[str, J]]] = {}
+        #: per chain: (rule, its jump targets and @sets as ("chain"|"set", name))
+        self.rules: dict[str, list[tuple[Rule, list[tuple[str, str]]]]] = {}
+        #: the sets that rules add to, update or meter (nft makes them dynamic)
+        self.written: set[str] = set()
         self.sets: dict[str, tuple[str, dict[str, J]]] = {}
         self.flowtables: dict[str, dict[str, J]] = {}
         self.objects: dict[tuple[str, str], dict[str, J]] = {}
@@ -96,10 +106,7 @@ class Decoder:
         self.tables: dict[tuple[str, str], _Table] = {}
         self.table_hgen = 0
         self._line: int | None = None
-        #: the jump targets and @sets of the fast path's rules (their statements are model
-        #: nodes, which ``_references`` does not walk), by id() of the rule body (kept alive
-        #: here, so an id is never reused)
-        self.refs: dict[int, tuple[dict[str, J], list[tuple[str, str]]]] = {}
+        self._json = JsonDecoder()
 
     # --- errors ----------------------------------------------------------------------------
 
@@ -158,7 +165,7 @@ class Decoder:
             t = self._table(o["family"], o["table"])
             if str(o["chain"]) not in t.chains:
                 self.chain(t, str(o["chain"]), None, [])
-            self._add_rule(t, str(o["chain"]), {k: v for k, v in o.items() if k != "handle"})
+            self._add_rule(t, str(o["chain"]), o["rule"], given=False)
         elif kind in ("set", "map", "meter"):
             t = self._table(o["family"], o["table"])
             handle, items = cmd.extra
@@ -207,21 +214,17 @@ class Decoder:
         family = t.body["family"]
         rules = t.rules[key]
         for item in items:
-            if isinstance(item, dict):  # a rule
-                if "refs" in item:  # from the listing fast path: appended, nothing to convert
-                    rhandle = item.get("handle")  # (what t.handle() does, inline)
-                    if rhandle is None and t.number:
-                        t.hgen += 1
-                        rhandle = t.hgen
-                    elif rhandle is not None and rhandle > t.hgen:
-                        t.hgen = rhandle
-                    rule = {"family": family, "table": t.body["name"], "chain": key,
-                            "handle": rhandle, "expr": item["expr"]}
-                    if item.get("comment") is not None:
-                        rule["comment"] = item["comment"]
-                    self.refs[id(rule)] = (rule, item["refs"])
-                    rules.append(rule)
-                    continue
+            if isinstance(item, dict):  # a rule of the listing fast path's compiled builders
+                rhandle = item.get("handle")  # (what t.handle() does, inline)
+                if rhandle is None and t.number:
+                    t.hgen += 1
+                    rhandle = t.hgen
+                elif rhandle is not None and rhandle > t.hgen:
+                    t.hgen = rhandle
+                rule = new_rule(item["expr"], item.get("comment"), rhandle)
+                rules.append((reject_defaults(rule, family), item["refs"]))
+                continue
+            if isinstance(item, RuleItem):
                 self._add_rule(t, key, item)
                 continue
             kind, value = item
@@ -241,18 +244,29 @@ class Decoder:
             elif kind == "flags":
                 body["flags"] = value
 
-    def _add_rule(self, t: _Table, chain: str, rule: dict[str, J]) -> None:
-        body = {"family": t.body["family"], "table": t.body["name"], "chain": chain,
-                "handle": t.handle(rule.get("handle")),
-                # the fast path's statements are model nodes already (no tokens to convert,
-                # no JSON reject to complete)
-                "expr": list(rule["expr"]) if "refs" in rule
-                else reject_defaults(plain_body(rule["expr"]), t.body["family"])}
-        if rule.get("comment") is not None:
-            body["comment"] = rule["comment"]
-        if "refs" in rule:  # pre-decoded by the fast path, with its references listed
-            self.refs[id(body)] = (body, rule["refs"])
-        t.rules[chain].append(body)
+    def _add_rule(self, t: _Table, chain: str, item: RuleItem, *, given: bool = True) -> None:
+        """Append a parsed rule (``given``: with the handle written after it, if any)."""
+        handle = t.handle(item.handle if given else None)
+        rule = item.rule
+        rule = new_rule(list(rule.stmts), rule.comment, handle)
+        t.rules[chain].append((reject_defaults(rule, t.body["family"]), item.refs))
+        t.written |= item.written
+
+    def _decoded(self, build: Callable[..., N], *args: Any) -> N:
+        """``build(*args)`` (the rule, set or object decoder), its errors located here."""
+        self._json.path = []
+        try:
+            return build(*args)
+        except ParseError as exc:
+            raise self.error(exc.message.replace("<json>: ", "")) from None
+        except NftkitError as exc:
+            raise self.error(str(exc)) from None
+        except KeyError as exc:
+            raise self.error(f"missing member {exc.args[0]!r}") from None
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise self.error(f"cannot read this: {exc}") from None
+        except RecursionError:
+            raise self.error("nested too deeply") from None
 
     def set(self, t: _Table, kind: str, name: str, handle: int | None, items: list[Any]) -> None:
         key = str(name)
@@ -342,117 +356,66 @@ class Decoder:
     def check_references(self) -> None:
         """Jump targets and ``@set`` references must exist, as the kernel requires."""
         for t in self.tables.values():
-            for rules in t.rules.values():
-                for r in rules:
-                    known = self.refs.get(id(r))
-                    refs = known[1] if known is not None else references(r["expr"])
+            for chain, rules in t.rules.items():
+                for _, refs in rules:
                     for kind, name in refs:
                         if kind == "chain" and name not in t.chains:
                             self._line = None
                             raise self.error(f"No such file or directory: chain {name} "
-                                             f"(jumped to from chain {r['chain']})")
+                                             f"(jumped to from chain {chain})")
                         if kind == "set" and name not in t.sets:
                             self._line = None
                             raise self.error(f"No such file or directory: set @{name} "
-                                             f"(used in chain {r['chain']})")
+                                             f"(used in chain {chain})")
 
     def ruleset(self, *, check: bool = True) -> Ruleset:
         """The ruleset as model nodes (``check``: jump targets and @sets must exist)."""
         if check:
             self.check_references()
-        # the fast path's chains without from_json
-        direct = direct_ruleset(self.tables.values(), self.refs,
-                                lambda t: self.table_document(t, chains=False))
-        if direct is not None:
-            return direct
-        doc = self.document()
+        self._line = None
         try:
-            return from_json({"nftables": doc})
-        except ParseError as exc:
-            self._line = None
-            raise self.error(exc.message.replace("<json>: ", "")) from None
+            return Ruleset(tables=[self._table_node(t) for t in self.tables.values()])
+        except ParseError:
+            raise
         except NftkitError as exc:
-            self._line = None
             raise self.error(str(exc)) from None
 
-    def document(self) -> list[dict[str, J]]:
-        """The ruleset as ``nft -j list ruleset`` would print it (without metainfo)."""
-        doc: list[dict[str, J]] = []
-        for t in self.tables.values():
-            doc.extend(self.table_document(t))
-        return doc
-
-    @staticmethod
-    def table_document(t: _Table, *, chains: bool = True) -> list[dict[str, J]]:
-        """One table's objects in ``document`` order (``chains``: with chains and rules)."""
-        doc: list[dict[str, J]] = [{"table": plain_body(t.body)}]
-        for (kind, _), body in t.objects.items():
-            doc.append({kind: body})
+    def _table_node(self, t: _Table) -> Table:
+        family = t.body["family"]
+        objects = [self._decoded(decode_object, self._json, kind, body)
+                   for (kind, _), body in t.objects.items()]
+        sets = []
         for kind, body in t.sets.values():
-            doc.append({kind: body})
-        for body in t.flowtables.values():
-            doc.append({"flowtable": body})
-        if chains:
-            for body in t.chains.values():
-                doc.append({"chain": body})
-            for rules in t.rules.values():
-                doc.extend({"rule": r} for r in rules)
-        return doc
+            s = self._decoded(decode_set, self._json, kind, body)
+            # nft makes every set that a rule adds to, updates or meters "dynamic"
+            if s.name in t.written and not s.flags & {SetFlag.DYNAMIC, SetFlag.CONSTANT}:
+                s = s.replace(flags=s.flags | {SetFlag.DYNAMIC})
+            sets.append(s)
+        flowtables = [Flowtable(
+            name=b["name"], hook=b.get("hook", "ingress"),
+            priority=Priority(value=int(b.get("prio", 0))), devices=_devices(b.get("dev")),
+            flags=b.get("flags") or (), counter=bool(b.get("counter", False)),
+            handle=b.get("handle")) for b in t.flowtables.values()]
+        chains = []
+        for name, b in t.chains.items():
+            spec: dict[str, Any] = {"name": b["name"], "handle": b.get("handle"),
+                                    "comment": b.get("comment"),
+                                    "rules": [r for r, _ in t.rules[name]]}
+            if "hook" in b:
+                spec.update(type=b.get("type", "filter"), hook=b["hook"],
+                            priority=Priority(value=int(b.get("prio", 0))),
+                            policy=b.get("policy"), devices=_devices(b.get("dev")))
+            chains.append(new_chain(spec))  # Chain(**spec), cheaper when it can
+        return Table(family=family, name=t.body["name"], handle=t.body.get("handle"),
+                     flags=t.body.get("flags") or (), comment=t.body.get("comment"),
+                     chains=chains, sets=sets, flowtables=flowtables, objects=objects)
 
 
-_SETREF_KEYS = {("match", "right"), ("vmap", "data"), ("map", "data"), ("set", "set"),
-                ("map", "map")}
-
-
-def references(obj: Any, parent: str = "") -> list[tuple[str, str]]:
-    """(``chain``, name) for jump/goto targets and (``set``, name) for ``@name`` uses."""
-    out: list[tuple[str, str]] = []
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            if k in ("jump", "goto") and isinstance(v, dict) and "target" in v:
-                out.append(("chain", str(v["target"])))
-            elif isinstance(v, str) and v.startswith("@") and (parent, k) in _SETREF_KEYS:
-                out.append(("set", v[1:]))
-            else:
-                out.extend(references(v, k))
-    elif isinstance(obj, list):
-        for v in obj:
-            out.extend(references(v, parent))
-    return out
-
-
-def _l3(stmt: J) -> str | None:
-    """The network protocol a match statement implies (``ip saddr ...`` -> ``ip``)."""
-    if not isinstance(stmt, dict) or "match" not in stmt:
-        return None
-    m = stmt["match"]
-    left = m.get("left")
-    parts = left["concat"] if isinstance(left, dict) and "concat" in left else [left]
-    for p in parts:
-        if isinstance(p, dict) and "payload" in p:
-            proto = p["payload"].get("protocol")
-            if proto in ("ip", "ip6"):
-                return str(proto)
-        if isinstance(p, dict) and "meta" in p and p["meta"].get("key") == "nfproto" \
-                and m.get("right") in ("ipv4", "ipv6"):
-            return "ip" if m["right"] == "ipv4" else "ip6"
-    return None
-
-
-def reject_defaults(stmts: list[J], family: str) -> list[J]:
-    """A bare ``reject`` is ``icmp``/``icmpv6``/``icmpx port-unreachable`` in nft's JSON,
-    by the table family and what the rule matched before it (as nft's evaluator decides)."""
-    if not any(isinstance(s, dict) and "reject" in s and s["reject"] is None for s in stmts):
-        return stmts
-    l3 = family if family in ADDRESS_FAMILIES else None
-    out = []
-    for s in stmts:
-        l3 = _l3(s) or l3
-        if isinstance(s, dict) and "reject" in s and s["reject"] is None:
-            kind = REJECT_ICMP.get(l3 or "", "icmpx")
-            s = {"reject": {"type": kind, "expr": "port-unreachable"}}
-        out.append(s)
-    return out
+def _devices(value: J) -> tuple[str, ...]:
+    """``dev``: one device or several."""
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 def _word(x: Any) -> Any:

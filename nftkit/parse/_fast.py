@@ -43,12 +43,12 @@ from typing import Any
 
 from lark import Token
 
-from ..errors import ParseError
+from ..errors import NftkitError, ParseError
 from ..model.datatypes import Datatype
+from ..model.ruleset import Rule
 from ..nft.families import FAMILIES
 from . import _values
 from ._codegen import Refused
-from ._decode import references, reject_defaults
 from ._fast_templates import (
     DOTTED,
     DOTTED_QUAD,
@@ -65,8 +65,8 @@ from ._fast_templates import (
     substitute,
     value_guards,
 )
-from .json import JsonDecoder, decode_rule
-from .transformer import TableBlock, plain
+from ._rules import RuleItem, has_bound_chain
+from .transformer import TableBlock
 
 __all__ = ["FastListing", "NotFast"]
 
@@ -180,19 +180,19 @@ class FastListing:
         if ok:
             try:
                 guards = value_guards(pairs, keys_a, holes)
-            except Exception:  # (an invalid constant: lark reports it)
+            except _values.BadValue:  # (an invalid constant: lark reports it)
                 guards = None
             # (checked values are only checked by a compiled builder: see ``element``)
             tpl.ok = guards is not None
             tpl.guards = guards or []
-        if tpl.ok and len(self.ematch) < _BUCKET:
-            # the compiled matcher and builder must give what the proof parses gave
-            try:
-                if tpl.compile_element(key, holes, self.keywords) and all(
-                        same_model(built(tpl, t, proof=True), ir) for t, ir in proofs):
-                    self.ematch.append((tpl.match, tpl.make))  # type: ignore[arg-type]
-            except Exception:  # (a template too odd to compile: the scanner path stays)
-                pass
+        # the compiled matcher and builder must give what the proof parses gave
+        # (compile_element is False for a template too odd to compile: the scanner path
+        # stays; the proof builders run no checks, and their pattern's groups are what their
+        # conversions take)
+        if tpl.ok and len(self.ematch) < _BUCKET and tpl.compile_element(
+                key, holes, self.keywords) and all(
+                same_model(built(tpl, t, proof=True), ir) for t, ir in proofs):
+            self.ematch.append((tpl.match, tpl.make))  # type: ignore[arg-type]
         return tpl
 
     def _instantiate(self, tpl: Template, holes: list[tuple[str, str]]) -> J:
@@ -200,7 +200,7 @@ class FastListing:
         table = {(type(a), a): v for a, v in zip(tpl.subst_keys, values, strict=True)}
         return substitute(tpl.ir, table)
 
-    def _rule_scanned(self, text: str, family: str, table: str) -> dict[str, J]:
+    def _rule_scanned(self, text: str, family: str, table: str) -> dict[str, J] | RuleItem:
         """A rule line through the template scanner (its template's first line, or a line
         no compiled pattern matched), or through lark if its template is not reusable."""
         holes, key = self._split(text)
@@ -224,12 +224,15 @@ class FastListing:
         it and check that the compiled builder gives both decoded results."""
         text_a = self._fill(key, holes, 0)
         pairs: Pairs = []
-        rule_a = self._parse_rule(text_a, pairs)
         keys_a = [a for k, (cls, _) in enumerate(holes)
                   for a in hole_atoms(cls, sentinel(cls, k, 0))]
-        tpl = Template(rule_a, keys_a, False)
+        tpl = Template(None, keys_a, False)
         try:
-            model_a = self._decode(rule_a, family)
+            try:
+                rule_a = self._parse_rule(text_a, pairs)
+            except _values.TemplateNumber:
+                raise  # (the whole text goes through lark: see TemplateNumber)
+            model_a = self._model(rule_a)
             proofs = [(text_a, model_a, rule_a)]
             if holes:
                 text_b = self._fill(key, holes, 1)
@@ -238,17 +241,17 @@ class FastListing:
                           for a in hole_atoms(cls, sentinel(cls, k, 1))]
                 if len({(type(a), a) for a in keys_a}) != len(keys_a):
                     return tpl
-                model_b = self._decode(rule_b, family)
+                model_b = self._model(rule_b)
                 if msub(model_a, model_table(keys_a, keys_b), None) != model_b:
                     return tpl
-                if substitute(rule_a.get("comment"), {(type(a), a): b for a, b in
-                                                       zip(keys_a, keys_b, strict=True)}) \
-                        != rule_b.get("comment"):
+                if substitute(model_a.comment, {(type(a), a): b for a, b in
+                                                zip(keys_a, keys_b, strict=True)}) \
+                        != model_b.comment:
                     return tpl
                 proofs.append((text_b, model_b, rule_b))
             tpl.stmts = model_a.stmts
-            tpl.refs = references(rule_a["expr"])
-            tpl.comment = rule_a.get("comment")
+            tpl.refs = rule_a.refs
+            tpl.comment = model_a.comment
             guards = value_guards(pairs, keys_a, holes)  # (BadValue: a bad constant, not used)
             if guards is None:
                 return tpl
@@ -258,10 +261,12 @@ class FastListing:
             for text, model, rule in proofs:
                 out = built(tpl, text, proof=True)
                 if out is None or not same_model(out["expr"], list(model.stmts)) \
-                        or out["refs"] != references(rule["expr"]) \
-                        or out.get("comment") != rule.get("comment"):
+                        or out["refs"] != rule.refs or out.get("comment") != model.comment:
                     return tpl
-        except Exception:
+        except (NftkitError, _values.BadValue, ValueError, KeyError):
+            # not reusable, its lines go through lark one by one: a bound chain (ValueError
+            # from _model), a stand-in its node refuses (NftkitError), an invalid constant
+            # (BadValue), a node the compiled builder cannot rebuild (KeyError from _slow)
             return tpl
         tpl.ok = True
         head = key.partition(" ")[0]
@@ -272,16 +277,18 @@ class FastListing:
         return tpl
 
     @staticmethod
-    def _decode(rule: dict[str, J], family: str) -> Any:
-        expr = reject_defaults(plain(rule["expr"]), family)
-        if has_node(expr):
+    def _model(item: RuleItem) -> Rule:
+        """The template's rule (a bare ``reject`` is completed later, by the table's family:
+        ``_rules.reject_defaults``)."""
+        if has_bound_chain(item.rule):
             raise ValueError("bound chains are not templated")
-        return decode_rule(JsonDecoder(), {"expr": expr, "comment": rule.get("comment")})
+        return item.rule
 
-    def _parse_rule(self, text: str, pairs: Pairs | None = None) -> dict[str, J]:
+    def _parse_rule(self, text: str, pairs: Pairs | None = None) -> RuleItem:
         """A rule line through lark; ``pairs``: it is a template, note its checks."""
         (cmd,) = Recorder.parse(self.parse_items, "add rule ip t c " + text, pairs)
-        return {k: v for k, v in cmd.obj.items() if k not in ("family", "table", "chain")}
+        item: RuleItem = cmd.obj["rule"]
+        return item
 
     def element(self, text: str) -> J:
         for match, make in self.ematch:
@@ -411,7 +418,7 @@ class FastListing:
             if at >= 0 and text[at + 10:].isdecimal():
                 handle_ = int(text[at + 10:])
                 text = text[:at]
-            out: dict[str, J] | None = None
+            out: dict[str, J] | RuleItem | None = None
             # a compiled template first, picked by the line's first word (or one whose
             # first word is a hole); the scanner for the rest
             for match, make in by_head.get(head, ()):
@@ -429,7 +436,11 @@ class FastListing:
                     out = self._rule_scanned(text, family, table)
                     by_head = self.rmatch.get(scope) or {}  # (it may have added a template)
                     anywhere = by_head.get("\0", ())
-            if handle_ is not None:
+            if handle_ is None:
+                pass
+            elif isinstance(out, RuleItem):
+                out.handle = handle_
+            else:
                 out["handle"] = handle_
             append(out)
         if other:

@@ -37,6 +37,7 @@ from typing import Any, Final
 
 import attrs
 
+from ..errors import NftkitError, ValidationError
 from ..model._validate import IDENTIFIER
 from ..model.datatypes import Datatype, expr_datatype
 from ..model.expressions import (
@@ -133,7 +134,7 @@ def _setref(s: str) -> Expr | _Miss:
     if found is None:
         try:
             found = SetRefExpr(name=s[1:])
-        except Exception:  # the generic decoder raises its own error for it
+        except ValidationError:  # the generic decoder raises its own error for it
             return MISS
         if len(_SETREFS) >= 4096:
             _SETREFS.clear()
@@ -175,7 +176,7 @@ def _leaf(key: str, body: JSON) -> tuple[Expr, Datatype | None, bool] | _Miss:
         return MISS
     try:
         node: Expr = JsonDecoder().build(cls, body)
-    except Exception:  # the generic decoder raises its own error for it
+    except NftkitError:  # the generic decoder raises its own error for it
         return MISS
     hint = expr_datatype(node)
     found = (node, hint, _keeps_strings(hint))
@@ -224,10 +225,8 @@ def _prefix(body: JSON, hint: Datatype | None) -> Expr | _Miss:
     key = (addr, length, keep)
     found = _PREFIXES.get(key)
     if found is None:
-        try:
-            found = PrefixExpr(addr=immediate_string(addr, keep), len=length)
-        except Exception:  # the generic decoder raises its own error for it
-            return MISS
+        # (the only check PrefixExpr makes, a length >= 0, is the shape's above)
+        found = PrefixExpr(addr=immediate_string(addr, keep), len=length)
         if len(_PREFIXES) >= 4096:
             _PREFIXES.clear()
         _PREFIXES[key] = found

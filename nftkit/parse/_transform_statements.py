@@ -2,11 +2,12 @@
 ``exists``), mangles, verdicts and verdict maps, counters, log, limit, quota, reject, NAT,
 set and map statements, meters, queue, dup/fwd/tproxy, synproxy, ... and ``rule``::
 
-    tcp dport 22 counter accept -> {"expr": [{"match": {"op": "==", "left": {"payload":
-                                    {"protocol": "tcp", "field": "dport"}}, "right": 22}},
-                                    {"counter": null}, {"accept": null}]}
+    tcp dport 22 counter accept -> Rule(stmts=(MatchStmt(left=PayloadExpr(protocol="tcp",
+                                   field="dport"), right=22), CounterStmt(),
+                                   VerdictExpr(kind="accept")))
 
-A bound chain (``jump { ... }``) has no JSON form in nft: it is built as a model node here.
+``rule`` builds the ``Rule`` (``_rules.RuleItem.build``); a bound chain (``jump { ... }``)
+is built as a model node here.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from lark import Token
 from ..errors import ParseError
 from ..model.datatypes import datatype
 from ..model.ruleset import ChainStmt
+from ..model.statements import FlowOffloadStmt, LogStmt, NotrackStmt, RejectStmt, SynproxyStmt
 from ..nft.datatypes import BITMASKS
 from ..nft.selectors import BITMASK_SELECTORS
 from ..nft.symbols import BARE_VERDICTS, TCP_OPTION_KINDS, VERDICTS
 from . import _values
-from ._json_decoder import JsonDecoder
+from ._rules import RuleItem
 from ._transform_base import (
     DIGITS,
     J,
@@ -32,13 +34,11 @@ from ._transform_base import (
     handle_of,
     maybe_list,
     milliseconds,
-    plain,
     seconds,
     unquote,
     word_value,
 )
 from ._transform_expressions import ExpressionRules
-from .json import decode_rule
 
 __all__ = ["StatementRules"]
 
@@ -289,14 +289,12 @@ class StatementRules(ExpressionRules):
         kind, target = c
         if isinstance(target, str):
             return {kind: {"target": str(target)}}
-        # a bound chain, jump { ... }: nft has no JSON form for it, so build the node here
-        dec = JsonDecoder()
+        # a bound chain, jump { ... }: its rules are nodes already
         rules = []
         for item in target[1]:
-            if not isinstance(item, dict):
+            if not isinstance(item, RuleItem):
                 raise ParseError("an anonymous chain holds only rules")
-            rules.append(decode_rule(dec, {"expr": plain(item["expr"]),
-                                           "comment": item.get("comment")}))
+            rules.append(item.rule)
         return ChainStmt(kind=kind, rules=tuple(rules))  # type: ignore[arg-type]
 
     def counter_stmt(self, c: list[Any]) -> J:
@@ -313,18 +311,18 @@ class StatementRules(ExpressionRules):
     def counter_name(self, c: list[J]) -> J:
         return c[0]
 
-    def log_stmt(self, c: list[tuple[str, J]]) -> J:
-        if not c:
-            return {"log": None}
-        body: dict[str, J] = {}
+    # --- statements built as model nodes (the rest goes through _rules.RuleItem.build) ---
+
+    def log_stmt(self, c: list[tuple[str, J]]) -> LogStmt:
+        """``log prefix "x: " level debug flags tcp sequence,options group 2 ...``."""
+        fields: dict[str, J] = {}
+        flags: list[str] = []
         for k, v in c:
             if k == "flags":
-                body.setdefault("flags", []).extend(v)
+                flags.extend(v)
             else:
-                body[k] = v
-        if "flags" in body and len(body["flags"]) == 1:
-            body["flags"] = body["flags"][0]
-        return {"log": body}
+                fields[k] = v
+        return LogStmt(**fields, flags=flags)
 
     def log_prefix(self, c: list[Token]) -> tuple[str, J]:
         tok = c[0]
@@ -340,7 +338,7 @@ class StatementRules(ExpressionRules):
         return ("snaplen", self._int(c[0]))
 
     def log_threshold(self, c: list[Token]) -> tuple[str, J]:
-        return ("queue-threshold", self._int(c[0]))
+        return ("queue_threshold", self._int(c[0]))
 
     def log_flag(self, c: list[Token]) -> str:
         return " ".join(str(x) for x in c)
@@ -409,18 +407,20 @@ class StatementRules(ExpressionRules):
     def quota_name(self, c: list[J]) -> J:
         return {"quota": c[0]}
 
-    def reject(self, c: list[Any]) -> J:
-        return {"reject": None}
+    def reject(self, c: list[Any]) -> RejectStmt:
+        """A bare ``reject``: its type is the table family's (``_rules.reject_defaults``)."""
+        return RejectStmt()
 
-    def reject_with(self, c: list[Any]) -> J:
+    def reject_with(self, c: list[Any]) -> RejectStmt:
+        """``reject with icmp host-unreachable``, ``reject with icmpv6 4`` (``nft -n``)."""
         code: J = str(c[1])
         if code.isdigit():  # nft -n prints the code as a number: reject with icmpv6 4
             dt = datatype(f"{'icmpx' if c[0] == 'icmpx' else c[0]}_code")
             code = _values.apply(int(code), dt)
-        return {"reject": {"type": c[0], "expr": str(code)}}
+        return RejectStmt(type=c[0], code=str(code))
 
-    def reject_tcp(self, c: list[Any]) -> J:
-        return {"reject": {"type": "tcp reset"}}
+    def reject_tcp(self, c: list[Any]) -> RejectStmt:
+        return RejectStmt(type="tcp reset")
 
     def nat_to(self, c: list[J]) -> tuple[str, J]:
         return ("to", c[0])
@@ -533,8 +533,8 @@ class StatementRules(ExpressionRules):
             return {"secmark": c[0]}
         return {"mangle": {"key": {"meta": {"key": "secmark"}}, "value": c[0]}}
 
-    def notrack_stmt(self, c: list[Any]) -> J:
-        return {"notrack": None}
+    def notrack_stmt(self, c: list[Any]) -> NotrackStmt:
+        return NotrackStmt()
 
     def queue_stmt(self, c: list[tuple[str, J]]) -> J:
         body: dict[str, J] = {}
@@ -602,14 +602,16 @@ class StatementRules(ExpressionRules):
         body["port"] = rest[1]
         return {"tproxy": body}
 
-    def synproxy_stmt(self, c: list[tuple[str, J]]) -> J:
-        body: dict[str, J] = {}
+    def synproxy_stmt(self, c: list[tuple[str, J]]) -> SynproxyStmt:
+        """``synproxy mss 1460 wscale 7 timestamp sack-perm``."""
+        fields: dict[str, J] = {}
+        flags: list[str] = []
         for k, v in c:
             if k == "flags":
-                body.setdefault("flags", []).append(v)
+                flags.append(v)
             else:
-                body[k] = v
-        return {"synproxy": body or None}
+                fields[k] = v
+        return SynproxyStmt(**fields, flags=flags)
 
     def sp_mss(self, c: list[Token]) -> tuple[str, J]:
         return ("mss", self._int(c[0]))
@@ -620,8 +622,12 @@ class StatementRules(ExpressionRules):
     def sp_flag(self, c: list[str]) -> tuple[str, J]:
         return ("flags", c[0])
 
-    def flow_stmt(self, c: list[Token]) -> J:
-        return {"flow": {"op": str(c[0]), "flowtable": str(c[1])}}
+    def flow_stmt(self, c: list[Token]) -> FlowOffloadStmt:
+        """``flow add @ft``."""
+        if c[0] != "add":
+            raise ParseError(f'flow: unknown op {str(c[0])[:40]!r} (only "add")',
+                             line=c[0].line, column=c[0].column)
+        return FlowOffloadStmt(flowtable=str(c[1])[1:])
 
     def last_stmt(self, c: list[Token]) -> J:
         if not c or c[0] == "never":
@@ -647,16 +653,15 @@ class StatementRules(ExpressionRules):
     def rule_comment(self, c: list[Token]) -> tuple[str, str]:
         return ("comment", unquote(c[0]))
 
-    def rule(self, c: list[Any]) -> dict[str, J]:
+    def rule(self, c: list[Any]) -> RuleItem:
         _values.forget()  # (the rule's values are checked: their tokens are not needed)
         stmts: list[J] = []
-        rule: dict[str, J] = {}
+        handle = comment = None
         for x in c:
             if isinstance(x, Token):
-                rule["handle"] = handle_of(x)
+                handle = handle_of(x)
             elif isinstance(x, tuple):
-                rule["comment"] = x[1]
+                comment = x[1]
             else:
                 stmts.append(x)
-        rule["expr"] = stmts
-        return rule
+        return RuleItem.build(stmts, comment, handle)

@@ -39,7 +39,7 @@ from typing import Any, Final
 import attrs
 from lark import Token
 
-from ..errors import ParseError
+from ..errors import NftkitError, ParseError
 from ..model.datatypes import Datatype, datatype, expr_datatype
 from ..nft.datatypes import BITMASKS, DESCRIPTIONS, FREE
 from ..nft.symbols import ACCEPTED, PROTO_KEYWORDS
@@ -483,7 +483,7 @@ def _lhs_datatype(left: J) -> Datatype | None:
         return None
     try:
         expr = JsonDecoder().expr(plain(left))
-    except Exception:  # not a selector the model reads: nothing to check against
+    except NftkitError:  # not a selector the model reads: nothing to check against
         return None
     dt = expr_datatype(expr)
     if dt is None or _family_free(left):

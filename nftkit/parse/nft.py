@@ -1,9 +1,9 @@
 """nft text -> a script's items (``parse_commands``), ``parse_rule`` and ``parse_statements``.
 
 The grammar (``nft.lark``) is compiled once per process into an LALR parser whose callbacks
-(``transformer.NftTransformer``) build libnftables JSON: a script is a list of table blocks
-(``TableBlock``) and commands (``Cmd``). ``_decode`` turns declarations into model nodes;
-``nftkit.semantics`` applies the commands (``nftkit.parse``, ``nftkit.parse_script``).
+(``transformer.NftTransformer``) build the script's items: table blocks (``TableBlock``) and
+commands (``Cmd``), their rules as ``Rule`` nodes. ``_decode`` turns declarations into model
+nodes; ``nftkit.semantics`` applies the commands (``nftkit.parse``, ``nftkit.parse_script``).
 
 Errors are ``nftkit.ParseError`` with the file, line, column, the offending line and a caret::
 
@@ -32,12 +32,11 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from ..errors import NftkitError, ParseError
 from ..model.ruleset import Rule
 from ..model.statements import Stmt
-from ._decode import reject_defaults
 from ._fast import FastListing, NotFast
 from ._json_decoder import set_text_reader
+from ._rules import RuleItem, reject_defaults
 from ._values import PARSES
-from .json import JsonDecoder, decode_rule
-from .transformer import Cmd, Define, NftTransformer, plain
+from .transformer import Cmd, Define, NftTransformer
 
 __all__ = [
     "DEFAULT_INCLUDE_PATH",
@@ -403,12 +402,10 @@ def parse_rule(text: str, *, family: str = "inet") -> Rule:
     cmds = [i for i in items if isinstance(i, Cmd)]
     if len(cmds) != 1 or cmds[0].kind != "rule":
         raise ParseError("expected exactly one rule", filename="<input>")
-    body = cmds[0].obj
-    dec = JsonDecoder()
+    item: RuleItem = cmds[0].obj["rule"]
+    rule = item.rule
     try:
-        body = {**body, "expr": reject_defaults(plain(body["expr"]), family)}
-        return decode_rule(dec, {**body, "family": family})
+        return reject_defaults(Rule(stmts=rule.stmts, comment=rule.comment,
+                                    handle=item.handle), family)
     except NftkitError as exc:
         raise ParseError(f"{exc}", filename="<input>") from None
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ParseError(f"cannot read rule: {exc!r}", filename="<input>") from None

@@ -29,6 +29,7 @@ from ..diagnostics import SourceMap
 from ..errors import UnsupportedError
 from ..model.ruleset import Ruleset
 from ._decode import Decoder
+from ._rules import RuleItem
 from .nft import _cache_file, _Context, _ContextTransformer, _flatten, _run
 from .transformer import Cmd, TableBlock
 
@@ -58,8 +59,7 @@ def _parser() -> Lark:
 
 
 class _Locating(_ContextTransformer):
-    """The parse's transformer, noting where each rule starts (by id of its ``expr`` list,
-    which every later copy of the rule body shares)."""
+    """The parse's transformer, noting where each rule starts (by id of its ``RuleItem``)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -68,7 +68,7 @@ class _Locating(_ContextTransformer):
     def _call_userfunc(self, tree: Tree[Any], new_children: list[Any] | None = None) -> Any:
         result = super()._call_userfunc(tree, new_children)  # type: ignore[no-untyped-call]
         if tree.data == "rule" and not tree.meta.empty:
-            self.rules[id(result["expr"])] = (tree.meta.line, tree.meta.column)
+            self.rules[id(result)] = (tree.meta.line, tree.meta.column)
         return result
 
 
@@ -82,9 +82,9 @@ class _LocatingDecoder(Decoder):
         self._bodies: list[object] = []  # every body made, so that no id() is reused
         self._seen: set[int] = set()
 
-    def _add_rule(self, t: Any, chain: str, rule: dict[str, Any]) -> None:
-        super()._add_rule(t, chain, rule)
-        rules: list[dict[str, Any]] = t.rules[chain]
+    def _add_rule(self, t: Any, chain: str, item: RuleItem, *, given: bool = True) -> None:
+        super()._add_rule(t, chain, item, given=given)
+        rules: list[Any] = t.rules[chain]
         # appended in the common case; an insert or replace put it somewhere else
         body = rules[-1] if rules and id(rules[-1]) not in self._seen else next(
             (b for b in rules if id(b) not in self._seen), None)
@@ -92,7 +92,7 @@ class _LocatingDecoder(Decoder):
             return
         self._seen.add(id(body))
         self._bodies.append(body)
-        pos = self.rules_at.get(id(rule.get("expr")))
+        pos = self.rules_at.get(id(item))
         if pos is not None:
             self.body_pos[id(body)] = pos
 
@@ -135,7 +135,7 @@ def located_items(text: str, *, filename: str | None = None,
                   include_paths: Sequence[str | os.PathLike[str]] = ()
                   ) -> tuple[list[Any], dict[int, tuple[int, int]]]:
     """The parser's items for ``text`` (includes expanded) and where each rule starts, by
-    ``id()`` of its ``expr`` list (which every later copy of the rule body shares)."""
+    ``id()`` of its ``RuleItem``."""
     transformer = _Locating()
     parser = _parser()
 

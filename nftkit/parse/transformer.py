@@ -1,14 +1,16 @@
-"""The lark transformer: nft text -> libnftables JSON-shaped nodes (the parser's IR).
+"""The lark transformer: nft text -> model nodes.
 
-The grammar's callbacks build exactly the JSON that ``nft -j`` prints for the same text
-(``{"match": {"op": "==", "left": {"payload": {...}}, "right": 22}}``), and
-``nftkit.parse.json`` turns that into model nodes. Going through the JSON shape means the text
-parser produces the very nodes ``from_json`` produces, and every node the model learns to
-decode is parsed from text without a second hand-written constructor.
+Each rule comes out of ``rule`` as a ``Rule`` node (``_rules.RuleItem``), and the blocks as
+the items ``_decode`` builds tables, chains, sets and objects from. Within a rule, the value
+and selector callbacks still build libnftables JSON-shaped values (``{"match": {"op": "==",
+"left": {"payload": {...}}, "right": 22}}``), typed by context in that shape (``_values``),
+and ``rule`` hands the statements that are not nodes yet to the statement decoder of
+``nftkit.parse.json``: an adapter while the statement callbacks move to building their nodes
+themselves, family by family (a bound chain, ``jump { ... }``, is built as a node already).
 
 Values are converted the way nft's JSON spells them: ``0x0000000a`` -> ``10``, ``1024-65535``
 -> ``{"range": [1024, 65535]}``, ``10.0.0.0/8`` -> ``{"prefix": ...}``, ``"lo"`` -> ``"lo"``;
-addresses stay strings here and become ``ipaddress`` objects in the JSON decoder.
+addresses stay strings here and become ``ipaddress`` objects in the statement decoder.
 
 The callbacks are layered by what they build: ``_transform_base`` (shared helpers and the
 script's items), ``_transform_expressions`` (values, selectors), ``_transform_statements``
@@ -21,7 +23,7 @@ from typing import Any
 
 from lark import Token
 
-from ..errors import ParseError
+from ..errors import ParseError, ValidationError
 from ..model.priority import Priority
 from . import _values
 from ._transform_base import (
@@ -130,7 +132,7 @@ class NftTransformer(StatementRules):
         text = " ".join(str(x) for x in c)
         try:
             return Priority.parse(text)
-        except Exception as exc:  # ValidationError: a bad name or number
+        except ValidationError as exc:  # a bad name or number
             raise ParseError(str(exc), line=c[0].line, column=c[0].column) from None
 
     def chain_policy(self, c: list[Token]) -> tuple[str, J]:
@@ -222,7 +224,7 @@ class NftTransformer(StatementRules):
     def rule_spec(self, c: list[Any]) -> dict[str, J]:
         cid, rule = c[0], c[-1]
         out: dict[str, J] = {"family": cid["family"], "table": cid["table"],
-                             "chain": cid["name"], **rule}
+                             "chain": cid["name"], "rule": rule}
         if len(c) == 3 and isinstance(c[1], _Index):
             out["index"] = c[1].value
         elif len(c) == 3:

@@ -44,7 +44,7 @@ from socket import inet_ntoa
 from typing import Any
 
 from .._node import Node
-from ..errors import UnsupportedError
+from ..errors import NftkitError, UnsupportedError
 from ..model.datatypes import Datatype, datatype, expr_datatype
 from ..model.enums import (
     ChainPolicy,
@@ -256,8 +256,8 @@ class TextRenderer(ExpressionText, StatementText):
                 texts = self._typed_texts(els, keys)
             else:
                 texts = self._element_texts(els, keys, data)
-        except Exception:
-            # one at a time again, so that the error is the first element's, as before
+        except NftkitError:
+            # one at a time again, so that the error is the first element's
             texts = self._element_texts(els, keys, data)
         sep = ",\n\t\t\t     "
         if per_line == 1:

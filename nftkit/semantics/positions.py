@@ -64,7 +64,7 @@ def parse_with_positions(text: str, *, filename: str | None = None,
                 at = found[seen[key]] if seen[key] < len(found) else None
                 seen[key] += 1
             else:
-                at = rules_at.get(id(item.obj.get("expr"))) if isinstance(item, Cmd) else None
+                at = rules_at.get(id(item.obj.get("rule"))) if isinstance(item, Cmd) else None
             made[key].append((op.obj, at))
     rules: dict[_Key, list[_At]] = {}
     for table in ruleset.tables:

@@ -254,7 +254,8 @@ def rule_message(verb: str, family: Family, table: str, chain: str, rule: Rule,
         user = rule_userdata(rule)
     except NftkitError:
         raise
-    except Exception as exc:  # a bug there must not break run(): libnftables takes over
+    except (LookupError, TypeError, ValueError, AttributeError, OverflowError,
+            struct.error) as exc:  # a bug there must not break run(): libnftables takes over
         raise UnsupportedError(f"the netlink rule encoder failed: {exc!r}") from exc
     body = _str(1, table) + _str(2, chain)
     flags = F_CREATE
