@@ -21,9 +21,12 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from nftkit.nft.releases import PROFILES, ReleaseProfile, profile
+from nftkit.render.context import installed_nft_version
 from tests._oracle import Listing, devices_in
 
-__all__ = ["RELEASES_DIR", "SUITES", "Release", "cached", "release", "skip_reason"]
+__all__ = ["RELEASES_DIR", "SUITES", "Release", "cached", "installed_profile", "release",
+           "skip_reason"]
 
 RELEASES_DIR = Path(os.environ.get("NFTKIT_RELEASES_DIR", "/var/cache/nftkit-releases"))
 #: The suites scripts/releases.sh builds, oldest first.
@@ -74,6 +77,12 @@ class Release:
             return Listing(False, "", None, (r.stderr or r.stdout).strip())
         listing, _, doc = r.stdout.partition(_MARK + "\n")
         return Listing(True, listing, json.loads(doc), "")
+
+
+def installed_profile() -> ReleaseProfile:
+    """The release profile of the nft installed here (the oldest profile without one): what
+    a test asks instead of expecting one release's output."""
+    return profile(installed_nft_version() or PROFILES[0].version)
 
 
 def skip_reason() -> str | None:

@@ -84,6 +84,22 @@ class ReleaseProfile:
     #: A batch that renames a chain and then deletes it (or its table) works. Every release
     #: measured crashes on it (segfault in nft: 1.0.6, 1.1.3 and 1.1.7 alike).
     rename_then_delete: bool = False
+    #: A set's userdata holds a ``typeof`` record for a key (and map data) declared with
+    #: ``type`` too: a value expression with no records; for a concatenation, the nest is
+    #: left unterminated after the first part's kind (1.0.6 writes none for one type and an
+    #: empty concatenation for several). Measured with GETSET under 1.1.3 and 1.1.7.
+    set_udata_type_typeof: bool = False
+    #: A ``constant`` set with elements is sized to them (``NFTA_SET_DESC_SIZE``); 1.1.3
+    #: and 1.1.7 send no size for it.
+    constant_set_size: bool = True
+    #: nft writes the keys of a set or map declared ``typeof numgen ...`` (alone) in host
+    #: order, as its userdata says and as the kernel's numgen register holds them. 1.1.7
+    #: sends them big endian and reads them back in host order: ``elements = { 1 : 7 }``
+    #: lists as ``16777216 : 0x00000007`` and never matches a packet (in a concatenation,
+    #: as map data and in anonymous maps numgen stays host order). 1.1.3: host order;
+    #: 1.1.4 to 1.1.6 not measured. nftkit's netlink path writes host order on every release.
+    numgen_key_host_order: bool = True
+    # -- nftkit's netlink encoder, per release ------------------------------------------------
     #: nftkit's netlink encoder writes ``x 1-5`` as two cmps as nft 1.0.6 does; the 1.1
     #: linearizer is not verified, so matches on ranges go through libnftables.
     netlink_range_cmps: bool = True
@@ -104,10 +120,13 @@ NFT_1_1_0: Final = dataclasses.replace(
     shifted_hex_integer=True, json_single_flag_string=True, json_flat_binop=True,
     json_typeof=True, json_concat_map_list=True, json_dynamic_flag=True,
     json_chains_first=True, json_reset_quotas_table=True, json_input_exact=True,
-    json_listing_exact=True, netlink_range_cmps=False, netlink_anonymous_sets=False)
+    json_listing_exact=True, set_udata_type_typeof=True, constant_set_size=False,
+    netlink_range_cmps=False, netlink_anonymous_sets=False)
+
+NFT_1_1_7: Final = dataclasses.replace(NFT_1_1_0, version=(1, 1, 7), numgen_key_host_order=False)
 
 #: Every profile, oldest first.
-PROFILES: Final = (NFT_1_0_6, NFT_1_0_7, NFT_1_0_9, NFT_1_1_0)
+PROFILES: Final = (NFT_1_0_6, NFT_1_0_7, NFT_1_0_9, NFT_1_1_0, NFT_1_1_7)
 
 
 def parse_version(text: str | tuple[int, ...]) -> Version:
