@@ -16,11 +16,14 @@ profiles gets the older one; a version older than every profile gets the oldest.
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["DEFAULT_VERSION", "PROFILES", "ReleaseProfile", "parse_version", "profile"]
+__all__ = ["DEFAULT_VERSION", "PROFILES", "ReleaseProfile", "differences", "markdown",
+           "parse_version", "profile"]
 
 Version = tuple[int, int, int]
 
@@ -46,13 +49,9 @@ class ReleaseProfile:
     # -- 1.1.0 (changes that nft's git calls 1.0.10 were first released in 1.1.0) -----------
     #: ``tproxy to :port``: a port that is not a plain number is printed (1.0.10).
     tproxy_port_expressions: bool = False
-    #: ``devices = { "eth0", "eth1" }``: device names quoted.
-    quoted_devices: bool = False
     #: Maps, sets with timeouts or statements, concatenated keys and element comments print
     #: one element per line.
     element_per_line: bool = False
-    #: ``size 65535\t# count 2``: the element count follows the size.
-    set_size_count: bool = False
     #: ct timeout policies print durations (``established : 15s``), not seconds.
     ct_timeout_durations: bool = False
     #: A shifted ``mark`` prints as a plain hex integer (1.0.6 keeps the mark's width).
@@ -92,6 +91,11 @@ class ReleaseProfile:
     #: A ``constant`` set with elements is sized to them (``NFTA_SET_DESC_SIZE``); 1.1.3
     #: and 1.1.7 send no size for it.
     constant_set_size: bool = True
+    # -- 1.1.7 (first measured there: 1.1.3 does not, 1.1.4 to 1.1.6 not measured) --------
+    #: ``devices = { "eth0", "eth1" }``: chain device names quoted.
+    quoted_devices: bool = False
+    #: ``size 65535\t# count 2``: the element count follows the size.
+    set_size_count: bool = False
     #: nft writes the keys of a set or map declared ``typeof numgen ...`` (alone) in host
     #: order, as its userdata says and as the kernel's numgen register holds them. 1.1.7
     #: sends them big endian and reads them back in host order: ``elements = { 1 : 7 }``
@@ -115,15 +119,16 @@ NFT_1_0_7: Final = dataclasses.replace(NFT_1_0_6, version=(1, 0, 7), reset_rules
 NFT_1_0_9: Final = dataclasses.replace(
     NFT_1_0_7, version=(1, 0, 9), json_map_stmt=True, limit_default_burst=True)
 NFT_1_1_0: Final = dataclasses.replace(
-    NFT_1_0_9, version=(1, 1, 0), tproxy_port_expressions=True, quoted_devices=True,
-    element_per_line=True, set_size_count=True, ct_timeout_durations=True,
+    NFT_1_0_9, version=(1, 1, 0), tproxy_port_expressions=True,
+    element_per_line=True, ct_timeout_durations=True,
     shifted_hex_integer=True, json_single_flag_string=True, json_flat_binop=True,
     json_typeof=True, json_concat_map_list=True, json_dynamic_flag=True,
     json_chains_first=True, json_reset_quotas_table=True, json_input_exact=True,
     json_listing_exact=True, set_udata_type_typeof=True, constant_set_size=False,
     netlink_range_cmps=False, netlink_anonymous_sets=False)
 
-NFT_1_1_7: Final = dataclasses.replace(NFT_1_1_0, version=(1, 1, 7), numgen_key_host_order=False)
+NFT_1_1_7: Final = dataclasses.replace(NFT_1_1_0, version=(1, 1, 7), quoted_devices=True,
+                                       set_size_count=True, numgen_key_host_order=False)
 
 #: Every profile, oldest first.
 PROFILES: Final = (NFT_1_0_6, NFT_1_0_7, NFT_1_0_9, NFT_1_1_0, NFT_1_1_7)
@@ -152,3 +157,51 @@ def _profile(v: Version) -> ReleaseProfile:
         if p.version <= v:
             found = p
     return found
+
+
+def _field_docs() -> dict[str, str]:
+    """Each field's ``#:`` comment, read from this module's source (one line each)."""
+    docs: dict[str, str] = {}
+    pending: list[str] = []
+    for line in inspect.getsource(ReleaseProfile).splitlines():
+        text = line.strip()
+        if text.startswith("#:"):
+            pending.append(text[2:].strip())
+            continue
+        m = re.match(r"(\w+): \w+ = ", text)
+        if m and pending:
+            docs[m.group(1)] = " ".join(pending)
+        pending = []
+    return docs
+
+
+def differences() -> list[tuple[str, Version | None, str]]:
+    """``(field, version that changed it, description)`` for every fact, in field order;
+    None where no release differs from 1.0.6 (a fact no measured release has)."""
+    docs = _field_docs()
+    out = []
+    for f in dataclasses.fields(ReleaseProfile):
+        if f.name == "version":
+            continue
+        changed = next((p.version for prev, p in itertools.pairwise(PROFILES)
+                        if getattr(prev, f.name) != getattr(p, f.name)), None)
+        out.append((f.name, changed, docs.get(f.name, "")))
+    return out
+
+
+def _v(version: Version) -> str:
+    return ".".join(map(str, version))
+
+
+def markdown() -> str:
+    """The table of differences between releases in docs/releases.md, from the profiles
+    (``scripts/releases.sh table`` prints it)."""
+    head = ["fact", "changed in", *(_v(p.version) for p in PROFILES), "what differs"]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, changed, doc in differences():
+        values = ("yes" if getattr(p, name) else "no" for p in PROFILES)
+        cell = doc.replace("|", "\\|")
+        since = "never" if changed is None else _v(changed)
+        rows.append(f"| `{name}` | {since} | " + " | ".join(values) + f" | {cell} |")
+    return "\n".join(rows) + "\n"
+

@@ -9,8 +9,6 @@ import pytest
 
 from tests._releases import RELEASES_DIR, SUITES, release, skip_reason
 
-pytestmark = pytest.mark.kernel
-
 # The nft series each Debian suite ships (sid moves on: any release).
 SERIES = {"bookworm": (1, 0), "trixie": (1, 1)}
 
@@ -30,6 +28,7 @@ table inet nftkit_smoke {
 """
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize("suite", SUITES)
 def test_release_nft_loads_and_lists(suite: str) -> None:
     if (why := skip_reason()) is not None:
@@ -48,3 +47,17 @@ def test_release_nft_loads_and_lists(suite: str) -> None:
     names = [o["set"]["name"] for o in listing.json["nftables"] if "set" in o]
     assert names == ["allowed"]
     assert not rel.nft("list", "tables").stdout.strip()  # each call: a namespace of its own
+
+
+def test_docs_table_of_differences_is_current() -> None:
+    """docs/releases.md holds the table ``scripts/releases.sh table`` prints from the
+    release profiles (regenerate it there when a profile changes)."""
+    from pathlib import Path
+
+    from nftkit.nft.releases import markdown
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "releases.md").read_text()
+    begin = doc.index("<!-- BEGIN release table")
+    begin = doc.index("\n", begin) + 1
+    end = doc.index("<!-- END release table -->")
+    assert doc[begin:end] == markdown(), "docs/releases.md is stale: scripts/releases.sh table"
