@@ -12,6 +12,7 @@ nf_tables, and never touches the host's ruleset::
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -20,13 +21,14 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from nftkit.nft.releases import PROFILES, ReleaseProfile, profile
 from nftkit.render.context import installed_nft_version
 from tests._oracle import Listing, devices_in
 
-__all__ = ["RELEASES_DIR", "SUITES", "Release", "cached", "installed_profile", "release",
-           "skip_reason"]
+__all__ = ["RELEASES_DIR", "RELEASE_XFAILS", "SUITES", "Release", "applies", "cached",
+           "installed_profile", "mark_release_xfails", "release", "skip_reason"]
 
 RELEASES_DIR = Path(os.environ.get("NFTKIT_RELEASES_DIR", "/var/cache/nftkit-releases"))
 #: The suites scripts/releases.sh builds, oldest first.
@@ -83,6 +85,49 @@ def installed_profile() -> ReleaseProfile:
     """The release profile of the nft installed here (the oldest profile without one): what
     a test asks instead of expecting one release's output."""
     return profile(installed_nft_version() or PROFILES[0].version)
+
+
+def applies(spec: str, prof: ReleaseProfile | None = None) -> bool:
+    """Whether a release condition holds for the installed nft (or ``prof``): ``*``
+    (always), ``<1.1`` / ``>=1.1`` (its version), a release profile fact (``quoted_devices``:
+    the release has it) or its negation (``!json_typeof``). Used by the exception lists
+    (tests/*_exceptions.txt) and ``RELEASE_XFAILS``."""
+    have: tuple[int, ...] = (prof.version if prof is not None
+                             else installed_nft_version() or PROFILES[0].version)
+    prof = prof or installed_profile()
+    spec = spec.strip()
+    if spec == "*":
+        return True
+    if spec[0] in "<>":
+        bound = tuple(int(x) for x in spec.lstrip("<>=").split("."))
+        below = have[: len(bound)] < bound
+        return below if spec.startswith("<") else not below
+    negate = spec.startswith("!")
+    name = spec.lstrip("!")
+    if name not in {f.name for f in dataclasses.fields(ReleaseProfile)}:
+        raise ValueError(f"not a release profile fact: {name!r} (nftkit/nft/releases.py)")
+    return bool(getattr(prof, name)) != negate
+
+
+#: Tests that cannot pass with some nft release, each tied to the release profile fact that
+#: explains it: ``(test id prefix, condition for applies(), reason)``. Marked
+#: ``xfail(strict=True)`` when the condition holds for the installed nft, so a test that
+#: starts passing fails the run and its line must go. Keep this list short; the release
+#: matrix (docs/releases.md) reports it.
+RELEASE_XFAILS: tuple[tuple[str, str, str], ...] = ()
+
+
+def mark_release_xfails(items: list[Any]) -> None:
+    """Mark the collected tests ``RELEASE_XFAILS`` names for the installed nft (conftest)."""
+    import pytest
+
+    active = [(prefix, reason) for prefix, spec, reason in RELEASE_XFAILS if applies(spec)]
+    if not active:
+        return
+    for item in items:
+        for prefix, reason in active:
+            if item.nodeid.startswith(prefix):
+                item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
 
 
 def skip_reason() -> str | None:

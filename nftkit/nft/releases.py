@@ -46,6 +46,10 @@ class ReleaseProfile:
     json_map_stmt: bool = False
     #: ``limit rate 10/second burst 5 packets``: the default burst is printed too.
     limit_default_burst: bool = False
+    # -- 1.1.0 (first measured in 1.1.3: 1.0.7 to 1.0.9 not measured) -----------------------
+    #: ``reset counter inet t nope`` (a named counter or quota missing from an existing
+    #: table) fails with ENOENT; 1.1.3 and 1.1.7 succeed and reset nothing.
+    reset_missing_object_fails: bool = True
     # -- 1.1.0 (changes that nft's git calls 1.0.10 were first released in 1.1.0) -----------
     #: ``tproxy to :port``: a port that is not a plain number is printed (1.0.10).
     tproxy_port_expressions: bool = False
@@ -56,8 +60,10 @@ class ReleaseProfile:
     ct_timeout_durations: bool = False
     #: A shifted ``mark`` prints as a plain hex integer (1.0.6 keeps the mark's width).
     shifted_hex_integer: bool = False
-    #: JSON: a single flag is a string (``"flags": "interval"``), not a list.
-    json_single_flag_string: bool = False
+    #: JSON: a table's single flag is a bare string (``"flags": "dormant"``), not a list
+    #: (1.0.6 prints the table's name there: ``json_listing_exact``). Set, fib and synproxy
+    #: flags are lists in every release measured.
+    json_bare_table_flag: bool = False
     #: JSON: chains of one operator are flat (``{"|": [a, b, c]}``).
     json_flat_binop: bool = False
     #: JSON: a ``typeof`` key is written as ``{"typeof": expr}`` (1.0.6: its datatype names).
@@ -92,6 +98,10 @@ class ReleaseProfile:
     #: and 1.1.7 send no size for it.
     constant_set_size: bool = True
     # -- 1.1.7 (first measured there: 1.1.3 does not, 1.1.4 to 1.1.6 not measured) --------
+    #: JSON: a ``log``, ``queue`` or NAT statement's single flag is a bare string
+    #: (``"flags": "persistent"``); 1.1.7 writes a list, as for every flag set (and the
+    #: table flag: ``json_bare_table_flag``).
+    json_bare_stmt_flag: bool = True
     #: ``devices = { "eth0", "eth1" }``: chain device names quoted.
     quoted_devices: bool = False
     #: ``size 65535\t# count 2``: the element count follows the size.
@@ -121,14 +131,16 @@ NFT_1_0_9: Final = dataclasses.replace(
 NFT_1_1_0: Final = dataclasses.replace(
     NFT_1_0_9, version=(1, 1, 0), tproxy_port_expressions=True,
     element_per_line=True, ct_timeout_durations=True,
-    shifted_hex_integer=True, json_single_flag_string=True, json_flat_binop=True,
+    shifted_hex_integer=True, json_bare_table_flag=True, json_flat_binop=True,
     json_typeof=True, json_concat_map_list=True, json_dynamic_flag=True,
     json_chains_first=True, json_reset_quotas_table=True, json_input_exact=True,
-    json_listing_exact=True, set_udata_type_typeof=True, constant_set_size=False,
+    json_listing_exact=True, reset_missing_object_fails=False, set_udata_type_typeof=True,
+    constant_set_size=False,
     netlink_range_cmps=False, netlink_anonymous_sets=False)
 
-NFT_1_1_7: Final = dataclasses.replace(NFT_1_1_0, version=(1, 1, 7), quoted_devices=True,
-                                       set_size_count=True, numgen_key_host_order=False)
+NFT_1_1_7: Final = dataclasses.replace(
+    NFT_1_1_0, version=(1, 1, 7), quoted_devices=True, set_size_count=True,
+    json_bare_table_flag=False, json_bare_stmt_flag=False, numgen_key_host_order=False)
 
 #: Every profile, oldest first.
 PROFILES: Final = (NFT_1_0_6, NFT_1_0_7, NFT_1_0_9, NFT_1_1_0, NFT_1_1_7)

@@ -155,7 +155,7 @@ def _set(enc: JsonEncoder, node: Set) -> JSON:
     if shown:
         # Always a list: libnftables 1.1.3 reads ``"flags": "interval"`` as no flags at all,
         # and every release reads ``["interval"]``.
-        body["flags"] = enc.flags(frozenset(shown), bare_single=False)
+        body["flags"] = enc.flags(frozenset(shown))
     if node.timeout:
         body["timeout"] = node.timeout // 1000
     if node.gc_interval:
@@ -281,7 +281,7 @@ def _table(enc: JsonEncoder, node: Table) -> JSON:
     if enc.ctx.handles and node.handle is not None:
         body["handle"] = node.handle
     if node.flags:
-        body["flags"] = enc.flags(node.flags)
+        body["flags"] = enc.flags(node.flags, bare_single=enc.ctx.release.json_bare_table_flag)
     if node.comment is not None:
         body["comment"] = node.comment
     return {"table": body}

@@ -61,3 +61,28 @@ def test_docs_table_of_differences_is_current() -> None:
     begin = doc.index("\n", begin) + 1
     end = doc.index("<!-- END release table -->")
     assert doc[begin:end] == markdown(), "docs/releases.md is stale: scripts/releases.sh table"
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("suite", SUITES)
+def test_demo_and_examples_run_under_release(suite: str) -> None:
+    """examples/demo.py (what scripts/demo.sh runs) and every other example succeed with
+    each cached release's nft, libnftables and Python (``scripts/releases.sh shell``)."""
+    import subprocess
+    from pathlib import Path
+
+    if (why := skip_reason()) is not None:
+        pytest.skip(why)
+    root = Path(__file__).resolve().parents[2]
+    script_ = str(root / "scripts" / "releases.sh")
+    listed = subprocess.run([script_, "list"], capture_output=True, text=True).stdout.split()
+    if release(suite) is None or suite not in listed:
+        pytest.skip(f"no current {suite} root in {RELEASES_DIR}: scripts/releases.sh build {suite}")
+    examples = sorted(p.name for p in (root / "examples").glob("*.py"))
+    assert "demo.py" in examples
+    script = ('for f in "$@"; do PYTHONPATH=/src/nftkit python3 "examples/$f" >/dev/null '
+              '|| { echo "examples/$f failed"; exit 1; }; done')
+    r = subprocess.run([str(root / "scripts" / "releases.sh"), "shell", suite, "--",
+                        "sh", "-c", script, "sh", *examples],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
