@@ -47,6 +47,11 @@ class ReleaseProfile:
     #: ``limit rate 10/second burst 5 packets``: the default burst is printed too.
     limit_default_burst: bool = False
     # -- 1.1.0 (first measured in 1.1.3: 1.0.7 to 1.0.9 not measured) -----------------------
+    #: ``icmp code`` and ``icmpv6 code`` print as names (``icmp code prot-unreachable``);
+    #: 1.1.3 and 1.1.7 print numbers (``icmp code 2``), in JSON too.
+    icmp_code_names: bool = True
+    #: ``ip frag-off`` prints in hex (``ip frag-off & 0x1fff != 0x0``); 1.0.6: decimal.
+    frag_off_hex: bool = False
     #: ``reset counter inet t nope`` (a named counter or quota missing from an existing
     #: table) fails with ENOENT; 1.1.3 and 1.1.7 succeed and reset nothing.
     reset_missing_object_fails: bool = True
@@ -134,7 +139,8 @@ NFT_1_1_0: Final = dataclasses.replace(
     shifted_hex_integer=True, json_bare_table_flag=True, json_flat_binop=True,
     json_typeof=True, json_concat_map_list=True, json_dynamic_flag=True,
     json_chains_first=True, json_reset_quotas_table=True, json_input_exact=True,
-    json_listing_exact=True, reset_missing_object_fails=False, set_udata_type_typeof=True,
+    json_listing_exact=True, reset_missing_object_fails=False, icmp_code_names=False,
+    frag_off_hex=True, set_udata_type_typeof=True,
     constant_set_size=False,
     netlink_range_cmps=False, netlink_anonymous_sets=False)
 
