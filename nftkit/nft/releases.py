@@ -88,6 +88,13 @@ class ReleaseProfile:
     #: JSON input applies a set's or map's ``comment``. No release measured does: 1.0.6,
     #: 1.1.3 and 1.1.7 all drop it silently (``nft -j -f``, then ``nft list ruleset``).
     json_set_comments: bool = False
+    #: JSON listings write a ``typeof`` map's data as its typeof expression. No release
+    #: measured does: 1.0.6, 1.1.3 and 1.1.7 write its datatype name (``"map": "mark"`` for
+    #: ``typeof ip saddr : meta mark``), so JSON loses what the text listing shows.
+    json_typeof_map_data: bool = False
+    #: JSON listings hold every statement of a set element. No release measured does: 1.0.6,
+    #: 1.1.3 and 1.1.7 list only the first (``limit ... counter`` loses its counter).
+    json_element_stmts: bool = False
     #: JSON listings print what the kernel holds: table flags (1.0.6 prints them from freed
     #: memory or aborts), table and chain comments, ``auto-merge``, ``flags dynamic``.
     json_listing_exact: bool = False
@@ -109,7 +116,8 @@ class ReleaseProfile:
     json_bare_stmt_flag: bool = True
     #: ``devices = { "eth0", "eth1" }``: chain device names quoted.
     quoted_devices: bool = False
-    #: ``size 65535\t# count 2``: the element count follows the size.
+    #: ``size 65535\t# count 2``: the element count follows the size (JSON: ``"count": 2``
+    #: after ``"size"``).
     set_size_count: bool = False
     #: nft writes the keys of a set or map declared ``typeof numgen ...`` (alone) in host
     #: order, as its userdata says and as the kernel's numgen register holds them. 1.1.7

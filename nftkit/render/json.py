@@ -150,6 +150,8 @@ def _set(enc: JsonEncoder, node: Set) -> JSON:
         body["policy"] = node.policy.value
     if node.size:
         body["size"] = node.size
+        if release.set_size_count and node.elements:  # what the text's "# count N" says
+            body["count"] = len(node.elements)
     # nft 1.0.6 does not report the dynamic flag in JSON.
     shown = node.flags if release.json_dynamic_flag else node.flags - {SetFlag.DYNAMIC}
     if shown:
