@@ -122,6 +122,9 @@ class ReleaseProfile:
     #: ``size 65535\t# count 2``: the element count follows the size (JSON: ``"count": 2``
     #: after ``"size"``).
     set_size_count: bool = False
+    #: ``fib daddr oif exists`` prints as ``fib daddr check exists`` (its JSON keeps
+    #: ``"result": "oif"``).
+    fib_check_text: bool = False
     #: nft writes the keys of a set or map declared ``typeof numgen ...`` (alone) in host
     #: order, as its userdata says and as the kernel's numgen register holds them. 1.1.7
     #: sends them big endian and reads them back in host order: ``elements = { 1 : 7 }``
@@ -157,7 +160,8 @@ NFT_1_1_0: Final = dataclasses.replace(
 
 NFT_1_1_7: Final = dataclasses.replace(
     NFT_1_1_0, version=(1, 1, 7), quoted_devices=True, set_size_count=True,
-    json_bare_table_flag=False, json_bare_stmt_flag=False, numgen_key_host_order=False)
+    json_bare_table_flag=False, json_bare_stmt_flag=False, fib_check_text=True,
+    numgen_key_host_order=False)
 
 #: Every profile, oldest first.
 PROFILES: Final = (NFT_1_0_6, NFT_1_0_7, NFT_1_0_9, NFT_1_1_0, NFT_1_1_7)

@@ -365,6 +365,9 @@ class ExpressionText:
         (``tcp flags == syn``, ``ct mark & 0x0000000f == 0x00000001``).
         """
         t = type(left)
+        if (isinstance(left, FibExpr) and left.result == "oif" and type(right) is bool
+                and self.ctx.release.fib_check_text):
+            left = left.replace(result="check")  # ``fib daddr check exists``
         if t is PayloadExpr or t is MetaExpr:  # the common case: none of the tests below apply
             dt = self.lhs_datatype(left)
             rt = inet_ntoa(right.packed) if type(right) is IPv4Address else self.expr(right, dt)
