@@ -27,8 +27,9 @@ from nftkit.nft.releases import PROFILES, ReleaseProfile, profile
 from nftkit.render.context import installed_nft_version
 from tests._oracle import Listing, devices_in
 
-__all__ = ["RELEASES_DIR", "RELEASE_XFAILS", "SUITES", "Release", "applies", "cached",
-           "installed_profile", "mark_release_xfails", "release", "skip_reason"]
+__all__ = ["RELEASES_DIR", "RELEASE_XFAILS", "RELEASE_XFAILS_TIMING", "SUITES", "Release",
+           "applies", "cached", "installed_profile", "mark_release_xfails", "release",
+           "skip_reason"]
 
 RELEASES_DIR = Path(os.environ.get("NFTKIT_RELEASES_DIR", "/var/cache/nftkit-releases"))
 #: The suites scripts/releases.sh builds, oldest first.
@@ -114,20 +115,42 @@ def applies(spec: str, prof: ReleaseProfile | None = None) -> bool:
 #: ``xfail(strict=True)`` when the condition holds for the installed nft, so a test that
 #: starts passing fails the run and its line must go. Keep this list short; the release
 #: matrix (docs/releases.md) reports it.
-RELEASE_XFAILS: tuple[tuple[str, str, str], ...] = ()
+RELEASE_XFAILS: tuple[tuple[str, str, str], ...] = (
+    ("tests/semantics/test_semantics.py::test_parse_agrees_with_nft_f[objects]",
+     "!reset_missing_object_fails",
+     "nft >= 1.1 -f resets a named counter of a table the same script adds without an error "
+     "(resets run before the batch; a missing object is a no-op): the command engine still "
+     "refuses the reset against a table that does not exist yet"),
+    ("tests/semantics/test_semantics.py::test_parse_agrees_with_nft_f[reset-missing]",
+     "!reset_missing_object_fails",
+     "as [objects]: nft >= 1.1 -f accepts 'reset counter inet t nope' for a table the script "
+     "adds; the command engine refuses it"),
+    ("tests/semantics/test_semantics.py::test_parse_agrees_with_nft_f[flush-set]",
+     "!text_flush_new_set",
+     "nft 1.1.3 -f segfaults on add set with elements + flush set + add element"),
+)
+#: Tests whose outcome under a release depends on timing: xfail without strict.
+RELEASE_XFAILS_TIMING: tuple[tuple[str, str, str], ...] = (
+    ("tests/conformance/test_corpus_rules.py::test_rules[text-any/last.t]", ">=1.1",
+     "nft >= 1.1 prints 'last used' to the millisecond; its text and JSON listings are taken "
+     "milliseconds apart, so they rarely agree"),
+)
 
 
 def mark_release_xfails(items: list[Any]) -> None:
     """Mark the collected tests ``RELEASE_XFAILS`` names for the installed nft (conftest)."""
     import pytest
 
-    active = [(prefix, reason) for prefix, spec, reason in RELEASE_XFAILS if applies(spec)]
+    active = [(prefix, reason, True) for prefix, spec, reason in RELEASE_XFAILS
+              if applies(spec)]
+    active += [(prefix, reason, False) for prefix, spec, reason in RELEASE_XFAILS_TIMING
+               if applies(spec)]
     if not active:
         return
     for item in items:
-        for prefix, reason in active:
+        for prefix, reason, strict in active:
             if item.nodeid.startswith(prefix):
-                item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
+                item.add_marker(pytest.mark.xfail(reason=reason, strict=strict))
 
 
 def skip_reason() -> str | None:

@@ -47,6 +47,11 @@ class ReleaseProfile:
     #: ``limit rate 10/second burst 5 packets``: the default burst is printed too.
     limit_default_burst: bool = False
     # -- 1.1.0 (first measured in 1.1.3: 1.0.7 to 1.0.9 not measured) -----------------------
+    #: A text batch that adds a set with elements, flushes it and adds an element to it
+    #: (``add set ... { elements = { a } }; flush set ...; add element ... { b }``) works.
+    #: 1.1.3 segfaults on it, in ``nft -f`` and in-process through libnftables' text path
+    #: (its JSON path does not); 1.0.6 and 1.1.7 do not.
+    text_flush_new_set: bool = True
     #: ``icmp code`` and ``icmpv6 code`` print as names (``icmp code prot-unreachable``);
     #: 1.1.3 and 1.1.7 print numbers (``icmp code 2``), in JSON too.
     icmp_code_names: bool = True
@@ -154,14 +159,14 @@ NFT_1_1_0: Final = dataclasses.replace(
     json_typeof=True, json_concat_map_list=True, json_dynamic_flag=True,
     json_chains_first=True, json_reset_quotas_table=True, json_input_exact=True,
     json_listing_exact=True, reset_missing_object_fails=False, icmp_code_names=False,
-    frag_off_hex=True, dstnat_on_output=True, set_udata_type_typeof=True,
+    frag_off_hex=True, dstnat_on_output=True, text_flush_new_set=False, set_udata_type_typeof=True,
     constant_set_size=False,
     netlink_range_cmps=False, netlink_anonymous_sets=False)
 
 NFT_1_1_7: Final = dataclasses.replace(
     NFT_1_1_0, version=(1, 1, 7), quoted_devices=True, set_size_count=True,
     json_bare_table_flag=False, json_bare_stmt_flag=False, fib_check_text=True,
-    numgen_key_host_order=False)
+    text_flush_new_set=True, numgen_key_host_order=False)
 
 #: Every profile, oldest first.
 PROFILES: Final = (NFT_1_0_6, NFT_1_0_7, NFT_1_0_9, NFT_1_1_0, NFT_1_1_7)
