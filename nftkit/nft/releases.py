@@ -58,6 +58,9 @@ class ReleaseProfile:
     #: A non-bridge chain on the output hook prints a priority near -100 by the name
     #: ``dstnat`` (``priority dstnat - 10``); 1.0.6 names it on prerouting only.
     dstnat_on_output: bool = False
+    #: A flag test under a mask prints as ``tcp flags syn / syn,rst``; 1.1.3 and 1.1.7 print
+    #: ``tcp flags & (syn | rst) == syn`` (the mask's flags by value).
+    flag_mask_slash: bool = True
     #: ``ip frag-off`` prints in hex (``ip frag-off & 0x1fff != 0x0``); 1.0.6: decimal.
     frag_off_hex: bool = False
     #: ``reset counter inet t nope`` (a named counter or quota missing from an existing
@@ -159,7 +162,8 @@ NFT_1_1_0: Final = dataclasses.replace(
     json_typeof=True, json_concat_map_list=True, json_dynamic_flag=True,
     json_chains_first=True, json_reset_quotas_table=True, json_input_exact=True,
     json_listing_exact=True, reset_missing_object_fails=False, icmp_code_names=False,
-    frag_off_hex=True, dstnat_on_output=True, text_flush_new_set=False, set_udata_type_typeof=True,
+    frag_off_hex=True, dstnat_on_output=True, text_flush_new_set=False,
+    flag_mask_slash=False, set_udata_type_typeof=True,
     constant_set_size=False,
     netlink_range_cmps=False, netlink_anonymous_sets=False)
 
