@@ -128,6 +128,30 @@ RELEASE_XFAILS: tuple[tuple[str, str, str], ...] = (
     ("tests/semantics/test_semantics.py::test_parse_agrees_with_nft_f[flush-set]",
      "!text_flush_new_set",
      "nft 1.1.3 -f segfaults on add set with elements + flush set + add element"),
+    # the text parser (being rewritten by another helper) still reads as nft 1.0.6 does:
+    ("tests/parse/test_parse_values.py::test_rule_accepted_as_nft_does[ct original proto-dst ssh]",
+     "!ct_proto_names_need_l4",
+     "nft >= 1.1 reads 'ct original proto-dst ssh' as a port; the parser's list of known "
+     "differences says nft refuses it (1.0.6)"),
+    ("tests/parse/test_parse_values.py::test_set_elements_accepted_as_nft_does[table inet t "
+     "{ set s { type ipv4_addr; elements = { 10.0.0.1, tcp }; }; }]", "!set_keyword_as_number",
+     "nft 1.1.7 refuses a keyword among addresses, as nftkit does; the parser's list of known "
+     "differences says nft reads it as a number (1.0.6, 1.1.3)"),
+    ("tests/parse/test_parse_values.py::test_symbols_match_nft_describe[ct status-ct_status]",
+     "ct_status_internal_symbols",
+     "nft 1.1.7 describes internal ct status bits (seq-adjust, ...) nftkit's table lacks"),
+    ("tests/parse/test_parse_values.py::test_symbols_match_nft_describe[icmp code-icmp_code]",
+     "!icmp_code_names", "nft >= 1.1 describes icmp_code without its symbol table"),
+    ("tests/parse/test_parse_values.py::test_symbols_match_nft_describe[icmpv6 code-icmpv6_code]",
+     "!icmp_code_names", "nft >= 1.1 describes icmpv6_code without its symbol table"),
+    ("tests/parse/test_parse_rule_cases.py::test_source_and_listing_agree_with_nft"
+     "[symbolic-ranges:icmpv6 code 3-66]", "!icmp_code_names",
+     "nft >= 1.1 writes icmp codes as numbers in JSON too; nftkit's text renderer follows "
+     "icmp_code_names, its JSON renderer not yet"),
+    ("tests/parse/test_parse_values.py::test_values_normalized_as_nft_lists_them",
+     "!flag_mask_slash",
+     "the parser reads nft 1.1's 'tcp flags & (syn | rst) == syn' as an OR chain, not the "
+     "flag list 'syn / syn,rst' gives"),
 )
 #: Tests whose outcome under a release depends on timing: xfail without strict.
 RELEASE_XFAILS_TIMING: tuple[tuple[str, str, str], ...] = (

@@ -61,6 +61,9 @@ class ReleaseProfile:
     #: A flag test under a mask prints as ``tcp flags syn / syn,rst``; 1.1.3 and 1.1.7 print
     #: ``tcp flags & (syn | rst) == syn`` (the mask's flags by value).
     flag_mask_slash: bool = True
+    #: ``ct original proto-dst ssh`` (a service name without a preceding layer 4 match) is
+    #: refused ("Can't parse symbolic invalid expressions"); 1.1.3 and 1.1.7 read a port.
+    ct_proto_names_need_l4: bool = True
     #: ``ip frag-off`` prints in hex (``ip frag-off & 0x1fff != 0x0``); 1.0.6: decimal.
     frag_off_hex: bool = False
     #: ``reset counter inet t nope`` (a named counter or quota missing from an existing
@@ -130,6 +133,12 @@ class ReleaseProfile:
     #: ``size 65535\t# count 2``: the element count follows the size (JSON: ``"count": 2``
     #: after ``"size"``).
     set_size_count: bool = False
+    #: A keyword in a set block of addresses (``type ipv4_addr; elements = { 10.0.0.1, tcp }``)
+    #: is read as its number (``tcp`` -> 0.0.0.6); 1.1.7 refuses it.
+    set_keyword_as_number: bool = True
+    #: ``nft describe ct status`` lists only the status bits a rule can test; 1.1.7 lists the
+    #: kernel's internal ones too (``seq-adjust``, ...).
+    ct_status_internal_symbols: bool = False
     #: ``fib daddr oif exists`` prints as ``fib daddr check exists`` (its JSON keeps
     #: ``"result": "oif"``).
     fib_check_text: bool = False
@@ -163,14 +172,15 @@ NFT_1_1_0: Final = dataclasses.replace(
     json_chains_first=True, json_reset_quotas_table=True, json_input_exact=True,
     json_listing_exact=True, reset_missing_object_fails=False, icmp_code_names=False,
     frag_off_hex=True, dstnat_on_output=True, text_flush_new_set=False,
-    flag_mask_slash=False, set_udata_type_typeof=True,
+    flag_mask_slash=False, ct_proto_names_need_l4=False, set_udata_type_typeof=True,
     constant_set_size=False,
     netlink_range_cmps=False, netlink_anonymous_sets=False)
 
 NFT_1_1_7: Final = dataclasses.replace(
     NFT_1_1_0, version=(1, 1, 7), quoted_devices=True, set_size_count=True,
     json_bare_table_flag=False, json_bare_stmt_flag=False, fib_check_text=True,
-    text_flush_new_set=True, numgen_key_host_order=False)
+    text_flush_new_set=True, set_keyword_as_number=False, ct_status_internal_symbols=True,
+    numgen_key_host_order=False)
 
 #: Every profile, oldest first.
 PROFILES: Final = (NFT_1_0_6, NFT_1_0_7, NFT_1_0_9, NFT_1_1_0, NFT_1_1_7)
