@@ -153,8 +153,12 @@ RELEASE_XFAILS: tuple[tuple[str, str, str], ...] = (
      "the parser reads nft 1.1's 'tcp flags & (syn | rst) == syn' as an OR chain, not the "
      "flag list 'syn / syn,rst' gives"),
 )
-#: Tests whose outcome under a release depends on timing: xfail without strict.
+#: Tests whose outcome under a release depends on timing or on what hypothesis draws: xfail
+#: without strict (each reason says which).
 RELEASE_XFAILS_TIMING: tuple[tuple[str, str, str], ...] = (
+    ("tests/backend/test_differential.py::test_fake_agrees_with_kernel", "destroy",
+     "hypothesis draws: with native destroy (nft >= 1.0.7) the kernel refuses 'destroy rule' "
+     "in a table the same batch deletes or flushes; the fake's command engine accepts it"),
     ("tests/conformance/test_corpus_rules.py::test_rules[text-any/last.t]", ">=1.1",
      "nft >= 1.1 prints 'last used' to the millisecond; its text and JSON listings are taken "
      "milliseconds apart, so they rarely agree"),
