@@ -148,6 +148,11 @@ RELEASE_XFAILS: tuple[tuple[str, str, str], ...] = (
      "[symbolic-ranges:icmpv6 code 3-66]", "!icmp_code_names",
      "nft >= 1.1 writes icmp codes as numbers in JSON too; nftkit's text renderer follows "
      "icmp_code_names, its JSON renderer not yet"),
+    *((f"tests/parse/test_parse_numeric.py::test_listing_flag_parses_to_same_model[{flag}]",
+       ">=1.1",
+       f"the parser reads some listings nft >= 1.1 prints with {flag} into another model "
+       "than the plain listing (typeof_sets_0, type_set_symbol, merge_stmts_vmap, ...); the "
+       "test's exception list was recorded with 1.0.6 only") for flag in ("-n", "-S", "-s")),
     ("tests/parse/test_parse_values.py::test_values_normalized_as_nft_lists_them",
      "!flag_mask_slash",
      "the parser reads nft 1.1's 'tcp flags & (syn | rst) == syn' as an OR chain, not the "
