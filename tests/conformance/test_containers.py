@@ -32,9 +32,11 @@ from nftkit import (
     Synproxy,
     Table,
 )
+from nftkit.model.datatypes import expr_datatype
 from nftkit.nft.releases import PROFILES
 from nftkit.render.context import RenderContext, installed_nft_version
 from tests._oracle import CORPUS, Listing, load_and_list, normalize_json
+from tests._releases import installed_profile
 
 # Everything here is visible in the JSON of both nft 1.0.6 and 1.1, so
 # to_text(from_json(J)) must reproduce the listing byte for byte on either version.
@@ -174,6 +176,16 @@ def _as_installed_nft_lists(model: Ruleset) -> list[Any]:
     """to_json(model) without what the installed nft leaves out of its listing: to_json is
     lossless, but nft 1.0.6 lists no table/chain comments, devices or auto-merge."""
     ours = normalize_json(nftkit.to_json(model))
+    if not installed_profile().json_typeof_map_data:
+        # no release lists a typeof map's data as typeof: its datatype name instead
+        data = {(t.name, m.name): expr_datatype(m.data_typeof)
+                for t in model.tables for m in t.sets
+                if isinstance(m, Map) and m.data_typeof is not None}
+        for item in ours:
+            body = item.get("map")
+            dt = data.get((body["table"], body["name"])) if body else None
+            if body is not None and dt is not None:
+                body["map"] = dt.name
     if not RenderContext().at_least(1, 1):
         for item in ours:
             for kind, body in item.items():
