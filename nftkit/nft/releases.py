@@ -64,6 +64,10 @@ class ReleaseProfile:
     #: ``ct original proto-dst ssh`` (a service name without a preceding layer 4 match) is
     #: refused ("Can't parse symbolic invalid expressions"); 1.1.3 and 1.1.7 read a port.
     ct_proto_names_need_l4: bool = True
+    #: A meter lists as written (``meter mt size 100 { ip daddr limit rate 10/second }``);
+    #: 1.1.3 and 1.1.7 list it as a dynamic set ``mt`` and ``add @mt { ... }`` (nftkit's
+    #: renderer does not target that yet).
+    meter_stmt_listed: bool = True
     #: ``ip frag-off`` prints in hex (``ip frag-off & 0x1fff != 0x0``); 1.0.6: decimal.
     frag_off_hex: bool = False
     #: ``reset counter inet t nope`` (a named counter or quota missing from an existing
@@ -172,7 +176,8 @@ NFT_1_1_0: Final = dataclasses.replace(
     json_chains_first=True, json_reset_quotas_table=True, json_input_exact=True,
     json_listing_exact=True, reset_missing_object_fails=False, icmp_code_names=False,
     frag_off_hex=True, dstnat_on_output=True, text_flush_new_set=False,
-    flag_mask_slash=False, ct_proto_names_need_l4=False, set_udata_type_typeof=True,
+    flag_mask_slash=False, ct_proto_names_need_l4=False, meter_stmt_listed=False,
+    set_udata_type_typeof=True,
     constant_set_size=False,
     netlink_range_cmps=False, netlink_anonymous_sets=False)
 
