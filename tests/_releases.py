@@ -156,6 +156,11 @@ RELEASE_XFAILS: tuple[tuple[str, str, str], ...] = (
        f"the parser reads some listings nft >= 1.1 prints with {flag} into another model "
        "than the plain listing (typeof_sets_0, type_set_symbol, merge_stmts_vmap, ...); the "
        "test's exception list was recorded with 1.0.6 only") for flag in ("-n", "-S", "-s")),
+    ("tests/model/test_expressions.py::test_expressions_print_as_the_installed_nft_lists_them",
+     "!flag_mask_slash",
+     "nft >= 1.1 lists 'tcp flags syn / syn,ack' as 'tcp flags & (syn | ack) == syn' "
+     "(JSON {\"|\": [...]}); the model keeps the flag list apart from the OR, and renders "
+     "each as itself so that both read back the same"),
     ("tests/parse/test_parse_values.py::test_values_normalized_as_nft_lists_them",
      "!flag_mask_slash",
      "the parser reads nft 1.1's 'tcp flags & (syn | rst) == syn' as an OR chain, not the "

@@ -59,7 +59,10 @@ class ReleaseProfile:
     #: ``dstnat`` (``priority dstnat - 10``); 1.0.6 names it on prerouting only.
     dstnat_on_output: bool = False
     #: A flag test under a mask prints as ``tcp flags syn / syn,rst``; 1.1.3 and 1.1.7 print
-    #: ``tcp flags & (syn | rst) == syn`` (the mask's flags by value).
+    #: ``tcp flags & (syn | rst) == syn`` (the mask's flags by value; JSON: ``{"|": [...]}``).
+    #: nftkit renders a model read from 1.1's listing as 1.1 does; a model holding the flag
+    #: list (``syn / syn,rst``) keeps the list form, so that it reads back as the same model
+    #: (one canonical form is the text parser's to choose).
     flag_mask_slash: bool = True
     #: ``ct original proto-dst ssh`` (a service name without a preceding layer 4 match) is
     #: refused ("Can't parse symbolic invalid expressions"); 1.1.3 and 1.1.7 read a port.

@@ -122,7 +122,7 @@ def _log(enc: JsonEncoder, node: LogStmt) -> JSON:
     if node.level is not None:
         body["level"] = node.level.value
     if node.flags == frozenset(LogFlag):
-        body["flags"] = "all"
+        body["flags"] = "all" if enc.ctx.release.json_bare_stmt_flag else ["all"]
     else:
         _put(body, "flags", collapse(node.flags, LogFlag, bare=enc.ctx.release.json_bare_stmt_flag))
     return {"log": body or None}

@@ -399,19 +399,6 @@ class ExpressionText:
                 and not isinstance(right, (SetExpr, SetRefExpr))):
             # a flag test under a flag-list mask: ``tcp flags != syn / fin,syn``
             sel = self.expr(left.left, dt)
-            if not self.ctx.release.flag_mask_slash:
-                # nft >= 1.1: ``tcp flags & (fin | syn) != syn``, the mask's flags by value
-                table = SYMBOLS.get(dt.name, {}) if dt is not None else {}
-
-                def bit(v: Any) -> int:
-                    n = table.get(v) if isinstance(v, str) else v
-                    return n if isinstance(n, int) else 0
-
-                flags = sorted(left.right.values, key=bit)
-                mask = " | ".join(self.expr(v, dt) for v in flags)
-                if type(right) is ListExpr:
-                    rt = self._or_list(right, dt)
-                return f"{sel} & ({mask}) {'==' if op in ('==', 'in') else op} {rt}"
             mask = self.expr(left.right, dt)
             neg = "" if op in ("==", "in") else f"{op} "
             return f"{sel} {neg}{rt} / {mask}"

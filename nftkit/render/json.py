@@ -13,7 +13,6 @@ from ..model.datatypes import expr_datatype
 from ..model.enums import ChainPolicy, SetFlag, SetPolicy, SynproxyFlag
 from ..model.expressions import (
     BinopExpr,
-    BinopOp,
     ConcatExpr,
     CtExpr,
     ElemExpr,
@@ -34,7 +33,6 @@ from ..model.objects import (
 from ..model.ruleset import Chain, Flowtable, Rule, Ruleset, Table
 from ..model.sets import Map, Set
 from ..model.statements import CounterStmt
-from ..nft.symbols import SYMBOLS
 from ..nft.units import byte_unit
 from . import _json_statements  # noqa: F401  (registers the statement encoders)
 from ._json_encoder import _VALUE_ENCODERS, JSON, SPECIAL, JsonEncoder, _value_encoder, special
@@ -55,19 +53,6 @@ def _list(enc: JsonEncoder, node: ListExpr) -> JSON:
 
 @special(BinopExpr)
 def _binop(enc: JsonEncoder, node: BinopExpr) -> JSON:
-    if (node.op is BinopOp.AND and isinstance(node.right, ListExpr)
-            and not enc.ctx.release.flag_mask_slash):
-        # nft >= 1.1: a flag-list mask is an OR of its flags by value
-        # (``{"&": [{"payload": ...}, {"|": ["syn", "rst"]}]}``)
-        dt = expr_datatype(node.left)
-        table = SYMBOLS.get(dt.name, {}) if dt is not None else {}
-
-        def bit(v: Any) -> int:
-            n = table.get(v) if isinstance(v, str) else v
-            return n if isinstance(n, int) else 0
-
-        flags = [enc.value(v) for v in sorted(node.right.values, key=bit)]
-        return {"&": [enc.value(node.left), {"|": flags} if len(flags) > 1 else flags[0]]}
     if enc.ctx.release.json_flat_binop:
         # nft 1.1 flattens chains of one operator: {"|": [a, b, c]}
         return {node.op.value: _binop_operands(enc, node, node.op)}
