@@ -91,10 +91,12 @@ def installed_profile() -> ReleaseProfile:
 def applies(spec: str, prof: ReleaseProfile | None = None) -> bool:
     """Whether a release condition holds for the installed nft (or ``prof``): ``*``
     (always), ``<1.1`` / ``>=1.1`` (its version), a release profile fact (``quoted_devices``:
-    the release has it) or its negation (``!json_typeof``). Used by the exception lists
+    the release has it) or its negation (``!json_typeof``); several joined by commas must
+    all hold. Used by the exception lists
     (tests/*_exceptions.txt) and ``RELEASE_XFAILS``."""
     have: tuple[int, ...] = (prof.version if prof is not None
                              else installed_nft_version() or PROFILES[0].version)
+    given = prof
     prof = prof or installed_profile()
     spec = spec.strip()
     if spec == "*":
@@ -103,6 +105,8 @@ def applies(spec: str, prof: ReleaseProfile | None = None) -> bool:
         bound = tuple(int(x) for x in spec.lstrip("<>=").split("."))
         below = have[: len(bound)] < bound
         return below if spec.startswith("<") else not below
+    if "," in spec:  # all of them
+        return all(applies(part, given) for part in spec.split(","))
     negate = spec.startswith("!")
     name = spec.lstrip("!")
     if name not in {f.name for f in dataclasses.fields(ReleaseProfile)}:

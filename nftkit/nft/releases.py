@@ -113,8 +113,8 @@ class ReleaseProfile:
     #: measured does: 1.0.6, 1.1.3 and 1.1.7 write its datatype name (``"map": "mark"`` for
     #: ``typeof ip saddr : meta mark``), so JSON loses what the text listing shows.
     json_typeof_map_data: bool = False
-    #: JSON listings hold every statement of a set element. No release measured does: 1.0.6,
-    #: 1.1.3 and 1.1.7 list only the first (``limit ... counter`` loses its counter).
+    #: JSON listings hold every statement of a set element (1.1.7); 1.0.6 and 1.1.3 list
+    #: only the first (``limit ... counter`` loses its counter).
     json_element_stmts: bool = False
     #: JSON listings print what the kernel holds: table flags (1.0.6 prints them from freed
     #: memory or aborts), table and chain comments, ``auto-merge``, ``flags dynamic``.
@@ -187,7 +187,8 @@ NFT_1_1_0: Final = dataclasses.replace(
 NFT_1_1_7: Final = dataclasses.replace(
     NFT_1_1_0, version=(1, 1, 7), quoted_devices=True, set_size_count=True,
     json_bare_table_flag=False, json_bare_stmt_flag=False, fib_check_text=True,
-    text_flush_new_set=True, set_keyword_as_number=False, ct_status_internal_symbols=True,
+    text_flush_new_set=True, json_element_stmts=True, set_keyword_as_number=False,
+    ct_status_internal_symbols=True,
     numgen_key_host_order=False)
 
 #: Every profile, oldest first.
