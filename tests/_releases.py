@@ -135,6 +135,11 @@ RELEASE_XFAILS: tuple[tuple[str, str, str], ...] = (
     ("tests/test_hostile_strings.py::test_hostile_strings_in_every_field", "!meter_stmt_listed",
      "the test's base ruleset has a meter, which nft >= 1.1 lists as a set and 'add @mt', so "
      "every case reads back altered whatever the string (the renderer does not target it)"),
+    ("tests/parse/test_parse.py::test_fixtures_parse_and_round_trip[firewalld.nft]",
+     "fib_check_text",
+     "nft 1.1.7 prints 'fib ... oif missing' as 'fib ... check missing' and so does the "
+     "renderer; the parser reads 'check' as a result of its own, so the model differs (one "
+     "canonical result is the parser rewrite's to choose)"),
     # the text parser (being rewritten by another helper) still reads as nft 1.0.6 does:
     ("tests/parse/test_parse_values.py::test_rule_accepted_as_nft_does[ct original proto-dst ssh]",
      "!ct_proto_names_need_l4",
