@@ -8,6 +8,8 @@
 #   scripts/releases.sh nft SUITE -- ARGS...    that release's nft in a fresh network namespace
 #   scripts/releases.sh shell SUITE -- CMD...   a command in the root, set up as for pytest
 #   scripts/releases.sh pytest SUITE -- ARGS... the checkout's test suite under that release
+#   scripts/releases.sh table                   the table of differences between releases
+#                                               (docs/releases.md), from nftkit/nft/releases.py
 #
 # Roots live in ${NFTKIT_RELEASES_DIR:-/var/cache/nftkit-releases}/SUITE, outside the checkout.
 # A root is reused when its stamp file (SUITE/.nftkit-root) matches what this script would
@@ -330,11 +332,15 @@ case "$cmd" in
       sh -c 'ip link set lo up; cd "$0" && exec python3 -m pytest -p no:cacheprovider "$@"' \
       "$SRC" "${ARGS[@]}"
     ;;
+  table)
+    cd "$HERE" && exec python3 -c 'import sys; from nftkit.nft.releases import markdown
+sys.stdout.write(markdown())'
+    ;;
   _enter) enter "$@" ;;
   _finish) finish_root "$1" ;;
   _finish_mounted) finish_mounted "$1" ;;
   ""|-h|--help|help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//' ;;
-  *) die "unknown command $cmd (build, list, versions, nft, shell, pytest)" ;;
+  *) die "unknown command $cmd (build, list, versions, nft, shell, pytest, table)" ;;
 esac
 }
 

@@ -19,7 +19,8 @@ __all__ = ["BRIDGE_PRIORITIES", "STANDARD_PRIORITIES", "Priority"]
 _PRIO = re.compile(r"^\s*([a-z]+)\s*(?:([+-])\s*(\d+))?\s*$")
 
 
-def _name_fits(name: str, family: Family, hook: Hook | None) -> bool:
+def _name_fits(name: str, family: Family, hook: Hook | None, dstnat_output: bool = False
+               ) -> bool:
     """Whether nft prints this standard name for the family and hook (rule.c
     std_prio_family_hook_compat): ``filter`` everywhere but bridge; ``raw``, ``mangle`` and
     ``security`` only in ip/ip6/inet; ``dstnat`` only on prerouting and ``srcnat`` only on
@@ -34,7 +35,7 @@ def _name_fits(name: str, family: Family, hook: Hook | None) -> bool:
     if family in (Family.ARP, Family.NETDEV):
         return name == "filter"
     if name == "dstnat":
-        return hook in (None, Hook.PREROUTING)
+        return hook in (None, Hook.PREROUTING) or (dstnat_output and hook is Hook.OUTPUT)
     if name == "srcnat":
         return hook in (None, Hook.POSTROUTING)
     return name in STANDARD_PRIORITIES
@@ -82,14 +83,16 @@ class Priority(Node):
             raise invalid(self, "name", f"{self.name!r} is not a priority of family {family}")
         return table[self.name] + self.value
 
-    def spelling(self, family: Family | str, hook: Hook | str | None) -> str:
-        """How ``nft list ruleset`` prints this priority (by name within 10 of a standard one)."""
+    def spelling(self, family: Family | str, hook: Hook | str | None, *,
+                 dstnat_output: bool = False) -> str:
+        """How ``nft list ruleset`` prints this priority (by name within 10 of a standard one).
+        ``dstnat_output``: ``dstnat`` is also a name on the output hook (nft >= 1.1)."""
         fam = Family(family)
         hk = Hook(hook) if hook is not None else None
         prio = self.resolve(fam)
         table = BRIDGE_PRIORITIES if fam is Family.BRIDGE else STANDARD_PRIORITIES
         for name, std in table.items():
-            if abs(prio - std) <= 10 and _name_fits(name, fam, hk):
+            if abs(prio - std) <= 10 and _name_fits(name, fam, hk, dstnat_output):
                 offset = prio - std
                 if offset > 0:
                     return f"{name} + {offset}"

@@ -25,6 +25,7 @@ __all__ = [
     "NETLINK",
     "NETLINK_NAMES",
     "NONE",
+    "NOT_BARE_KINDS",
     "NOT_INTEGER",
     "NUMERIC_RANGES",
     "TWO_PER_LINE",
@@ -41,11 +42,15 @@ KINDS: Final = frozenset({
     "ifindex",  # interface (index) names quoted, bare numbers as they are: ``"lo"``, ``0``
     "addr",     # addresses: ``10.0.0.1``, ``::1``, ``00:0f:54:0c:11:04``
     "symbol",   # symbolic constants as given, integers in decimal: ``established``, ``55``
+    "number",   # symbolic constants read, printed as their numbers: ``2`` for ``prot-unreachable``
     "symhex",   # symbolic constants as given, integers in hex: ``ef``, ``0x3c``
     "time",     # seconds as a duration: ``1m30s``
     "bool",     # ``exists``/``missing`` (JSON ``true``/``false``)
     "concat",   # a concatenation: each part by its own datatype (``parts``)
 })
+#: Kinds whose string values never print as the bare word they are: quoted (``string``,
+#: ``qsymbol``, ``ifindex``) or turned into their number (``number``).
+NOT_BARE_KINDS: Final = frozenset({"string", "ifindex", "qsymbol", "number"})
 
 
 @attrs.frozen(kw_only=True)

@@ -12,8 +12,10 @@ from typing import Final
 __all__ = ["MEMBERS"]
 
 _COMMON = frozenset({"family", "table", "name", "handle", "comment"})
+#: ``count``: the number of elements, after ``size`` (nft 1.1.7 lists it; read and dropped,
+#: since the elements say it).
 _SET = _COMMON | {"type", "policy", "flags", "elem", "timeout", "gc-interval", "size", "stmt",
-                  "auto-merge"}
+                  "auto-merge", "count"}
 
 #: Container kind -> the members its JSON object may have.
 MEMBERS: Final[dict[str, frozenset[str]]] = {

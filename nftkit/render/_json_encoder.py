@@ -52,12 +52,12 @@ class JsonEncoder:
         fn = _VALUE_ENCODERS.get(type(value)) or _value_encoder(type(value))
         return fn(self, value)
 
-    def flags(self, value: frozenset[Any], *, bare_single: bool = True) -> JSON:
-        """A flag set: in declaration order; nft >= 1.1 writes a single flag as a string
-        (unless ``bare_single`` is False)."""
+    def flags(self, value: frozenset[Any], *, bare_single: bool = False) -> JSON:
+        """A flag set in declaration order: a list, or a bare string for a single flag
+        where the caller says the target release writes it so (``bare_single``)."""
         members = sorted(value, key=_enum_order)
         out = [m.value if isinstance(m, StrEnum) else m for m in members]
-        if bare_single and len(out) == 1 and self.ctx.release.json_single_flag_string:
+        if bare_single and len(out) == 1:
             return out[0]
         return out
 

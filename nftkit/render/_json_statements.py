@@ -1,9 +1,9 @@
 """Statement encoders for the irregular statements (registered in ``SPECIAL``).
 
 Each reproduces nft's ``src/json.c`` ``*_stmt_json()``: which members are left out when unset,
-when a body is ``null``, and how flag lists are spelled. nft (1.0.6 and 1.1) writes the flags
-of ``log``, ``queue`` and NAT statements as a string when there is one; synproxy flags follow
-the general rule (a list in 1.0.6, a string for one flag in 1.1).
+when a body is ``null``, and how flag lists are spelled. nft 1.0.6 to 1.1.3 write the flags
+of ``log``, ``queue`` and NAT statements as a string when there is one, 1.1.7 as a list
+(``json_bare_stmt_flag``); synproxy flags are a list in every release.
 """
 
 from __future__ import annotations
@@ -44,13 +44,14 @@ from ._json_encoder import JSON, JsonEncoder, special
 __all__ = ["collapse"]
 
 
-def collapse(values: Iterable[Any], order: Iterable[StrEnum]) -> JSON:
-    """Flags in nft's order: one flag as a string, several as a list (None when empty)."""
+def collapse(values: Iterable[Any], order: Iterable[StrEnum], *, bare: bool = True) -> JSON:
+    """Flags in nft's order: a list, one flag as a bare string when ``bare`` (the target
+    release's ``json_bare_stmt_flag``); None when empty."""
     present = set(values)
     out = [m.value for m in order if m in present]
     if not out:
         return None
-    return out[0] if len(out) == 1 else out
+    return out[0] if len(out) == 1 and bare else out
 
 
 def _stateless(enc: JsonEncoder, stmts: Iterable[Statement]) -> list[JSON]:
@@ -124,8 +125,11 @@ def _log(enc: JsonEncoder, node: LogStmt) -> JSON:
     _put(body, "snaplen", node.snaplen)
     _put(body, "queue-threshold", node.queue_threshold)
     _put(body, "level", None if node.level is None else node.level.value)
-    all_flags = node.flags == frozenset(LogFlag)
-    _put(body, "flags", "all" if all_flags else collapse(node.flags, LogFlag))
+    bare = enc.ctx.release.json_bare_stmt_flag
+    if node.flags == frozenset(LogFlag):
+        body["flags"] = "all" if bare else ["all"]
+    else:
+        _put(body, "flags", collapse(node.flags, LogFlag, bare=bare))
     return {"log": body or None}
 
 
@@ -142,7 +146,7 @@ def _reject(enc: JsonEncoder, node: RejectStmt) -> JSON:
 def _queue(enc: JsonEncoder, node: QueueStmt) -> JSON:
     body: dict[str, JSON] = {}
     _put_value(enc, body, "num", node.num)
-    _put(body, "flags", collapse(node.flags, QueueFlag))
+    _put(body, "flags", collapse(node.flags, QueueFlag, bare=enc.ctx.release.json_bare_stmt_flag))
     return {"queue": body or None}
 
 
@@ -166,10 +170,11 @@ def _nat(enc: JsonEncoder, node: NatStmt) -> JSON:
     _put(body, "family", node.family)
     _put_value(enc, body, "addr", node.addr)
     _put_value(enc, body, "port", node.port)
+    bare = enc.ctx.release.json_bare_stmt_flag
     if node.flags:
-        _put(body, "flags", collapse(node.flags, NatFlag))
+        _put(body, "flags", collapse(node.flags, NatFlag, bare=bare))
     if node.type_flags:
-        _put(body, "type_flags", collapse(node.type_flags, NatTypeFlag))
+        _put(body, "type_flags", collapse(node.type_flags, NatTypeFlag, bare=bare))
     return {node.type._value_: body or None}
 
 

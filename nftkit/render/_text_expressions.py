@@ -54,7 +54,8 @@ from ..model.expressions import (
     TcpoptExpr,
     VerdictExpr,
 )
-from ..nft.datatypes import BITMASKS, NUMERIC_RANGES
+from ..nft.datatypes import BITMASKS, NOT_BARE_KINDS, NUMERIC_RANGES
+from ..nft.releases import ReleaseProfile
 from ..nft.selectors import META_BARE
 from ..nft.symbols import SYMBOLS, SYSTEM_TABLES
 from ..nft.units import DURATION_UNITS
@@ -143,11 +144,19 @@ class ExpressionText:
         t = type(e)
         if t is PayloadExpr:
             key: Any = (e.protocol, e.field)
+            release_types = _release_payload_types(self.ctx.release)
+            if release_types and key in release_types:
+                return release_types[key]
         elif t is MetaExpr:
             key = e.key
         elif t is NumgenExpr:
             key = None
         else:
+            if t is BinopExpr and type(e.left) is PayloadExpr:  # ``ip frag-off & 0x1fff``
+                release_types = _release_payload_types(self.ctx.release)
+                key = (e.left.protocol, e.left.field)
+                if release_types and key in release_types:
+                    return release_types[key]
             return expr_datatype(e)
         cache = _LHS_DATATYPES[t]
         try:
@@ -191,7 +200,7 @@ class ExpressionText:
         if isinstance(v, bool):
             return "exists" if v else "missing"
         if isinstance(v, int):
-            name = _symbol(dt, v) if symbolic else None
+            name = _symbol(dt, v) if symbolic and kind != "number" else None
             if name is not None:
                 return f'"{name}"' if kind == "qsymbol" else name
             if kind in ("hex", "symhex"):
@@ -203,6 +212,8 @@ class ExpressionText:
         if isinstance(v, (IPv4Address, IPv6Address)):
             return format_addr(v)
         if isinstance(v, str):
+            if kind == "number" and dt is not None and v in SYMBOLS.get(dt.name, {}):
+                return str(SYMBOLS[dt.name][v])
             if kind == "string" or (kind in ("ifindex", "qsymbol") and not v.isdigit()):
                 assert dt is not None
                 return _quoted(v, dt)
@@ -364,6 +375,9 @@ class ExpressionText:
         (``tcp flags == syn``, ``ct mark & 0x0000000f == 0x00000001``).
         """
         t = type(left)
+        if (isinstance(left, FibExpr) and left.result == "oif" and type(right) is bool
+                and self.ctx.release.fib_check_text):
+            left = left.replace(result="check")  # ``fib daddr check exists``
         if t is PayloadExpr or t is MetaExpr:  # the common case: none of the tests below apply
             dt = self.lhs_datatype(left)
             rt = inet_ntoa(right.packed) if type(right) is IPv4Address else self.expr(right, dt)
@@ -387,7 +401,8 @@ class ExpressionText:
                 and isinstance(left.right, ListExpr) and not isinstance(left.left, BinopExpr)
                 and not isinstance(right, (SetExpr, SetRefExpr))):
             # a flag test under a flag-list mask: ``tcp flags != syn / fin,syn``
-            sel, mask = self.expr(left.left, dt), self.expr(left.right, dt)
+            sel = self.expr(left.left, dt)
+            mask = self.expr(left.right, dt)
             neg = "" if op in ("==", "in") else f"{op} "
             return f"{sel} {neg}{rt} / {mask}"
         lt = self.expr(left, dt)
@@ -483,7 +498,20 @@ def _plain_int(dt: Datatype | None) -> bool:
 
 def _bare_ok(dt: Datatype | None) -> bool:
     """Whether a word valid as a bare symbol prints as itself in datatype ``dt``."""
-    return dt is None or dt.kind not in ("string", "ifindex", "qsymbol")
+    return dt is None or dt.kind not in NOT_BARE_KINDS
+
+
+@functools.cache
+def _release_payload_types(release: ReleaseProfile) -> dict[tuple[str, str], Datatype]:
+    """Payload fields whose values ``release`` prints unlike their datatype: icmp codes as
+    numbers (``icmp_code_names``), ``ip frag-off`` in hex (``frag_off_hex``)."""
+    out: dict[tuple[str, str], Datatype] = {}
+    if not release.icmp_code_names:
+        for proto in ("icmp", "icmpv6"):
+            out[(proto, "code")] = Datatype(name=f"{proto}_code", kind="number", bits=8)
+    if release.frag_off_hex:
+        out[("ip", "frag-off")] = Datatype(name="hex_integer", kind="hex", bits=16)
+    return out
 
 
 def _quoted(v: str, dt: Datatype) -> str:

@@ -143,12 +143,14 @@ def _set(enc: JsonEncoder, node: Set) -> JSON:
         body["policy"] = node.policy.value
     if node.size:
         body["size"] = node.size
+        if release.set_size_count and node.elements:  # what the text's "# count N" says
+            body["count"] = len(node.elements)
     # nft 1.0.6 does not report the dynamic flag in JSON.
     shown = node.flags if release.json_dynamic_flag else node.flags - {SetFlag.DYNAMIC}
     if shown:
         # Always a list: libnftables 1.1.3 reads ``"flags": "interval"`` as no flags at all,
         # and every release reads ``["interval"]``.
-        body["flags"] = enc.flags(frozenset(shown), bare_single=False)
+        body["flags"] = enc.flags(frozenset(shown))
     if node.timeout:
         body["timeout"] = node.timeout // 1000
     if node.gc_interval:
@@ -274,7 +276,7 @@ def _table(enc: JsonEncoder, node: Table) -> JSON:
     if enc.ctx.handles and node.handle is not None:
         body["handle"] = node.handle
     if node.flags:
-        body["flags"] = enc.flags(node.flags)
+        body["flags"] = enc.flags(node.flags, bare_single=enc.ctx.release.json_bare_table_flag)
     if node.comment is not None:
         body["comment"] = node.comment
     return {"table": body}

@@ -142,7 +142,9 @@ class TextRenderer(ExpressionText, StatementText):
             spec += f' device "{c.devices[0]}"'
         elif c.devices:
             spec += " devices = { " + self.device_list(c.devices) + " }"
-        spec += f" priority {c.priority.spelling(self.ctx.family, c.hook)};"
+        prio = c.priority.spelling(self.ctx.family, c.hook,
+                                   dstnat_output=self.ctx.release.dstnat_on_output)
+        spec += f" priority {prio};"
         # The kernel always reports a base chain's policy; accept is its default.
         if c.policy is not None or policy_default:
             spec += f" policy {(c.policy or ChainPolicy.ACCEPT).value};"

@@ -539,6 +539,8 @@ class Applier:
         key = (self.op.kind.value, self.op.name or "")
         obj = t.objects.get(key)
         if obj is None:
+            if not profile(self.version).reset_missing_object_fails:
+                return  # nft >= 1.1 resets nothing, without an error
             raise _not_found(f"{key[0]} {key[1]} in {t.describe()}")
         t.objects[key] = _zeroed(obj)
 

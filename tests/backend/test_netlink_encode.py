@@ -20,6 +20,7 @@ from nftkit.backend.netlink._objects import element_messages, set_info
 from nftkit.backend.netlink._types import set_udata
 from nftkit.errors import UnsupportedError
 from nftkit.model.expressions import ConcatExpr, MetaExpr, NumgenExpr, PayloadExpr
+from nftkit.nft.releases import PROFILES, ReleaseProfile
 
 DADDR = PayloadExpr(protocol="ip", field="daddr")
 DPORT = PayloadExpr(protocol="th", field="dport")
@@ -136,9 +137,12 @@ def test_encoding_is_fast() -> None:
 
 
 @pytest.mark.parametrize("s", [c[0] for c in CASES], ids=[f"{i}" for i in range(len(CASES))])
-def test_kernel_types_decode_back(s: Set) -> None:
+@pytest.mark.parametrize("release", PROFILES, ids=[str(p.version) for p in PROFILES])
+def test_kernel_types_decode_back(s: Set, release: ReleaseProfile) -> None:
+    """Set userdata as each release writes it (1.1 adds typeof records for ``type`` keys)
+    decodes back to the same types."""
     info = set_info(s)
-    records = _udata_records(set_udata(s, info.key, info.packer.data))
+    records = _udata_records(set_udata(s, info.key, info.packer.data, release))
     key = _decode_spec(info.key.type_id, info.key.length, records.get(3))
     assert key.names == info.key.names
     data = info.packer.data

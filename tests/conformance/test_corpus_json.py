@@ -14,31 +14,19 @@ from pathlib import Path
 import pytest
 
 import nftkit
-from nftkit.render.context import installed_nft_version, parse_version
 from tests._oracle import CORPUS, corpus_dumps, load_and_list, normalize_json
+from tests._releases import applies
 from tests.conftest import record
 
 EXCEPTIONS_FILE = (Path(__file__).resolve().parents[1] / "corpus_exceptions.txt")
 
 
-def _applies(versions: str, installed: tuple[int, int, int] | None) -> bool:
-    """``*`` (always), ``<1.1`` or ``>=1.1`` against the installed nft version."""
-    if versions == "*":
-        return True
-    if installed is None:
-        return False
-    op = "<" if versions.startswith("<") else ">="
-    bound = parse_version(versions.lstrip("<>="))
-    return installed < bound if op == "<" else installed >= bound
-
-
 def _exceptions() -> dict[tuple[str, str], str]:
-    installed = installed_nft_version()
     out: dict[tuple[str, str], str] = {}
     for line in EXCEPTIONS_FILE.read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             path, check, versions, reason = line.split("\t", 3)
-            if _applies(versions, installed):
+            if applies(versions):
                 out[(path, check)] = f"{reason} (nft {versions})"
     return out
 

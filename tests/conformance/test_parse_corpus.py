@@ -22,22 +22,12 @@ from pathlib import Path
 import pytest
 
 import nftkit
-from nftkit.render.context import installed_nft_version
 from tests._oracle import CORPUS, Listing, corpus_dumps, load_and_list, normalize_json
+from tests._releases import applies
 from tests.conftest import record
 
 EXCEPTIONS_FILE = (Path(__file__).resolve().parents[1] / "parse_exceptions.txt")
 DUMPS = corpus_dumps()
-
-
-def _applies(versions: str) -> bool:
-    if versions == "*":
-        return True
-    have = installed_nft_version() or (0, 0, 0)
-    if versions.startswith("<"):
-        want = tuple(int(x) for x in versions[1:].split("."))
-        return have[: len(want)] < want
-    return False
 
 
 def _exceptions() -> dict[tuple[str, str], str]:
@@ -45,7 +35,7 @@ def _exceptions() -> dict[tuple[str, str], str]:
     for line in EXCEPTIONS_FILE.read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             path, check, versions, reason = line.split("\t", 3)
-            if _applies(versions):
+            if applies(versions):
                 out[(path, check)] = reason
     return out
 

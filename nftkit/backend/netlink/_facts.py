@@ -48,6 +48,12 @@ def _udata_records(data: bytes) -> dict[int, bytes]:
     return out
 
 
+def _kind(typeof: bytes) -> int | None:
+    """The expression kind of one typeof nest (record 0, a u32), or None."""
+    raw = _udata_records(typeof).get(0)
+    return struct.unpack("=I", raw)[0] if raw is not None and len(raw) == 4 else None
+
+
 def _decode_spec(type_id: int, length: int, typeof: bytes | None) -> KeySpec:
     """A kernel set's key or data type back as a ``KeySpec`` (only what the element encoders
     need: part datatypes and sizes). ``integer`` parts are accepted only where nft's userdata
@@ -61,15 +67,14 @@ def _decode_spec(type_id: int, length: int, typeof: bytes | None) -> KeySpec:
         rest >>= 6
     kinds: list[int | None] = [None] * len(ids)
     if typeof is not None:
-        rec = _udata_records(typeof)
         if len(ids) == 1:
-            kinds[0] = struct.unpack("=I", rec.get(0, b"\0\0\0\0"))[0]
+            kinds[0] = _kind(typeof)
         else:
-            subs = _udata_records(rec.get(1, b""))
+            # nft >= 1.1 writes a concatenation of types with its first part's nest left
+            # unterminated (an empty record 0, then that part's kind): read no kind from it
+            subs = _udata_records(_udata_records(typeof).get(1, b""))
             for j in range(len(ids)):
-                sub = _udata_records(subs.get(j, b""))
-                if 0 in sub:
-                    kinds[j] = struct.unpack("=I", sub[0])[0]
+                kinds[j] = _kind(subs.get(j, b""))
     parts = []
     for tid, kind in zip(ids, kinds, strict=True):
         if tid not in _BY_ID or (tid == 4 and kind != _EXPR_NUMGEN):

@@ -47,6 +47,8 @@ from ...model.enums import ChainPolicy, Family, Hook, SetFlag, SetPolicy, TableF
 from ...model.ruleset import Chain, Rule, Table
 from ...model.sets import Map, Set
 from ...nft.families import NFPROTO
+from ...nft.releases import profile
+from ...render.context import installed_nft_version
 from .._netns import PERMISSION_HINT
 from ._anon import AnonSets
 from ._elements import ElementPacker, chunks
@@ -172,8 +174,10 @@ def set_info(s: Set, set_id: int | None = None) -> SetInfo:
     return SetInfo(s, key_spec(s), data, set_id)
 
 
-def set_message(verb: str, family: Family, table: str, info: SetInfo) -> Msg:
-    """NEWSET of ``info.model`` (without its elements: see ``element_messages``)."""
+def set_message(verb: str, family: Family, table: str, info: SetInfo, *,
+                version: str | tuple[int, ...] | None = None) -> Msg:
+    """NEWSET of ``info.model`` (without its elements: see ``element_messages``), with the
+    userdata nft ``version`` writes (default: the installed nft's)."""
     s = info.model
     key, data = info.key, info.packer.data
     flags = _SET_MAP if data is not None else 0
@@ -193,8 +197,10 @@ def set_message(verb: str, family: Family, table: str, info: SetInfo) -> Msg:
         body += _u32(10, info.id)
     if s.policy is SetPolicy.MEMORY:
         body += _u32(8, 1)
+    release = profile(version if version is not None else installed_nft_version() or (1, 0, 6))
     size = s.size
-    if size is None and SetFlag.CONSTANT in s.flags and s.elements:
+    if (size is None and SetFlag.CONSTANT in s.flags and s.elements
+            and release.constant_set_size):
         if interval:
             raise UnsupportedError("constant interval sets need libnftables")
         size = len(s.elements)
@@ -209,7 +215,7 @@ def set_message(verb: str, family: Family, table: str, info: SetInfo) -> Msg:
         body += _u64(11, s.timeout)
     if s.gc_interval:
         body += _u32(12, s.gc_interval)
-    body += _attr(13, set_udata(s, key, data))
+    body += _attr(13, set_udata(s, key, data, release))
     return NEWSET, _verb_flags(verb), FAMILIES[family.value], body
 
 

@@ -37,6 +37,7 @@ from ...model.expressions import ConcatExpr, CtExpr, MetaExpr, NumgenExpr, Paylo
 from ...model.sets import Map, Set
 from ...nft import selectors
 from ...nft.datatypes import BIG, HOST, NETLINK, NETLINK_NAMES, NONE
+from ...nft.releases import PROFILES, ReleaseProfile
 
 __all__ = [
     "DATATYPES",
@@ -54,6 +55,7 @@ DATATYPES = NETLINK
 
 VERDICT_TYPE = 0xFFFFFF00  # NFT_DATA_VERDICT
 _EXPR_PAYLOAD, _EXPR_META, _EXPR_CT, _EXPR_CONCAT, _EXPR_NUMGEN = 7, 9, 12, 13, 23
+_EXPR_VALUE = 4
 _ORDER = {"big": BIG, "host": HOST}
 #: meta keys whose typeof userdata is not checked against nft's: left to libnftables
 _UNVERIFIED_META = ("length", "cpu")
@@ -68,6 +70,13 @@ def udata(kind: int, value: bytes) -> bytes:
     if len(value) > 255:
         raise UnsupportedError("userdata record longer than 255 bytes")
     return bytes((kind, len(value))) + value
+
+
+#: What nft >= 1.1 writes as the typeof of a key or data declared with ``type``: a value
+#: expression without records; for a concatenation, the concatenation's first part nest
+#: left open (length 0) before that part's kind and an empty record 1 (measured bytes).
+_VALUE_TYPEOF = udata(0, _u32(_EXPR_VALUE)) + udata(1, b"")
+_CONCAT_OF_TYPES = udata(0, _u32(_EXPR_CONCAT)) + udata(1, b"\0\0" + _VALUE_TYPEOF)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,17 +197,27 @@ def data_spec(m: Map) -> KeySpec:
     return _spec(m.data_type, m.data_typeof)
 
 
-def set_udata(s: Set, key: KeySpec, data: KeySpec | None) -> bytes:
-    """``NFTA_SET_USERDATA`` as nft writes it (records in nft's order)."""
+def _typeof_record(spec: KeySpec, release: ReleaseProfile) -> bytes | None:
+    """The typeof record of a key or data as ``release`` writes it (None: none)."""
+    if release.set_udata_type_typeof and all(p.expr is None for p in spec.parts):
+        return _CONCAT_OF_TYPES if len(spec.parts) > 1 else _VALUE_TYPEOF
+    return spec.typeof
+
+
+def set_udata(s: Set, key: KeySpec, data: KeySpec | None,
+              release: ReleaseProfile = PROFILES[0]) -> bytes:
+    """``NFTA_SET_USERDATA`` as nft ``release`` writes it (records in nft's order)."""
     out = udata(0, _u32(key.order))
     if data is not None:
         out += udata(1, _u32(data.order))
     if s.auto_merge:
         out += udata(2, _u32(1))
-    if key.typeof is not None:
-        out += udata(3, key.typeof)
-    if data is not None and data.typeof is not None:
-        out += udata(4, data.typeof)
+    key_typeof = _typeof_record(key, release)
+    if key_typeof is not None:
+        out += udata(3, key_typeof)
+    data_typeof = None if data is None else _typeof_record(data, release)
+    if data_typeof is not None:
+        out += udata(4, data_typeof)
     if data is not None:
         out += udata(6, _u32(1 if isinstance(s, Map) and s.data_interval else 0))
     if s.comment is not None:
