@@ -339,7 +339,8 @@ class _TableDiff:
             if a == b:
                 kept_chains.append((old_c, c))
             elif attrs.evolve(a, policy=b.policy) == b:
-                policy.append(c)
+                # the policy spelled out: an ``add chain`` without one keeps the old policy
+                policy.append(attrs.evolve(c, policy=b.policy))
                 kept_chains.append((old_c, c))
             else:
                 re_chains.append(c)
