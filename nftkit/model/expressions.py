@@ -12,6 +12,7 @@ JSON spelling of each is its ``json_key``. Selector keys are checked against the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from enum import StrEnum
 from ipaddress import IPv4Address, IPv6Address
@@ -62,13 +63,25 @@ __all__ = [
 ]
 
 
+#: A leading ``@``, a NUL, a lone surrogate (``os.fsdecode``'s escape of a byte that is not
+#: UTF-8, which no path can encode).
+_ODD_LITERAL = re.compile(r"\A@|[\x00\ud800-\udfff]")
+
+
+def odd_literal(value: str) -> bool:
+    """Whether ``check_literal`` refuses ``value``."""
+    return _ODD_LITERAL.search(value) is not None
+
+
 def check_literal(node: object, field: str, value: str) -> None:
     """Refuse a string value that would mean something else on another path: one starting with
     ``@`` (libnftables' JSON reads ``"@x"`` as a reference to set ``x``; text and netlink carry
-    the literal) or holding a NUL (the kernel would keep the part before it)."""
-    if value[:1] == "@" or "\x00" in value:
+    the literal), holding a NUL (the kernel would keep the part before it) or a lone
+    surrogate (not UTF-8)."""
+    if _ODD_LITERAL.search(value) is not None:
         raise invalid(node, field, f"{value!r}: a string value cannot start with '@' (nft's JSON "
-                      "reads a set reference) or hold a NUL byte; use SetRefExpr for a set")
+                      "reads a set reference), hold a NUL byte or a lone surrogate (not "
+                      "UTF-8); use SetRefExpr for a set")
 
 
 class Expression(Node):
@@ -462,6 +475,12 @@ class PrefixExpr(Expression):
     addr: Expr = attrs.field(metadata=VALUE)
     len: int = attrs.field(validator=_count)
 
+    def __attrs_post_init__(self) -> None:
+        bits = 32 if isinstance(self.addr, IPv4Address) else (
+            128 if isinstance(self.addr, IPv6Address) else None)
+        if bits is not None and self.len > bits:
+            raise invalid(self, "len", f"{self.len} is longer than the address ({bits} bits)")
+
 
 @attrs.frozen(kw_only=True)
 class RangeExpr(Expression):
@@ -523,6 +542,10 @@ class BinopOp(StrEnum):
     RSHIFT = ">>"
 
 
+def _binop_op(value: BinopOp | str) -> BinopOp:
+    return _validate.to_enum(BinopOp, value, "BinopExpr", "op")
+
+
 @attrs.frozen(kw_only=True)
 class BinopExpr(Expression):
     """A bitwise operation or shift. Text: ``meta mark & 0x0000ff00``, ``ip dscp << 2``.
@@ -532,7 +555,7 @@ class BinopExpr(Expression):
     left-nested chain.
     """
 
-    op: BinopOp = attrs.field(converter=BinopOp)
+    op: BinopOp = attrs.field(converter=_binop_op)
     left: Expr = attrs.field(metadata=EXPR)
     right: Expr = attrs.field(metadata=EXPR)
 
@@ -579,13 +602,17 @@ class VerdictKind(StrEnum):
     GOTO = "goto"
 
 
+def _verdict_kind(value: VerdictKind | str) -> VerdictKind:
+    return _validate.to_enum(VerdictKind, value, "VerdictExpr", "kind")
+
+
 # Verdicts are both expressions (map data) and statements (end of a rule).
 @attrs.frozen(kw_only=True)
 class VerdictExpr(Expression):
     """A verdict. Text: ``accept``, ``jump other``. JSON: ``{"accept": null}``,
     ``{"jump": {"target": "other"}}``."""
 
-    kind: VerdictKind = attrs.field(converter=VerdictKind)
+    kind: VerdictKind = attrs.field(converter=_verdict_kind)
     #: A chain name (nft's identifier rules; NFT_CHAIN_MAXNAMELEN is 256 with the NUL).
     target: str | None = None
 

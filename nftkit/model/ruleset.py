@@ -20,6 +20,7 @@ from .enums import (
     Hook,
     TableFlag,
 )
+from .expressions import VerdictExpr
 from .objects import NamedObject
 from .priority import Priority
 from .sets import Map, Set
@@ -68,6 +69,18 @@ def _flowtable_flags(value: Iterable[FlowtableFlag | str] | str | None) -> froze
     return result
 
 
+def _stmts(value: Iterable[Any]) -> tuple[Stmt, ...]:
+    """An attrs converter: the statements as a tuple; ValidationError for anything else (a
+    string would be iterated into characters and fail only when rendered)."""
+    if isinstance(value, str):
+        raise ValidationError("Rule", "stmts", f"expected statements, got the string {value!r}")
+    stmts = tuple(value)
+    for s in stmts:
+        if not isinstance(s, (Statement, VerdictExpr)):
+            raise ValidationError("Rule", "stmts", f"{s!r} is not a statement")
+    return stmts
+
+
 @attrs.frozen(kw_only=True)
 class Rule(Node):
     """A rule: statements run in order.
@@ -77,9 +90,23 @@ class Rule(Node):
     """
 
     json_key = "rule"
-    stmts: tuple[Stmt, ...] = attrs.field(converter=_validate.as_tuple)
+    stmts: tuple[Stmt, ...] = attrs.field(converter=_stmts)
     comment: str | None = attrs.field(default=None, validator=_validate.comment)
     handle: int | None = attrs.field(default=None, eq=False)
+
+
+def _rules(value: Iterable[Any], node: str) -> tuple[Rule, ...]:
+    """An attrs converter: the rules as a tuple; ValidationError for anything but rules (a
+    string would be iterated into characters and fail only when rendered)."""
+    rules = tuple(value)
+    for r in rules:
+        if not isinstance(r, Rule):
+            raise ValidationError(node, "rules", f"{r!r:.60} is not a Rule")
+    return rules
+
+
+def _chain_rules(value: Iterable[Any]) -> tuple[Rule, ...]:
+    return _rules(value, "Chain")
 
 
 @attrs.frozen(kw_only=True)
@@ -137,7 +164,7 @@ class Chain(Node):
         default=(), converter=_validate.as_tuple, validator=_validate.device_names
     )
     comment: str | None = attrs.field(default=None, validator=_validate.comment)
-    rules: tuple[Rule, ...] = attrs.field(default=(), converter=_validate.as_tuple)
+    rules: tuple[Rule, ...] = attrs.field(default=(), converter=_chain_rules)
     handle: int | None = attrs.field(default=None, eq=False)
 
     def __attrs_post_init__(self) -> None:

@@ -27,7 +27,7 @@ from ..errors import ValidationError
 from . import _validate
 from .datatypes import expr_datatype
 from .enums import SynproxyFlag
-from .expressions import Expr, SetExpr, VerdictExpr, check_literal
+from .expressions import Expr, SetExpr, VerdictExpr, check_literal, odd_literal
 
 __all__ = [
     "ConnlimitStmt",
@@ -159,7 +159,7 @@ class MatchStmt(Statement):
         # ("All-wildcard strings are not supported"). ``"\\*"`` is a literal star.
         values = self.right.elements if isinstance(self.right, SetExpr) else (self.right,)
         for v in values:  # only strings: comparing an address with a str costs an exception
-            if not isinstance(v, str) or not (v == "*" or v[:1] == "@" or "\x00" in v):
+            if not isinstance(v, str) or not (v == "*" or odd_literal(v)):
                 continue
             if v != "*":
                 check_literal(self, "right", v)
@@ -376,6 +376,8 @@ def _log_prefix(inst: Any, attribute: attrs.Attribute[Any], value: object) -> No
         return
     if not isinstance(value, str):
         raise invalid(inst, attribute.name, "must be a string")
+    if any("\ud800" <= c <= "\udfff" for c in value):
+        raise invalid(inst, attribute.name, f"{value!r} is not UTF-8 (a lone surrogate)")
     if len(value.encode()) > LOG_PREFIX_MAX:
         raise invalid(inst, attribute.name,
                       f"is {len(value.encode())} bytes, the kernel keeps {LOG_PREFIX_MAX}")

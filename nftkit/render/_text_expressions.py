@@ -486,9 +486,9 @@ def _quoted(v: str, dt: Datatype) -> str:
     rejected rather than emitted."""
     if not v:
         raise UnsupportedError(f"an empty {dt.name} string cannot be written as nft text")
-    if '"' in v or any(ord(c) < 32 or ord(c) == 127 for c in v):
-        raise UnsupportedError(f"{dt.name} value {v!r} has a quote or control character, "
-                               "which nft text cannot carry")
+    if '"' in v or any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in v):
+        raise UnsupportedError(f"{dt.name} value {v!r} has a quote, a control character or a "
+                               "lone surrogate (not UTF-8), which nft text cannot carry")
     if dt.kind == "string" and dt.bits and len(v.encode()) >= dt.bits // 8:
         raise UnsupportedError(f"{dt.name} value {v!r} is longer than "
                                f"{dt.bits // 8 - 1} bytes")
