@@ -560,6 +560,15 @@ class BinopExpr(Expression):
     right: Expr = attrs.field(metadata=EXPR)
 
 
+def check_mappings(node: object, value: object) -> None:
+    """A map's mappings are an anonymous map (``{ k : v, ... }``) or a named one (``@m``):
+    libnftables aborts the process on anything else (``BUG: invalid mapping expression``,
+    an assertion in ``expr_evaluate_map``)."""
+    if not isinstance(value, (SetExpr, SetRefExpr)):
+        raise invalid(node, "data", f"must be an anonymous map (SetExpr) or a named one "
+                      f"(SetRefExpr), got {type(value).__name__}")
+
+
 @attrs.frozen(kw_only=True)
 class MapExpr(Expression):
     """A map lookup. Text: ``ip saddr map { 10.0.0.1 : 1 }``, ``tcp dport map @ports``.
@@ -568,6 +577,9 @@ class MapExpr(Expression):
     json_key = "map"
     key: Expr = attrs.field(metadata=EXPR)
     data: Expr = attrs.field(metadata={**EXPR, "hint": "key"})
+
+    def __attrs_post_init__(self) -> None:
+        check_mappings(self, self.data)
 
 
 @attrs.frozen(kw_only=True)

@@ -27,7 +27,14 @@ from ..errors import ValidationError
 from . import _validate
 from .datatypes import expr_datatype
 from .enums import SynproxyFlag
-from .expressions import Expr, SetExpr, VerdictExpr, check_literal, odd_literal
+from .expressions import (
+    Expr,
+    SetExpr,
+    VerdictExpr,
+    check_literal,
+    check_mappings,
+    odd_literal,
+)
 
 __all__ = [
     "ConnlimitStmt",
@@ -733,6 +740,11 @@ class MeterStmt(Statement):
     size: int = attrs.field(default=0, validator=_non_negative)
 
 
+def check_vmap_data(self: Any) -> None:
+    """``VerdictMapStmt``'s check: its data is an anonymous or a named verdict map."""
+    check_mappings(self, self.data)
+
+
 @attrs.frozen(kw_only=True)
 class VerdictMapStmt(Statement):
     """A verdict map lookup. Text: ``tcp dport vmap { 22 : accept, 80 : jump web }``,
@@ -742,6 +754,10 @@ class VerdictMapStmt(Statement):
     json_key = "vmap"
     key: Expr = attrs.field(metadata=EXPR)
     data: Expr = attrs.field(metadata=EXPR)
+
+    # (a named function: the JSON reader's fast path makes the same check, and checks that
+    # this is still the only one)
+    __attrs_post_init__ = check_vmap_data
 
 
 # --- text-only and opaque statements ----------------------------------------------------------

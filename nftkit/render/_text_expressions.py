@@ -14,7 +14,7 @@ from pathlib import Path
 from socket import inet_ntoa
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..errors import UnsupportedError
+from ..errors import UnsupportedError, ValidationError
 from ..model.datatypes import (
     Datatype,
     datatype,
@@ -54,6 +54,7 @@ from ..model.expressions import (
     TcpoptExpr,
     VerdictExpr,
 )
+from ..model.statements import Statement
 from ..nft.datatypes import BITMASKS, NUMERIC_RANGES
 from ..nft.selectors import META_BARE
 from ..nft.symbols import SYMBOLS, SYSTEM_TABLES
@@ -111,6 +112,8 @@ class ExpressionText:
         return result
 
     def _expr_method(self, t: type) -> Callable[..., str]:
+        if issubclass(t, Statement):  # (only on the first lookup of each type)
+            raise ValidationError(t.__name__, None, "a statement where an expression belongs")
         name = getattr(t, "text_name", None)
         method = getattr(type(self), name, None) if name else None
         if method is None:
