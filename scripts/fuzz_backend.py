@@ -29,6 +29,8 @@ def main() -> int:
     ap.add_argument("--base", type=int, default=1_000, help="rulesets drawn by hypothesis")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--per-child", type=int, default=200)
+    ap.add_argument("--budget", type=float, default=None,
+                    help="seconds after which no new forked child starts")
     args = ap.parse_args()
     start = time.monotonic()
     values, refused = generate(args.values, seed=args.seed, base=args.base)
@@ -36,7 +38,7 @@ def main() -> int:
     print(f"generated {len(values)} values ({args.base} drawn, {mutated} mutated) in "
           f"{time.monotonic() - start:.0f} s; mutations the model refused: {dict(refused)}",
           flush=True)
-    report = fuzz(values, per_child=args.per_child, progress=True)
+    report = fuzz(values, per_child=args.per_child, progress=True, budget=args.budget)
     print(report.summary())
     return 0 if report.clean else 1
 

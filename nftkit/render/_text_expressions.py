@@ -14,6 +14,7 @@ from pathlib import Path
 from socket import inet_ntoa
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .._node import Node
 from ..errors import UnsupportedError, ValidationError
 from ..model.datatypes import (
     Datatype,
@@ -54,7 +55,6 @@ from ..model.expressions import (
     TcpoptExpr,
     VerdictExpr,
 )
-from ..model.statements import Statement
 from ..nft.datatypes import BITMASKS, NUMERIC_RANGES
 from ..nft.selectors import META_BARE
 from ..nft.symbols import SYMBOLS, SYSTEM_TABLES
@@ -112,8 +112,8 @@ class ExpressionText:
         return result
 
     def _expr_method(self, t: type) -> Callable[..., str]:
-        if issubclass(t, Statement):  # (only on the first lookup of each type)
-            raise ValidationError(t.__name__, None, "a statement where an expression belongs")
+        if issubclass(t, Node) and not issubclass(t, Expression):  # (first lookup of a type)
+            raise ValidationError(t.__name__, None, "not an expression, where one belongs")
         name = getattr(t, "text_name", None)
         method = getattr(type(self), name, None) if name else None
         if method is None:

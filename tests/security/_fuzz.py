@@ -232,13 +232,19 @@ def _lines(fd: int, timeout: float) -> Iterator[str | None]:
 
 
 def fuzz(values: list[tuple[Ruleset, str]], *, paths: tuple[str, ...] = KERNEL_PATHS + FAKE_PATHS,
-         per_child: int = 200, timeout: float = 120.0, progress: bool = False) -> Report:
+         per_child: int = 200, timeout: float = 120.0, progress: bool = False,
+         budget: float | None = None) -> Report:
     """Apply every value through ``paths`` in forked children (``per_child`` values each, a
-    new child after a crash); ``timeout`` seconds per value before the child is killed."""
+    new child after a crash); ``timeout`` seconds per value before the child is killed.
+    ``budget``: seconds after which no new child starts (``Report.values`` says how many
+    values ran)."""
     report = Report(values=len(values))
     start_time = time.monotonic()
     i = 0
     while i < len(values):
+        if budget is not None and time.monotonic() - start_time > budget:
+            report.values = i
+            break
         end = min(i + per_child, len(values))
         rfd, wfd = os.pipe()
         pid = os.fork()
@@ -265,6 +271,9 @@ def fuzz(values: list[tuple[Ruleset, str]], *, paths: tuple[str, ...] = KERNEL_P
                     report.taken.setdefault(path, collections.Counter())[got[1]] += 1
                 if got[0].startswith("UNTYPED"):
                     report.untyped.append((int(idx), path, got[2]))
+                    if progress:
+                        print(f"  UNTYPED value {idx} ({values[int(idx)][1][:160]}), {path}:\n"
+                              f"{got[2]}", flush=True)
             current = None
             i = int(idx) + 1
         os.close(rfd)
@@ -273,6 +282,9 @@ def fuzz(values: list[tuple[Ruleset, str]], *, paths: tuple[str, ...] = KERNEL_P
             sig = signal.Signals(os.WTERMSIG(status)).name
             if not report.hangs or report.hangs[-1][0] != current:
                 report.signals.append((current, sig, values[current][1]))
+                if progress:
+                    print(f"  SIGNAL {sig} at value {current}: {values[current][1][:300]}",
+                          flush=True)
             i = current + 1
         elif current is not None:  # hang (killed above) or the child failed outside a value
             i = current + 1

@@ -381,6 +381,10 @@ def test_libnftables_path_carries_what_its_json_cannot() -> None:
                nftkit.Synproxy(name="sp", mss=1460, wscale=7)]
     anon = nftkit.Rule(stmts=[nftkit.ChainStmt(kind="jump", rules=[
         nftkit.Rule(stmts=[nftkit.VerdictExpr(kind="accept")])])])
+    dm = nftkit.Map(name="dm", type="ipv4_addr", data_type="mark", flags=["dynamic"], size=10)
+    update = nftkit.parse("table ip t { map dm { type ipv4_addr : mark; size 10; "
+                          "flags dynamic; }\n chain c { update @dm { ip saddr : 0x1 } } }"
+                          ).tables[0].chains[0].rules[0]
 
     def apply() -> list[str]:
         from tests.security._paths import enter_new_netns
@@ -392,12 +396,12 @@ def test_libnftables_path_carries_what_its_json_cannot() -> None:
                 netlink=False)
         for o in objects:
             nft.run(nftkit.Transaction().add(o, table=t), netlink=False)
-        nft.run(nftkit.Transaction().add(nftkit.Chain(name="c"), table=t)
-                .add(anon, table=t, chain="c"), netlink=False)
+        nft.run(nftkit.Transaction().add(nftkit.Chain(name="c"), table=t).add(dm, table=t)
+                .add(anon, table=t, chain="c").add(update, table=t, chain="c"), netlink=False)
         back = nft.list_table("ip", "t")
         by_name = {o.name: o for o in back.objects}
         return [back.sets[0].elements == (IPv4Address("10.0.0.1"),),
                 *(by_name.get(o.name) == o for o in objects),
-                back.chains[0].rules == (anon,)]
+                back.chains[0].rules == (anon, update)]
 
     assert _in_child(apply) == [True] * 5

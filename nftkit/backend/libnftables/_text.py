@@ -21,6 +21,7 @@ from ...model.expressions import ConcatExpr
 from ...model.objects import CtExpectation, CtTimeout, NamedObject, Synproxy
 from ...model.ruleset import Chain, ChainStmt, Flowtable, Rule, Table
 from ...model.sets import Map, Set
+from ...model.statements import MapStmt
 from ...nft.releases import profile
 from ...render.text import to_script
 from ...transaction import Kind, Op, Verb
@@ -75,6 +76,8 @@ def json_drops(ops: Sequence[Op], version: tuple[int, ...]) -> str | None:
             return f"{what}: its policy"
         if isinstance(obj, (CtExpectation, Synproxy)):
             return f"{what}: the object"
+        if isinstance(obj, Rule) and any(isinstance(s, MapStmt) for s in obj.stmts):
+            return f"{what}: a map statement"  # ("Unexpected expr array element")
         if isinstance(obj, Table):
             if obj.comment is not None:
                 return f"{what}: its comment"
@@ -105,7 +108,9 @@ def _name(name: str | None) -> str:
 
 
 def _lines(table: Table, skip: tuple[str, ...]) -> list[str]:
-    return [line for line in to_script(table).splitlines()
+    # (split at "\n" only: splitlines() also splits at U+0085, U+2028, ... inside a quoted
+    # comment, and nft would store the comment with a newline)
+    return [line for line in to_script(table).split("\n")
             if line and not line.startswith(skip)]
 
 
