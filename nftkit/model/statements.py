@@ -485,6 +485,13 @@ class QueueStmt(Statement):
     flags: frozenset[QueueFlag] = attrs.field(factory=frozenset, converter=_to_queue_flags)
 
 
+def _device_value(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    """A device name given as a string: one meaning on every path (libnftables' JSON reads
+    ``"@x"`` as a set reference, text and netlink as the name)."""
+    if type(value) is str:
+        check_literal(inst, attribute.name, value)
+
+
 @attrs.frozen(kw_only=True)
 class DupStmt(Statement):
     """Duplicate the packet.
@@ -494,8 +501,8 @@ class DupStmt(Statement):
     """
 
     json_key = "dup"
-    addr: Expr | None = attrs.field(default=None, metadata=EXPR)
-    dev: Expr | None = attrs.field(default=None, metadata=EXPR)
+    addr: Expr | None = attrs.field(default=None, metadata=EXPR, validator=_device_value)
+    dev: Expr | None = attrs.field(default=None, metadata=EXPR, validator=_device_value)
 
 
 @attrs.frozen(kw_only=True)
@@ -505,7 +512,7 @@ class FwdStmt(Statement):
     JSON: ``{"fwd": {"dev": "eth0", "family": "ip", "addr": "192.168.1.1"}}``."""
 
     json_key = "fwd"
-    dev: Expr = attrs.field(metadata=EXPR)
+    dev: Expr = attrs.field(metadata=EXPR, validator=_device_value)
     family: str | None = attrs.field(default=None, validator=_family)
     addr: Expr | None = attrs.field(default=None, metadata=EXPR)
 
