@@ -560,6 +560,16 @@ class BinopExpr(Expression):
     right: Expr = attrs.field(metadata=EXPR)
 
 
+def verdict_key(element: object) -> bool:
+    """Whether a set or map element's key is a verdict: no set type holds one, and
+    libnftables aborts the process on it (``BUG: invalid data expression type verdict``,
+    an assertion in ``netlink_gen_key``), on the JSON and netlink paths alike."""
+    key = element[0] if type(element) is tuple and element else element
+    if type(key) is ElemExpr:
+        key = key.val
+    return type(key) is VerdictExpr
+
+
 def check_mappings(node: object, value: object) -> None:
     """A map's mappings are an anonymous map (``{ k : v, ... }``) or a named one (``@m``):
     libnftables aborts the process on anything else (``BUG: invalid mapping expression``,

@@ -12,7 +12,7 @@ from .._node import EXPR, Node, flags, invalid
 from ..nft import objects
 from . import _validate
 from .enums import SetFlag, SetPolicy
-from .expressions import ElemExpr, Expr
+from .expressions import ElemExpr, Expr, verdict_key
 
 __all__ = ["OBJECT_TYPES", "Map", "Set"]
 
@@ -104,6 +104,8 @@ class Set(Node):
         for el in self.elements:
             if isinstance(el, tuple) and not self.is_map:
                 raise invalid(self, "elements", f"set elements are not pairs, got {el!r}")
+            if verdict_key(el):  # libnftables aborts on it
+                raise invalid(self, "elements", f"a verdict cannot be a key, got {el!r:.60}")
             key = el[0] if isinstance(el, tuple) and el else el
             if isinstance(key, ElemExpr) and key.comment is not None:
                 _validate.comment(self, _ELEMENTS_FIELD, key.comment)

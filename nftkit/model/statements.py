@@ -34,6 +34,7 @@ from .expressions import (
     check_literal,
     check_mappings,
     odd_literal,
+    verdict_key,
 )
 
 __all__ = [
@@ -748,8 +749,11 @@ class MeterStmt(Statement):
 
 
 def check_vmap_data(self: Any) -> None:
-    """``VerdictMapStmt``'s check: its data is an anonymous or a named verdict map."""
+    """``VerdictMapStmt``'s check: its data is an anonymous or a named verdict map, and no
+    key of an anonymous one is a verdict (``verdict_key``)."""
     check_mappings(self, self.data)
+    if isinstance(self.data, SetExpr) and any(verdict_key(e) for e in self.data.elements):
+        raise invalid(self, "data", "a verdict cannot be a key")
 
 
 @attrs.frozen(kw_only=True)

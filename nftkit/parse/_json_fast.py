@@ -48,6 +48,7 @@ from ..model.expressions import (
     SetRefExpr,
     VerdictExpr,
     VerdictKind,
+    verdict_key,
 )
 from ..model.ruleset import Chain, Rule
 from ..model.statements import (
@@ -394,7 +395,8 @@ def _vmap(body: JSON) -> Stmt | _Miss:
     if key is MISS:
         return MISS
     data = fast_expr(body["data"], None)
-    if not isinstance(data, (SetExpr, SetRefExpr)):  # check_vmap_data: the decoder refuses
+    if not isinstance(data, (SetExpr, SetRefExpr)) or (  # check_vmap_data: the decoder
+            isinstance(data, SetExpr) and any(verdict_key(e) for e in data.elements)):  # refuses
         return MISS
     node = _new(VerdictMapStmt)
     _set(node, "key", key)

@@ -298,6 +298,23 @@ def test_map_data_that_aborts_libnftables_is_refused(data: Any) -> None:
         nftkit.VerdictMapStmt(key=_M, data=data)
 
 
+_ACCEPT = nftkit.VerdictExpr(kind="accept")
+
+
+@pytest.mark.parametrize("build", [
+    lambda: nftkit.Set(name="s", type="inet_service", elements=[_ACCEPT]),
+    lambda: nftkit.Set(name="s", type="inet_service", elements=[nftkit.ElemExpr(val=_ACCEPT)]),
+    lambda: nftkit.Map(name="m", type="inet_service", data_type="verdict",
+                       elements=[(_ACCEPT, _ACCEPT)]),
+    lambda: nftkit.VerdictMapStmt(key=_M, data=nftkit.SetExpr(elements=[(_ACCEPT, _ACCEPT)])),
+], ids=["set", "set-elem", "map", "anonymous-vmap"])
+def test_verdict_keys_that_abort_libnftables_are_refused(build: Any) -> None:
+    # before: ``BUG: invalid data expression type verdict`` (netlink_gen_key) aborted the
+    # process on the JSON and netlink paths
+    with pytest.raises(nftkit.ValidationError, match="a verdict cannot be a key"):
+        build()
+
+
 @pytest.mark.parametrize("build", [
     lambda: nftkit.VerdictExpr(kind="jump", target="a\udcffb"),
     lambda: nftkit.Table(family="ip", name="t", comment="a\udcffb"),
