@@ -109,6 +109,36 @@ def _chain_rules(value: Iterable[Any]) -> tuple[Rule, ...]:
     return _rules(value, "Chain")
 
 
+def _items(value: Iterable[Any], kind: type | tuple[type, ...], node: str,
+           field: str) -> tuple[Any, ...]:
+    """The items as a tuple; ValidationError for one that is not a ``kind``."""
+    items = tuple(value)
+    for item in items:
+        if not isinstance(item, kind):
+            raise ValidationError(node, field, f"{item!r:.60} does not belong here")
+    return items
+
+
+def _table_chains(value: Iterable[Any]) -> tuple[Chain, ...]:
+    return _items(value, Chain, "Table", "chains")
+
+
+def _table_sets(value: Iterable[Any]) -> tuple[Set | Map, ...]:
+    return _items(value, Set, "Table", "sets")
+
+
+def _table_flowtables(value: Iterable[Any]) -> tuple[Flowtable, ...]:
+    return _items(value, Flowtable, "Table", "flowtables")
+
+
+def _table_objects(value: Iterable[Any]) -> tuple[NamedObject, ...]:
+    return _items(value, NamedObject, "Table", "objects")
+
+
+def _tables(value: Iterable[Any]) -> tuple[Table, ...]:
+    return _items(value, Table, "Ruleset", "tables")
+
+
 @attrs.frozen(kw_only=True)
 class ChainStmt(Statement):
     """An anonymous (bound) chain: ``jump { ... }`` / ``goto { ... }`` (nft >= 1.0.0).
@@ -243,10 +273,10 @@ class Table(Node):
     name: str = attrs.field(validator=_validate.name)
     flags: frozenset[TableFlag] = attrs.field(factory=frozenset, converter=_table_flags)
     comment: str | None = attrs.field(default=None, validator=_validate.comment)
-    chains: tuple[Chain, ...] = attrs.field(default=(), converter=_validate.as_tuple)
-    sets: tuple[Set | Map, ...] = attrs.field(default=(), converter=_validate.as_tuple)
-    flowtables: tuple[Flowtable, ...] = attrs.field(default=(), converter=_validate.as_tuple)
-    objects: tuple[NamedObject, ...] = attrs.field(default=(), converter=_validate.as_tuple)
+    chains: tuple[Chain, ...] = attrs.field(default=(), converter=_table_chains)
+    sets: tuple[Set | Map, ...] = attrs.field(default=(), converter=_table_sets)
+    flowtables: tuple[Flowtable, ...] = attrs.field(default=(), converter=_table_flowtables)
+    objects: tuple[NamedObject, ...] = attrs.field(default=(), converter=_table_objects)
     handle: int | None = attrs.field(default=None, eq=False)
 
     def __attrs_post_init__(self) -> None:
@@ -314,7 +344,7 @@ def _check_base_chain(family: Family, chain: Chain) -> None:
 class Ruleset(Node):
     """Everything ``nft list ruleset`` shows: a tuple of tables."""
 
-    tables: tuple[Table, ...] = attrs.field(default=(), converter=_validate.as_tuple)
+    tables: tuple[Table, ...] = attrs.field(default=(), converter=_tables)
 
     def table(self, family: Family | str, name: str) -> Table:
         """The table ``family name`` (KeyError if absent)."""

@@ -329,11 +329,15 @@ def test_verdict_keys_that_abort_libnftables_are_refused(build: Any) -> None:
     lambda: nftkit.Chain(name="c", rules="abc"),
     lambda: nftkit.PrefixExpr(addr=__import__("ipaddress").IPv4Address("10.0.0.0"), len=33),
     lambda: nftkit.PrefixExpr(addr=__import__("ipaddress").IPv6Address("::"), len=10**30),
+    lambda: nftkit.Table(family="ip", name="t", sets=[nftkit.Table(family="ip", name="u")]),
+    lambda: nftkit.Ruleset(tables=["t"]),
     lambda: nftkit.FwdStmt(dev="@x"),  # libnftables' JSON: a lookup in set x
     lambda: nftkit.DupStmt(dev="@x"),
 ], ids=["target-surrogate", "comment-surrogate", "device-surrogate", "prefix-surrogate",
         "value-surrogate", "elem-surrogate", "verdict-kind", "binop-op", "stmts-str",
-        "stmts-int", "rules-str", "prefix-v4", "prefix-v6", "fwd-at", "dup-at"])
+        "stmts-int", "rules-str", "prefix-v4", "prefix-v6", "table-sets", "ruleset-tables",
+        "fwd-at",
+        "dup-at"])
 def test_values_that_raised_untyped_errors_are_validation_errors(build: Any) -> None:
     # before: UnicodeEncodeError, ValueError, or accepted and AttributeError when rendered
     with pytest.raises(nftkit.ValidationError):
