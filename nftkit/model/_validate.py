@@ -40,6 +40,7 @@ __all__ = [
     "IDENTIFIER",
     "IFNAME_MAX",
     "NAME_MAX",
+    "STATEFUL",
     "as_tuple",
     "check_name",
     "comment",
@@ -48,6 +49,7 @@ __all__ = [
     "one_of",
     "quoted_string",
     "selector_field",
+    "stateful_stmts",
     "to_enum",
 ]
 
@@ -174,6 +176,20 @@ def to_enum(cls: type[E], value: object, node: str, field: str) -> E:
     except ValueError:
         choices = ", ".join(m.value for m in cls)
         raise ValidationError(node, field, f"{value!r} is not one of: {choices}") from None
+
+
+#: The statements a set declaration or an element may carry (nft's stateful statements);
+#: libnftables aborts on any other (``BUG: unknown stateful statement type``).
+STATEFUL = frozenset({"counter", "quota", "limit", "ct count", "last"})
+
+
+def stateful_stmts(inst: Any, attribute: attrs.Attribute[Any], value: tuple[Any, ...]) -> None:
+    """Only stateful statements (``counter``, ``quota``, ``limit``, ``ct count``, ``last``)."""
+    for stmt in value:
+        if getattr(type(stmt), "json_key", None) not in STATEFUL or isinstance(stmt, str):
+            raise invalid(inst, attribute.name,
+                          f"{stmt!r:.60} is not a stateful statement (one of: "
+                          f"{', '.join(sorted(STATEFUL))})")
 
 
 def as_tuple(value: Iterable[Any]) -> tuple[Any, ...]:

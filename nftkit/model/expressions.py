@@ -606,7 +606,8 @@ class ElemExpr(Expression):
     timeout: int | None = attrs.field(default=None, validator=_non_negative)
     expires: int | None = attrs.field(default=None, validator=_non_negative)
     comment: str | None = attrs.field(default=None, validator=_validate.comment)
-    stmts: tuple[Any, ...] = attrs.field(default=(), converter=_tuple)
+    stmts: tuple[Any, ...] = attrs.field(default=(), converter=_tuple,
+                                         validator=_validate.stateful_stmts)
 
     def __attrs_post_init__(self) -> None:
         if isinstance(self.val, ElemExpr):  # libnftables aborts on an element in an element

@@ -87,7 +87,8 @@ class Set(Node):
     )
     auto_merge: bool = False
     comment: str | None = attrs.field(default=None, validator=_validate.comment)
-    stmts: tuple[Any, ...] = attrs.field(default=(), converter=_validate.as_tuple)
+    stmts: tuple[Any, ...] = attrs.field(default=(), converter=_validate.as_tuple,
+                                         validator=_validate.stateful_stmts)
     elements: tuple[Any, ...] = attrs.field(default=(), converter=_validate.as_tuple)
     handle: int | None = attrs.field(default=None, eq=False)
 

@@ -301,6 +301,18 @@ def test_map_data_that_aborts_libnftables_is_refused(data: Any) -> None:
 _ACCEPT = nftkit.VerdictExpr(kind="accept")
 
 
+@pytest.mark.parametrize("stmt", [nftkit.VerdictExpr(kind="accept"), nftkit.LogStmt()],
+                         ids=["verdict", "log"])
+def test_set_statements_that_abort_libnftables_are_refused(stmt: Any) -> None:
+    # before: ``BUG: unknown stateful statement type`` (netlink_gen_stmt_stateful) aborted
+    # the process; only counter, quota, limit, ct count and last belong there
+    with pytest.raises(nftkit.ValidationError, match="stateful"):
+        nftkit.Set(name="s", type="ipv4_addr", stmts=[stmt])
+    with pytest.raises(nftkit.ValidationError, match="stateful"):
+        nftkit.ElemExpr(val=1, stmts=[stmt])
+    assert nftkit.Set(name="s", type="ipv4_addr", stmts=[nftkit.CounterStmt()]).stmts
+
+
 @pytest.mark.parametrize("build", [
     lambda: nftkit.Set(name="s", type="inet_service", elements=[_ACCEPT]),
     lambda: nftkit.Set(name="s", type="inet_service", elements=[nftkit.ElemExpr(val=_ACCEPT)]),
