@@ -23,11 +23,19 @@ _TYPE_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}\Z")
 OBJECT_TYPES = objects.OBJECT_TYPES
 
 
+#: The netlink attribute widths: NFTA_SET_TIMEOUT is 64 bits, NFTA_SET_GC_INTERVAL and
+#: NFTA_SET_DESC_SIZE 32.
+_COUNT_MAX = {"timeout": 2**64 - 1, "gc_interval": 2**32 - 1, "size": 2**32 - 1}
+
+
 def _optional_count(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise invalid(inst, attribute.name, f"must be a non-negative integer, got {value!r}")
+    if value > _COUNT_MAX.get(attribute.name, value):
+        raise invalid(inst, attribute.name, f"{value} does not fit the kernel's "
+                      f"{_COUNT_MAX[attribute.name].bit_length()}-bit field")
 
 
 def _types(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:

@@ -343,13 +343,13 @@ def test_verdict_keys_that_abort_libnftables_are_refused(build: Any) -> None:
     lambda: nftkit.PrefixExpr(addr=__import__("ipaddress").IPv6Address("::"), len=10**30),
     lambda: nftkit.Table(family="ip", name="t", sets=[nftkit.Table(family="ip", name="u")]),
     lambda: nftkit.Ruleset(tables=["t"]),
+    lambda: nftkit.Set(name="s", type="ipv4_addr", timeout=2**64),  # struct.error (netlink)
     lambda: nftkit.FwdStmt(dev="@x"),  # libnftables' JSON: a lookup in set x
     lambda: nftkit.DupStmt(dev="@x"),
 ], ids=["target-surrogate", "comment-surrogate", "device-surrogate", "prefix-surrogate",
         "value-surrogate", "elem-surrogate", "verdict-kind", "binop-op", "stmts-str",
         "stmts-int", "rules-str", "prefix-v4", "prefix-v6", "table-sets", "ruleset-tables",
-        "fwd-at",
-        "dup-at"])
+        "set-timeout", "fwd-at", "dup-at"])
 def test_values_that_raised_untyped_errors_are_validation_errors(build: Any) -> None:
     # before: UnicodeEncodeError, ValueError, or accepted and AttributeError when rendered
     with pytest.raises(nftkit.ValidationError):
