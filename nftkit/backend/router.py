@@ -116,6 +116,8 @@ def _guard_command(where: tuple[str, str, str], facts: SetFacts) -> dict[str, An
     (``NetlinkPath.confirm``). The timeout and gc interval are repeated: the kernel resets
     them from an ``add set`` of an existing set."""
     m = facts.model
+    if facts.flags & 0x20:
+        return None  # nft 1.0.6's JSON refuses the "dynamic" flag ("Invalid set flag")
     if (m is None or facts.exprs or facts.object_map or facts.timeout % 1000
             or facts.gc_interval % 1000
             or facts.flags & ~(_GUARD_IMPLIED | sum(_GUARD_FLAGS))):

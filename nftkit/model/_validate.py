@@ -40,6 +40,7 @@ __all__ = [
     "IDENTIFIER",
     "IFNAME_MAX",
     "NAME_MAX",
+    "STATEFUL",
     "as_tuple",
     "check_name",
     "comment",
@@ -48,6 +49,7 @@ __all__ = [
     "one_of",
     "quoted_string",
     "selector_field",
+    "stateful_stmts",
     "to_enum",
 ]
 
@@ -65,7 +67,9 @@ IDENTIFIER = re.compile(rf"[A-Za-z_.][A-Za-z0-9_./\-]{{0,{NAME_MAX - 1}}}\Z")
 _IFNAME = re.compile(r"[A-Za-z_.][A-Za-z0-9_.\-]*\Z")
 
 
-_UNQUOTABLE = re.compile(r'["\x00-\x1f\x7f]')
+#: a double quote, a control character, or a lone surrogate (not UTF-8: ``os.fsdecode``'s
+#: escape of an undecodable byte)
+_UNQUOTABLE = re.compile(r'["\x00-\x1f\x7f\ud800-\udfff]')
 
 
 def _unquotable(value: str) -> bool:
@@ -80,14 +84,14 @@ def check_name(node: str, field: str, value: object, *, keywords: bool = True) -
     program created through JSON): it cannot change the structure of the text either."""
     if not isinstance(value, str) or not value:
         raise ValidationError(node, field, f"must be a non-empty string, got {value!r}")
-    if len(value.encode()) > NAME_MAX:
-        raise ValidationError(node, field, f"{value[:20]!r}... is longer than {NAME_MAX} bytes")
     if not _IDENTIFIER.match(value):
         raise ValidationError(
             node, field,
-            f"{value!r} is not an nft identifier (a letter, '_' or '.' first, then letters, "
-            "digits, '_', '.', '-' or '/')",
+            f"{value[:64]!r} is not an nft identifier (a letter, '_' or '.' first, then "
+            "letters, digits, '_', '.', '-' or '/')",
         )
+    if len(value) > NAME_MAX:  # (ASCII only by now: characters are bytes)
+        raise ValidationError(node, field, f"{value[:20]!r}... is longer than {NAME_MAX} bytes")
     # nft prints names bare and nft 1.0.6 cannot quote them: a keyword would not read back.
     if keywords and (why := keyword_reason(node, value)) is not None:
         raise ValidationError(node, field, why)
@@ -137,7 +141,8 @@ def quoted_string(inst: Any, attribute: attrs.Attribute[Any], value: object) -> 
         raise invalid(inst, attribute.name, f"must be a string, got {value!r}")
     if _unquotable(value):
         raise invalid(inst, attribute.name,
-                      f"{value!r} contains a double quote or control character")
+                      f"{value!r} contains a double quote, a control character or a lone "
+                      "surrogate (not UTF-8)")
 
 
 def comment(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -154,8 +159,8 @@ def device_names(inst: Any, attribute: attrs.Attribute[Any], value: tuple[object
     """Interface names: 1-15 bytes that nft prints and reads back the same, quoted or not."""
     seen: set[str] = set()
     for dev in value:
-        if (not isinstance(dev, str) or not dev or len(dev.encode()) > IFNAME_MAX
-                or not _IFNAME.match(dev) or dev in (".", "..")):
+        if (not isinstance(dev, str) or not _IFNAME.match(dev) or len(dev) > IFNAME_MAX
+                or dev in (".", "..")):
             raise invalid(inst, attribute.name, f"{dev!r} is not a valid interface name")
         if dev in seen:
             raise invalid(inst, attribute.name, f"device {dev!r} is listed twice")
@@ -171,6 +176,20 @@ def to_enum(cls: type[E], value: object, node: str, field: str) -> E:
     except ValueError:
         choices = ", ".join(m.value for m in cls)
         raise ValidationError(node, field, f"{value!r} is not one of: {choices}") from None
+
+
+#: The statements a set declaration or an element may carry (nft's stateful statements);
+#: libnftables aborts on any other (``BUG: unknown stateful statement type``).
+STATEFUL = frozenset({"counter", "quota", "limit", "ct count", "last"})
+
+
+def stateful_stmts(inst: Any, attribute: attrs.Attribute[Any], value: tuple[Any, ...]) -> None:
+    """Only stateful statements (``counter``, ``quota``, ``limit``, ``ct count``, ``last``)."""
+    for stmt in value:
+        if getattr(type(stmt), "json_key", None) not in STATEFUL or isinstance(stmt, str):
+            raise invalid(inst, attribute.name,
+                          f"{stmt!r:.60} is not a stateful statement (one of: "
+                          f"{', '.join(sorted(STATEFUL))})")
 
 
 def as_tuple(value: Iterable[Any]) -> tuple[Any, ...]:

@@ -12,6 +12,7 @@ JSON spelling of each is its ``json_key``. Selector keys are checked against the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from enum import StrEnum
 from ipaddress import IPv4Address, IPv6Address
@@ -63,13 +64,25 @@ __all__ = [
 ]
 
 
+#: A leading ``@``, a NUL, a lone surrogate (``os.fsdecode``'s escape of a byte that is not
+#: UTF-8, which no path can encode).
+_ODD_LITERAL = re.compile(r"\A@|[\x00\ud800-\udfff]")
+
+
+def odd_literal(value: str) -> bool:
+    """Whether ``check_literal`` refuses ``value``."""
+    return _ODD_LITERAL.search(value) is not None
+
+
 def check_literal(node: object, field: str, value: str) -> None:
     """Refuse a string value that would mean something else on another path: one starting with
     ``@`` (libnftables' JSON reads ``"@x"`` as a reference to set ``x``; text and netlink carry
-    the literal) or holding a NUL (the kernel would keep the part before it)."""
-    if value[:1] == "@" or "\x00" in value:
+    the literal), holding a NUL (the kernel would keep the part before it) or a lone
+    surrogate (not UTF-8)."""
+    if _ODD_LITERAL.search(value) is not None:
         raise invalid(node, field, f"{value!r}: a string value cannot start with '@' (nft's JSON "
-                      "reads a set reference) or hold a NUL byte; use SetRefExpr for a set")
+                      "reads a set reference), hold a NUL byte or a lone surrogate (not "
+                      "UTF-8); use SetRefExpr for a set")
 
 
 class Expression(Node):
@@ -461,6 +474,12 @@ class PrefixExpr(Expression):
     addr: Expr = attrs.field(metadata=VALUE)
     len: int = attrs.field(validator=_count)
 
+    def __attrs_post_init__(self) -> None:
+        bits = 32 if isinstance(self.addr, IPv4Address) else (
+            128 if isinstance(self.addr, IPv6Address) else None)
+        if bits is not None and self.len > bits:
+            raise invalid(self, "len", f"{self.len} is longer than the address ({bits} bits)")
+
 
 @attrs.frozen(kw_only=True)
 class RangeExpr(Expression):
@@ -522,6 +541,10 @@ class BinopOp(NftEnum):
     RSHIFT = ">>"
 
 
+def _binop_op(value: BinopOp | str) -> BinopOp:
+    return _validate.to_enum(BinopOp, value, "BinopExpr", "op")
+
+
 @attrs.frozen(kw_only=True)
 class BinopExpr(Expression):
     """A bitwise operation or shift. Text: ``meta mark & 0x0000ff00``, ``ip dscp << 2``.
@@ -531,9 +554,28 @@ class BinopExpr(Expression):
     left-nested chain.
     """
 
-    op: BinopOp = attrs.field(converter=BinopOp)
+    op: BinopOp = attrs.field(converter=_binop_op)
     left: Expr = attrs.field(metadata=EXPR)
     right: Expr = attrs.field(metadata=EXPR)
+
+
+def verdict_key(element: object) -> bool:
+    """Whether a set or map element's key is a verdict: no set type holds one, and
+    libnftables aborts the process on it (``BUG: invalid data expression type verdict``,
+    an assertion in ``netlink_gen_key``), on the JSON and netlink paths alike."""
+    key = element[0] if type(element) is tuple and element else element
+    if type(key) is ElemExpr:
+        key = key.val
+    return type(key) is VerdictExpr
+
+
+def check_mappings(node: object, value: object) -> None:
+    """A map's mappings are an anonymous map (``{ k : v, ... }``) or a named one (``@m``):
+    libnftables aborts the process on anything else (``BUG: invalid mapping expression``,
+    an assertion in ``expr_evaluate_map``)."""
+    if not isinstance(value, (SetExpr, SetRefExpr)):
+        raise invalid(node, "data", f"must be an anonymous map (SetExpr) or a named one "
+                      f"(SetRefExpr), got {type(value).__name__}")
 
 
 @attrs.frozen(kw_only=True)
@@ -544,6 +586,9 @@ class MapExpr(Expression):
     json_key = "map"
     key: Expr = attrs.field(metadata=EXPR)
     data: Expr = attrs.field(metadata={**EXPR, "hint": "key"})
+
+    def __attrs_post_init__(self) -> None:
+        check_mappings(self, self.data)
 
 
 @attrs.frozen(kw_only=True)
@@ -560,7 +605,8 @@ class ElemExpr(Expression):
     timeout: int | None = attrs.field(default=None, validator=_non_negative)
     expires: int | None = attrs.field(default=None, validator=_non_negative)
     comment: str | None = attrs.field(default=None, validator=_validate.comment)
-    stmts: tuple[Any, ...] = attrs.field(default=(), converter=_tuple)
+    stmts: tuple[Any, ...] = attrs.field(default=(), converter=_tuple,
+                                         validator=_validate.stateful_stmts)
 
     def __attrs_post_init__(self) -> None:
         if isinstance(self.val, ElemExpr):  # libnftables aborts on an element in an element
@@ -578,13 +624,17 @@ class VerdictKind(NftEnum):
     GOTO = "goto"
 
 
+def _verdict_kind(value: VerdictKind | str) -> VerdictKind:
+    return _validate.to_enum(VerdictKind, value, "VerdictExpr", "kind")
+
+
 # Verdicts are both expressions (map data) and statements (end of a rule).
 @attrs.frozen(kw_only=True)
 class VerdictExpr(Expression):
     """A verdict. Text: ``accept``, ``jump other``. JSON: ``{"accept": null}``,
     ``{"jump": {"target": "other"}}``."""
 
-    kind: VerdictKind = attrs.field(converter=VerdictKind)
+    kind: VerdictKind = attrs.field(converter=_verdict_kind)
     #: A chain name (nft's identifier rules; NFT_CHAIN_MAXNAMELEN is 256 with the NUL).
     target: str | None = None
 

@@ -20,6 +20,7 @@ from .enums import (
     Hook,
     TableFlag,
 )
+from .expressions import VerdictExpr
 from .objects import NamedObject
 from .priority import Priority
 from .sets import Map, Set
@@ -62,6 +63,18 @@ def _flowtable_flags(value: Iterable[FlowtableFlag | str] | str | None) -> froze
     return to_flags(FlowtableFlag, value)
 
 
+def _stmts(value: Iterable[Any]) -> tuple[Stmt, ...]:
+    """An attrs converter: the statements as a tuple; ValidationError for anything else (a
+    string would be iterated into characters and fail only when rendered)."""
+    if isinstance(value, str):
+        raise ValidationError("Rule", "stmts", f"expected statements, got the string {value!r}")
+    stmts = tuple(value)
+    for s in stmts:
+        if not isinstance(s, (Statement, VerdictExpr)):
+            raise ValidationError("Rule", "stmts", f"{s!r} is not a statement")
+    return stmts
+
+
 @attrs.frozen(kw_only=True)
 class Rule(Node):
     """A rule: statements run in order.
@@ -71,9 +84,53 @@ class Rule(Node):
     """
 
     json_key = "rule"
-    stmts: tuple[Stmt, ...] = attrs.field(converter=_validate.as_tuple)
+    stmts: tuple[Stmt, ...] = attrs.field(converter=_stmts)
     comment: str | None = attrs.field(default=None, validator=_validate.comment)
     handle: int | None = attrs.field(default=None, eq=False)
+
+
+def _rules(value: Iterable[Any], node: str) -> tuple[Rule, ...]:
+    """An attrs converter: the rules as a tuple; ValidationError for anything but rules (a
+    string would be iterated into characters and fail only when rendered)."""
+    rules = tuple(value)
+    for r in rules:
+        if not isinstance(r, Rule):
+            raise ValidationError(node, "rules", f"{r!r:.60} is not a Rule")
+    return rules
+
+
+def _chain_rules(value: Iterable[Any]) -> tuple[Rule, ...]:
+    return _rules(value, "Chain")
+
+
+def _items(value: Iterable[Any], kind: type | tuple[type, ...], node: str,
+           field: str) -> tuple[Any, ...]:
+    """The items as a tuple; ValidationError for one that is not a ``kind``."""
+    items = tuple(value)
+    for item in items:
+        if not isinstance(item, kind):
+            raise ValidationError(node, field, f"{item!r:.60} does not belong here")
+    return items
+
+
+def _table_chains(value: Iterable[Any]) -> tuple[Chain, ...]:
+    return _items(value, Chain, "Table", "chains")
+
+
+def _table_sets(value: Iterable[Any]) -> tuple[Set | Map, ...]:
+    return _items(value, Set, "Table", "sets")
+
+
+def _table_flowtables(value: Iterable[Any]) -> tuple[Flowtable, ...]:
+    return _items(value, Flowtable, "Table", "flowtables")
+
+
+def _table_objects(value: Iterable[Any]) -> tuple[NamedObject, ...]:
+    return _items(value, NamedObject, "Table", "objects")
+
+
+def _tables(value: Iterable[Any]) -> tuple[Table, ...]:
+    return _items(value, Table, "Ruleset", "tables")
 
 
 @attrs.frozen(kw_only=True)
@@ -131,7 +188,7 @@ class Chain(Node):
         default=(), converter=_validate.as_tuple, validator=_validate.device_names
     )
     comment: str | None = attrs.field(default=None, validator=_validate.comment)
-    rules: tuple[Rule, ...] = attrs.field(default=(), converter=_validate.as_tuple)
+    rules: tuple[Rule, ...] = attrs.field(default=(), converter=_chain_rules)
     handle: int | None = attrs.field(default=None, eq=False)
 
     def __attrs_post_init__(self) -> None:
@@ -210,10 +267,10 @@ class Table(Node):
     name: str = attrs.field(validator=_validate.name)
     flags: frozenset[TableFlag] = attrs.field(factory=frozenset, converter=_table_flags)
     comment: str | None = attrs.field(default=None, validator=_validate.comment)
-    chains: tuple[Chain, ...] = attrs.field(default=(), converter=_validate.as_tuple)
-    sets: tuple[Set | Map, ...] = attrs.field(default=(), converter=_validate.as_tuple)
-    flowtables: tuple[Flowtable, ...] = attrs.field(default=(), converter=_validate.as_tuple)
-    objects: tuple[NamedObject, ...] = attrs.field(default=(), converter=_validate.as_tuple)
+    chains: tuple[Chain, ...] = attrs.field(default=(), converter=_table_chains)
+    sets: tuple[Set | Map, ...] = attrs.field(default=(), converter=_table_sets)
+    flowtables: tuple[Flowtable, ...] = attrs.field(default=(), converter=_table_flowtables)
+    objects: tuple[NamedObject, ...] = attrs.field(default=(), converter=_table_objects)
     handle: int | None = attrs.field(default=None, eq=False)
 
     def __attrs_post_init__(self) -> None:
@@ -281,7 +338,7 @@ def _check_base_chain(family: Family, chain: Chain) -> None:
 class Ruleset(Node):
     """Everything ``nft list ruleset`` shows: a tuple of tables."""
 
-    tables: tuple[Table, ...] = attrs.field(default=(), converter=_validate.as_tuple)
+    tables: tuple[Table, ...] = attrs.field(default=(), converter=_tables)
 
     def table(self, family: Family | str, name: str) -> Table:
         """The table ``family name`` (KeyError if absent)."""

@@ -12,7 +12,7 @@ from .._node import EXPR, Node, invalid, to_flags
 from ..nft import objects
 from . import _validate
 from .enums import SetFlag, SetPolicy
-from .expressions import ElemExpr, Expr
+from .expressions import ElemExpr, Expr, verdict_key
 
 __all__ = ["OBJECT_TYPES", "Map", "Set"]
 
@@ -23,11 +23,19 @@ _TYPE_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}\Z")
 OBJECT_TYPES = objects.OBJECT_TYPES
 
 
+#: The netlink attribute widths: NFTA_SET_TIMEOUT is 64 bits, NFTA_SET_GC_INTERVAL and
+#: NFTA_SET_DESC_SIZE 32.
+_COUNT_MAX = {"timeout": 2**64 - 1, "gc_interval": 2**32 - 1, "size": 2**32 - 1}
+
+
 def _optional_count(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise invalid(inst, attribute.name, f"must be a non-negative integer, got {value!r}")
+    if value > _COUNT_MAX.get(attribute.name, value):
+        raise invalid(inst, attribute.name, f"{value} does not fit the kernel's "
+                      f"{_COUNT_MAX[attribute.name].bit_length()}-bit field")
 
 
 def _types(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
@@ -83,7 +91,8 @@ class Set(Node):
     )
     auto_merge: bool = False
     comment: str | None = attrs.field(default=None, validator=_validate.comment)
-    stmts: tuple[Any, ...] = attrs.field(default=(), converter=_validate.as_tuple)
+    stmts: tuple[Any, ...] = attrs.field(default=(), converter=_validate.as_tuple,
+                                         validator=_validate.stateful_stmts)
     elements: tuple[Any, ...] = attrs.field(default=(), converter=_validate.as_tuple)
     handle: int | None = attrs.field(default=None, eq=False)
 
@@ -100,6 +109,8 @@ class Set(Node):
         for el in self.elements:
             if isinstance(el, tuple) and not self.is_map:
                 raise invalid(self, "elements", f"set elements are not pairs, got {el!r}")
+            if verdict_key(el):  # libnftables aborts on it
+                raise invalid(self, "elements", f"a verdict cannot be a key, got {el!r:.60}")
             key = el[0] if isinstance(el, tuple) and el else el
             if isinstance(key, ElemExpr) and key.comment is not None:
                 _validate.comment(self, _ELEMENTS_FIELD, key.comment)

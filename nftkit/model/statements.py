@@ -25,7 +25,15 @@ from .._node import EXPR, STMT, Node, invalid, to_flags
 from . import _validate
 from .datatypes import expr_datatype
 from .enums import NftEnum, SynproxyFlag
-from .expressions import Expr, SetExpr, VerdictExpr, check_literal
+from .expressions import (
+    Expr,
+    SetExpr,
+    VerdictExpr,
+    check_literal,
+    check_mappings,
+    odd_literal,
+    verdict_key,
+)
 from .objects import synproxy_flags
 
 __all__ = [
@@ -138,7 +146,7 @@ class MatchStmt(Statement):
         # ("All-wildcard strings are not supported"). ``"\\*"`` is a literal star.
         values = self.right.elements if isinstance(self.right, SetExpr) else (self.right,)
         for v in values:  # only strings: comparing an address with a str costs an exception
-            if not isinstance(v, str) or not (v == "*" or v[:1] == "@" or "\x00" in v):
+            if not isinstance(v, str) or not (v == "*" or odd_literal(v)):
                 continue
             if v != "*":
                 check_literal(self, "right", v)
@@ -343,6 +351,8 @@ def _log_prefix(inst: Any, attribute: attrs.Attribute[Any], value: object) -> No
         return
     if not isinstance(value, str):
         raise invalid(inst, attribute.name, "must be a string")
+    if any("\ud800" <= c <= "\udfff" for c in value):
+        raise invalid(inst, attribute.name, f"{value!r} is not UTF-8 (a lone surrogate)")
     if len(value.encode()) > LOG_PREFIX_MAX:
         raise invalid(inst, attribute.name,
                       f"is {len(value.encode())} bytes, the kernel keeps {LOG_PREFIX_MAX}")
@@ -439,6 +449,13 @@ class QueueStmt(Statement):
     flags: frozenset[QueueFlag] = attrs.field(factory=frozenset, converter=_to_queue_flags)
 
 
+def _device_value(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    """A device name given as a string: one meaning on every path (libnftables' JSON reads
+    ``"@x"`` as a set reference, text and netlink as the name)."""
+    if type(value) is str:
+        check_literal(inst, attribute.name, value)
+
+
 @attrs.frozen(kw_only=True)
 class DupStmt(Statement):
     """Duplicate the packet.
@@ -448,8 +465,8 @@ class DupStmt(Statement):
     """
 
     json_key = "dup"
-    addr: Expr | None = attrs.field(default=None, metadata=EXPR)
-    dev: Expr | None = attrs.field(default=None, metadata=EXPR)
+    addr: Expr | None = attrs.field(default=None, metadata=EXPR, validator=_device_value)
+    dev: Expr | None = attrs.field(default=None, metadata=EXPR, validator=_device_value)
 
 
 @attrs.frozen(kw_only=True)
@@ -459,7 +476,7 @@ class FwdStmt(Statement):
     JSON: ``{"fwd": {"dev": "eth0", "family": "ip", "addr": "192.168.1.1"}}``."""
 
     json_key = "fwd"
-    dev: Expr = attrs.field(metadata=EXPR)
+    dev: Expr = attrs.field(metadata=EXPR, validator=_device_value)
     family: str | None = attrs.field(default=None, validator=_family)
     addr: Expr | None = attrs.field(default=None, metadata=EXPR)
 
@@ -677,6 +694,14 @@ class MeterStmt(Statement):
     size: int = attrs.field(default=0, validator=_non_negative)
 
 
+def check_vmap_data(self: Any) -> None:
+    """``VerdictMapStmt``'s check: its data is an anonymous or a named verdict map, and no
+    key of an anonymous one is a verdict (``verdict_key``)."""
+    check_mappings(self, self.data)
+    if isinstance(self.data, SetExpr) and any(verdict_key(e) for e in self.data.elements):
+        raise invalid(self, "data", "a verdict cannot be a key")
+
+
 @attrs.frozen(kw_only=True)
 class VerdictMapStmt(Statement):
     """A verdict map lookup. Text: ``tcp dport vmap { 22 : accept, 80 : jump web }``,
@@ -686,6 +711,10 @@ class VerdictMapStmt(Statement):
     json_key = "vmap"
     key: Expr = attrs.field(metadata=EXPR)
     data: Expr = attrs.field(metadata=EXPR)
+
+    # (a named function: the JSON reader's fast path makes the same check, and checks that
+    # this is still the only one)
+    __attrs_post_init__ = check_vmap_data
 
 
 # --- text-only and opaque statements ----------------------------------------------------------

@@ -49,6 +49,7 @@ from ..model.expressions import (
     SetRefExpr,
     VerdictExpr,
     VerdictKind,
+    verdict_key,
 )
 from ..model.ruleset import Chain, Rule
 from ..model.statements import (
@@ -59,6 +60,7 @@ from ..model.statements import (
     NatType,
     Stmt,
     VerdictMapStmt,
+    check_vmap_data,
 )
 from ..nft.families import ADDRESS_FAMILIES
 from ._json_decoder import JsonDecoder, flat_class, immediate_string
@@ -100,7 +102,7 @@ def _layout(cls: type, names: tuple[str, ...], *, plain: tuple[str, ...] = ()) -
 ENABLED: Final = (
     _layout(MatchStmt, ("left", "op", "right"), plain=("left", "right"))
     and _layout(VerdictMapStmt, ("key", "data"), plain=("key", "data"))
-    and "__attrs_post_init__" not in VerdictMapStmt.__dict__
+    and VerdictMapStmt.__dict__.get("__attrs_post_init__") is check_vmap_data  # see _vmap
     and _layout(VerdictExpr, ("kind", "target"), plain=("target",))
     and _layout(ConcatExpr, ("exprs",))
     and _layout(SetExpr, ("elements",))
@@ -392,7 +394,8 @@ def _vmap(body: JSON) -> Stmt | _Miss:
     if key is MISS:
         return MISS
     data = fast_expr(body["data"], None)
-    if data is MISS:
+    if not isinstance(data, (SetExpr, SetRefExpr)) or (  # check_vmap_data: the decoder
+            isinstance(data, SetExpr) and any(verdict_key(e) for e in data.elements)):  # refuses
         return MISS
     node = _new(VerdictMapStmt)
     _set(node, "key", key)

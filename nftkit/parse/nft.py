@@ -204,7 +204,7 @@ def _error(text: str, filename: str | None, message: str, line: int | None,
            column: int | None, expected: tuple[str, ...] = ()) -> ParseError:
     source = None
     if line is not None:
-        lines = text.splitlines()
+        lines = text.split("\n")
         if 0 < line <= len(lines):
             source = lines[line - 1].expandtabs(1)[:400]
     if column is not None and source is not None:
@@ -222,7 +222,7 @@ def _from_lark(parser: Lark, text: str, filename: str | None, exc: UnexpectedInp
         tok = exc.token
         if tok.type == "$END":
             what = "unexpected end of input"
-            lines = text.splitlines() or [""]
+            lines = text.rstrip("\n").split("\n")
             line, column = len(lines), len(lines[-1]) + 1
         elif tok.type == "_NL":
             what = "unexpected end of line"
@@ -236,7 +236,7 @@ def _from_lark(parser: Lark, text: str, filename: str | None, exc: UnexpectedInp
         expected = _describe(parser, exc.allowed or ())
         return _error(text, filename, f"unexpected character {ch!r}", line, column, expected)
     if isinstance(exc, UnexpectedEOF):
-        lines = text.splitlines() or [""]
+        lines = text.rstrip("\n").split("\n")
         return _error(text, filename, "unexpected end of input", len(lines),
                       len(lines[-1]) + 1, _describe(parser, exc.expected))
     return _error(text, filename, str(exc).splitlines()[0], line, column)

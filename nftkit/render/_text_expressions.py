@@ -14,7 +14,8 @@ from pathlib import Path
 from socket import inet_ntoa
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..errors import UnsupportedError
+from .._node import Node
+from ..errors import UnsupportedError, ValidationError
 from ..model.datatypes import (
     Datatype,
     datatype,
@@ -130,6 +131,8 @@ class ExpressionText:
         return result
 
     def _expr_method(self, t: type) -> Callable[..., str]:
+        if issubclass(t, Node) and not issubclass(t, Expression):  # (first lookup of a type)
+            raise ValidationError(t.__name__, None, "not an expression, where one belongs")
         name = getattr(t, "text_name", None)
         method = getattr(type(self), name, None) if name else None
         if method is None:
@@ -520,9 +523,9 @@ def _quoted(v: str, dt: Datatype) -> str:
     rejected rather than emitted."""
     if not v:
         raise UnsupportedError(f"an empty {dt.name} string cannot be written as nft text")
-    if '"' in v or any(ord(c) < 32 or ord(c) == 127 for c in v):
-        raise UnsupportedError(f"{dt.name} value {v!r} has a quote or control character, "
-                               "which nft text cannot carry")
+    if '"' in v or any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in v):
+        raise UnsupportedError(f"{dt.name} value {v!r} has a quote, a control character or a "
+                               "lone surrogate (not UTF-8), which nft text cannot carry")
     if dt.kind == "string" and dt.bits and len(v.encode()) >= dt.bits // 8:
         raise UnsupportedError(f"{dt.name} value {v!r} is longer than "
                                f"{dt.bits // 8 - 1} bytes")

@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterable
 from ipaddress import IPv6Address
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..errors import UnsupportedError
+from ..errors import UnsupportedError, ValidationError
 from ..model.datatypes import Datatype, datatype, expr_datatype
-from ..model.expressions import RangeExpr, SetRefExpr
+from ..model.expressions import RangeExpr, SetRefExpr, VerdictExpr
 from ..model.ruleset import ChainStmt
 from ..model.statements import (
     ConnlimitStmt,
@@ -42,6 +42,7 @@ from ..model.statements import (
     RejectStmt,
     RejectType,
     SetStmt,
+    Statement,
     SynproxyStmt,
     TproxyStmt,
     VerdictMapStmt,
@@ -114,7 +115,9 @@ class StatementText:
 
     def _stmt_method(self, t: type) -> Callable[[Any, Any], str]:
         """The renderer function of statement class ``t`` (a verdict takes no datatype)."""
-        name: str = t.text_name  # type: ignore[attr-defined]
+        if not issubclass(t, (Statement, VerdictExpr)):  # (only on a type's first lookup)
+            raise ValidationError(t.__name__, None, "not a statement")
+        name: str = t.text_name
         method: Callable[..., str] = getattr(type(self), name)
         if name == "verdict_expr":
             verdict = method

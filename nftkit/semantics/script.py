@@ -106,7 +106,7 @@ def apply_script(txn: Transaction, lines: Sequence[int | None], text: str,
 def _located(message: str, text: str, filename: str | None, line: int | None) -> ParseError:
     source = None
     if line is not None:
-        all_lines = text.splitlines()
+        all_lines = text.split("\n")  # line numbers count "\n" only
         if 0 < line <= len(all_lines):
             source = all_lines[line - 1].expandtabs(1)
     return ParseError(message, filename=filename or "<input>", line=line,

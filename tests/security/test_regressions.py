@@ -275,3 +275,168 @@ def test_json_with_a_member_dropped_or_renamed_gives_parse_errors(corpus: None) 
                 except nftkit.ParseError as exc:
                     assert "__init__" not in str(exc) and "Token(" not in str(exc), str(exc)
     assert checked > 100
+
+
+# --- found by the fuzz and hostile-string tests of tests/security ---------------------------
+
+_M = nftkit.MetaExpr(key="mark")
+
+
+@pytest.mark.parametrize("data", [
+    nftkit.RangeExpr(low=1, high=2),
+    nftkit.PrefixExpr(addr=__import__("ipaddress").IPv4Address("10.0.0.0"), len=8),
+    nftkit.ElemExpr(val=1),
+    nftkit.VerdictExpr(kind="accept"),
+    1,
+], ids=["range", "prefix", "elem", "verdict", "int"])
+def test_map_data_that_aborts_libnftables_is_refused(data: Any) -> None:
+    # before: libnftables aborted the process (``BUG: invalid mapping expression range``,
+    # evaluate.c expr_evaluate_map), on the JSON and netlink paths alike
+    with pytest.raises(nftkit.ValidationError, match=r"MapExpr\.data"):
+        nftkit.MapExpr(key=_M, data=data)
+    with pytest.raises(nftkit.ValidationError, match=r"VerdictMapStmt\.data"):
+        nftkit.VerdictMapStmt(key=_M, data=data)
+
+
+_ACCEPT = nftkit.VerdictExpr(kind="accept")
+
+
+@pytest.mark.parametrize("stmt", [nftkit.VerdictExpr(kind="accept"), nftkit.LogStmt()],
+                         ids=["verdict", "log"])
+def test_set_statements_that_abort_libnftables_are_refused(stmt: Any) -> None:
+    # before: ``BUG: unknown stateful statement type`` (netlink_gen_stmt_stateful) aborted
+    # the process; only counter, quota, limit, ct count and last belong there
+    with pytest.raises(nftkit.ValidationError, match="stateful"):
+        nftkit.Set(name="s", type="ipv4_addr", stmts=[stmt])
+    with pytest.raises(nftkit.ValidationError, match="stateful"):
+        nftkit.ElemExpr(val=1, stmts=[stmt])
+    assert nftkit.Set(name="s", type="ipv4_addr", stmts=[nftkit.CounterStmt()]).stmts
+
+
+@pytest.mark.parametrize("build", [
+    lambda: nftkit.Set(name="s", type="inet_service", elements=[_ACCEPT]),
+    lambda: nftkit.Set(name="s", type="inet_service", elements=[nftkit.ElemExpr(val=_ACCEPT)]),
+    lambda: nftkit.Map(name="m", type="inet_service", data_type="verdict",
+                       elements=[(_ACCEPT, _ACCEPT)]),
+    lambda: nftkit.VerdictMapStmt(key=_M, data=nftkit.SetExpr(elements=[(_ACCEPT, _ACCEPT)])),
+], ids=["set", "set-elem", "map", "anonymous-vmap"])
+def test_verdict_keys_that_abort_libnftables_are_refused(build: Any) -> None:
+    # before: ``BUG: invalid data expression type verdict`` (netlink_gen_key) aborted the
+    # process on the JSON and netlink paths
+    with pytest.raises(nftkit.ValidationError, match="a verdict cannot be a key"):
+        build()
+
+
+@pytest.mark.parametrize("build", [
+    lambda: nftkit.VerdictExpr(kind="jump", target="a\udcffb"),
+    lambda: nftkit.Table(family="ip", name="t", comment="a\udcffb"),
+    lambda: nftkit.Chain(name="c", devices=["a\udcff"]),
+    lambda: nftkit.LogStmt(prefix="a\udcffb"),
+    lambda: nftkit.MatchStmt(left=nftkit.MetaExpr(key="iifname"), right="a\udcffb"),
+    lambda: nftkit.ElemExpr(val="a\udcffb"),
+    lambda: nftkit.VerdictExpr(kind="foo"),
+    lambda: nftkit.BinopExpr(op="+", left=_M, right=1),
+    lambda: nftkit.Rule(stmts="accept"),
+    lambda: nftkit.Rule(stmts=[1]),
+    lambda: nftkit.Chain(name="c", rules="abc"),
+    lambda: nftkit.PrefixExpr(addr=__import__("ipaddress").IPv4Address("10.0.0.0"), len=33),
+    lambda: nftkit.PrefixExpr(addr=__import__("ipaddress").IPv6Address("::"), len=10**30),
+    lambda: nftkit.Table(family="ip", name="t", sets=[nftkit.Table(family="ip", name="u")]),
+    lambda: nftkit.Ruleset(tables=["t"]),
+    lambda: nftkit.Set(name="s", type="ipv4_addr", timeout=2**64),  # struct.error (netlink)
+    lambda: nftkit.FwdStmt(dev="@x"),  # libnftables' JSON: a lookup in set x
+    lambda: nftkit.DupStmt(dev="@x"),
+], ids=["target-surrogate", "comment-surrogate", "device-surrogate", "prefix-surrogate",
+        "value-surrogate", "elem-surrogate", "verdict-kind", "binop-op", "stmts-str",
+        "stmts-int", "rules-str", "prefix-v4", "prefix-v6", "table-sets", "ruleset-tables",
+        "set-timeout", "fwd-at", "dup-at"])
+def test_values_that_raised_untyped_errors_are_validation_errors(build: Any) -> None:
+    # before: UnicodeEncodeError, ValueError, or accepted and AttributeError when rendered
+    with pytest.raises(nftkit.ValidationError):
+        build()
+
+
+def test_foreign_hostile_chain_name_is_never_returned_by_a_read() -> None:
+    """Case 2 on the kernel: another program creates ``c2; add table ip pwned`` and a jump to
+    it through the JSON API; every read refuses with an nftkit error, none returns it."""
+    if not have_netns():
+        pytest.skip("needs root, nft and unshare -n")
+    from tests.security.test_hostile_strings import _in_child
+
+    doc = {"nftables": [
+        {"add": {"table": {"family": "inet", "name": "t"}}},
+        {"add": {"chain": {"family": "inet", "table": "t", "name": INJECT}}},
+        {"add": {"chain": {"family": "inet", "table": "t", "name": "c"}}},
+        {"add": {"rule": {"family": "inet", "table": "t", "chain": "c",
+                          "expr": [{"jump": {"target": INJECT}}]}}}]}
+
+    def reads() -> dict[str, str]:
+        from tests.security._paths import enter_new_netns
+
+        enter_new_netns()
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "in.json"
+            path.write_text(json.dumps(doc))
+            subprocess.run([NFT, "-j", "-f", str(path)], check=True, capture_output=True)
+        nft = nftkit.Nftables()
+        out = {}
+        for name, read in [("list_ruleset", nft.list_ruleset),
+                           ("list_table", lambda: nft.list_table("inet", "t")),
+                           ("list_chain", lambda: nft.list_chain("inet", "t", "c")),
+                           ("list_chain evil", lambda: nft.list_chain("inet", "t", INJECT))]:
+            try:
+                out[name] = f"RETURNED {read()!r}"
+            except nftkit.NftkitError as exc:
+                out[name] = type(exc).__name__
+        out["tables"] = ",".join(t.name for t in nft.list_tables())
+        return out
+
+    got = _in_child(reads)
+    assert got.pop("tables") == "t"  # nothing injected
+    assert not any(v.startswith("RETURNED") for v in got.values()), got
+
+
+def test_libnftables_path_carries_what_its_json_cannot() -> None:
+    """Found by the hostile-string test's per-path runs (nft 1.0.6): libnftables' JSON input
+    dropped a ct timeout's policy silently, refused ct expectations, synproxy objects,
+    anonymous chains (``jump { ... }``) and the guard of an element update to a ``dynamic``
+    set. ``run(netlink=False)`` now carries each exactly (by its text input where needed)."""
+    if not have_netns():
+        pytest.skip("needs root and network namespaces")
+    from ipaddress import IPv4Address
+
+    from tests.security.test_hostile_strings import _in_child
+
+    t = ("ip", "t")
+    s = nftkit.Set(name="s", type="ipv4_addr", flags=["dynamic"], size=100)
+    objects = [nftkit.CtTimeout(name="tt", protocol="tcp", l3proto="ip",
+                                policy={"established": 120}),
+               nftkit.CtExpectation(name="ce", protocol="tcp", dport=21, timeout=5000, size=12,
+                                    l3proto="ip"),
+               nftkit.Synproxy(name="sp", mss=1460, wscale=7)]
+    anon = nftkit.Rule(stmts=[nftkit.ChainStmt(kind="jump", rules=[
+        nftkit.Rule(stmts=[nftkit.VerdictExpr(kind="accept")])])])
+    dm = nftkit.Map(name="dm", type="ipv4_addr", data_type="mark", flags=["dynamic"], size=10)
+    update = nftkit.parse("table ip t { map dm { type ipv4_addr : mark; size 10; "
+                          "flags dynamic; }\n chain c { update @dm { ip saddr : 0x1 } } }"
+                          ).tables[0].chains[0].rules[0]
+
+    def apply() -> list[str]:
+        from tests.security._paths import enter_new_netns
+
+        enter_new_netns()
+        nft = nftkit.Nftables()
+        nft.run(nftkit.Transaction().add(nftkit.Table(family="ip", name="t", sets=[s])))
+        nft.run(nftkit.Transaction().add_elements(s, [IPv4Address("10.0.0.1")], table=t),
+                netlink=False)
+        for o in objects:
+            nft.run(nftkit.Transaction().add(o, table=t), netlink=False)
+        nft.run(nftkit.Transaction().add(nftkit.Chain(name="c"), table=t).add(dm, table=t)
+                .add(anon, table=t, chain="c").add(update, table=t, chain="c"), netlink=False)
+        back = nft.list_table("ip", "t")
+        by_name = {o.name: o for o in back.objects}
+        return [back.sets[0].elements == (IPv4Address("10.0.0.1"),),
+                *(by_name.get(o.name) == o for o in objects),
+                back.chains[0].rules == (anon, update)]
+
+    assert _in_child(apply) == [True] * 5
