@@ -51,6 +51,9 @@ class _Table:
         self.sets: dict[str, tuple[str, dict[str, J]]] = {}
         self.flowtables: dict[str, dict[str, J]] = {}
         self.objects: dict[tuple[str, str], dict[str, J]] = {}
+        #: where each set, flowtable and object was declared: ("set"|"flowtable"|kind, name)
+        #: -> line (the model checks them when the table is built, after the whole text)
+        self.lines: dict[tuple[str, str], int | None] = {}
 
     def handle(self, given: int | None) -> int | None:
         """The kernel allocates handles per table, one counter for all its objects (only the
@@ -275,6 +278,7 @@ class Decoder:
         else:
             body = {"family": t.body["family"], "name": key, "table": t.body["name"]}
             t.sets[key] = ("map" if kind == "map" else "set", body)
+            t.lines[("set", key)] = line_of(name) or self._line
         body["handle"] = t.handle(handle) if "handle" not in body or handle else body["handle"]
         for k, v in items:
             if k == "type":
@@ -306,6 +310,7 @@ class Decoder:
         body = t.flowtables.setdefault(key, {"family": t.body["family"], "name": key,
                                              "table": t.body["name"]})
         body["handle"] = t.handle(handle)
+        t.lines.setdefault(("flowtable", key), line_of(name) or self._line)
         for line in lines:
             words = [_word(x) for x in line]
             i = 0
@@ -350,6 +355,7 @@ class Decoder:
             del words[i:i + 2]
         body.update(_object_body(kind, words))
         t.objects[key] = body
+        t.lines[key] = line_of(name) or self._line
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -382,20 +388,27 @@ class Decoder:
 
     def _table_node(self, t: _Table) -> Table:
         family = t.body["family"]
-        objects = [self._decoded(decode_object, self._json, kind, body)
-                   for (kind, _), body in t.objects.items()]
+        objects = []
+        for key, body in t.objects.items():
+            self._line = t.lines.get(key)
+            objects.append(self._decoded(decode_object, self._json, key[0], body))
         sets = []
         for kind, body in t.sets.values():
+            self._line = t.lines.get(("set", body["name"]))
             s = self._decoded(decode_set, self._json, kind, body)
             # nft makes every set that a rule adds to, updates or meters "dynamic"
             if s.name in t.written and not s.flags & {SetFlag.DYNAMIC, SetFlag.CONSTANT}:
                 s = s.replace(flags=s.flags | {SetFlag.DYNAMIC})
             sets.append(s)
-        flowtables = [Flowtable(
-            name=b["name"], hook=b.get("hook", "ingress"),
-            priority=Priority(value=int(b.get("prio", 0))), devices=_devices(b.get("dev")),
-            flags=b.get("flags") or (), counter=bool(b.get("counter", False)),
-            handle=b.get("handle")) for b in t.flowtables.values()]
+        flowtables = []
+        for b in t.flowtables.values():
+            self._line = t.lines.get(("flowtable", b["name"]))
+            flowtables.append(Flowtable(
+                name=b["name"], hook=b.get("hook", "ingress"),
+                priority=Priority(value=int(b.get("prio", 0))), devices=_devices(b.get("dev")),
+                flags=b.get("flags") or (), counter=bool(b.get("counter", False)),
+                handle=b.get("handle")))
+        self._line = None
         chains = []
         for name, b in t.chains.items():
             spec: dict[str, Any] = {"name": b["name"], "handle": b.get("handle"),

@@ -227,8 +227,10 @@ def _prefix(body: JSON, hint: Datatype | None) -> Expr | _Miss:
     key = (addr, length, keep)
     found = _PREFIXES.get(key)
     if found is None:
-        # (the only check PrefixExpr makes, a length >= 0, is the shape's above)
-        found = PrefixExpr(addr=immediate_string(addr, keep), len=length)
+        try:  # (a length longer than the address is the model's to refuse)
+            found = PrefixExpr(addr=immediate_string(addr, keep), len=length)
+        except ValidationError:  # the generic decoder raises its own error for it
+            return MISS
         if len(_PREFIXES) >= 4096:
             _PREFIXES.clear()
         _PREFIXES[key] = found

@@ -654,7 +654,6 @@ class StatementRules(ExpressionRules):
         return ("comment", unquote(c[0]))
 
     def rule(self, c: list[Any]) -> RuleItem:
-        _values.forget()  # (the rule's values are checked: their tokens are not needed)
         stmts: list[J] = []
         handle = comment = None
         for x in c:
@@ -664,4 +663,14 @@ class StatementRules(ExpressionRules):
                 comment = x[1]
             else:
                 stmts.append(x)
-        return RuleItem.build(stmts, comment, handle)
+        try:
+            return RuleItem.build(stmts, comment, handle)
+        except ParseError as exc:
+            # the model refused a statement the grammar took: locate it by the rule's last
+            # value (its line; the column of that value)
+            tok = _values.locate(None)
+            if exc.line is not None or tok is None:
+                raise
+            raise ParseError(exc.message, line=tok.line, column=tok.column) from None
+        finally:
+            _values.forget()  # (the rule's values are checked: their tokens are not needed)
