@@ -220,7 +220,8 @@ class TcpoptExpr(Expression):
     Text: ``tcp option maxseg size``, ``tcp option sack-perm exists``, ``tcp option @8,16,32``
     (raw: kind, offset and length in bits). JSON: ``{"tcp option": {"name": "maxseg", "field":
     "size"}}``, ``{"tcp option": {"base": 8, "offset": 16, "len": 32}}``. Unknown option kinds are
-    given by number as ``name`` (``"123"``, nft >= 1.0.4).
+    given by number as ``name`` (``"123"``, nft >= 1.0.4). The text parser also reads nft's
+    aliases ``mss`` and ``sack-permitted`` (``selectors.TCP_OPTION_ALIASES``).
     """
 
     json_key = "tcp option"

@@ -38,6 +38,7 @@ __all__ = [
     "SCTP_CHUNK_FIELDS",
     "SOCKET",
     "TCP_OPTIONS",
+    "TCP_OPTION_ALIASES",
     "TCP_OPTION_FIELDS",
     "TRANSPORT_L3",
     "TUNNELS",
@@ -143,6 +144,9 @@ EXTHDR: Final[dict[str, str]] = {"nexthdr": "inet_proto", "addr": "ipv6_addr",
 TCP_OPTIONS: Final = frozenset({"eol", "nop", "maxseg", "window", "sack-perm", "sack",
                                 "sack0", "sack1", "sack2", "sack3", "timestamp", "md5sig",
                                 "mptcp", "fastopen"})
+#: Other names nft's scanner reads for a TCP option (``tcp option mss size`` is listed
+#: ``tcp option maxseg size``). Text only: nft's JSON parser refuses them.
+TCP_OPTION_ALIASES: Final[dict[str, str]] = {"mss": "maxseg", "sack-permitted": "sack-perm"}
 #: IPv4 options nft knows (``ip option rr exists``).
 IP_OPTIONS: Final = frozenset({"lsrr", "rr", "ssrr", "ra"})
 #: SCTP chunk types nft knows (``sctp chunk init-ack num-outbound-streams``; nft >= 1.0.1).

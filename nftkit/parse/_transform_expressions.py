@@ -272,7 +272,7 @@ class ExpressionRules(TransformerBase):
                 return {"tcp option": {"name": TCP_OPTION_KINDS[kind]}}
             if kind <= 255:
                 return {"tcp option": {"base": kind, "offset": 0, "len": 8}}
-        body = {"name": name}
+        body = {"name": selectors.TCP_OPTION_ALIASES.get(name, name)}
         if len(c) > 1:
             body["field"] = str(c[1])
         return {"tcp option": body}

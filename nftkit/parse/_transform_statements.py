@@ -23,7 +23,7 @@ from ..model.datatypes import datatype
 from ..model.ruleset import ChainStmt
 from ..model.statements import FlowOffloadStmt, LogStmt, NotrackStmt, RejectStmt, SynproxyStmt
 from ..nft.datatypes import BITMASKS
-from ..nft.selectors import BITMASK_SELECTORS
+from ..nft.selectors import BITMASK_SELECTORS, TCP_OPTION_ALIASES
 from ..nft.symbols import BARE_VERDICTS, TCP_OPTION_KINDS, VERDICTS
 from . import _values
 from ._rules import RuleItem
@@ -648,7 +648,7 @@ class StatementRules(ExpressionRules):
             if kind not in TCP_OPTION_KINDS:
                 return {"reset": {"tcp option": {"base": kind, "offset": 0, "len": 0}}}
             name = TCP_OPTION_KINDS[kind]
-        return {"reset": {"tcp option": {"name": name}}}
+        return {"reset": {"tcp option": {"name": TCP_OPTION_ALIASES.get(name, name)}}}
 
     def rule_comment(self, c: list[Token]) -> tuple[str, str]:
         return ("comment", unquote(c[0]))
