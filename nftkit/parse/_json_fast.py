@@ -32,8 +32,9 @@ no walk for sets written from the packet path (see ``nftkit.parse.json._dynset_t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import attrs
 
@@ -131,17 +132,28 @@ def _keeps_strings(hint: Datatype | None) -> bool:
 _SETREFS: dict[str, SetRefExpr] = {}
 
 
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _remember(cache: dict[_K, _V], key: _K, build: Callable[[], _V]) -> _V | _Miss:
+    """``build()`` kept in ``cache`` (bounded); MISS when the model refuses it (the generic
+    decoder then raises its own error for it)."""
+    try:
+        found = build()
+    except ValidationError:
+        return MISS
+    if len(cache) >= 4096:
+        cache.clear()
+    cache[key] = found
+    return found
+
+
 def _setref(s: str) -> Expr | _Miss:
     found = _SETREFS.get(s)
-    if found is None:
-        try:
-            found = SetRefExpr(name=s[1:])
-        except ValidationError:  # the generic decoder raises its own error for it
-            return MISS
-        if len(_SETREFS) >= 4096:
-            _SETREFS.clear()
-        _SETREFS[s] = found
-    return found
+    if found is not None:
+        return found
+    return _remember(_SETREFS, s, lambda: SetRefExpr(name=s[1:]))
 
 
 # --- expressions ---------------------------------------------------------------------------
@@ -226,15 +238,11 @@ def _prefix(body: JSON, hint: Datatype | None) -> Expr | _Miss:
     keep = _keeps_strings(hint)
     key = (addr, length, keep)
     found = _PREFIXES.get(key)
-    if found is None:
-        try:  # (a length longer than the address is the model's to refuse)
-            found = PrefixExpr(addr=immediate_string(addr, keep), len=length)
-        except ValidationError:  # the generic decoder raises its own error for it
-            return MISS
-        if len(_PREFIXES) >= 4096:
-            _PREFIXES.clear()
-        _PREFIXES[key] = found
-    return found
+    if found is not None:
+        return found
+    # (a length longer than the address is the model's to refuse)
+    return _remember(_PREFIXES, key,
+                     lambda: PrefixExpr(addr=immediate_string(addr, keep), len=length))
 
 
 def _concat(body: JSON, hint: Datatype | None) -> Expr | _Miss:
@@ -265,13 +273,10 @@ def _set_expr(body: JSON, hint: Datatype | None) -> Expr | _Miss:
         if type(item) is list:
             if len(item) != 2:
                 return MISS
-            k = fast_expr(item[0], hint)
-            if k is MISS:
+            pair = _pair(item, hint, None)
+            if pair is MISS:
                 return MISS
-            d = fast_expr(item[1], None)
-            if d is MISS:
-                return MISS
-            elements.append((k, d))
+            elements.append(pair)
         else:
             e = fast_expr(item, hint)
             if e is MISS:
@@ -286,16 +291,25 @@ def _range(body: JSON, hint: Datatype | None) -> Expr | _Miss:
     """``{"range": [1024, 65535]}``."""
     if type(body) is not list or len(body) != 2:
         return MISS
-    low = fast_expr(body[0], hint)
-    if low is MISS:
-        return MISS
-    high = fast_expr(body[1], hint)
-    if high is MISS:
+    pair = _pair(body, hint, hint)
+    if isinstance(pair, _Miss):
         return MISS
     node = _new(RangeExpr)
-    _set(node, "low", low)
-    _set(node, "high", high)
+    _set(node, "low", pair[0])
+    _set(node, "high", pair[1])
     return node
+
+
+def _pair(items: list[JSON], first: Datatype | None, second: Datatype | None
+          ) -> tuple[Expr, Expr] | _Miss:
+    """Two JSON values (a map element's key and data, a range's ends), by their hints."""
+    a = fast_expr(items[0], first)
+    if isinstance(a, _Miss):
+        return MISS
+    b = fast_expr(items[1], second)
+    if isinstance(b, _Miss):
+        return MISS
+    return (a, b)
 
 
 _SHAPED: Final = {"prefix": _prefix, "concat": _concat, "set": _set_expr, "range": _range}

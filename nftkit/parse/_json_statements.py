@@ -64,11 +64,16 @@ def _objref(dec: JsonDecoder, kind: ObjrefType, body: JSON) -> ObjrefStmt:
     return result
 
 
-def _object(dec: JsonDecoder, key: str, body: JSON) -> dict[str, Any]:
+def _object(dec: JsonDecoder, key: str, body: JSON, needs: tuple[str, ...] = ()
+            ) -> dict[str, Any]:
+    """``body`` as a JSON object holding the members ``needs`` names (``{}`` for null)."""
     if body is None:
-        return {}
+        body = {}
     if not isinstance(body, dict):
         raise dec.error(f"{key}: expected an object, got {body!r}")
+    for member in needs:
+        if member not in body:
+            raise dec.error(f"{key}: needs {member!r}")
     return body
 
 
@@ -208,10 +213,7 @@ def _elem_stmts(dec: JsonDecoder, body: dict[str, Any]) -> tuple[Statement, ...]
 
 @special_stmt("set")
 def _set_stmt(dec: JsonDecoder, body: JSON) -> Stmt:
-    body = _object(dec, "set", body)
-    for member in ("op", "elem", "set"):
-        if member not in body:
-            raise dec.error(f"set: needs {member!r}")
+    body = _object(dec, "set", body, needs=("op", "elem", "set"))
     result: SetStmt = _build(dec, SetStmt, "set", op=body["op"], elem=dec.expr(body["elem"]),
                              set=_at_name(dec, "set", body["set"]),
                              stmts=_elem_stmts(dec, body))
@@ -220,10 +222,7 @@ def _set_stmt(dec: JsonDecoder, body: JSON) -> Stmt:
 
 @special_stmt("map")
 def _map_stmt(dec: JsonDecoder, body: JSON) -> Stmt:
-    body = _object(dec, "map", body)
-    for member in ("op", "elem", "data", "map"):
-        if member not in body:
-            raise dec.error(f"map: needs {member!r}")
+    body = _object(dec, "map", body, needs=("op", "elem", "data", "map"))
     result: MapStmt = _build(dec, MapStmt, "map", op=body["op"], elem=dec.expr(body["elem"]),
                              data=dec.expr(body["data"]), map=_at_name(dec, "map", body["map"]),
                              stmts=_elem_stmts(dec, body))
@@ -232,10 +231,7 @@ def _map_stmt(dec: JsonDecoder, body: JSON) -> Stmt:
 
 @special_stmt("meter")
 def _meter(dec: JsonDecoder, body: JSON) -> Stmt:
-    body = _object(dec, "meter", body)
-    for member in ("name", "key", "stmt"):
-        if member not in body:
-            raise dec.error(f"meter: needs {member!r}")
+    body = _object(dec, "meter", body, needs=("name", "key", "stmt"))
     result: MeterStmt = _build(dec, MeterStmt, "meter", name=body["name"],
                                key=dec.expr(body["key"]), stmt=dec.stmt(body["stmt"]),
                                size=body.get("size", 0))
