@@ -17,10 +17,13 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from .libnftables._ffi import LIBRARY, BackendUnavailableError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from ..model.enums import Family
     from ..model.objects import Counter, Quota
     from ..model.ruleset import Ruleset, Table
     from ..model.sets import Map, Set
+    from ..sync import SyncResult
     from ..transaction import Transaction, TransactionResult
 
 __all__ = ["LIBRARY", "Backend", "BackendUnavailableError"]
@@ -68,4 +71,16 @@ class Backend(Protocol):
     def list_quotas(self, family: Family | str | None = None,
                     table: str | None = None) -> list[Quota]:
         """Named quotas, of one table or of all."""
+        ...
+
+    def sync(self, desired: Ruleset | Table | Iterable[Table], *,
+             tables: Iterable[Table | tuple[Family | str, str] | str] | None = None,
+             dry_run: bool = False, retries: int = 5) -> SyncResult:
+        """Make the owned tables what ``desired`` says, in one atomic batch (docs/sync.md)."""
+        ...
+
+    def drift(self, desired: Ruleset | Table | Iterable[Table], *,
+              tables: Iterable[Table | tuple[Family | str, str] | str] | None = None
+              ) -> Transaction:
+        """What ``sync`` would send now (empty: no drift)."""
         ...
