@@ -42,9 +42,11 @@ __all__ = [
     "NAME_MAX",
     "STATEFUL",
     "as_tuple",
+    "boolean",
     "check_name",
     "comment",
     "device_names",
+    "flag",
     "name",
     "one_of",
     "quoted_string",
@@ -131,6 +133,17 @@ def selector_field(choices: frozenset[str]) -> Any:
                           f"{value!r} is not one of: {', '.join(sorted(choices))}")
 
     return check
+
+
+def boolean(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    """A flag (``over``, ``counter``, ``auto-merge``): True or False, not a truthy value."""
+    if type(value) is not bool:
+        raise invalid(inst, attribute.name, f"must be True or False, got {value!r}")
+
+
+def flag(default: bool = False) -> Any:
+    """A ``bool`` field checked by ``boolean``."""
+    return attrs.field(default=default, validator=boolean)
 
 
 def quoted_string(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:

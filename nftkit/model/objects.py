@@ -134,7 +134,7 @@ class Quota(NamedObject):
     json_key = "quota"
     bytes: int = _count()
     used: int = _count()
-    inv: bool = False
+    inv: bool = _validate.flag()
 
 
 @attrs.frozen(kw_only=True)
@@ -158,7 +158,7 @@ class Limit(NamedObject):
     burst: int = attrs.field(
         default=attrs.Factory(lambda self: 5 if self.unit == "packets" else 0, takes_self=True),
         validator=_non_negative)
-    inv: bool = False
+    inv: bool = _validate.flag()
 
     def __attrs_post_init__(self) -> None:
         if self.unit == "packets" and self.burst == 0:

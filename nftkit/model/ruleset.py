@@ -249,7 +249,7 @@ class Flowtable(Node):
     flags: frozenset[FlowtableFlag] = attrs.field(
         factory=frozenset, converter=_flowtable_flags
     )
-    counter: bool = False
+    counter: bool = _validate.flag()
     handle: int | None = attrs.field(default=None, eq=False)
 
 

@@ -89,7 +89,7 @@ class Set(Node):
     policy: SetPolicy | None = attrs.field(
         default=None, converter=_set_policy
     )
-    auto_merge: bool = False
+    auto_merge: bool = _validate.flag()
     comment: str | None = attrs.field(default=None, validator=_validate.comment)
     stmts: tuple[Any, ...] = attrs.field(default=(), converter=_validate.as_tuple,
                                          validator=_validate.stateful_stmts)
@@ -137,7 +137,7 @@ class Map(Set):
     data_typeof: Expr | None = attrs.field(default=None, metadata=EXPR)
     #: ``type ipv4_addr : interval ipv4_addr``: the data are ranges or prefixes (nft >= 1.0.3).
     #: nft's JSON does not carry it; the reader infers it from the elements.
-    data_interval: bool = False
+    data_interval: bool = _validate.flag()
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()

@@ -109,6 +109,12 @@ def _non_negative(inst: Any, attribute: attrs.Attribute[Any], value: object) -> 
         raise invalid(inst, attribute.name, f"must be a non-negative integer, got {value!r}")
 
 
+def _count(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        raise invalid(inst, attribute.name, "must be a non-negative integer, got None")
+    _non_negative(inst, attribute, value)
+
+
 def _family(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is not None and value not in ("ip", "ip6"):
         raise invalid(inst, attribute.name, f"must be 'ip' or 'ip6', got {value!r}")
@@ -200,9 +206,9 @@ class QuotaStmt(Statement):
     """
 
     json_key = "quota"
-    bytes: int = attrs.field(validator=_non_negative)
+    bytes: int = attrs.field(validator=_count)
     used: int = attrs.field(default=0, validator=_non_negative)
-    inv: bool = False
+    inv: bool = _validate.flag()
 
 
 class TimeUnit(NftEnum):
@@ -248,7 +254,7 @@ class LimitStmt(Statement):
     burst: int = attrs.field(
         default=attrs.Factory(_default_burst, takes_self=True), validator=_non_negative
     )
-    inv: bool = False
+    inv: bool = _validate.flag()
 
     def __attrs_post_init__(self) -> None:
         # nft has no packet burst of 0: its JSON reader takes 0 as the default 5 (and lists 5
@@ -264,7 +270,7 @@ class ConnlimitStmt(Statement):
 
     json_key = "ct count"
     count: int = attrs.field(validator=_non_negative, metadata={"json": "val"})
-    inv: bool = False
+    inv: bool = _validate.flag()
 
 
 class ObjrefType(NftEnum):
