@@ -414,20 +414,26 @@ def test_a_concurrent_writer_never_gives_a_wrong_object(name: str) -> None:
     rounds = 120
     done = threading.Event()
 
+    errors: list[BaseException] = []
+
     def writer() -> None:
-        with nftkit.Nftables(netns=name) as w:
-            w.run(Transaction().add(Table(family="inet", name="t"))
-                  .add(Chain(name="c"), table=T).add(Set(name="s", type="mark"), table=T))
-            for i in range(rounds):
-                s = Set(name="s", type="ipv4_addr" if i // 10 % 2 else "mark")
-                value: object = IPv4Address(f"10.0.0.{i}") if i // 10 % 2 else i
-                txn = Transaction()
-                if i % 10 == 0:  # a set of the other type, every ten commits
-                    txn = txn.delete(Set(name="s", type="mark"), table=T).add(s, table=T)
-                w.run(txn.add_elements(s, [value], table=T)
-                      .add(nftkit.parse_rule(f"udp dport {i} accept comment \"r{i}\""),
-                           table=T, chain="c"))
-        done.set()
+        try:
+            with nftkit.Nftables(netns=name) as w:
+                w.run(Transaction().add(Table(family="inet", name="t"))
+                      .add(Chain(name="c"), table=T).add(Set(name="s", type="mark"), table=T))
+                for i in range(rounds):
+                    s = Set(name="s", type="ipv4_addr" if i // 10 % 2 else "mark")
+                    value: object = IPv4Address(f"10.0.0.{i}") if i // 10 % 2 else i
+                    txn = Transaction()
+                    if i % 10 == 0:  # a set of the other type, every ten commits
+                        txn = txn.delete(Set(name="s", type="mark"), table=T).add(s, table=T)
+                    w.run(txn.add_elements(s, [value], table=T)
+                          .add(nftkit.parse_rule(f"udp dport {i} accept comment \"r{i}\""),
+                               table=T, chain="c"))
+        except BaseException as exc:  # (re-raised below: the monitor loop must end)
+            errors.append(exc)
+        finally:
+            done.set()
 
     with nftkit.Nftables(netns=name) as nft, nft.monitor() as mon:
         worker = threading.Thread(target=writer)
@@ -452,6 +458,8 @@ def test_a_concurrent_writer_never_gives_a_wrong_object(name: str) -> None:
                 i = int((ev.obj.comment or "r-1")[1:])
                 assert ev.obj == nftkit.parse_rule(f"udp dport {i} accept comment \"r{i}\"")
         worker.join()
+        if errors:
+            raise errors[0]
         print(f"elements: {exact} decoded, {refused} refused")
         assert exact > 0
         assert exact + refused <= rounds

@@ -149,15 +149,21 @@ class NetlinkPath:
 
     def forget(self, ops: Sequence[Op]) -> None:
         """Drop what is remembered of the tables that ``ops`` delete or flush (or of all of
-        them, for a ruleset flush)."""
+        them, for a ruleset flush), and the facts of the sets they delete, flush or
+        (re)create: a later batch must not be checked against a set this one replaced."""
         for op in ops:
             if op.verb in (Verb.DELETE, Verb.DESTROY, Verb.FLUSH) and op.kind in (
                     Kind.RULESET, Kind.TABLE, Kind.SET, Kind.MAP):
                 if op.kind is Kind.RULESET or op.family is None:
                     self._sets.clear()
+                    self._facts.clear()
                     return
                 where = (op.family.value, op.table or "")
                 self._sets = {k: v for k, v in self._sets.items() if k[:2] != where}
+                self._facts = {k: v for k, v in self._facts.items() if k[:2] != where}
+            elif op.kind in (Kind.SET, Kind.MAP) and op.family is not None:
+                name = op.name or getattr(op.obj, "name", None) or ""
+                self._facts.pop((op.family.value, op.table or "", name), None)
 
     def forget_all(self) -> None:
         self._sets.clear()
