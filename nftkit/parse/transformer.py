@@ -73,7 +73,21 @@ class NftTransformer(StatementRules):
 
     def table_body(self, c: list[Any]) -> tuple[int | None, list[Any]]:
         handle = handle_of(c[0]) if c and isinstance(c[0], Token) else None
-        return handle, [x for x in c if not isinstance(x, Token)]
+        items = [x for x in c if not isinstance(x, (Token, Cmd))]
+        if len(items) != len(c) - (handle is not None):
+            self._close_scope(c)
+        return handle, items
+
+    def _close_scope(self, c: list[Any]) -> None:
+        """The block's closing brace: its ``define``s go out of scope, outer values return."""
+        defines = self.defines()
+        for cmd in reversed(c):
+            if isinstance(cmd, Cmd):
+                name = cmd.obj["name"]
+                if cmd.extra is None:
+                    defines.pop(name, None)
+                else:
+                    defines[name] = cmd.extra
 
     chain_body = table_body
 
@@ -342,15 +356,17 @@ class NftTransformer(StatementRules):
 
     def define_cmd(self, c: list[Any]) -> Cmd:
         name, value = c
-        self.defines()[name] = Define(value)
-        return Cmd("define", "define", {"name": name})
+        defines = self.defines()
+        prev = defines.get(name)
+        defines[name] = Define(value)
+        return Cmd("define", "define", {"name": name}, prev)
 
     def redefine_cmd(self, c: list[Any]) -> Cmd:
         return self.define_cmd(c)
 
     def undefine_cmd(self, c: list[Any]) -> Cmd:
-        self.defines().pop(c[0], None)
-        return Cmd("define", "undefine", {"name": c[0]})
+        prev = self.defines().pop(c[0], None)
+        return Cmd("define", "undefine", {"name": c[0]}, prev)
 
     def include_cmd(self, c: list[Token]) -> Cmd:
         return Cmd("include", "include", {}, self.include_file(unquote(c[0]), c[0]))
