@@ -431,6 +431,10 @@ class StatementRules(ExpressionRules):
     def nat_port(self, c: list[J]) -> tuple[str, J]:
         return ("port", c[0])
 
+    def nat_var_port(self, c: list[Any]) -> tuple[str, J]:
+        """``dnat to $HOST:443``: a variable's address and a port."""
+        return ("addr_port", (self._var(c[0]), c[1]))
+
     def nat_flags(self, c: list[Token]) -> list[str]:
         return [str(x) for x in c]
 
@@ -468,6 +472,8 @@ class StatementRules(ExpressionRules):
                 how, value = x
                 if how == "port":
                     body["port"] = value
+                elif how == "addr_port":
+                    body["addr"], body["port"] = value
                 else:
                     if how == "prefix":  # nft >= 1.1 JSON; 1.0.6 only has the netmap flag
                         body.setdefault("type_flags", []).append("prefix")

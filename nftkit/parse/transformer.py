@@ -212,6 +212,12 @@ class NftTransformer(StatementRules):
         return {"objset": c}
 
     def obj_set_item(self, c: list[Token]) -> list[str]:
+        if c[0].type == "VARIABLE":  # a flowtable's `devices = { $WAN, $LAN }`
+            v = self._var(c[0])
+            if not isinstance(v, (str, int)):
+                raise ParseError(f"{c[0]} is not a single value here", line=c[0].line,
+                                 column=c[0].column)
+            return [str(v)]
         return [unquote(x) for x in c]
 
     # --- commands --------------------------------------------------------------------------

@@ -51,6 +51,7 @@ def test_script_reads_as_nft_loads_it(path: Path) -> None:
         refused = "Could not process rule: No such file or directory" in r.stderr
         assert r.returncode == 0 or (refused and "syntax error" not in r.stderr), r.stderr
         return
-    listing = load_and_list(text)
+    # (interfaces named through a define: every case uses ifb0 and ifb1)
+    listing = load_and_list(text, devices=["ifb0", "ifb1"])
     assert listing.ok, listing.error
     assert nftkit.parse(text) == nftkit.parse(listing.text)
