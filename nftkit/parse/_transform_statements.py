@@ -470,8 +470,8 @@ class StatementRules(ExpressionRules):
                 body["family"] = x
             elif isinstance(x, tuple):
                 how, value = x
-                if how == "port":
-                    body["port"] = value
+                if how == "port" or (how == "to" and kind == "redirect"):
+                    body["port"] = value  # (nft reads `redirect to 8080` as `to :8080`)
                 elif how == "addr_port":
                     body["addr"], body["port"] = value
                 else:
