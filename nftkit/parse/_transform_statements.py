@@ -629,9 +629,9 @@ class StatementRules(ExpressionRules):
         return ("flags", c[0])
 
     def flow_stmt(self, c: list[Token]) -> FlowOffloadStmt:
-        """``flow add @ft``."""
-        if c[0] != "add":
-            raise ParseError(f'flow: unknown op {str(c[0])[:40]!r} (only "add")',
+        """``flow add @ft`` (``flow offload @ft``, nft's older spelling, is the same)."""
+        if c[0] not in ("add", "offload"):
+            raise ParseError(f'flow: unknown op {str(c[0])[:40]!r} (only "add", "offload")',
                              line=c[0].line, column=c[0].column)
         return FlowOffloadStmt(flowtable=str(c[1])[1:])
 
