@@ -76,13 +76,20 @@ class NftTransformer(StatementRules):
         items = [x for x in c if not isinstance(x, (Token, Cmd))]
         if len(items) != len(c) - (handle is not None):
             self._close_scope(c)
+            items = []
+            for x in c:
+                if isinstance(x, Cmd):
+                    if x.verb == "include":
+                        items.extend(x.extra)
+                elif not isinstance(x, Token):
+                    items.append(x)
         return handle, items
 
     def _close_scope(self, c: list[Any]) -> None:
         """The block's closing brace: its ``define``s go out of scope, outer values return."""
         defines = self.defines()
         for cmd in reversed(c):
-            if isinstance(cmd, Cmd):
+            if isinstance(cmd, Cmd) and cmd.verb == "define":
                 name = cmd.obj["name"]
                 if cmd.extra is None:
                     defines.pop(name, None)
@@ -376,6 +383,14 @@ class NftTransformer(StatementRules):
 
     def include_cmd(self, c: list[Token]) -> Cmd:
         return Cmd("include", "include", {}, self.include_file(unquote(c[0]), c[0]))
+
+    def include_table_item(self, c: list[Token]) -> Cmd:
+        """``include "chains.nft"`` in a table block: the file's chains, sets, ... join it."""
+        return Cmd("include", "table", {}, self.include_file(unquote(c[0]), c[0], "table"))
+
+    def include_chain_item(self, c: list[Token]) -> Cmd:
+        """``include "rules.nft"`` in a chain block: the file's rules join it."""
+        return Cmd("include", "chain", {}, self.include_file(unquote(c[0]), c[0], "chain"))
 
     def start(self, c: list[Any]) -> list[Any]:
         return c

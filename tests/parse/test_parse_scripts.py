@@ -55,3 +55,16 @@ def test_script_reads_as_nft_loads_it(path: Path) -> None:
     listing = load_and_list(text, devices=["ifb0", "ifb1"])
     assert listing.ok, listing.error
     assert nftkit.parse(text) == nftkit.parse(listing.text)
+
+
+@kernel
+def test_include_in_table_and_chain_blocks(tmp_path: Path) -> None:
+    (tmp_path / "chains.nft").write_text(
+        "chain c {\n\ttcp dport 22 accept\n}\nset s { type ipv4_addr; elements = { 10.0.0.1 }; }\n")
+    (tmp_path / "rules.nft").write_text("tcp dport 80 accept\nip saddr @s drop\n")
+    text = (f'table ip f {{\n\tinclude "{tmp_path}/chains.nft"\n\tchain d {{\n'
+            "\t\ttype filter hook input priority 0; policy accept;\n"
+            f'\t\tinclude "{tmp_path}/rules.nft"\n\t\tudp dport 53 accept\n\t}}\n}}\n')
+    listing = load_and_list(text)
+    assert listing.ok, listing.error
+    assert nftkit.parse(text) == nftkit.parse(listing.text)
