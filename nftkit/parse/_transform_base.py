@@ -155,8 +155,9 @@ class TransformerBase(Transformer[Token, Any]):
         """The ``define`` values in scope (overridden per parse by nftkit.parse.nft)."""
         return self._defines
 
-    def include_file(self, path: str, tok: Token) -> list[Any]:
-        if self._include is None:
+    def include_file(self, path: str, tok: Token, block: str = "") -> list[Any]:
+        """The items of the included file(s): commands, or a ``table``/``chain`` block's."""
+        if self._include is None or block:
             raise ParseError("include is not allowed here", line=tok.line, column=tok.column)
         return self._include(path, tok)
 

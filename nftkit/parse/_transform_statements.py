@@ -431,6 +431,10 @@ class StatementRules(ExpressionRules):
     def nat_port(self, c: list[J]) -> tuple[str, J]:
         return ("port", c[0])
 
+    def nat_var_port(self, c: list[Any]) -> tuple[str, J]:
+        """``dnat to $HOST:443``: a variable's address and a port."""
+        return ("addr_port", (self._var(c[0]), c[1]))
+
     def nat_flags(self, c: list[Token]) -> list[str]:
         return [str(x) for x in c]
 
@@ -466,8 +470,10 @@ class StatementRules(ExpressionRules):
                 body["family"] = x
             elif isinstance(x, tuple):
                 how, value = x
-                if how == "port":
-                    body["port"] = value
+                if how == "port" or (how == "to" and kind == "redirect"):
+                    body["port"] = value  # (nft reads `redirect to 8080` as `to :8080`)
+                elif how == "addr_port":
+                    body["addr"], body["port"] = value
                 else:
                     if how == "prefix":  # nft >= 1.1 JSON; 1.0.6 only has the netmap flag
                         body.setdefault("type_flags", []).append("prefix")
@@ -623,9 +629,9 @@ class StatementRules(ExpressionRules):
         return ("flags", c[0])
 
     def flow_stmt(self, c: list[Token]) -> FlowOffloadStmt:
-        """``flow add @ft``."""
-        if c[0] != "add":
-            raise ParseError(f'flow: unknown op {str(c[0])[:40]!r} (only "add")',
+        """``flow add @ft`` (``flow offload @ft``, nft's older spelling, is the same)."""
+        if c[0] not in ("add", "offload"):
+            raise ParseError(f'flow: unknown op {str(c[0])[:40]!r} (only "add", "offload")',
                              line=c[0].line, column=c[0].column)
         return FlowOffloadStmt(flowtable=str(c[1])[1:])
 

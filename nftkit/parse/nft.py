@@ -79,8 +79,8 @@ class _ContextTransformer(NftTransformer):
     def defines(self) -> dict[str, Define]:
         return _ctx().defines
 
-    def include_file(self, path: str, tok: Token) -> list[Any]:
-        return _include(path, tok)
+    def include_file(self, path: str, tok: Token, block: str = "") -> list[Any]:
+        return _include(path, tok, block)
 
 
 def _ctx() -> _Context:
@@ -278,7 +278,21 @@ def _run(text: str, ctx: _Context,
         stack.pop()
 
 
-def _include(path: str, tok: Token) -> list[Any]:
+#: What an ``include`` in a table or chain block is parsed inside (one line: lines keep
+#: their numbers), and how the block's items are taken out of the result.
+_INCLUDE_WRAP = {"table": ("table inet _ { ", "\n}"),
+                 "chain": ("table inet _ { chain _ { ", "\n} }")}
+
+
+def _block_items(items: list[Any], block: str) -> list[Any]:
+    (table,) = items
+    out: list[Any] = table.items
+    if block == "chain":
+        ((_, (_, (_, out))),) = out
+    return out
+
+
+def _include(path: str, tok: Token, block: str = "") -> list[Any]:
     """Resolve and parse an ``include``, the way nft's scanner does.
 
     An absolute path or one starting with ``./``/``../`` is used as is; any other path is
@@ -320,7 +334,11 @@ def _include(path: str, tok: Token) -> list[Any]:
             raise ParseError(f"cannot read include file {f}: {exc}", line=tok.line,
                              column=tok.column) from None
         sub = _Context(f, ctx.include_paths, ctx.defines, ctx.depth + 1)
-        out.extend(_run(text, sub))
+        if block:
+            head, tail = _INCLUDE_WRAP[block]
+            out.extend(_block_items(_run(head + text + tail, sub), block))
+        else:
+            out.extend(_run(text, sub))
     return out
 
 

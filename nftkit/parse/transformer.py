@@ -73,7 +73,28 @@ class NftTransformer(StatementRules):
 
     def table_body(self, c: list[Any]) -> tuple[int | None, list[Any]]:
         handle = handle_of(c[0]) if c and isinstance(c[0], Token) else None
-        return handle, [x for x in c if not isinstance(x, Token)]
+        items = [x for x in c if not isinstance(x, (Token, Cmd))]
+        if len(items) != len(c) - (handle is not None):
+            self._close_scope(c)
+            items = []
+            for x in c:
+                if isinstance(x, Cmd):
+                    if x.verb == "include":
+                        items.extend(x.extra)
+                elif not isinstance(x, Token):
+                    items.append(x)
+        return handle, items
+
+    def _close_scope(self, c: list[Any]) -> None:
+        """The block's closing brace: its ``define``s go out of scope, outer values return."""
+        defines = self.defines()
+        for cmd in reversed(c):
+            if isinstance(cmd, Cmd) and cmd.verb == "define":
+                name = cmd.obj["name"]
+                if cmd.extra is None:
+                    defines.pop(name, None)
+                else:
+                    defines[name] = cmd.extra
 
     chain_body = table_body
 
@@ -198,6 +219,12 @@ class NftTransformer(StatementRules):
         return {"objset": c}
 
     def obj_set_item(self, c: list[Token]) -> list[str]:
+        if c[0].type == "VARIABLE":  # a flowtable's `devices = { $WAN, $LAN }`
+            v = self._var(c[0])
+            if not isinstance(v, (str, int)):
+                raise ParseError(f"{c[0]} is not a single value here", line=c[0].line,
+                                 column=c[0].column)
+            return [str(v)]
         return [unquote(x) for x in c]
 
     # --- commands --------------------------------------------------------------------------
@@ -342,18 +369,28 @@ class NftTransformer(StatementRules):
 
     def define_cmd(self, c: list[Any]) -> Cmd:
         name, value = c
-        self.defines()[name] = Define(value)
-        return Cmd("define", "define", {"name": name})
+        defines = self.defines()
+        prev = defines.get(name)
+        defines[name] = Define(value)
+        return Cmd("define", "define", {"name": name}, prev)
 
     def redefine_cmd(self, c: list[Any]) -> Cmd:
         return self.define_cmd(c)
 
     def undefine_cmd(self, c: list[Any]) -> Cmd:
-        self.defines().pop(c[0], None)
-        return Cmd("define", "undefine", {"name": c[0]})
+        prev = self.defines().pop(c[0], None)
+        return Cmd("define", "undefine", {"name": c[0]}, prev)
 
     def include_cmd(self, c: list[Token]) -> Cmd:
         return Cmd("include", "include", {}, self.include_file(unquote(c[0]), c[0]))
+
+    def include_table_item(self, c: list[Token]) -> Cmd:
+        """``include "chains.nft"`` in a table block: the file's chains, sets, ... join it."""
+        return Cmd("include", "table", {}, self.include_file(unquote(c[0]), c[0], "table"))
+
+    def include_chain_item(self, c: list[Token]) -> Cmd:
+        """``include "rules.nft"`` in a chain block: the file's rules join it."""
+        return Cmd("include", "chain", {}, self.include_file(unquote(c[0]), c[0], "chain"))
 
     def start(self, c: list[Any]) -> list[Any]:
         return c

@@ -24,6 +24,7 @@ CASES: list[tuple[str, Any]] = [
     ('log prefix "x" group 0', {"log": {"prefix": "x", "group": 0}}),
     ("notrack", {"notrack": None}),
     ("flow add @ft", {"flow": {"op": "add", "flowtable": "@ft"}}),
+    ("flow offload @ft", {"flow": {"op": "add", "flowtable": "@ft"}}),
     ("reject with icmp host-unreachable",
      {"reject": {"type": "icmp", "expr": "host-unreachable"}}),
     ("reject with icmpv6 4", {"reject": {"type": "icmpv6", "expr": "port-unreachable"}}),
@@ -50,7 +51,7 @@ def test_direct_node_is_the_json_readers(text: str, j: Any) -> None:
     ("log level bogus", "'bogus' is not one of"),
     ("log group 1 level debug", "level and group are mutually exclusive"),
     ('log prefix "' + "x" * 200 + '"', "the kernel keeps"),
-    ("flow offload @ft", 'unknown op \'offload\' (only "add")'),
+    ("flow bogus @ft", 'unknown op \'bogus\' (only "add", "offload")'),
     ("reject with icmpv6 999", "out of range"),
 ])
 def test_direct_node_errors(text: str, message: str) -> None:
