@@ -120,6 +120,10 @@ def applies(spec: str, prof: ReleaseProfile | None = None) -> bool:
 #: starts passing fails the run and its line must go. Keep this list short; the release
 #: matrix (docs/releases.md) reports it.
 RELEASE_XFAILS: tuple[tuple[str, str, str], ...] = (
+    ("tests/backend/test_fake_messages.py::test_failing_transactions_fail_alike",
+     "!reset_missing_object_fails",
+     "nft >= 1.1 resets named quotas and counters of a missing table without an error (4 of "
+     "273 failing transactions under 1.1.3); the fake still reports NotFoundError"),
     ("tests/semantics/test_semantics.py::test_parse_agrees_with_nft_f[objects]",
      "!reset_missing_object_fails",
      "nft >= 1.1 -f resets a named counter of a table the same script adds without an error "
